@@ -1,0 +1,55 @@
+# qconv: a thin wrapper over the `qconv` command and pytest.
+# On a fresh machine these two commands do all set-up (virtual environment,
+# pinned Python packages, Icarus Verilog):
+#     make sim DATAFLOW=ws BITS=8
+#     make test
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+READY  := $(VENV)/.ready
+QCONV  := $(BIN)/qconv
+
+DATAFLOW ?= ws
+BITS     ?= 8
+# Options passed on only when set on the command line.
+opt = $(if $($(1)),--$(2) $($(1)))
+CONFIG_OPTS = --dataflow $(DATAFLOW) --bits $(BITS) $(call opt,PRESET,preset) $(call opt,ROWS,rows) \
+              $(call opt,COLS,cols) $(call opt,RF_DEPTH,rf-depth) $(call opt,PACK,pack)
+
+.PHONY: help setup sim test clean
+
+help:
+	@echo "make sim DATAFLOW=os|ws BITS=1..16 [ROWS=.. COLS=.. LAYER=.. SEED=..]   run a layer and check it"
+	@echo "make test                                                              run every test"
+
+# Virtual environment with the pinned packages; rebuilt when the pins change.
+$(READY): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || { echo "setting up $(VENV) (first run only)"; $(PYTHON) -m venv $(VENV); }
+	@$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt
+	@$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
+	@test -x $(QCONV) || { echo "install failed: $(QCONV) missing"; exit 1; }
+	@touch $@
+
+# Icarus Verilog comes from Debian; as root it is installed, otherwise the command is printed.
+setup: $(READY)
+	@command -v iverilog >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing iverilog (first run only)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iverilog >/dev/null; \
+	  else \
+	    echo "Icarus Verilog is missing and installing it needs root. Run:"; \
+	    echo "    sudo apt-get update && sudo apt-get install -y iverilog"; \
+	    exit 1; \
+	  fi; }
+
+sim: setup
+	@$(QCONV) sim $(CONFIG_OPTS) $(call opt,LAYER,layer) $(call opt,SEED,seed)
+
+test: setup
+	@$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+clean:
+	rm -rf build

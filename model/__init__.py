@@ -1,0 +1,6 @@
+"""Golden model of the qconv accelerator: pure numpy.
+
+Modules: :mod:`model.config` (the one accelerator configuration),
+:mod:`model.layer` (layer shapes), :mod:`model.conv` (bit-exact golden
+convolutions), :mod:`model.data` (seeded operands).
+"""

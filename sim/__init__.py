@@ -1,0 +1,1 @@
+"""Command line, simulator runners and cocotb testbenches of qconv (imports :mod:`model` and :mod:`hw`)."""

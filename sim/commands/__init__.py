@@ -1,0 +1,1 @@
+"""Sub-commands of ``qconv``: each module defines ``register(subparsers)``; :mod:`sim.cli` finds them."""
