@@ -234,6 +234,13 @@ class LoopNest:
             guards.append(Guard(((outer, size), (inner, 1)), lp.bound))
         return replace(self, loops=tuple(loops), guards=tuple(guards))
 
+    def squeeze(self) -> "LoopNest":
+        """The nest without its loops of bound 1 (they always hold 0)."""
+        unit = {lp.name for lp in self.loops if lp.bound == 1}
+        guards = tuple(Guard(tuple((n, k) for n, k in g.terms if n not in unit), g.limit) for g in self.guards)
+        return replace(self, loops=tuple(lp for lp in self.loops if lp.name not in unit),
+                       guards=tuple(g for g in guards if g.terms))
+
     # -- enumeration --------------------------------------------------------------
 
     def dim_points(self, dim: str) -> tuple[tuple[str, ...], np.ndarray]:

@@ -1,0 +1,287 @@
+"""Energy of arithmetic and memory accesses: two published tables, bit-width scaling, a hierarchy.
+
+Levels, innermost first: ``RF`` (a PE's register file), ``NoC`` (a transfer
+between the global buffer and a PE or between PEs), ``GLB`` (the global
+buffer), ``DRAM``. Energies are per access of one word; a word of ``b`` bits
+costs ``b / ref_bits`` of the table's entry (memory energy is taken as linear
+in the bits moved).
+
+Tables (:data:`TABLES`):
+
+* ``eyeriss`` -- normalised to one 16-bit MAC (Chen, Emer, Sze, "Eyeriss: a
+  spatial architecture for energy-efficient dataflow for CNNs", ISCA 2016,
+  Fig. 1; 65 nm, 16-bit words): RF 1x, PE-to-PE 2x, global buffer 6x,
+  DRAM 200x.
+* ``horowitz`` -- absolute, 45 nm, in pJ (M. Horowitz, "Computing's energy
+  problem (and what we can do about it)", ISSCC 2014): 8-bit add 0.03,
+  32-bit add 0.1, 8-bit multiply 0.2, 32-bit multiply 3.1, fp32 add 0.9,
+  fp32 multiply 3.7; a 64-bit read of an 8 KB SRAM 10 pJ (our GLB entry);
+  DRAM 1.3-2.6 nJ per 64 bits (we take the low end, 1.3 nJ). Horowitz gives
+  no register-file or network figure: those two entries are the 8 KB SRAM
+  figure scaled by Eyeriss's ratios (RF 1/6, NoC 2/6 of the GLB).
+
+Arithmetic scaling with bits (:func:`add_energy`, :func:`mult_energy`): power
+laws through Horowitz's 8- and 32-bit integer points, ``add(b) = 0.03 (b/8)^0.87``
+pJ (about linear) and ``mult(b) = 0.2 (b/8)^1.98`` pJ (about quadratic). A MAC
+is ``mult(bits) + add(acc_bits)``. A binary (1-bit, XNOR-popcount) product is
+one XNOR and one full adder of the popcount tree, ``2 add(1)``, plus its share
+``add(acc_bits) / pack`` of the accumulation of the popcount. The Eyeriss
+table scales MACs the same way relative to its 16-bit MAC with a 32-bit
+accumulator (``mac(16, 32) = 1``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from model.validate import check_choice, check_int
+
+__all__ = [
+    "LEVELS", "COUNTERS", "EnergyTable", "TABLES", "Hierarchy", "HIERARCHIES",
+    "add_energy", "mult_energy", "mac_energy", "accelerator_energy", "total",
+]
+
+#: Memory levels, innermost first.
+LEVELS = ("RF", "NoC", "GLB", "DRAM")
+
+#: Counter names of the accelerator's analytical model (``model.perf.predict``) and RTL.
+COUNTERS = (
+    "cycles", "macs",
+    "dram_ifmap_reads", "dram_weight_reads", "dram_psum_writes",
+    "glb_ifmap_reads", "glb_ifmap_writes", "glb_weight_reads", "glb_weight_writes",
+    "glb_psum_reads", "glb_psum_writes",
+    "rf_weight_reads", "rf_weight_writes", "rf_psum_reads", "rf_psum_writes",
+)
+
+_ADD_ALPHA = math.log(0.1 / 0.03) / math.log(4)  # 0.868: Horowitz 8-bit and 32-bit adds
+_MULT_BETA = math.log(3.1 / 0.2) / math.log(4)  # 1.977: Horowitz 8-bit and 32-bit multiplies
+
+
+def add_energy(bits: int) -> float:
+    """Integer addition, pJ at 45 nm: ``0.03 * (bits/8) ** 0.868`` (exact at 8 and 32 bits)."""
+    check_int("bits", bits, 1, 64)
+    return 0.03 * (bits / 8) ** _ADD_ALPHA
+
+
+def mult_energy(bits: int) -> float:
+    """Integer multiplication, pJ at 45 nm: ``0.2 * (bits/8) ** 1.977`` (exact at 8 and 32 bits)."""
+    check_int("bits", bits, 1, 64)
+    return 0.2 * (bits / 8) ** _MULT_BETA
+
+
+def mac_energy(bits: int, acc_bits: int, pack: int = 1) -> float:
+    """One multiply-accumulate (one product), pJ at 45 nm.
+
+    ``bits >= 2``: ``mult(bits) + add(acc_bits)``. ``bits == 1`` (binary):
+    ``2 * add(1) + add(acc_bits) / pack`` -- an XNOR and a popcount full
+    adder per product, and one accumulation per ``pack``-product word.
+    """
+    check_int("bits", bits, 1, 32)
+    check_int("acc_bits", acc_bits, 1, 64)
+    check_int("pack", pack, 1, 64)
+    if bits == 1:
+        return 2 * add_energy(1) + add_energy(acc_bits) / pack
+    return mult_energy(bits) + add_energy(acc_bits)
+
+
+@dataclass(frozen=True)
+class EnergyTable:
+    """Per-access energies of the memory levels and the scale of arithmetic.
+
+    Parameters
+    ----------
+    name, unit, source : str
+        Identification, energy unit and the publication the numbers come from.
+    ref_bits : int
+        Word width the ``memory`` entries are given for.
+    memory : dict
+        Level (:data:`LEVELS`) -> energy of one access of a ``ref_bits`` word.
+    mac_scale : float
+        Factor from :func:`mac_energy` (pJ) to this table's unit.
+    """
+
+    name: str
+    unit: str
+    source: str
+    ref_bits: int
+    memory: dict
+    mac_scale: float
+
+    def access(self, level: str, bits: int) -> float:
+        """Energy of one access of a ``bits``-wide word at ``level``."""
+        check_choice("level", level, LEVELS)
+        check_int("bits", bits, 1, 4096)
+        return self.memory[level] * bits / self.ref_bits
+
+    def mac(self, bits: int, acc_bits: int, pack: int = 1) -> float:
+        """Energy of one product-accumulate (see :func:`mac_energy`)."""
+        return mac_energy(bits, acc_bits, pack) * self.mac_scale
+
+
+TABLES: dict[str, EnergyTable] = {
+    "eyeriss": EnergyTable(
+        name="eyeriss", unit="MAC16",
+        source="Chen, Emer, Sze, Eyeriss, ISCA 2016, Fig. 1 (65 nm, normalised to a 16-bit MAC)",
+        ref_bits=16, memory={"RF": 1.0, "NoC": 2.0, "GLB": 6.0, "DRAM": 200.0},
+        mac_scale=1.0 / mac_energy(16, 32),
+    ),
+    "horowitz": EnergyTable(
+        name="horowitz", unit="pJ",
+        source="Horowitz, Computing's energy problem, ISSCC 2014 (45 nm); RF and NoC scaled from the 8 KB SRAM "
+               "by Eyeriss's 1/6 and 2/6",
+        ref_bits=64, memory={"RF": 10.0 / 6, "NoC": 20.0 / 6, "GLB": 10.0, "DRAM": 1300.0},
+        mac_scale=1.0,
+    ),
+}
+
+
+def _table(table) -> EnergyTable:
+    if isinstance(table, EnergyTable):
+        return table
+    check_choice("table", table, tuple(TABLES))
+    return TABLES[table]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Hierarchy:
+    """A spatial array with per-PE register files, a global buffer and DRAM.
+
+    Parameters
+    ----------
+    rows, cols : int
+        PE array shape.
+    rf_words : int
+        Register-file words in each PE.
+    glb_words : int
+        Global-buffer words (all tensors together).
+    dram_words_per_cycle : float
+        DRAM bandwidth; cycles are the larger of compute and DRAM transfer time.
+    """
+
+    rows: int = 8
+    cols: int = 8
+    rf_words: int = 16
+    glb_words: int = 65536
+    dram_words_per_cycle: float = 4.0
+
+    def __post_init__(self) -> None:
+        check_int("rows", self.rows, 1, 1024)
+        check_int("cols", self.cols, 1, 1024)
+        check_int("rf_words", self.rf_words, 1)
+        check_int("glb_words", self.glb_words, 1)
+        if not (isinstance(self.dram_words_per_cycle, (int, float)) and self.dram_words_per_cycle > 0):
+            raise ValueError(f"dram_words_per_cycle must be a positive number, not {self.dram_words_per_cycle!r}")
+
+    @property
+    def pes(self) -> int:
+        """Number of PEs."""
+        return self.rows * self.cols
+
+    @classmethod
+    def from_config(cls, config) -> "Hierarchy":
+        """The hierarchy of an :class:`~model.config.AcceleratorConfig`: its array, RF and three buffers."""
+        glb = config.ifmap_depth + (config.weight_depth + config.psum_depth) * config.cols
+        return cls(rows=config.rows, cols=config.cols, rf_words=config.rf_depth, glb_words=glb)
+
+    @classmethod
+    def parse(cls, text: str) -> "Hierarchy":
+        """A name of :data:`HIERARCHIES` or ``"rows=8,cols=8,rf_words=16,glb_words=65536"``."""
+        text = text.strip()
+        if text in HIERARCHIES:
+            return HIERARCHIES[text]
+        fields = ("rows", "cols", "rf_words", "glb_words", "dram_words_per_cycle")
+        values = {}
+        for item in text.split(","):
+            key, sep, value = (p.strip() for p in item.partition("="))
+            if not sep or key not in fields:
+                raise ValueError(
+                    f"hierarchy item {item!r} is not KEY=VALUE with KEY in {', '.join(fields)} "
+                    f"(or name one of {', '.join(HIERARCHIES)})"
+                )
+            try:
+                values[key] = float(value) if key == "dram_words_per_cycle" else int(value)
+            except ValueError:
+                raise ValueError(f"hierarchy field {key}={value!r} is not a number") from None
+        return cls(**values)
+
+
+#: Named hierarchies: Eyeriss (12x14 PEs, 0.5 KB RF and 108 KB GLB of 16-bit words) and qconv's presets.
+HIERARCHIES: dict[str, Hierarchy] = {
+    "eyeriss": Hierarchy(rows=12, cols=14, rf_words=256, glb_words=55296),
+    "qconv-tiny": Hierarchy(rows=2, cols=2, rf_words=2, glb_words=3072),
+    "qconv-default": Hierarchy(rows=8, cols=8, rf_words=2, glb_words=65536),
+    "qconv-large": Hierarchy(rows=16, cols=16, rf_words=2, glb_words=212992),
+}
+
+
+def total(breakdown: dict) -> float:
+    """Sum of a ``{level: {tensor: energy}}`` breakdown."""
+    return float(sum(sum(per.values()) for per in breakdown.values()))
+
+
+def accelerator_energy(config, counters: dict, table="eyeriss") -> dict:
+    """Energy of one layer on the accelerator from its hardware counters.
+
+    Parameters
+    ----------
+    config : AcceleratorConfig
+        The build: ``bits``, ``acc_bits``, ``word_bits``, ``pack``, ``rows``,
+        ``cols``, ``dataflow``.
+    counters : dict
+        Exactly the names of :data:`COUNTERS` (as ``model.perf.predict``
+        returns them), each a count of one-word accesses.
+    table : str or EnergyTable
+        ``"eyeriss"`` or ``"horowitz"`` (see :data:`TABLES`).
+
+    Returns
+    -------
+    dict
+        ``{"MAC": {"all": e}, "RF": {tensor: e}, "NoC": {...}, "GLB": {...},
+        "DRAM": {...}}`` with tensors ``input``, ``weights``, ``output``.
+
+    Notes
+    -----
+    Assumptions: ifmap and weight words are ``word_bits`` wide (a packed
+    word when binary), partial sums and outputs ``acc_bits``; ``macs`` counts
+    single products. The counters have no network count; it is derived from
+    the broadcast array: each ifmap word read from the GLB travels to the
+    ``cols`` PEs of a row, each weight word to the ``rows`` PEs of a column,
+    and each partial sum written to the GLB passes through the ``rows`` PEs
+    of its column (weight-stationary column reduction) or one hop
+    (output-stationary drain).
+    """
+    if not isinstance(counters, dict):
+        raise TypeError(f"counters must be a dict, not {type(counters).__name__}")
+    missing = [k for k in COUNTERS if k not in counters]
+    unknown = sorted(set(counters) - set(COUNTERS))
+    if missing or unknown:
+        raise ValueError(f"counters missing {missing} / unknown {unknown}; expected exactly {list(COUNTERS)}")
+    for k in COUNTERS:
+        check_int(f"counter {k}", counters[k], 0)
+    t = _table(table)
+    c = counters
+    wb, ab = config.word_bits, config.acc_bits
+    psum_hops = config.rows if config.dataflow == "ws" else 1
+    return {
+        "MAC": {"all": c["macs"] * t.mac(config.bits, ab, config.pack)},
+        "RF": {
+            "weights": (c["rf_weight_reads"] + c["rf_weight_writes"]) * t.access("RF", wb),
+            "output": (c["rf_psum_reads"] + c["rf_psum_writes"]) * t.access("RF", ab),
+        },
+        "NoC": {
+            "input": c["glb_ifmap_reads"] * config.cols * t.access("NoC", wb),
+            "weights": c["glb_weight_reads"] * config.rows * t.access("NoC", wb),
+            "output": c["glb_psum_writes"] * psum_hops * t.access("NoC", ab),
+        },
+        "GLB": {
+            "input": (c["glb_ifmap_reads"] + c["glb_ifmap_writes"]) * t.access("GLB", wb),
+            "weights": (c["glb_weight_reads"] + c["glb_weight_writes"]) * t.access("GLB", wb),
+            "output": (c["glb_psum_reads"] + c["glb_psum_writes"]) * t.access("GLB", ab),
+        },
+        "DRAM": {
+            "input": c["dram_ifmap_reads"] * t.access("DRAM", wb),
+            "weights": c["dram_weight_reads"] * t.access("DRAM", wb),
+            "output": c["dram_psum_writes"] * t.access("DRAM", ab),
+        },
+    }
