@@ -24,6 +24,7 @@ CONFIG_OPTS = --dataflow $(DATAFLOW) --bits $(BITS) $(call opt,PRESET,preset) $(
 help:
 	@echo "make sim DATAFLOW=os|ws BITS=1..16 [ROWS=.. COLS=.. LAYER=.. SEED=..]   run a layer and check it"
 	@echo "make test                                                              run every test"
+	@echo "make analyze [LAYER=..]                                                loop-nest analysis figures in build/analyze/"
 
 # Virtual environment with the pinned packages; rebuilt when the pins change.
 $(READY): requirements.txt pyproject.toml
@@ -53,3 +54,8 @@ test: setup
 
 clean:
 	rm -rf build
+
+# Loop-nest analysis figures (reuse distances, LRU hit rates, energy, mapping search) in build/analyze/.
+.PHONY: analyze
+analyze: setup
+	@$(QCONV) analyze $(call opt,LAYER,layer)

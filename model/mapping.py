@@ -93,8 +93,8 @@ def conv_mapping(layer: ConvLayer, *, glb_tile: dict, spatial: tuple, rf_tile: d
         t1 = min(t0 * sp.get(d, 1), bounds[d])
         t2 = min(max(glb_tile.get(d, 1), t1), bounds[d])
         chain = ((f"{d}3", bounds[d], t2), (f"{d}2", t2, t1), (f"{d}1", t1, t0), (f"{d}0", t0, 1))
-        for i, (name, extent, step) in enumerate(chain):  # a loop over `extent` in steps of `step`
-            loops.append(Loop(name, d, -(-extent // step), step))
+        for i, (loop_name, extent, step) in enumerate(chain):  # a loop over `extent` in steps of `step`
+            loops.append(Loop(loop_name, d, -(-extent // step), step))
             if extent % step:  # remainder: the loops from here inward must stay below `extent`
                 guards.append(Guard(tuple((n, s) for n, _, s in chain[i:]), extent))
     nest = replace(base, loops=tuple(loops), guards=tuple(guards))

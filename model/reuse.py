@@ -139,8 +139,16 @@ def hit_rate_curve(distances, max_capacity: int | None = None) -> np.ndarray:
     return hits / d.size if d.size else np.zeros(max_capacity + 1)
 
 
-def histogram(distances) -> tuple[np.ndarray, np.ndarray, int]:
+def histogram(distances, nbins: int | None = None) -> tuple[np.ndarray, np.ndarray, int]:
     """Reuse distances in power-of-two bins.
+
+    Parameters
+    ----------
+    distances : array_like
+        Reuse distances (``inf`` for first touches).
+    nbins : int, optional
+        Number of bins; default just enough for the largest finite distance
+        (larger distances go to the last bin).
 
     Returns
     -------
@@ -153,13 +161,14 @@ def histogram(distances) -> tuple[np.ndarray, np.ndarray, int]:
     """
     d = np.asarray(distances, dtype=np.float64)
     finite = d[np.isfinite(d)].astype(np.int64)
-    top = int(finite.max()) if finite.size else 0
-    nbins = top.bit_length() + 1
-    edges = np.array([0] + [1 << i for i in range(nbins)], np.int64)
+    if nbins is None:
+        nbins = (int(finite.max()) if finite.size else 0).bit_length() + 1
+    check_int("nbins", nbins, 1, 64)
+    edges = np.array([0] + [1 << i for i in range(nbins - 1)], np.int64)
     which = np.zeros(finite.size, np.int64)
     nz = finite > 0
-    which[nz] = np.floor(np.log2(finite[nz])).astype(np.int64) + 1
-    return edges[:-1], np.bincount(which, minlength=nbins), int(d.size - finite.size)
+    which[nz] = np.minimum(np.floor(np.log2(finite[nz])).astype(np.int64) + 1, nbins - 1)
+    return edges, np.bincount(which, minlength=nbins), int(d.size - finite.size)
 
 
 def benchmark(n: int = 1_000_000, addresses: int = 65_536, naive_n: int = 4_000, seed: int = 0) -> dict:
