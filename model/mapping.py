@@ -51,11 +51,13 @@ __all__ = [
 
 DIMS = "nmcefrs"
 
-#: Per dataflow: tensor held in the RF, RF loop dimensions, (row, column) dimension choices.
+#: Per dataflow: tensor held in the RF, RF loop dimensions (the held tensor does not depend on
+#: them), (row, column) dimension choices, and the dimension along which the RF may hold several
+#: words of the held tensor (its innermost loop: the other operand stays in the PE meanwhile).
 DATAFLOW_SPECS = {
-    "os": ("output", "crs", (("f", "m"), ("e", "m"))),
-    "ws": ("weights", "nef", (("c", "m"),)),
-    "is": ("input", "m", (("c", "f"), ("c", "e"))),
+    "os": ("output", "crs", (("f", "m"), ("e", "m")), "f"),
+    "ws": ("weights", "nef", (("c", "m"),), "m"),
+    "is": ("input", "m", (("c", "f"), ("c", "e")), "c"),
 }
 
 OBJECTIVES = ("energy", "dram", "cycles")
@@ -172,7 +174,7 @@ def handwritten(layer: ConvLayer, hierarchy: Hierarchy) -> dict[str, Mapping]:
     """
     full = _full(layer)
     out = {}
-    for df, (held, rf_dims, choices) in DATAFLOW_SPECS.items():
+    for df, (held, rf_dims, choices, _) in DATAFLOW_SPECS.items():
         (rd, cd) = choices[0]
         spatial = ((rd, min(hierarchy.rows, full[rd])), (cd, min(hierarchy.cols, full[cd])))
         base = {d: 1 for d in DIMS} | {"r": layer.R, "s": layer.S} | {d: p for d, p in spatial}
@@ -252,6 +254,26 @@ def _orders(dims: str, relevant: tuple) -> tuple[str, ...]:
             seen.add(sig)
             out.append("".join(perm))
     return tuple(out)
+
+
+def _stage_two(tile: dict, dram_order: str, full: dict, hierarchy: Hierarchy, relevant: tuple) -> list[dict]:
+    """:func:`conv_mapping` arguments of every second-stage candidate on one GLB tile."""
+    jobs = []
+    for df, (held, rf_dims, choices, extra) in DATAFLOW_SPECS.items():
+        for rd, cd in choices:
+            spatial = ((rd, min(hierarchy.rows, tile[rd])), (cd, min(hierarchy.cols, tile[cd])))
+            sp = dict(spatial)
+            per_pe = {d: -(-tile[d] // sp.get(d, 1)) for d in DIMS}  # extent left for one PE
+            options = [(full[d],) if d in "rs" else sorted({1, per_pe[d]}) for d in rf_dims]
+            held_words = [k for k in (1, 2, 4, 8, 16) if k <= min(hierarchy.rf_words, per_pe[extra])]
+            for combo in itertools.product(*options, held_words):
+                rf_tile = dict(zip(rf_dims, combo[:-1])) | {extra: combo[-1]}
+                inner = {d: min(tile[d], rf_tile.get(d, 1) * sp.get(d, 1)) for d in DIMS}
+                glb_dims = "".join(d for d in DIMS if -(-tile[d] // inner[d]) > 1)
+                for glb_order in _orders(glb_dims, relevant):
+                    jobs.append(dict(glb_tile=tile, spatial=spatial, rf_tile=rf_tile, dram_order=dram_order,
+                                     glb_order=glb_order, rf_order=rf_dims + extra, rf_tensor=held, name=df))
+    return jobs
 
 
 @dataclass
@@ -353,21 +375,7 @@ def search(layer: ConvLayer, hierarchy: Hierarchy | None = None, *, table="eyeri
     chosen = stage1[:keep]
 
     # stage two: dataflow, array assignment, RF tile and GLB order on each chosen GLB tile
-    jobs = []
-    for _, _, tile, dram_order in chosen:
-        for df, (held, rf_dims, choices) in DATAFLOW_SPECS.items():
-            for rd, cd in choices:
-                spatial = ((rd, min(hierarchy.rows, tile[rd])), (cd, min(hierarchy.cols, tile[cd])))
-                sp = dict(spatial)
-                rf_options = itertools.product(*[
-                    (full[d],) if d in "rs" else sorted({1, -(-tile[d] // sp.get(d, 1))}) for d in rf_dims])
-                for rf_combo in rf_options:
-                    rf_tile = dict(zip(rf_dims, rf_combo))
-                    inner = {d: min(tile[d], rf_tile.get(d, 1) * sp.get(d, 1)) for d in DIMS}
-                    glb_dims = "".join(d for d in DIMS if -(-tile[d] // inner[d]) > 1)
-                    for glb_order in _orders(glb_dims, relevant):
-                        jobs.append(dict(glb_tile=tile, spatial=spatial, rf_tile=rf_tile, dram_order=dram_order,
-                                         glb_order=glb_order, rf_order=rf_dims, rf_tensor=held, name=df))
+    jobs = [job for _, _, tile, dram_order in chosen for job in _stage_two(tile, dram_order, full, hierarchy, relevant)]
     scored, seen = [], set()
     bar = _Progress(len(jobs), "mappings  ", progress)
     for job in jobs:
