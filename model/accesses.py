@@ -32,6 +32,7 @@ footprints without enumerating the nest. They agree exactly.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -232,31 +233,33 @@ def _component_words(index: tuple, shape: tuple, dims: tuple, parts: tuple) -> i
     return int(np.unique(key[inside] * int(np.prod(shape)) + addr[inside]).size)
 
 
-def _analytical_fills(nest: LoopNest, structures: dict, t: TensorRef, k: int) -> int:
-    """Sum over tiles (key = loops[:k+1]) of distinct in-bounds words: a product over axis groups."""
-    key_loops = frozenset(nest.names[: k + 1])
-    keys = {d: frozenset(n for n, _, _ in s[0]) & key_loops for d, s in structures.items()}
+def _analytical_fills(structures: dict, key_loops: frozenset, t: TensorRef) -> int:
+    """Sum over tiles (key = ``key_loops``) of distinct in-bounds words: a product over axis groups."""
+    keys = {d: names & key_loops for d, (_, names) in structures.items()}
     total = 1
-    for d, s in structures.items():
+    for d, (s, _) in structures.items():
         if d not in t.dims:
             total *= _dim_groups(s, keys[d])[0]
     for axes, ds in _components(t):
         total *= _component_words(tuple(t.index[a] for a in axes), tuple(t.shape[a] for a in axes), ds,
-                                  tuple((structures[d], keys[d]) for d in ds))
+                                  tuple((structures[d][0], keys[d]) for d in ds))
     return total
 
 
 def analytical_counts(m: Mapping) -> Counts:
     """Accesses from tile footprints, per dimension, without enumerating the nest."""
     nest = m.nest
-    structures = _dim_structures(nest)
+    structures = {d: (s, frozenset(n for n, _, _ in s[0])) for d, s in _dim_structures(nest).items()}
+    cache = {}
 
     def fills(t, boundary, private):
-        return _analytical_fills(nest, structures, t, _key_end(nest, t, boundary, private))
+        k = _key_end(nest, t, boundary, private)
+        if (t.name, k) not in cache:
+            cache[t.name, k] = _analytical_fills(structures, frozenset(nest.names[: k + 1]), t)
+        return cache[t.name, k]
 
     temporal = frozenset(n for n in nest.names if n not in m.spatial)
-    cycles = int(np.prod([_dim_groups(s, frozenset(n for n, _, _ in s[0]) & temporal)[0]
-                          for s in structures.values()]))
+    cycles = math.prod(_dim_groups(s, names & temporal)[0] for s, names in structures.values())
     return Counts(_assemble(m, fills), nest.iterations, cycles)
 
 

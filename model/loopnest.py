@@ -24,6 +24,7 @@ bound`` drops the iterations past the end, so remainders are exact) and
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 
@@ -54,7 +55,7 @@ class Index:
     terms: tuple[tuple[str, int], ...]
     offset: int = 0
 
-    @property
+    @cached_property
     def dims(self) -> frozenset[str]:
         """Dimensions with a non-zero coefficient."""
         return frozenset(d for d, k in self.terms if k)
@@ -83,7 +84,7 @@ class TensorRef:
     shape: tuple[int, ...]
     index: tuple[Index, ...]
 
-    @property
+    @cached_property
     def dims(self) -> frozenset[str]:
         """Problem dimensions the access depends on."""
         return frozenset().union(*(ix.dims for ix in self.index))

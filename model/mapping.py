@@ -121,8 +121,8 @@ def _full(layer: ConvLayer) -> dict:
 
 def _glb_words(layer: ConvLayer, t: dict) -> int:
     """Unclipped GLB footprint of a contiguous tile ``t`` (extent per dimension), all three tensors."""
-    h = (t["e"] - 1) * layer.stride + t["r"]
-    w = (t["f"] - 1) * layer.stride + t["s"]
+    h = min((t["e"] - 1) * layer.stride + t["r"], t["e"] * t["r"])  # rows read; gaps when stride > R
+    w = min((t["f"] - 1) * layer.stride + t["s"], t["f"] * t["s"])
     return (t["n"] * t["c"] * h * w + t["m"] * t["c"] * t["r"] * t["s"] + t["n"] * t["m"] * t["e"] * t["f"])
 
 

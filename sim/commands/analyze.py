@@ -39,6 +39,7 @@ def register(subparsers) -> None:
                    help=f"one of {', '.join(HIERARCHIES)} or 'rows=8,cols=8,rf_words=16,glb_words=65536'")
     p.add_argument("--table", default="eyeriss", choices=sorted(TABLES), help="energy table")
     p.add_argument("--bits", type=int, default=8, help="operand bits (the accumulator width is derived)")
+    p.add_argument("--keep", type=int, default=8, help="GLB-tile candidates the search carries to its second stage")
     p.add_argument("--out", type=Path, default=Path("build/analyze"), help="output folder")
     p.set_defaults(func=run)
 
@@ -77,7 +78,8 @@ def run(args) -> int:
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     reuse_stats = _reuse(reuse_layer, out)
-    result = search(layer, hierarchy, table=args.table, bits=args.bits, acc_bits=acc_bits, progress=True)
+    result = search(layer, hierarchy, table=args.table, bits=args.bits, acc_bits=acc_bits, keep=args.keep,
+                    progress=True)
     best = result.best[0]
     bars = {f"hand {k.upper()}": ev.breakdown for k, ev in result.handwritten.items()}
     bars["search best"] = best.breakdown
