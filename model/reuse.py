@@ -68,7 +68,7 @@ def _earlier_smaller(v: np.ndarray) -> np.ndarray:
         count += (zeros[:-1] - zs) * one
         gstart += zeros[-1] - zs  # its 1s start after all 0s, plus the 1s before the group
         np.copyto(gstart, zs, where=zero)
-        state = state.take(np.concatenate((np.flatnonzero(zero), np.flatnonzero(one))), axis=1)
+        state = state.take(np.argsort(one, kind="stable"), axis=1)  # zeros first: a radix sort of one bit
     where = np.empty(int(v.max()) + 1, np.int64)
     where[v] = np.arange(m)
     out = np.empty(m, np.int64)
