@@ -217,10 +217,13 @@ class Evaluated:
         }
 
 
-def evaluate(m: Mapping, hierarchy: Hierarchy, table: EnergyTable, bits: int, acc_bits: int,
-             counts: Counts | None = None) -> Evaluated:
-    """Energy breakdown and cycles of a mapping (analytical counts unless ``counts`` are given)."""
-    counts = counts or analytical_counts(m)
+def evaluate(m: Mapping, hierarchy: Hierarchy, table: EnergyTable, bits: int, acc_bits: int) -> Evaluated:
+    """Energy breakdown and cycles of a mapping, from its analytical access counts.
+
+    Operand words are ``bits`` wide, partial sums ``acc_bits``; cycles are the
+    larger of compute cycles and DRAM words over the DRAM bandwidth.
+    """
+    counts = analytical_counts(m)
     width = {t.name: acc_bits if t is m.nest.output else bits for t in m.nest.tensors}
     breakdown = {"MAC": {"all": counts.macs * table.mac(bits, acc_bits)}}
     for level, per in counts.accesses.items():
