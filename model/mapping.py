@@ -281,11 +281,12 @@ def _stage_two(tile: dict, dram_order: str, full: dict, hierarchy: Hierarchy, re
 
 @dataclass
 class SearchResult:
-    """Outcome of :func:`search`: best mappings, the hand-written baselines and every scored point."""
+    """Outcome of :func:`search`: best mappings overall and per dataflow, the hand-written baselines, every point."""
 
     layer: ConvLayer
     objective: str
     best: list
+    per_dataflow: dict
     handwritten: dict
     points: np.ndarray = field(repr=False)  # (energy, cycles) of every scored mapping
     evaluated: int = 0
@@ -299,6 +300,7 @@ class SearchResult:
             "evaluated": self.evaluated,
             "seconds": self.seconds,
             "best": [e.summary() for e in self.best],
+            "per_dataflow": {k: e.summary() for k, e in self.per_dataflow.items()},
             "handwritten": {k: e.summary() for k, e in self.handwritten.items()},
         }
 
@@ -391,7 +393,11 @@ def search(layer: ConvLayer, hierarchy: Hierarchy | None = None, *, table="eyeri
     scored.sort(key=lambda ev: ev.score(objective))
     hand = {k: evaluate(m, hierarchy, table, bits, acc_bits) for k, m in handwritten(layer, hierarchy).items()}
     points = np.array([(ev.energy, ev.cycles) for ev in scored], dtype=np.float64).reshape(-1, 2)
-    return SearchResult(layer, objective, scored[:top], hand, points, len(scored), time.perf_counter() - t_start)
+    per_dataflow = {}
+    for ev in scored:  # sorted: the first of each dataflow is its best
+        per_dataflow.setdefault(ev.mapping.name, ev)
+    return SearchResult(layer, objective, scored[:top], per_dataflow, hand, points, len(scored),
+                        time.perf_counter() - t_start)
 
 
 def pareto_front(points: np.ndarray) -> np.ndarray:

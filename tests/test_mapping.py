@@ -176,7 +176,7 @@ def test_qconv_map_and_analyze(tmp_path, capsys):
     out = tmp_path / "map.json"
     assert main(["map", "--layer", TINY, "--hierarchy", "qconv-tiny", "--keep", "2", "--json", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "os " in text and "ws " in text and "best 1" in text and "DRAM" in text
+    assert "hand os" in text and "best ws" in text and "best #1" in text and "DRAM" in text
     data = json.loads(out.read_text())
     assert data[0]["best"][0]["energy"] <= data[0]["handwritten"]["ws"]["energy"]
     assert main(["map", "--hierarchy", "rows=0"]) == 2

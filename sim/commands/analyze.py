@@ -17,7 +17,7 @@ from model.config import AcceleratorConfig
 from model.energy import HIERARCHIES, TABLES, Hierarchy
 from model.layer import parse_layer
 from model.loopnest import conv_nest, trace
-from model.mapping import pareto_front, search
+from model.mapping import DATAFLOW_SPECS, pareto_front, search
 from model.reuse import hit_rate_curve, histogram, reuse_distances
 from sim import figures
 
@@ -81,8 +81,8 @@ def run(args) -> int:
     result = search(layer, hierarchy, table=args.table, bits=args.bits, acc_bits=acc_bits, keep=args.keep,
                     progress=True)
     best = result.best[0]
-    bars = {f"hand {k.upper()}": ev.breakdown for k, ev in result.handwritten.items()}
-    bars["search best"] = best.breakdown
+    bars = {f"hand {k.upper()}": result.handwritten[k].breakdown for k in ("os", "ws")}
+    bars |= {f"best {k.upper()}": result.per_dataflow[k].breakdown for k in DATAFLOW_SPECS if k in result.per_dataflow}
     figures.energy_bars(bars, out / "energy_breakdown.png", f"energy per level and tensor, {layer}, {args.table}", unit)
     marks = {f"hand {k.upper()}": (ev.energy, ev.cycles) for k, ev in result.handwritten.items()}
     marks["search best"] = (best.energy, best.cycles)

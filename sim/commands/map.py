@@ -48,7 +48,9 @@ def _print_one(s: dict, unit: str) -> None:
     print(f"layer {s['layer']}   objective {s['objective']}   "
           f"{s['evaluated']} mappings scored in {s['seconds']:.1f} s   energy in {unit}")
     print(f"{'mapping':<10} {'energy':>12} {'cycles':>10} {'DRAM words':>11}   per level")
-    rows = [(k, v) for k, v in s["handwritten"].items()] + [(f"best {i + 1}", b) for i, b in enumerate(s["best"])]
+    rows = ([(f"hand {k}", v) for k, v in s["handwritten"].items()]
+            + [(f"best {k}", v) for k, v in s["per_dataflow"].items()]
+            + [(f"best #{i + 1}", b) for i, b in enumerate(s["best"])])
     for label, ev in rows:
         print(f"{label:<10} {ev['energy']:12.4g} {ev['cycles']:10d} {ev['dram_words']:11d}   {_breakdown_line(ev['breakdown'])}")
     best = s["best"][0]
