@@ -94,7 +94,10 @@ class Mapping:
     def describe(self) -> str:
         """One line: levels with their loops (name:bound), spatial loops in brackets."""
         L = self.nest.loops
-        fmt = lambda ls: " ".join(f"{lp.name}:{lp.bound}" for lp in ls) or "-"  # noqa: E731
+
+        def fmt(loops) -> str:
+            return " ".join(f"{lp.name}:{lp.bound}" for lp in loops) or "-"
+
         return (f"DRAM[{fmt(L[:self.glb])}] GLB[{fmt(L[self.glb:self.array])}] "
                 f"PE[{fmt(L[self.array:self.rf])}] RF[{fmt(L[self.rf:])}] in RF: {','.join(sorted(self.rf_tensors)) or '-'}")
 

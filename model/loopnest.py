@@ -23,6 +23,7 @@ bound`` drops the iterations past the end, so remainders are exact) and
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from functools import cached_property
 
@@ -34,8 +35,12 @@ from model.validate import check_choice, check_int
 __all__ = [
     "Loop", "Index", "TensorRef", "Guard", "LoopNest", "Hoisting",
     "conv_nest", "matmul_nest", "broadcast_nest", "outer_sum_nest",
-    "addresses", "execute", "tensor_trace", "trace", "hoist",
+    "MAX_ENUMERATED", "addresses", "execute", "tensor_trace", "trace", "hoist",
 ]
+
+
+#: Largest number of loop points :meth:`LoopNest.loop_values` enumerates (memory: 8 bytes per loop per point).
+MAX_ENUMERATED = 20_000_000
 
 
 @dataclass(frozen=True)
@@ -261,8 +266,19 @@ class LoopNest:
         return names, pts[keep]
 
     def loop_values(self) -> np.ndarray:
-        """Every executed iteration in program order: int64 array (iterations, loops)."""
+        """Every executed iteration in program order: int64 array (iterations, loops).
+
+        Raises
+        ------
+        ValueError
+            If the nest has more than :data:`MAX_ENUMERATED` loop points: the
+            executor, traces and trace-driven counts are for small nests.
+        """
         bounds = [lp.bound for lp in self.loops]
+        points = math.prod(bounds)
+        if points > MAX_ENUMERATED:
+            raise ValueError(f"nest has {points} loop points, more than the {MAX_ENUMERATED} that are enumerated; "
+                             f"use a smaller layer (model.accesses.analytical_counts works at any size)")
         vals = np.indices(bounds, dtype=np.int64).reshape(len(bounds), -1).T
         keep = np.ones(len(vals), bool)
         col = {n: i for i, n in enumerate(self.names)}

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from model.conv import conv2d_int
-from model.layer import ConvLayer
+from model.layer import NAMED_LAYERS, ConvLayer
 from model.loopnest import (
     broadcast_nest, conv_nest, execute, hoist, matmul_nest, outer_sum_nest, tensor_trace, trace,
 )
@@ -111,6 +111,11 @@ def test_clear_errors(call, message):
     with pytest.raises(ValueError) as err:
         call(broadcast_nest(2, 3))
     assert message in str(err.value)
+
+
+def test_large_nests_are_refused_before_enumeration():
+    with pytest.raises(ValueError, match="more than the 20000000 that are enumerated"):
+        trace(conv_nest(NAMED_LAYERS["resnet18_conv4"]))
 
 
 def test_bad_conv_order_and_sizes():
