@@ -167,23 +167,33 @@ def dram_words(layer: ConvLayer, tile: dict, order: str) -> dict[str, tuple[int,
 def handwritten(layer: ConvLayer, hierarchy: Hierarchy) -> dict[str, Mapping]:
     """Textbook OS, WS and IS mappings, the baselines a search must beat.
 
-    Each streams one array fold at a time: the GLB tile holds ``rows x cols``
-    worth of the array dimensions and the largest power-of-two slice of the
-    input channels that fits, the kernel whole; DRAM loops run filters
-    outermost, GLB loops run the kernel window outermost.
+    Each streams one array fold at a time: the array takes ``rows x cols`` of
+    its two dimensions, the RF loops run over the whole GLB tile, DRAM loops
+    run filters outermost and GLB loops the kernel window outermost. The GLB
+    tile starts with all channels and the whole output plane (of the RF
+    dimensions; OS: all rows) and is halved -- channels first, then output
+    rows, then columns -- until it fits the GLB.
+
+    Raises
+    ------
+    ValueError
+        If even the smallest such tile overflows the GLB.
     """
     full = _full(layer)
     out = {}
     for df, (held, rf_dims, choices, _) in DATAFLOW_SPECS.items():
-        (rd, cd) = choices[0]
+        rd, cd = choices[0]
         spatial = ((rd, min(hierarchy.rows, full[rd])), (cd, min(hierarchy.cols, full[cd])))
-        base = {d: 1 for d in DIMS} | {"r": layer.R, "s": layer.S} | {d: p for d, p in spatial}
-        base |= {d: full[d] for d in rf_dims if d != "c"} | ({"e": full["e"]} if df == "os" else {})
-        c = 1 << full["c"].bit_length()
-        while c > 1 and _glb_words(layer, base | {"c": min(c, full["c"])}) > hierarchy.glb_words:
-            c //= 2
-        tile = base | {"c": max(base["c"], min(c, full["c"]))}
-        rf_tile = {d: tile[d] if d == "c" else full[d] for d in rf_dims}
+        tile = {d: 1 for d in DIMS} | {"r": layer.R, "s": layer.S, "c": full["c"]} | {d: p for d, p in spatial}
+        tile |= {d: full[d] for d in rf_dims} | ({"e": full["e"]} if df == "os" else {})
+        for d in ("c", "e", "f"):
+            floor = dict(spatial).get(d, 1)
+            while tile[d] > floor and _glb_words(layer, tile) > hierarchy.glb_words:
+                tile[d] = max(floor, -(-tile[d] // 2))
+        if _glb_words(layer, tile) > hierarchy.glb_words:
+            raise ValueError(f"the hand-written {df} mapping of {layer} needs {_glb_words(layer, tile)} GLB words, "
+                             f"more than glb_words={hierarchy.glb_words}")
+        rf_tile = {d: tile[d] for d in rf_dims}
         out[df] = conv_mapping(layer, glb_tile=tile, spatial=spatial, rf_tile=rf_tile, dram_order="nmcef",
                                glb_order="rsnmcef", rf_order=rf_dims, rf_tensor=held, name=f"hand-{df}")
     return out
@@ -373,14 +383,14 @@ def search(layer: ConvLayer, hierarchy: Hierarchy | None = None, *, table="eyeri
         for dram_order in _orders(outer, relevant):
             e = sum((r + w) * table.access("DRAM", width[t])
                     for t, (r, w) in dram_words(layer, tile, dram_order).items())
-            stage1.append((e, len(stage1), tile, dram_order))
+            stage1.append((e, -_glb_words(layer, tile), len(stage1), tile, dram_order))
     if not stage1:
         raise ValueError(f"no GLB tile of layer {layer} fits glb_words={hierarchy.glb_words}")
-    stage1.sort(key=lambda x: x[:2])
+    stage1.sort(key=lambda x: x[:3])  # ties: the larger tile leaves the array and RF more to work with
     chosen = stage1[:keep]
 
     # stage two: dataflow, array assignment, RF tile and GLB order on each chosen GLB tile
-    jobs = [job for _, _, tile, dram_order in chosen for job in _stage_two(tile, dram_order, full, hierarchy, relevant)]
+    jobs = [job for *_, tile, dram_order in chosen for job in _stage_two(tile, dram_order, full, hierarchy, relevant)]
     scored, seen = [], set()
     bar = _Progress(len(jobs), "mappings  ", progress)
     for job in jobs:

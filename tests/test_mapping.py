@@ -50,6 +50,7 @@ def test_agreement_on_search_style_mappings_and_matmul():
     hier = Hierarchy(rows=2, cols=3, rf_words=4, glb_words=400)
     for m in handwritten(layer, hier).values():
         assert trace_counts(m) == analytical_counts(m)
+        assert footprints(m)["GLB"] <= hier.glb_words
     m = conv_mapping(layer, glb_tile={"m": 3, "c": 2, "e": 4, "f": 6, "r": 3, "s": 3}, spatial=(("f", 2), ("m", 3)),
                      rf_tile={"c": 2, "r": 3, "s": 3, "f": 2}, dram_order="cmef", glb_order="efm",
                      rf_order="crsf", rf_tensor="output")
@@ -97,6 +98,9 @@ def test_search_beats_the_hand_written_dataflows():
     assert best.energy == result.points[:, 0].min()
     assert sum(sum(v.values()) for v in best.breakdown.values()) == pytest.approx(best.energy)
     assert footprints(best.mapping)["RF"] <= hier.rf_words
+    assert footprints(best.mapping)["GLB"] <= hier.glb_words
+    assert trace_counts(best.mapping) == best.counts  # the winner's counts hold on the executed nest
+    assert set(result.per_dataflow) == {"os", "ws", "is"}
     fastest = search(layer, hier, objective="cycles", keep=4).best[0]
     assert fastest.cycles <= best.cycles
     assert fastest.cycles >= -(-layer.macs // hier.pes)
