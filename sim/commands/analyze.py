@@ -87,7 +87,7 @@ def run(args) -> int:
     marks = {f"hand {k.upper()}": (ev.energy, ev.cycles) for k, ev in result.handwritten.items()}
     marks["search best"] = (best.energy, best.cycles)
     figures.pareto_scatter(result.points, pareto_front(result.points), marks, out / "mapping_pareto.png",
-                           f"mapping search: {result.evaluated} mappings scored in {result.seconds:.1f} s", unit)
+                           f"mapping search, {layer}\n{result.evaluated} mappings scored in {result.seconds:.1f} s", unit)
     summary = {"reuse_layer": str(reuse_layer), "reuse": reuse_stats, "hierarchy": vars(hierarchy),
                "table": args.table, "unit": unit, "search": result.summary()}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
