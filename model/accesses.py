@@ -27,7 +27,10 @@ D_glb - U``, GLB reads = ``D_array - U`` (accumulation) ``+ D_glb``; NoC =
 
 :func:`trace_counts` evaluates the rule on the executed iterations (distinct
 (tile, address) pairs); :func:`analytical_counts` from per-dimension tile
-footprints without enumerating the nest. They agree exactly.
+footprints without enumerating the nest: remainder guards only couple loops
+of one dimension, so the iteration space is a product over dimensions, and a
+tensor's words are a product over its groups of axes that share dimensions
+(the input's ``h`` couples ``e`` and ``r``). They agree exactly.
 """
 
 from __future__ import annotations
@@ -86,13 +89,8 @@ class Mapping:
         """Index of the first spatial loop: the boundary between GLB and the array."""
         return self.rf - len(self.spatial)
 
-    @property
-    def spatial_shape(self) -> tuple[int, ...]:
-        """Bounds of the spatial loops (rows, cols)."""
-        return tuple(self.nest.loop(n).bound for n in self.spatial)
-
     def describe(self) -> str:
-        """One line: levels with their loops (name:bound), spatial loops in brackets."""
+        """One line: the loops (name:bound) of each level; ``PE[...]`` holds the spatial loops."""
         L = self.nest.loops
 
         def fmt(loops) -> str:

@@ -35,6 +35,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from model.config import PRESETS
 from model.validate import check_choice, check_int
 
 __all__ = [
@@ -209,9 +210,7 @@ class Hierarchy:
 #: Named hierarchies: Eyeriss (12x14 PEs, 0.5 KB RF and 108 KB GLB of 16-bit words) and qconv's presets.
 HIERARCHIES: dict[str, Hierarchy] = {
     "eyeriss": Hierarchy(rows=12, cols=14, rf_words=256, glb_words=55296),
-    "qconv-tiny": Hierarchy(rows=2, cols=2, rf_words=2, glb_words=3072),
-    "qconv-default": Hierarchy(rows=8, cols=8, rf_words=2, glb_words=65536),
-    "qconv-large": Hierarchy(rows=16, cols=16, rf_words=2, glb_words=212992),
+    **{f"qconv-{name}": Hierarchy.from_config(config) for name, config in PRESETS.items()},
 }
 
 

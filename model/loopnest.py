@@ -249,22 +249,6 @@ class LoopNest:
 
     # -- enumeration --------------------------------------------------------------
 
-    def dim_points(self, dim: str) -> tuple[tuple[str, ...], np.ndarray]:
-        """Valid value tuples of the loops of ``dim``: (their names, int64 array (points, loops)).
-
-        Rows are in the nest's lexicographic order; guards only couple loops
-        of one dimension, so the iteration space is the product over
-        dimensions of these point sets.
-        """
-        names = tuple(lp.name for lp in self.loops if lp.dim == dim)
-        bounds = [self.loop(n).bound for n in names]
-        pts = np.indices(bounds, dtype=np.int64).reshape(len(names), -1).T
-        keep = np.ones(len(pts), bool)
-        for g in self.guards:
-            if g.terms and g.terms[0][0] in names:
-                keep &= sum(k * pts[:, names.index(n)] for n, k in g.terms) < g.limit
-        return names, pts[keep]
-
     def loop_values(self) -> np.ndarray:
         """Every executed iteration in program order: int64 array (iterations, loops).
 

@@ -39,6 +39,7 @@ from functools import lru_cache
 import numpy as np
 
 from model.accesses import Counts, Mapping, analytical_counts
+from model.config import AcceleratorConfig
 from model.energy import Hierarchy, TABLES, EnergyTable
 from model.layer import ConvLayer
 from model.loopnest import Guard, Loop, conv_nest
@@ -346,7 +347,10 @@ def search(layer: ConvLayer, hierarchy: Hierarchy | None = None, *, table="eyeri
     table : str or EnergyTable
         Energy table name (``"eyeriss"``, ``"horowitz"``) or object.
     bits, acc_bits : int
-        Operand and partial-sum widths (``acc_bits`` default: ``2*bits + 16``).
+        Operand and partial-sum widths (``acc_bits`` default: the
+        :class:`~model.config.AcceleratorConfig` accumulator for ``bits``).
+        ``bits=1`` counts one 1-bit word per channel and one accumulation
+        per product (no packing).
     objective : {"energy", "dram", "cycles"}
         What to minimise.
     keep : int
@@ -360,8 +364,8 @@ def search(layer: ConvLayer, hierarchy: Hierarchy | None = None, *, table="eyeri
     hierarchy = hierarchy or Hierarchy()
     table = table if isinstance(table, EnergyTable) else TABLES[check_choice("table", table, tuple(TABLES))]
     check_choice("objective", objective, OBJECTIVES)
-    check_int("bits", bits, 1, 32)
-    acc_bits = acc_bits if acc_bits is not None else 2 * bits + 16
+    check_int("bits", bits, 1, 16)
+    acc_bits = acc_bits if acc_bits is not None else AcceleratorConfig(bits=bits).acc_bits
     check_int("keep", keep, 1)
     check_int("top", top, 1)
     full = _full(layer)
