@@ -93,7 +93,7 @@ def test_histogram_power_of_two_bins():
 
 def test_benchmark_reports_throughput():
     result = benchmark(n=20_000, naive_n=500)
-    assert result["accesses_per_s"] > 0 and result["naive_accesses_per_s"] > 0
+    assert min(result["accesses_per_s"], result["cpu_accesses_per_s"], result["naive_accesses_per_s"]) > 0
 
 
 def test_errors():
