@@ -218,7 +218,7 @@ class Controller(wiring.Component):
             "psum_waddr": Out(range(psum_depth)),
             "psum_we": Out(1),
             "ev_macs": Out(range(chans * cols + 1)),
-            "ev_rf_reads": Out(range(rows * cols + 1)),
+            "ev_rf_reads": Out(range(rows * cols + cols + 1)),  # OS: accumulate and drain reads
             "ev_rf_writes": Out(range(rows * cols + 1)),
         }
         if self._ws:
