@@ -304,9 +304,8 @@ class Controller(wiring.Component):
             sw.step(m, d)
 
         with m.If(self.start & ~busy):
-            first = Signal(_CONTEXT)
-            m.d.comb += [first.valid.eq(1), first.last_group.eq(self.desc.m_groups == 1)]
-            m.d.sync += [d.eq(self.desc), busy.eq(1), running.eq(1), load.eq(first), stream.eq(0), drain.eq(0),
+            m.d.sync += [d.eq(self.desc), busy.eq(1), running.eq(1), stream.eq(0), drain.eq(0),
+                         load.eq(0), load.valid.eq(1), load.last_group.eq(self.desc.m_groups == 1),
                          *ls.clear(), *ss.clear(), *ds.clear()]
             m.d.sync += [*lw.reset(self.desc), *sw.reset(self.desc)]
         with m.Elif(period_end):
