@@ -37,23 +37,15 @@ from dataclasses import dataclass
 
 from model.config import PRESETS
 from model.validate import check_choice, check_int
+from model.perf import COUNTERS
 
 __all__ = [
-    "LEVELS", "COUNTERS", "EnergyTable", "TABLES", "Hierarchy", "HIERARCHIES",
+    "LEVELS", "EnergyTable", "TABLES", "Hierarchy", "HIERARCHIES",
     "add_energy", "mult_energy", "mac_energy", "accelerator_energy", "total",
 ]
 
 #: Memory levels, innermost first.
 LEVELS = ("RF", "NoC", "GLB", "DRAM")
-
-#: Counter names of the accelerator's analytical model (``model.perf.predict``) and RTL.
-COUNTERS = (
-    "cycles", "macs",
-    "dram_ifmap_reads", "dram_weight_reads", "dram_psum_writes",
-    "glb_ifmap_reads", "glb_ifmap_writes", "glb_weight_reads", "glb_weight_writes",
-    "glb_psum_reads", "glb_psum_writes",
-    "rf_weight_reads", "rf_weight_writes", "rf_psum_reads", "rf_psum_writes",
-)
 
 _ADD_ALPHA = math.log(0.1 / 0.03) / math.log(4)  # 0.868: Horowitz 8-bit and 32-bit adds
 _MULT_BETA = math.log(3.1 / 0.2) / math.log(4)  # 1.977: Horowitz 8-bit and 32-bit multiplies
@@ -243,12 +235,17 @@ def accelerator_energy(config, counters: dict, table="eyeriss") -> dict:
     -----
     Assumptions: ifmap and weight words are ``word_bits`` wide (a packed
     word when binary), partial sums and outputs ``acc_bits``; ``macs`` counts
-    single products. The counters have no network count; it is derived from
-    the broadcast array: each ifmap word read from the GLB travels to the
-    ``cols`` PEs of a row, each weight word to the ``rows`` PEs of a column,
-    and each partial sum written to the GLB passes through the ``rows`` PEs
-    of its column (weight-stationary column reduction) or one hop
-    (output-stationary drain).
+    single products. The counters count accesses as the buffers are
+    organised (README, Architecture): an ifmap access is one word; the array
+    reads a whole weight line and reads/writes whole psum lines (``cols``
+    words each), while the host writes weight lanes and reads psum lanes (one
+    word each; the host's psum reads are ``dram_psum_writes``). The counters
+    have no network count; it is derived from the broadcast array: each ifmap
+    word read goes to the ``cols`` PEs of a row; a weight line goes to one PE
+    row's register files (weight-stationary) or down every column to the
+    ``rows`` PEs (output-stationary); each partial sum written passes through
+    the ``rows`` PEs of its column (weight-stationary column reduction) or
+    one hop (output-stationary drain).
     """
     if not isinstance(counters, dict):
         raise TypeError(f"counters must be a dict, not {type(counters).__name__}")
@@ -261,7 +258,11 @@ def accelerator_energy(config, counters: dict, table="eyeriss") -> dict:
     t = _table(table)
     c = counters
     wb, ab = config.word_bits, config.acc_bits
-    psum_hops = config.rows if config.dataflow == "ws" else 1
+    ws = config.dataflow == "ws"
+    psum_hops = config.rows if ws else 1
+    weight_fanout = 1 if ws else config.rows
+    weight_words_read = c["glb_weight_reads"] * config.cols  # array line reads
+    psum_array_words = (c["glb_psum_reads"] - c["dram_psum_writes"] + c["glb_psum_writes"]) * config.cols
     return {
         "MAC": {"all": c["macs"] * t.mac(config.bits, ab, config.pack)},
         "RF": {
@@ -270,13 +271,13 @@ def accelerator_energy(config, counters: dict, table="eyeriss") -> dict:
         },
         "NoC": {
             "input": c["glb_ifmap_reads"] * config.cols * t.access("NoC", wb),
-            "weights": c["glb_weight_reads"] * config.rows * t.access("NoC", wb),
-            "output": c["glb_psum_writes"] * psum_hops * t.access("NoC", ab),
+            "weights": weight_words_read * weight_fanout * t.access("NoC", wb),
+            "output": c["glb_psum_writes"] * config.cols * psum_hops * t.access("NoC", ab),
         },
         "GLB": {
             "input": (c["glb_ifmap_reads"] + c["glb_ifmap_writes"]) * t.access("GLB", wb),
-            "weights": (c["glb_weight_reads"] + c["glb_weight_writes"]) * t.access("GLB", wb),
-            "output": (c["glb_psum_reads"] + c["glb_psum_writes"]) * t.access("GLB", ab),
+            "weights": (weight_words_read + c["glb_weight_writes"]) * t.access("GLB", wb),
+            "output": (psum_array_words + c["dram_psum_writes"]) * t.access("GLB", ab),
         },
         "DRAM": {
             "input": c["dram_ifmap_reads"] * t.access("DRAM", wb),

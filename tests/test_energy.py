@@ -3,8 +3,9 @@
 import pytest
 
 from model.config import AcceleratorConfig
+from model.perf import COUNTERS
 from model.energy import (
-    COUNTERS, HIERARCHIES, TABLES, Hierarchy, accelerator_energy, add_energy, mac_energy, mult_energy, total,
+    HIERARCHIES, TABLES, Hierarchy, accelerator_energy, add_energy, mac_energy, mult_energy, total,
 )
 
 
@@ -40,19 +41,22 @@ def test_accelerator_energy_from_hand_written_counters():
     assert config.acc_bits == 20
     c = _counters(cycles=100, macs=1000, dram_ifmap_reads=10, dram_weight_reads=20, dram_psum_writes=5,
                   glb_ifmap_reads=30, glb_ifmap_writes=10, glb_weight_reads=7, glb_weight_writes=20,
-                  glb_psum_reads=3, glb_psum_writes=9, rf_weight_reads=500, rf_weight_writes=40,
+                  glb_psum_reads=8, glb_psum_writes=9, rf_weight_reads=500, rf_weight_writes=40,
                   rf_psum_reads=11, rf_psum_writes=13)
     e = accelerator_energy(config, c, "eyeriss")
     b8, b20 = 8 / 16, 20 / 16  # Eyeriss entries are per 16-bit word
     assert e["DRAM"] == pytest.approx({"input": 10 * 200 * b8, "weights": 20 * 200 * b8, "output": 5 * 200 * b20})
-    assert e["GLB"] == pytest.approx({"input": 40 * 6 * b8, "weights": 27 * 6 * b8, "output": 12 * 6 * b20})
+    # weight and psum lines hold cols=4 words; the host's 5 psum reads are single lanes
+    assert e["GLB"] == pytest.approx({"input": 40 * 6 * b8, "weights": (7 * 4 + 20) * 6 * b8,
+                                      "output": ((8 - 5 + 9) * 4 + 5) * 6 * b20})
     assert e["RF"] == pytest.approx({"weights": 540 * b8, "output": 24 * b20})
-    # network: ifmap words to `cols` PEs, weights to `rows` PEs, WS psums through `rows` PEs
-    assert e["NoC"] == pytest.approx({"input": 30 * 4 * 2 * b8, "weights": 7 * 2 * 2 * b8, "output": 9 * 2 * 2 * b20})
+    # network: ifmap words to `cols` PEs; WS weight lines into one PE row; WS psum lines through `rows` PEs
+    assert e["NoC"] == pytest.approx({"input": 30 * 4 * 2 * b8, "weights": 7 * 4 * 1 * 2 * b8, "output": 9 * 4 * 2 * 2 * b20})
     assert e["MAC"]["all"] == pytest.approx(1000 * mac_energy(8, 20) / mac_energy(16, 32))
     assert total(e) == pytest.approx(sum(sum(v.values()) for v in e.values()))
-    os_noc = accelerator_energy(config.replace(dataflow="os"), c, "horowitz")["NoC"]["output"]
-    assert os_noc == pytest.approx(9 * 1 * (20 / 6) * 20 / 64)  # OS: one hop per drained psum, pJ
+    os_noc = accelerator_energy(config.replace(dataflow="os"), c, "horowitz")["NoC"]
+    assert os_noc["output"] == pytest.approx(9 * 4 * 1 * (20 / 6) * 20 / 64)  # OS: one hop per drained psum, pJ
+    assert os_noc["weights"] == pytest.approx(7 * 4 * 2 * (20 / 6) * 8 / 64)  # OS: weight words down both rows
 
 
 def test_binary_words_are_packed():
