@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from model.config import AcceleratorConfig
+from model.energy import TABLES, accelerator_energy, total
 from model.layer import ConvLayer
 from model.perf import Prediction
 
@@ -13,6 +14,7 @@ def make_report(config: AcceleratorConfig, layer: ConvLayer, simulator: str, res
     """The JSON report: configuration, layer, simulator, seed, MACs, cycles and counters (RTL vs model),
     utilisation (from the RTL's cycles), whether outputs match, and the verdict."""
     rtl_cycles = (result.get("cycles") or {}).get("rtl")
+    model_counters = {name: pair["model"] for name, pair in result.get("counters", {}).items()}
     return {
         "config": config.to_dict(),
         "layer": layer.to_dict(),
@@ -25,11 +27,22 @@ def make_report(config: AcceleratorConfig, layer: ConvLayer, simulator: str, res
         "passes": prediction.passes,
         "counters": result.get("counters", {}),
         "utilization": layer.macs / (rtl_cycles * config.pes * config.macs_per_pe_cycle) if rtl_cycles else 0.0,
+        "energy": _energy(config, model_counters) if model_counters else None,
         "outputs_match": bool(result["outputs_match"]),
         "first_mismatch": result.get("first_mismatch"),
         "error": result.get("error"),
         "pass": bool(result["pass"]),
     }
+
+
+def _energy(config: AcceleratorConfig, counters: dict) -> dict:
+    """Energy of the layer from the model's counters (equal to the RTL's when the run passes), per table."""
+    energy = {}
+    for name in ("horowitz", "eyeriss"):
+        breakdown = accelerator_energy(config, counters, name)
+        energy[name] = {"unit": TABLES[name].unit, "total": total(breakdown),
+                        "by_level": {level: sum(per.values()) for level, per in breakdown.items()}}
+    return energy
 
 
 def format_table(report: dict) -> str:
@@ -49,6 +62,10 @@ def format_table(report: dict) -> str:
         mark = "" if pair["rtl"] == pair["model"] else "   <-- mismatch"
         lines.append(f"{name:<20}{pair['rtl']:>12}{pair['model']:>12}{mark}")
     lines.append("")
+    if report["energy"]:
+        e = report["energy"]["horowitz"]
+        levels = ", ".join(f"{level} {value:.3g}" for level, value in e["by_level"].items())
+        lines.append(f"energy       {e['total']:.4g} {e['unit']} (Horowitz 45 nm: {levels})")
     if report["error"]:
         lines.append(f"error: {report['error']}")
     if report["first_mismatch"]:
