@@ -22,7 +22,7 @@ def test_report_keys_and_utilisation():
     report = make_report(config, layer, "verilator", _result(prediction), prediction)
     assert REQUIRED <= set(report)
     assert report["cycles"] == {"rtl": prediction.cycles, "model": prediction.cycles}
-    assert report["macs"] == 3 * 3 * 3 * 3 * 27
+    assert report["macs"] == 3 * 3 * 3 * 27  # M * E * F * C*R*S
     assert report["utilization"] == report["macs"] / (prediction.cycles * 4)
     assert report["energy"]["horowitz"]["unit"] == "pJ" and report["energy"]["horowitz"]["total"] > 0
     table = format_table(report)
