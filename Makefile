@@ -53,8 +53,9 @@ sim: setup
 verilog: setup
 	@$(QCONV) verilog $(CONFIG_OPTS) --out build/verilog
 
+# Tests run on every core (pytest-xdist); PYTEST_ARGS adds options, e.g. PYTEST_ARGS='-k cosim'.
 test: setup
-	@$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	@$(BIN)/python -m pytest -q -n auto $(PYTEST_ARGS)
 
 clean:
 	rm -rf build
