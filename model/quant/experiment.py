@@ -1,0 +1,235 @@
+"""The quantization study of the digits CNN: every scheme's accuracy and weight memory.
+
+:func:`run_study` trains (or reuses) the float network and measures, on the
+held-out images:
+
+* ``fp32``; ``ptq`` at 8, 4 and 2 bits, per tensor and per channel,
+  symmetric and asymmetric weights (post-training, MSE-calibrated);
+* ``qat`` at 4 and 2 bits (fine-tuned with straight-through estimators);
+* ``ternary`` weights and ``binary`` (XNOR) weights *and* activations, both fine-tuned;
+* ``mixed``: bits per layer chosen under a weight-memory budget from measured sensitivity.
+
+In every uniform row the activations use the row's bit width (asymmetric, per
+tensor, MSE-calibrated ranges); ``ternary`` and ``mixed`` use 8-bit
+activations; ``binary`` uses +-1 activations. The network input and the
+logits stay as described in :mod:`model.quant.integer_network`.
+It also checks the 8-bit integer-only network against its float model and
+compares calibration methods and the power-of-two weight quantizer.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from model.quant.calibration import calibrate_rows
+from model.quant.integer_network import build_integer_network
+from model.quant.mixed_precision import choose_bits
+from model.quant.network import (FLOAT, LAYER_NAMES, LAYERS, Parameters, QuantPlan, accuracy, forward,
+                                 init_parameters, loss_and_gradients, predict)
+from model.quant.nonuniform import binarize, log_quantize, ternarize
+from model.quant.ste import fake_quantize_ste, sign_ste
+from model.quant.training import Schedule, split, train
+
+__all__ = ["StudySettings", "Study", "run_study", "weight_bytes", "train_float"]
+
+_WEIGHT_COUNTS = tuple(int(np.prod(l.weight_shape)) for l in LAYERS)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StudySettings:
+    """Everything the study's numbers depend on.
+
+    Attributes
+    ----------
+    seed : int
+        Seeds the split, the initial weights and the batch order.
+    test_fraction : float
+        Share of images held out for measuring accuracy.
+    train_limit : int or None
+        Use only this many training images (smoke runs).
+    calibration_images : int
+        Training images used to calibrate ranges and measure sensitivity.
+    float_schedule, finetune_schedule, binary_schedule : Schedule
+        Training of the float network, of QAT/ternary fine-tuning, and of the binary network.
+    mixed_bits : tuple of int
+        Bit widths mixed precision chooses from.
+    mixed_budget_bits : int
+        Weight-memory budget of mixed precision: the bytes of uniform weights of this width.
+    """
+
+    seed: int = 0
+    test_fraction: float = 0.2
+    train_limit: int | None = None
+    calibration_images: int = 512
+    float_schedule: Schedule = field(default_factory=lambda: Schedule(epochs=30))
+    finetune_schedule: Schedule = field(default_factory=lambda: Schedule(epochs=8, lr=0.01))
+    binary_schedule: Schedule = field(default_factory=lambda: Schedule(epochs=15, lr=0.02))
+    mixed_bits: tuple = (2, 3, 4, 5, 6, 8)
+    mixed_budget_bits: int = 3
+
+
+@dataclass
+class Study:
+    """Results: the table rows, the integer-only check, extra comparisons and the mixed assignment."""
+
+    rows: list[dict]
+    integer_check: dict
+    calibration_rows: list[dict]
+    sensitivity: dict
+    mixed_assignment: dict
+
+
+def weight_bytes(bits_per_layer) -> int:
+    """Bytes of weight memory: ``sum(ceil(weights * bits / 8))`` over layers (scales and biases not counted)."""
+    return int(sum(-(-count * bits // 8) for count, bits in zip(_WEIGHT_COUNTS, bits_per_layer)))
+
+
+def train_float(images: np.ndarray, labels: np.ndarray, settings: StudySettings):
+    """Split the data and train the float network: ``(params, x_train, y_train, x_test, y_test)``."""
+    rng = np.random.default_rng(settings.seed)
+    x_train, y_train, x_test, y_test = split(images, labels, settings.test_fraction, rng)
+    if settings.train_limit is not None:
+        x_train, y_train = x_train[:settings.train_limit], y_train[:settings.train_limit]
+    params = train(init_parameters(rng), x_train, y_train, settings.float_schedule, rng)
+    return params, x_train, y_train, x_test, y_test
+
+
+def layer_inputs(params: Parameters, x: np.ndarray, plan: QuantPlan = FLOAT) -> list[np.ndarray]:
+    """The input of every layer, and last the logits, of a forward pass."""
+    logits, cache = forward(params, x, plan)
+    return [x] + [c["out"] for c in cache[:-1]] + [logits]
+
+
+def activation_ranges(params: Parameters, x: np.ndarray, bits: int, method: str = "mse") -> list[tuple[float, float]]:
+    """Calibrated real range of each layer's input (the image keeps [0, 1]) and, last, of the logits."""
+    ranges = [(0.0, 1.0)]
+    for a in layer_inputs(params, x)[1:]:
+        lo, hi = calibrate_rows(a.reshape(1, -1), bits, "asymmetric", method)
+        ranges.append((float(lo[0]), float(hi[0])))
+    return ranges
+
+
+def _weight_quantizer(bits: int, scheme: str, granularity: str, calibration: str = "mse"):
+    return lambda w: fake_quantize_ste(w, bits, scheme, granularity, axis=0, calibration=calibration)
+
+
+def _activation_quantizer(bits: int, lo: float, hi: float):
+    return lambda x: fake_quantize_ste(x, bits, "asymmetric", clip=(lo, hi))
+
+
+def uniform_plan(weight_bits, scheme: str, granularity: str, act_bits: int, ranges, calibration: str = "mse") -> QuantPlan:
+    """Fake-quantized weights (``weight_bits``: an int or one per layer) and activations."""
+    if isinstance(weight_bits, int):
+        weight_bits = (weight_bits,) * len(LAYERS)
+    return QuantPlan(
+        weights=tuple(_weight_quantizer(b, scheme, granularity, calibration) for b in weight_bits),
+        activations=tuple(_activation_quantizer(act_bits, lo, hi) for lo, hi in ranges[:len(LAYERS)]))
+
+
+def _ternary_weights(w: np.ndarray):
+    return ternarize(w, axis=0).dequantize(), np.ones_like(w)
+
+
+def _binary_weights(w: np.ndarray):
+    _, mask = sign_ste(w)
+    return binarize(w, axis=0).dequantize(), mask
+
+
+def _binary_image(x: np.ndarray):
+    return np.where(x >= 0.5, 1.0, -1.0), np.ones_like(x)
+
+
+def binary_plan() -> QuantPlan:
+    """XNOR network: +-alpha weights per filter, +-1 activations (image thresholded at 1/2), no ReLU."""
+    return QuantPlan(weights=(_binary_weights,) * len(LAYERS), activations=(_binary_image, sign_ste, sign_ste),
+                     relu=False)
+
+
+def _row(method, bits, granularity, scheme, acc, nbytes) -> dict:
+    return {"method": method, "bits": bits, "granularity": granularity, "scheme": scheme,
+            "accuracy": round(float(acc), 4), "weight_bytes": int(nbytes)}
+
+
+def _sensitivity(params, x, y, bits_options) -> dict:
+    """Increase of the calibration loss when one layer's weights alone are quantized."""
+    base, _ = loss_and_gradients(params, x, y)
+    table = {}
+    for i, name in enumerate(LAYER_NAMES):
+        table[name] = {}
+        for b in bits_options:
+            weights = [None] * len(LAYERS)
+            weights[i] = _weight_quantizer(b, "symmetric", "channel")
+            loss, _ = loss_and_gradients(params, x, y, QuantPlan(weights=tuple(weights)))
+            table[name][b] = loss - base
+    return table
+
+
+def run_study(params: Parameters, x_train, y_train, x_test, y_test, settings: StudySettings) -> Study:
+    """Measure every row of the study on a trained float network (see the module notes)."""
+    rng = np.random.default_rng(settings.seed + 1)
+    calib = rng.permutation(len(x_train))[:settings.calibration_images]
+    x_cal, y_cal = x_train[calib], y_train[calib]
+    test = lambda p, plan=FLOAT: accuracy(p, x_test, y_test, plan)  # noqa: E731
+    rows = [_row("fp32", 32, "tensor", "float", test(params), weight_bytes([32] * 3))]
+    ranges = {b: activation_ranges(params, x_cal, b) for b in (8, 4, 2)}
+
+    for bits, granularity, scheme in itertools.product((8, 4, 2), ("tensor", "channel"), ("symmetric", "asymmetric")):
+        plan = uniform_plan(bits, scheme, granularity, bits, ranges[bits])
+        rows.append(_row("ptq", bits, granularity, scheme, test(params, plan), weight_bytes([bits] * 3)))
+
+    for bits in (4, 2):
+        plan = uniform_plan(bits, "symmetric", "channel", bits, ranges[bits])
+        tuned = train(params, x_train, y_train, settings.finetune_schedule, rng, plan)
+        rows.append(_row("qat", bits, "channel", "symmetric", test(tuned, plan), weight_bytes([bits] * 3)))
+
+    ternary = QuantPlan(weights=(_ternary_weights,) * 3,
+                        activations=uniform_plan(8, "symmetric", "channel", 8, ranges[8]).activations)
+    tuned = train(params, x_train, y_train, settings.finetune_schedule, rng, ternary)
+    rows.append(_row("ternary", 2, "channel", "threshold 0.7 mean|w|", test(tuned, ternary), weight_bytes([2] * 3)))
+
+    binary = binary_plan()
+    tuned = train(params, x_train, y_train, settings.binary_schedule, rng, binary)
+    rows.append(_row("binary", 1, "channel", "xnor +-alpha", test(tuned, binary), weight_bytes([1] * 3)))
+
+    sensitivity = _sensitivity(params, x_cal, y_cal, settings.mixed_bits)
+    budget = weight_bytes([settings.mixed_budget_bits] * 3)
+    assignment = choose_bits([sensitivity[n] for n in LAYER_NAMES], _WEIGHT_COUNTS, budget)
+    mixed = uniform_plan(assignment, "symmetric", "channel", 8, ranges[8])
+    label = "/".join(str(b) for b in assignment)
+    rows.append(_row("mixed", label, "channel", "symmetric", test(params, mixed), weight_bytes(assignment)))
+
+    return Study(rows=rows,
+                 integer_check=integer_check(params, x_test, y_test, ranges[8], 8),
+                 calibration_rows=calibration_comparison(params, x_cal, x_test, y_test, ranges[8]),
+                 sensitivity=sensitivity,
+                 mixed_assignment={"bits": dict(zip(LAYER_NAMES, assignment)), "budget_bytes": budget,
+                                   "weight_bytes": weight_bytes(assignment)})
+
+
+def integer_check(params, x_test, y_test, ranges, bits: int) -> dict:
+    """Integer-only network against its fake-quantized float model: accuracy and agreement of predictions."""
+    network = build_integer_network(params, ranges[:len(LAYERS)], ranges[-1], bits)
+    integer_pred = network.predict(x_test)
+    float_pred = predict(params, x_test, uniform_plan(bits, "symmetric", "channel", bits, ranges))
+    return {"bits": bits, "integer_accuracy": round(float(np.mean(integer_pred == y_test)), 4),
+            "fake_quant_accuracy": round(float(np.mean(float_pred == y_test)), 4),
+            "agreement": round(float(np.mean(integer_pred == float_pred)), 4)}
+
+
+def _power_of_two_weights(bits: int):
+    return lambda w: (log_quantize(w, bits, base=2.0).dequantize(), np.ones_like(w))
+
+
+def calibration_comparison(params, x_cal, x_test, y_test, ranges8) -> list[dict]:
+    """4-bit per-channel symmetric weights (8-bit activations) under each calibration, and power-of-two weights."""
+    rows = []
+    for method in ("minmax", "percentile", "mse"):
+        plan = uniform_plan(4, "symmetric", "channel", 8, ranges8, calibration=method)
+        rows.append({"weights": f"uniform 4-bit, {method}", "accuracy": round(accuracy(params, x_test, y_test, plan), 4)})
+    plan = QuantPlan(weights=(_power_of_two_weights(4),) * 3, activations=uniform_plan(8, "symmetric", "channel", 8, ranges8).activations)
+    rows.append({"weights": "power-of-two 4-bit (sign + 3-bit exponent)",
+                 "accuracy": round(accuracy(params, x_test, y_test, plan), 4)})
+    return rows
