@@ -19,11 +19,12 @@ opt = $(if $($(1)),--$(2) $($(1)))
 CONFIG_OPTS = --dataflow $(DATAFLOW) --bits $(BITS) $(call opt,PRESET,preset) $(call opt,ROWS,rows) \
               $(call opt,COLS,cols) $(call opt,RF_DEPTH,rf-depth) $(call opt,PACK,pack)
 
-.PHONY: help setup sim test clean
+.PHONY: help setup sim test quant clean
 
 help:
 	@echo "make sim DATAFLOW=os|ws BITS=1..16 [ROWS=.. COLS=.. LAYER=.. SEED=..]   run a layer and check it"
 	@echo "make test                                                              run every test"
+	@echo "make quant                                                             quantization study of a digits CNN (build/quant/)"
 
 # Virtual environment with the pinned packages; rebuilt when the pins change.
 $(READY): requirements.txt pyproject.toml
@@ -50,6 +51,9 @@ sim: setup
 
 test: setup
 	@$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+quant: setup
+	@$(QCONV) quant
 
 clean:
 	rm -rf build

@@ -33,7 +33,8 @@ from model.quant.nonuniform import binarize, log_quantize, ternarize
 from model.quant.ste import fake_quantize_ste, sign_ste
 from model.quant.training import Schedule, split, train
 
-__all__ = ["StudySettings", "Study", "run_study", "weight_bytes", "train_float"]
+__all__ = ["StudySettings", "Study", "run_study", "weight_bytes", "split_data", "train_float", "float_cache_key",
+           "activation_description"]
 
 _WEIGHT_COUNTS = tuple(int(np.prod(l.weight_shape)) for l in LAYERS)
 
@@ -87,14 +88,29 @@ def weight_bytes(bits_per_layer) -> int:
     return int(sum(-(-count * bits // 8) for count, bits in zip(_WEIGHT_COUNTS, bits_per_layer)))
 
 
-def train_float(images: np.ndarray, labels: np.ndarray, settings: StudySettings):
-    """Split the data and train the float network: ``(params, x_train, y_train, x_test, y_test)``."""
-    rng = np.random.default_rng(settings.seed)
-    x_train, y_train, x_test, y_test = split(images, labels, settings.test_fraction, rng)
+def split_data(images: np.ndarray, labels: np.ndarray, settings: StudySettings):
+    """Seeded split of the images: ``(x_train, y_train, x_test, y_test)`` (training cut to ``train_limit``)."""
+    x_train, y_train, x_test, y_test = split(images, labels, settings.test_fraction,
+                                             np.random.default_rng([settings.seed, 0]))
     if settings.train_limit is not None:
         x_train, y_train = x_train[:settings.train_limit], y_train[:settings.train_limit]
-    params = train(init_parameters(rng), x_train, y_train, settings.float_schedule, rng)
-    return params, x_train, y_train, x_test, y_test
+    return x_train, y_train, x_test, y_test
+
+
+def train_float(x_train: np.ndarray, y_train: np.ndarray, settings: StudySettings) -> Parameters:
+    """The float network trained from seeded initial weights."""
+    rng = np.random.default_rng([settings.seed, 1])
+    return train(init_parameters(rng), x_train, y_train, settings.float_schedule, rng)
+
+
+def float_cache_key(settings: StudySettings) -> str:
+    """What the trained float network depends on, as text (to validate a cached copy)."""
+    return repr((settings.seed, settings.test_fraction, settings.train_limit, settings.float_schedule))
+
+
+def activation_description(row: dict) -> str:
+    """The activations a study row used (the JSON rows describe the weights)."""
+    return {"fp32": "fp32", "binary": "+-1", "ternary": "8-bit", "mixed": "8-bit"}.get(row["method"], f"{row['bits']}-bit")
 
 
 def layer_inputs(params: Parameters, x: np.ndarray, plan: QuantPlan = FLOAT) -> list[np.ndarray]:
@@ -169,7 +185,7 @@ def _sensitivity(params, x, y, bits_options) -> dict:
 
 def run_study(params: Parameters, x_train, y_train, x_test, y_test, settings: StudySettings) -> Study:
     """Measure every row of the study on a trained float network (see the module notes)."""
-    rng = np.random.default_rng(settings.seed + 1)
+    rng = np.random.default_rng([settings.seed, 2])
     calib = rng.permutation(len(x_train))[:settings.calibration_images]
     x_cal, y_cal = x_train[calib], y_train[calib]
     test = lambda p, plan=FLOAT: accuracy(p, x_test, y_test, plan)  # noqa: E731

@@ -75,6 +75,8 @@ class IntegerLayer:
         The layer's shape (batch 1, with its own padding).
     weights : ndarray
         MCRS int64, signed ``bits``-bit, zero point 0.
+    weight_scale : ndarray
+        float64 per filter: ``w[m] ~ weight_scale[m] * weights[m]``.
     bias : ndarray
         int64 per filter, the input zero point folded in.
     multiplier, shift : ndarray
@@ -90,6 +92,7 @@ class IntegerLayer:
 
     layer: ConvLayer
     weights: np.ndarray
+    weight_scale: np.ndarray
     bias: np.ndarray
     multiplier: np.ndarray
     shift: np.ndarray
@@ -130,11 +133,22 @@ class IntegerLayer:
 
 @dataclass(frozen=True, eq=False)
 class IntegerNetwork:
-    """The quantized digits CNN: input grid, integer layers, logit grid."""
+    """The quantized digits CNN.
 
-    input_grid: ActivationGrid
+    Attributes
+    ----------
+    grids : tuple of ActivationGrid
+        The grid of each layer's input, and last of the logits.
+    layers : tuple of IntegerLayer
+    """
+
+    grids: tuple[ActivationGrid, ...]
     layers: tuple[IntegerLayer, ...]
-    logit_grid: ActivationGrid
+
+    @property
+    def input_grid(self) -> ActivationGrid:
+        """The grid of the network input."""
+        return self.grids[0]
 
     def quantize_input(self, images: np.ndarray) -> np.ndarray:
         """Signed codes of NCHW images in [0, 1]."""
@@ -181,8 +195,8 @@ def build_integer_network(params: Parameters, input_ranges: list[tuple[float, fl
         bias = round_to_int(params.biases[i] / accumulator_scale).astype(np.int64)
         multiplier, shift = quantize_multiplier(accumulator_scale / grids[i + 1].scale)
         layers.append(IntegerLayer(
-            layer=shape, weights=wq.q, bias=fold_input_zero_point(bias, wq.q, grids[i].zero_point),
+            layer=shape, weights=wq.q, weight_scale=weight_scale, bias=fold_input_zero_point(bias, wq.q, grids[i].zero_point),
             multiplier=multiplier, shift=shift, input_zero_point=grids[i].zero_point,
             output_zero_point=grids[i + 1].zero_point, bits=bits, output_bits=grids[i + 1].bits,
             relu=RELU[i], pool=POOL[i]))
-    return IntegerNetwork(grids[0], tuple(layers), grids[-1])
+    return IntegerNetwork(tuple(grids), tuple(layers))

@@ -64,6 +64,26 @@ class Parameters:
         """A deep copy."""
         return Parameters([w.copy() for w in self.weights], [b.copy() for b in self.biases])
 
+    def save(self, path, key: str) -> None:
+        """Write to an ``.npz`` file, tagged with ``key`` (what the values depend on)."""
+        arrays = {f"w{i}": w for i, w in enumerate(self.weights)} | {f"b{i}": b for i, b in enumerate(self.biases)}
+        np.savez(path, key=np.array(key), **arrays)
+
+    @classmethod
+    def load(cls, path, key: str) -> "Parameters | None":
+        """Read what :meth:`save` wrote, or None if the file is missing, malformed or tagged otherwise."""
+        try:
+            with np.load(path) as data:
+                if str(data["key"]) != key:
+                    return None
+                n = len(LAYERS)
+                params = cls([data[f"w{i}"] for i in range(n)], [data[f"b{i}"] for i in range(n)])
+        except (OSError, KeyError, ValueError):
+            return None
+        shapes_ok = all(w.shape == l.weight_shape and b.shape == (l.M,)
+                        for w, b, l in zip(params.weights, params.biases, LAYERS))
+        return params if shapes_ok else None
+
 
 @dataclass(frozen=True)
 class QuantPlan:

@@ -51,7 +51,7 @@ def quantize_multiplier(real) -> tuple[np.ndarray, np.ndarray]:
     """
     real = np.asarray(real, dtype=np.float64)
     if np.any(~np.isfinite(real)) or np.any(real < 0):
-        raise ValueError(f"real multiplier must be finite and >= 0, not {real[~np.isfinite(real) | (real < 0)].flat[0]!r}")
+        raise ValueError(f"real multiplier must be finite and >= 0, not {float(real[~np.isfinite(real) | (real < 0)].flat[0])!r}")
     mantissa, exponent = np.frexp(real)  # real = mantissa * 2**exponent, mantissa in [0.5, 1)
     multiplier = round_to_int(mantissa * 2.0**MULTIPLIER_FRACTION_BITS).astype(np.int64)
     carry = multiplier == 2**MULTIPLIER_FRACTION_BITS
@@ -59,11 +59,13 @@ def quantize_multiplier(real) -> tuple[np.ndarray, np.ndarray]:
     shift = np.where(real > 0, -(exponent + carry), 0).astype(np.int64)
     if shift.size and (shift.min() < SHIFT_RANGE[0] or shift.max() > SHIFT_RANGE[1]):
         bad = real.flat[int(np.argmax((shift < SHIFT_RANGE[0]) | (shift > SHIFT_RANGE[1])))]
-        raise ValueError(f"real multiplier must be 0 or in [2**-32, 2**31), not {bad!r}")
+        raise ValueError(f"real multiplier must be 0 or in [2**-32, 2**31), not {float(bad)!r}")
     return multiplier, shift
 
 
-def _per_channel(name: str, value, ndim: int, axis: int, lo: int, hi: int) -> np.ndarray:
+def _per_channel(name: str, value, acc: np.ndarray, axis: int, lo: int, hi: int) -> np.ndarray:
+    ndim = acc.ndim
+    shape_along = acc.shape[axis] if ndim and -ndim <= axis < ndim else None
     a = np.asarray(value)
     if not np.issubdtype(a.dtype, np.integer):
         raise TypeError(f"{name} must hold integers, not dtype {a.dtype}")
@@ -73,6 +75,9 @@ def _per_channel(name: str, value, ndim: int, axis: int, lo: int, hi: int) -> np
         bad = a.min() if a.min() < lo else a.max()
         raise ValueError(f"{name} must be in {lo}..{hi}, not {int(bad)}")
     if a.ndim == 1:
+        axis = check_int("axis", axis, -ndim, ndim - 1) % ndim if ndim else check_int("axis", axis, 0, -1)
+        if a.size != shape_along:
+            raise ValueError(f"{name} has {a.size} entries but acc has {shape_along} channels along axis {axis}")
         shape = [1] * ndim
         shape[axis] = a.size
         a = a.reshape(shape)
@@ -120,12 +125,11 @@ def requantize(acc, multiplier, shift, zero_point: int, bits: int, relu: bool = 
     acc = np.asarray(acc)
     if not np.issubdtype(acc.dtype, np.integer):
         raise TypeError(f"acc must hold integers, not dtype {acc.dtype}")
-    axis = check_int("axis", axis, -max(acc.ndim, 1), max(acc.ndim - 1, 0)) % max(acc.ndim, 1)
-    multiplier = _per_channel("multiplier", multiplier, acc.ndim, axis, 0, 2**MULTIPLIER_FRACTION_BITS - 1)
-    shift = _per_channel("shift", shift, acc.ndim, axis, *SHIFT_RANGE)
+    multiplier = _per_channel("multiplier", multiplier, acc, axis, 0, 2**MULTIPLIER_FRACTION_BITS - 1)
+    shift = _per_channel("shift", shift, acc, axis, *SHIFT_RANGE)
     v = acc.astype(np.int64)
     if bias is not None:
-        v = v + _per_channel("bias", bias, acc.ndim, axis, *_INT32)
+        v = v + _per_channel("bias", bias, acc, axis, *_INT32)
     if v.size and (v.min() < _INT32[0] or v.max() > _INT32[1]):
         bad = v.min() if v.min() < _INT32[0] else v.max()
         raise ValueError(f"acc + bias must be in the int32 range {_INT32[0]}..{_INT32[1]}, not {int(bad)}")
