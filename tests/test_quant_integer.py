@@ -14,8 +14,10 @@ import pytest
 from model.conv import conv2d_float, conv2d_int
 from model.quant import (fold_input_zero_point, pad_with_zero_point, quantize, quantize_multiplier, requantize,
                          zero_point_conv)
+from model.quant.binary_network import build_binary_network
+from model.quant.experiment import binary_plan
 from model.quant.integer_network import build_integer_network
-from model.quant.network import LAYERS, init_parameters
+from model.quant.network import LAYERS, forward, init_parameters
 
 
 def _reference(acc, bias, multiplier, shift, zero_point, bits, relu):
@@ -146,3 +148,18 @@ def test_integer_network_within_one_step_of_float_reference(bits):
         pooled = got.reshape(*got.shape[:2], got.shape[2] // layer.pool, layer.pool, -1, layer.pool).max(axis=(3, 5))
         assert np.array_equal(layer.finish(acc), pooled)
         assert np.array_equal(pooled.reshape(outputs[i + 1].shape), outputs[i + 1])
+
+
+def test_binary_network_equals_its_float_model():
+    rng = np.random.default_rng(11)
+    params = init_parameters(rng)
+    params.biases = [rng.normal(0, 0.5, size=b.shape) for b in params.biases]
+    images = rng.uniform(0, 1, size=(8, 1, 8, 8))
+    logits, cache = forward(params, images, binary_plan())
+    net = build_binary_network(params, (float(logits.min()), float(logits.max())))
+    outputs = net.forward(images)
+    for i in range(len(LAYERS) - 1):
+        assert np.array_equal(outputs[i + 1], (cache[i]["out"] >= 0).astype(np.uint8)), f"layer {i}"
+    # logits: the bias is rounded to accumulator units (alpha / 2 at most), then one output step
+    alpha = np.abs(params.weights[-1]).mean(axis=(1, 2, 3))
+    assert np.all(np.abs(net.logit_grid.dequantize(outputs[-1]) - logits) <= alpha / 2 + net.logit_grid.scale)

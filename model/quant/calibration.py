@@ -24,6 +24,7 @@ __all__ = ["CALIBRATIONS", "MSE_CLIP_RATIOS", "calibrate_rows"]
 CALIBRATIONS = ("minmax", "percentile", "mse")
 #: Fractions of the min/max range tried by ``"mse"`` calibration.
 MSE_CLIP_RATIOS = np.linspace(0.05, 1.0, 96)
+_WORK_ELEMENTS = 1 << 22  # values quantized at once by "mse" calibration
 
 
 def calibrate_rows(rows: np.ndarray, bits: int, scheme: str, method: str = "minmax", percentile: float = 99.99,
@@ -54,14 +55,14 @@ def calibrate_rows(rows: np.ndarray, bits: int, scheme: str, method: str = "minm
     lo, hi = rows.min(axis=1), rows.max(axis=1)
     if method == "minmax":
         return lo, hi
-    best_err = np.full(len(rows), np.inf)
-    best_ratio = np.ones(len(rows))
-    for ratio in MSE_CLIP_RATIOS:
-        scale, zero = grid_parameters(ratio * lo, ratio * hi, bits, scheme, power_of_two, rounding)
-        scale, zero = scale[:, None], zero[:, None]
-        q = quantize_values(rows, scale, zero, bits, scheme, rounding)
-        err = np.mean((scale * (q - zero) - rows) ** 2, axis=1)
-        better = err < best_err
-        best_err = np.where(better, err, best_err)
-        best_ratio = np.where(better, ratio, best_ratio)
-    return best_ratio * lo, best_ratio * hi
+    # every candidate ratio at once (in chunks that keep the work arrays small)
+    chunk = max(1, _WORK_ELEMENTS // rows.size)
+    errors = []
+    for start in range(0, len(MSE_CLIP_RATIOS), chunk):
+        ratio = MSE_CLIP_RATIOS[start:start + chunk, None]  # ratios x 1
+        scale, zero = grid_parameters(ratio * lo, ratio * hi, bits, scheme, power_of_two, rounding)  # ratios x rows
+        scale, zero = scale[..., None], zero[..., None]
+        q = quantize_values(rows[None], scale, zero, bits, scheme, rounding)
+        errors.append(np.mean((scale * (q - zero) - rows[None]) ** 2, axis=2))
+    best = MSE_CLIP_RATIOS[np.argmin(np.concatenate(errors), axis=0)]  # the first (smallest) ratio among equals
+    return best * lo, best * hi

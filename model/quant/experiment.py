@@ -13,8 +13,9 @@ In every uniform row the activations use the row's bit width (asymmetric, per
 tensor, MSE-calibrated ranges); ``ternary`` and ``mixed`` use 8-bit
 activations; ``binary`` uses +-1 activations. The network input and the
 logits stay as described in :mod:`model.quant.integer_network`.
-It also checks the 8-bit integer-only network against its float model and
-compares calibration methods and the power-of-two weight quantizer.
+It also runs the integer-only networks (8-bit PTQ, 4-bit QAT, binary) against
+their fake-quantized float models, and compares calibration methods and the
+power-of-two weight quantizer.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from model.quant.binary_network import build_binary_network
 from model.quant.calibration import calibrate_rows
 from model.quant.integer_network import build_integer_network
 from model.quant.mixed_precision import choose_bits
@@ -49,35 +51,37 @@ class StudySettings:
         Seeds the split, the initial weights and the batch order.
     test_fraction : float
         Share of images held out for measuring accuracy.
-    train_limit : int or None
-        Use only this many training images (smoke runs).
+    train_limit, test_limit : int or None
+        Use only this many training or held-out images (smoke runs).
     calibration_images : int
         Training images used to calibrate ranges and measure sensitivity.
     float_schedule, finetune_schedule, binary_schedule : Schedule
         Training of the float network, of QAT/ternary fine-tuning, and of the binary network.
     mixed_bits : tuple of int
         Bit widths mixed precision chooses from.
-    mixed_budget_bits : int
-        Weight-memory budget of mixed precision: the bytes of uniform weights of this width.
+    mixed_budget_bits : float
+        Weight-memory budget of mixed precision, in average bits per weight
+        (a fraction, so that no uniform width fills it exactly).
     """
 
     seed: int = 0
     test_fraction: float = 0.2
     train_limit: int | None = None
+    test_limit: int | None = None
     calibration_images: int = 512
     float_schedule: Schedule = field(default_factory=lambda: Schedule(epochs=30))
     finetune_schedule: Schedule = field(default_factory=lambda: Schedule(epochs=8, lr=0.01))
     binary_schedule: Schedule = field(default_factory=lambda: Schedule(epochs=15, lr=0.02))
     mixed_bits: tuple = (2, 3, 4, 5, 6, 8)
-    mixed_budget_bits: int = 3
+    mixed_budget_bits: float = 3.5
 
 
 @dataclass
 class Study:
-    """Results: the table rows, the integer-only check, extra comparisons and the mixed assignment."""
+    """Results: the table rows, the integer-only checks, extra comparisons and the mixed assignment."""
 
     rows: list[dict]
-    integer_check: dict
+    integer_checks: list[dict]
     calibration_rows: list[dict]
     sensitivity: dict
     mixed_assignment: dict
@@ -89,11 +93,13 @@ def weight_bytes(bits_per_layer) -> int:
 
 
 def split_data(images: np.ndarray, labels: np.ndarray, settings: StudySettings):
-    """Seeded split of the images: ``(x_train, y_train, x_test, y_test)`` (training cut to ``train_limit``)."""
+    """Seeded split of the images: ``(x_train, y_train, x_test, y_test)``, cut to ``train_limit`` and ``test_limit``."""
     x_train, y_train, x_test, y_test = split(images, labels, settings.test_fraction,
                                              np.random.default_rng([settings.seed, 0]))
     if settings.train_limit is not None:
         x_train, y_train = x_train[:settings.train_limit], y_train[:settings.train_limit]
+    if settings.test_limit is not None:
+        x_test, y_test = x_test[:settings.test_limit], y_test[:settings.test_limit]
     return x_train, y_train, x_test, y_test
 
 
@@ -136,13 +142,16 @@ def _activation_quantizer(bits: int, lo: float, hi: float):
     return lambda x: fake_quantize_ste(x, bits, "asymmetric", clip=(lo, hi))
 
 
+def _activations(bits: int, ranges) -> tuple:
+    return tuple(_activation_quantizer(bits, lo, hi) for lo, hi in ranges[:len(LAYERS)])
+
+
 def uniform_plan(weight_bits, scheme: str, granularity: str, act_bits: int, ranges, calibration: str = "mse") -> QuantPlan:
-    """Fake-quantized weights (``weight_bits``: an int or one per layer) and activations."""
+    """Fake-quantized weights (``weight_bits``: an int or one per layer) and activations on calibrated ranges."""
     if isinstance(weight_bits, int):
         weight_bits = (weight_bits,) * len(LAYERS)
-    return QuantPlan(
-        weights=tuple(_weight_quantizer(b, scheme, granularity, calibration) for b in weight_bits),
-        activations=tuple(_activation_quantizer(act_bits, lo, hi) for lo, hi in ranges[:len(LAYERS)]))
+    return QuantPlan(weights=tuple(_weight_quantizer(b, scheme, granularity, calibration) for b in weight_bits),
+                     activations=_activations(act_bits, ranges))
 
 
 def _ternary_weights(w: np.ndarray):
@@ -188,7 +197,10 @@ def run_study(params: Parameters, x_train, y_train, x_test, y_test, settings: St
     rng = np.random.default_rng([settings.seed, 2])
     calib = rng.permutation(len(x_train))[:settings.calibration_images]
     x_cal, y_cal = x_train[calib], y_train[calib]
-    test = lambda p, plan=FLOAT: accuracy(p, x_test, y_test, plan)  # noqa: E731
+
+    def test(p: Parameters, plan: QuantPlan = FLOAT) -> float:
+        return accuracy(p, x_test, y_test, plan)
+
     rows = [_row("fp32", 32, "tensor", "float", test(params), weight_bytes([32] * 3))]
     ranges = {b: activation_ranges(params, x_cal, b) for b in (8, 4, 2)}
 
@@ -196,56 +208,68 @@ def run_study(params: Parameters, x_train, y_train, x_test, y_test, settings: St
         plan = uniform_plan(bits, scheme, granularity, bits, ranges[bits])
         rows.append(_row("ptq", bits, granularity, scheme, test(params, plan), weight_bytes([bits] * 3)))
 
+    qat = {}
     for bits in (4, 2):
         plan = uniform_plan(bits, "symmetric", "channel", bits, ranges[bits])
-        tuned = train(params, x_train, y_train, settings.finetune_schedule, rng, plan)
-        rows.append(_row("qat", bits, "channel", "symmetric", test(tuned, plan), weight_bytes([bits] * 3)))
+        qat[bits] = train(params, x_train, y_train, settings.finetune_schedule, rng, plan)
+        rows.append(_row("qat", bits, "channel", "symmetric", test(qat[bits], plan), weight_bytes([bits] * 3)))
 
-    ternary = QuantPlan(weights=(_ternary_weights,) * 3,
-                        activations=uniform_plan(8, "symmetric", "channel", 8, ranges[8]).activations)
+    ternary = QuantPlan(weights=(_ternary_weights,) * 3, activations=_activations(8, ranges[8]))
     tuned = train(params, x_train, y_train, settings.finetune_schedule, rng, ternary)
     rows.append(_row("ternary", 2, "channel", "threshold 0.7 mean|w|", test(tuned, ternary), weight_bytes([2] * 3)))
 
     binary = binary_plan()
-    tuned = train(params, x_train, y_train, settings.binary_schedule, rng, binary)
-    rows.append(_row("binary", 1, "channel", "xnor +-alpha", test(tuned, binary), weight_bytes([1] * 3)))
+    binary_params = train(params, x_train, y_train, settings.binary_schedule, rng, binary)
+    rows.append(_row("binary", 1, "channel", "xnor +-alpha", test(binary_params, binary), weight_bytes([1] * 3)))
 
     sensitivity = _sensitivity(params, x_cal, y_cal, settings.mixed_bits)
-    budget = weight_bytes([settings.mixed_budget_bits] * 3)
+    budget = int(sum(_WEIGHT_COUNTS) * settings.mixed_budget_bits / 8)
     assignment = choose_bits([sensitivity[n] for n in LAYER_NAMES], _WEIGHT_COUNTS, budget)
     mixed = uniform_plan(assignment, "symmetric", "channel", 8, ranges[8])
     label = "/".join(str(b) for b in assignment)
     rows.append(_row("mixed", label, "channel", "symmetric", test(params, mixed), weight_bytes(assignment)))
 
     return Study(rows=rows,
-                 integer_check=integer_check(params, x_test, y_test, ranges[8], 8),
-                 calibration_rows=calibration_comparison(params, x_cal, x_test, y_test, ranges[8]),
+                 integer_checks=[integer_check("ptq", params, x_test, y_test, ranges[8], 8),
+                                 integer_check("qat", qat[4], x_test, y_test, ranges[4], 4),
+                                 binary_integer_check(binary_params, x_cal, x_test, y_test)],
+                 calibration_rows=calibration_comparison(params, x_test, y_test, ranges[8]),
                  sensitivity=sensitivity,
                  mixed_assignment={"bits": dict(zip(LAYER_NAMES, assignment)), "budget_bytes": budget,
                                    "weight_bytes": weight_bytes(assignment)})
 
 
-def integer_check(params, x_test, y_test, ranges, bits: int) -> dict:
+def integer_check(method: str, params, x_test, y_test, ranges, bits: int) -> dict:
     """Integer-only network against its fake-quantized float model: accuracy and agreement of predictions."""
     network = build_integer_network(params, ranges[:len(LAYERS)], ranges[-1], bits)
-    integer_pred = network.predict(x_test)
     float_pred = predict(params, x_test, uniform_plan(bits, "symmetric", "channel", bits, ranges))
-    return {"bits": bits, "integer_accuracy": round(float(np.mean(integer_pred == y_test)), 4),
+    return _agreement(method, bits, network.predict(x_test), float_pred, y_test)
+
+
+def _agreement(method: str, bits: int, integer_pred, float_pred, y_test) -> dict:
+    return {"method": method, "bits": bits, "integer_accuracy": round(float(np.mean(integer_pred == y_test)), 4),
             "fake_quant_accuracy": round(float(np.mean(float_pred == y_test)), 4),
             "agreement": round(float(np.mean(integer_pred == float_pred)), 4)}
+
+
+def binary_integer_check(params, x_cal, x_test, y_test) -> dict:
+    """The binary network in integers (XNOR-popcount, thresholds) against its float model."""
+    logits = forward(params, x_cal, binary_plan())[0]
+    network = build_binary_network(params, (float(logits.min()), float(logits.max())))
+    return _agreement("binary", 1, network.predict(x_test), predict(params, x_test, binary_plan()), y_test)
 
 
 def _power_of_two_weights(bits: int):
     return lambda w: (log_quantize(w, bits, base=2.0).dequantize(), np.ones_like(w))
 
 
-def calibration_comparison(params, x_cal, x_test, y_test, ranges8) -> list[dict]:
+def calibration_comparison(params, x_test, y_test, ranges8) -> list[dict]:
     """4-bit per-channel symmetric weights (8-bit activations) under each calibration, and power-of-two weights."""
     rows = []
     for method in ("minmax", "percentile", "mse"):
         plan = uniform_plan(4, "symmetric", "channel", 8, ranges8, calibration=method)
         rows.append({"weights": f"uniform 4-bit, {method}", "accuracy": round(accuracy(params, x_test, y_test, plan), 4)})
-    plan = QuantPlan(weights=(_power_of_two_weights(4),) * 3, activations=uniform_plan(8, "symmetric", "channel", 8, ranges8).activations)
+    plan = QuantPlan(weights=(_power_of_two_weights(4),) * 3, activations=_activations(8, ranges8))
     rows.append({"weights": "power-of-two 4-bit (sign + 3-bit exponent)",
                  "accuracy": round(accuracy(params, x_test, y_test, plan), 4)})
     return rows

@@ -18,7 +18,7 @@ from model.quant.network import Parameters, accuracy
 from model.quant.training import Schedule
 
 #: Tiny schedules for a quick end-to-end check of the pipeline (``--smoke``).
-SMOKE = dict(train_limit=96, calibration_images=32, float_schedule=Schedule(epochs=1),
+SMOKE = dict(train_limit=96, test_limit=90, calibration_images=32, float_schedule=Schedule(epochs=1),
              finetune_schedule=Schedule(epochs=1, lr=0.01), binary_schedule=Schedule(epochs=1, lr=0.02),
              mixed_bits=(2, 4, 8))
 
