@@ -163,3 +163,14 @@ def test_binary_network_equals_its_float_model():
     # logits: the bias is rounded to accumulator units (alpha / 2 at most), then one output step
     alpha = np.abs(params.weights[-1]).mean(axis=(1, 2, 3))
     assert np.all(np.abs(net.logit_grid.dequantize(outputs[-1]) - logits) <= alpha / 2 + net.logit_grid.scale)
+
+
+def test_zero_point_conv_bad_input():
+    xq = np.zeros((1, 2, 4, 4), np.int64)
+    wq = np.zeros((3, 2, 3, 3), np.int64)
+    with pytest.raises(ValueError, match=r"w_zero must be a scalar or have one entry per filter \(M=3\), not shape \(2,\)"):
+        zero_point_conv(xq, 0, wq, np.array([1, 2]))
+    with pytest.raises(TypeError, match="w_zero must hold integers"):
+        zero_point_conv(xq, 0, wq, 0.5)
+    with pytest.raises(ValueError, match="x has C=2 channels but w has C=3"):
+        zero_point_conv(xq, 0, np.zeros((3, 3, 3, 3), np.int64))

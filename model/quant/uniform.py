@@ -73,12 +73,11 @@ class QuantizedTensor:
 def _check_axis(x: np.ndarray, axis: object) -> int:
     if x.ndim == 0:
         raise ValueError("per-channel and group-wise quantization need an array of at least 1 dimension, not a scalar")
-    check_int("axis", axis, -x.ndim, x.ndim - 1)
-    return int(axis) % x.ndim
+    return check_int("axis", axis, -x.ndim, x.ndim - 1) % x.ndim
 
 
 def _group_size(x: np.ndarray, granularity: str, axis: int, group_size: object) -> int:
-    length = x.shape[axis] if x.ndim else 1
+    length = x.shape[axis]
     if granularity != "group":
         if group_size is not None:
             raise ValueError(f"group_size is only used with granularity='group', not {granularity!r}")
@@ -142,11 +141,12 @@ def quantize(x, bits: int, scheme: str = "symmetric", granularity: str = "tensor
         raise ValueError(f"x must not be empty (shape {x.shape})")
     if not np.all(np.isfinite(x)):
         raise ValueError("x must be finite (it holds inf or nan)")
-    x = x.astype(np.float64)
-    axis = _check_axis(x, axis) if granularity != "tensor" else check_int("axis", axis, -x.ndim, max(x.ndim - 1, 0)) % max(x.ndim, 1)
+    x_shape = x.shape
+    x = x.astype(np.float64).reshape(x_shape or (1,)) if granularity == "tensor" else x.astype(np.float64)
+    axis = _check_axis(x, axis)
     size = _group_size(x, granularity, axis, group_size)
-    length = x.shape[axis] if x.ndim else 1
-    rows = np.moveaxis(x, axis, 0).reshape(length // size, -1) if x.ndim else x.reshape(1, 1)
+    length = x.shape[axis]
+    rows = np.moveaxis(x, axis, 0).reshape(length // size, -1)
     if clip is None:
         lo, hi = calibrate_rows(rows, bits, scheme, calibration, percentile, power_of_two, rounding)
     else:
@@ -159,7 +159,7 @@ def quantize(x, bits: int, scheme: str = "symmetric", granularity: str = "tensor
         shape[axis] = length
         scale, zero = np.repeat(scale, size).reshape(shape), np.repeat(zero, size).reshape(shape)
     qmin, qmax = integer_range(bits, scheme)
-    q = quantize_values(x, scale, zero, bits, scheme, rounding)
+    q = quantize_values(x, scale, zero, bits, scheme, rounding).reshape(x_shape)
     return QuantizedTensor(q, scale, zero, bits, scheme, granularity, axis,
                            size if granularity == "group" else None, qmin, qmax)
 
