@@ -23,13 +23,18 @@ __all__ = ["write_study", "markdown_table", "write_image_loss", "IMAGE_BITS"]
 IMAGE_BITS = (4, 3, 2)
 
 
+def _cell(value) -> str:
+    return str(value).replace("|", "\\|")
+
+
 def markdown_table(study: Study) -> str:
     """The study as Markdown: the accuracy table, then the integer-only check, calibrations and mixed precision."""
     lines = ["| method | bits | granularity | scheme | activations | accuracy | weight bytes |",
              "|---|---|---|---|---|---|---|"]
     for r in study.rows:
-        lines.append(f"| {r['method']} | {r['bits']} | {r['granularity']} | {r['scheme']} | "
-                     f"{activation_description(r)} | {100 * r['accuracy']:.2f}% | {r['weight_bytes']} |")
+        cells = (r["method"], r["bits"], r["granularity"], r["scheme"], activation_description(r))
+        lines.append("| " + " | ".join(_cell(c) for c in cells)
+                     + f" | {100 * r['accuracy']:.2f}% | {r['weight_bytes']} |")
     lines += ["", "Integer-only inference (the bit-exact golden model: integer convolutions, requantization) "
               "against the fake-quantized float model of the same network:", "",
               "| network | integer-only accuracy | fake-quantized accuracy | same prediction |", "|---|---|---|---|"]

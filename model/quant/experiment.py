@@ -36,7 +36,8 @@ from model.quant.ste import fake_quantize_ste, sign_ste
 from model.quant.training import Schedule, split, train
 
 __all__ = ["StudySettings", "Study", "run_study", "weight_bytes", "split_data", "train_float", "float_cache_key",
-           "activation_description"]
+           "activation_description", "layer_inputs", "activation_ranges", "uniform_plan", "binary_plan",
+           "integer_check", "binary_integer_check", "calibration_comparison"]
 
 _WEIGHT_COUNTS = tuple(int(np.prod(l.weight_shape)) for l in LAYERS)
 
@@ -216,11 +217,13 @@ def run_study(params: Parameters, x_train, y_train, x_test, y_test, settings: St
 
     ternary = QuantPlan(weights=(_ternary_weights,) * 3, activations=_activations(8, ranges[8]))
     tuned = train(params, x_train, y_train, settings.finetune_schedule, rng, ternary)
-    rows.append(_row("ternary", 2, "channel", "threshold 0.7 mean|w|", test(tuned, ternary), weight_bytes([2] * 3)))
+    rows.append(_row("ternary", 2, "channel", "threshold 0.7*mean(abs(w))", test(tuned, ternary),
+                     weight_bytes([2] * 3)))
 
     binary = binary_plan()
     binary_params = train(params, x_train, y_train, settings.binary_schedule, rng, binary)
-    rows.append(_row("binary", 1, "channel", "xnor +-alpha", test(binary_params, binary), weight_bytes([1] * 3)))
+    rows.append(_row("binary", 1, "channel", "xnor, alpha=mean(abs(w))", test(binary_params, binary),
+                     weight_bytes([1] * 3)))
 
     sensitivity = _sensitivity(params, x_cal, y_cal, settings.mixed_bits)
     budget = int(sum(_WEIGHT_COUNTS) * settings.mixed_budget_bits / 8)
