@@ -164,6 +164,7 @@ def test_calibration_methods():
     (lambda x: quantize(x, 4, calibration="kl"), r"calibration must be one of 'minmax', 'percentile', 'mse', not 'kl'"),
     (lambda x: quantize(x, 4, calibration="percentile", percentile=30), r"percentile must be in \(50, 100\], not 30"),
     (lambda x: quantize(x[:0], 4), r"x must not be empty"),
+    (lambda x: quantize(x, 4, clip=(1.0, -1.0)), r"clip must be \(lo, hi\) with lo <= hi, not \(1\.0, -1\.0\)"),
     (lambda x: quantize(np.where(x > 0, np.nan, x), 4), r"x must be finite"),
     (lambda x: log_quantize(x, 4, base=1.0), r"base must be > 1, not 1\.0"),
     (lambda x: ternarize(x, threshold=1.5), r"threshold must be in \[0, 1\), not 1\.5"),

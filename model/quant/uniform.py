@@ -151,6 +151,8 @@ def quantize(x, bits: int, scheme: str = "symmetric", granularity: str = "tensor
         lo, hi = calibrate_rows(rows, bits, scheme, calibration, percentile, power_of_two, rounding)
     else:
         lo, hi = (np.broadcast_to(np.asarray(v, dtype=np.float64), (len(rows),)) for v in clip)
+        if np.any(~(lo <= hi)):
+            raise ValueError(f"clip must be (lo, hi) with lo <= hi, not {clip!r}")
     scale, zero = grid_parameters(lo, hi, bits, scheme, power_of_two, rounding)
     if granularity == "tensor":
         scale, zero = float(scale[0]), int(zero[0])
