@@ -96,7 +96,8 @@ def test_parameters_cache_round_trip(tmp_path):
 def test_quant_command_smoke(tmp_path, capsys):
     """The `make quant` code path with tiny training: every file, the JSON schema, integer == fake-quant."""
     assert main(["quant", "--smoke", "--out", str(tmp_path)]) == 0
-    names = {"accuracy.json", "accuracy.md", "accuracy_vs_bits.png", "study.json", "quantization_loss.png"}
+    names = {"accuracy.json", "accuracy.md", "accuracy_vs_bits.png", "study.json", "quantization_loss.png",
+             "fp32_smoke.npz", "qat4.npz", "qat2.npz", "ternary.npz", "binary.npz"}
     assert names <= {p.name for p in tmp_path.iterdir()}
     rows = json.loads((tmp_path / "accuracy.json").read_text())
     assert [r["method"] for r in rows].count("ptq") == 12
@@ -107,6 +108,7 @@ def test_quant_command_smoke(tmp_path, capsys):
         assert isinstance(r["bits"], (int, str))
     study = json.loads((tmp_path / "study.json").read_text())
     assert [c["bits"] for c in study["integer_checks"]] == [8, 4, 1]
+    assert sorted(study["activation_ranges"]) == ["2", "4", "8"] and len(study["activation_ranges"]["8"]) == 4
     # barely trained networks have near-tied logits, so only the 8-bit network must agree almost everywhere
     assert study["integer_checks"][0]["agreement"] >= 0.95
     assert all(c["agreement"] >= 0.8 for c in study["integer_checks"])

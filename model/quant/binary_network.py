@@ -21,9 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from model.conv import conv2d_layer
-from model.layer import ConvLayer
 from model.quant.integer_network import LOGIT_BITS, ActivationGrid
-from model.quant.network import LAYERS, POOL, Parameters
+from model.quant.network import LAYERS, POOL, Parameters, layer_shapes
 from model.quant.nonuniform import binarize
 from model.quant.requantize import quantize_multiplier, requantize
 from model.quant.rounding import round_to_int
@@ -60,8 +59,7 @@ class BinaryNetwork:
 
     def accumulate(self, i: int, x_bits: np.ndarray) -> np.ndarray:
         """Raw XNOR-popcount accumulators of layer ``i`` (what the accelerator computes with ``bits=1``), NMEF."""
-        layer = ConvLayer(**{**LAYERS[i].to_dict(), "N": len(x_bits)})
-        return conv2d_layer(x_bits, self.weight_bits[i], layer, 1)
+        return conv2d_layer(x_bits, self.weight_bits[i], layer_shapes(len(x_bits))[i], 1)
 
     def forward(self, images: np.ndarray) -> list[np.ndarray]:
         """The input bits, every hidden layer's output bits and the N x 10 integer logits."""

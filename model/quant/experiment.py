@@ -79,13 +79,34 @@ class StudySettings:
 
 @dataclass
 class Study:
-    """Results: the table rows, the integer-only checks, extra comparisons and the mixed assignment."""
+    """Results of :func:`run_study`.
+
+    Attributes
+    ----------
+    rows : list of dict
+        The accuracy table (``method, bits, granularity, scheme, accuracy, weight_bytes``).
+    integer_checks : list of dict
+        Integer-only networks against their fake-quantized float models.
+    calibration_rows : list of dict
+        Weight calibrations and the power-of-two quantizer compared.
+    sensitivity : dict
+        Per layer, ``{bits: calibration-loss increase}``.
+    mixed_assignment : dict
+        The chosen bits per layer, the budget and the bytes used.
+    activation_ranges : dict
+        Per activation width, the calibrated ``(lo, hi)`` of each layer input and of the logits
+        (what :func:`model.quant.integer_network.build_integer_network` takes).
+    trained : dict
+        The fine-tuned networks by name (``"qat4"``, ``"qat2"``, ``"ternary"``, ``"binary"``).
+    """
 
     rows: list[dict]
     integer_checks: list[dict]
     calibration_rows: list[dict]
     sensitivity: dict
     mixed_assignment: dict
+    activation_ranges: dict
+    trained: dict
 
 
 def weight_bytes(bits_per_layer) -> int:
@@ -216,8 +237,8 @@ def run_study(params: Parameters, x_train, y_train, x_test, y_test, settings: St
         rows.append(_row("qat", bits, "channel", "symmetric", test(qat[bits], plan), weight_bytes([bits] * 3)))
 
     ternary = QuantPlan(weights=(_ternary_weights,) * 3, activations=_activations(8, ranges[8]))
-    tuned = train(params, x_train, y_train, settings.finetune_schedule, rng, ternary)
-    rows.append(_row("ternary", 2, "channel", "threshold 0.7*mean(abs(w))", test(tuned, ternary),
+    ternary_params = train(params, x_train, y_train, settings.finetune_schedule, rng, ternary)
+    rows.append(_row("ternary", 2, "channel", "threshold 0.7*mean(abs(w))", test(ternary_params, ternary),
                      weight_bytes([2] * 3)))
 
     binary = binary_plan()
@@ -239,7 +260,9 @@ def run_study(params: Parameters, x_train, y_train, x_test, y_test, settings: St
                  calibration_rows=calibration_comparison(params, x_test, y_test, ranges[8]),
                  sensitivity=sensitivity,
                  mixed_assignment={"bits": dict(zip(LAYER_NAMES, assignment)), "budget_bytes": budget,
-                                   "weight_bytes": weight_bytes(assignment)})
+                                   "weight_bytes": weight_bytes(assignment)},
+                 activation_ranges=ranges,
+                 trained={"qat4": qat[4], "qat2": qat[2], "ternary": ternary_params, "binary": binary_params})
 
 
 def integer_check(method: str, params, x_test, y_test, ranges, bits: int) -> dict:

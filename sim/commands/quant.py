@@ -55,7 +55,7 @@ def run(args) -> int:
         print(f"float network from {cache}")
     print(f"fp32 test accuracy {100 * accuracy(params, x_test, y_test):.2f}% on {len(x_test)} held-out images")
     study = run_study(params, x_train, y_train, x_test, y_test, settings)
-    paths = write_study(study, args.out)
+    paths = write_study(study, args.out, repr(settings))
     paths.append(write_image_loss(load_sample_image("china.jpg"), args.out, "sklearn china.jpg"))
     print(markdown_table(study))
     for path in paths:
