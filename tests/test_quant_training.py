@@ -114,3 +114,8 @@ def test_quant_command_smoke(tmp_path, capsys):
     assert all(c["agreement"] >= 0.8 for c in study["integer_checks"])
     assert "| method | bits |" in (tmp_path / "accuracy.md").read_text()
     assert "qconv quant took" in capsys.readouterr().out
+
+
+def test_quant_command_bad_seed_is_a_clear_error(capsys):
+    assert main(["quant", "--seed", "-3", "--smoke"]) == 2
+    assert "qconv quant: error: seed must be in >= 0, not -3" in capsys.readouterr().err

@@ -34,6 +34,7 @@ from model.quant.network import (FLOAT, LAYER_NAMES, LAYERS, Parameters, QuantPl
 from model.quant.nonuniform import binarize, log_quantize, ternarize
 from model.quant.ste import fake_quantize_ste, sign_ste
 from model.quant.training import Schedule, split, train
+from model.validate import check_int
 
 __all__ = ["StudySettings", "Study", "run_study", "weight_bytes", "split_data", "train_float", "float_cache_key",
            "activation_description", "layer_inputs", "activation_ranges", "uniform_plan", "binary_plan",
@@ -75,6 +76,19 @@ class StudySettings:
     binary_schedule: Schedule = field(default_factory=lambda: Schedule(epochs=15, lr=0.02))
     mixed_bits: tuple = (2, 3, 4, 5, 6, 8)
     mixed_budget_bits: float = 3.5
+
+    def __post_init__(self) -> None:
+        check_int("seed", self.seed, 0)
+        if not 0.0 < self.test_fraction < 1.0:
+            raise ValueError(f"test_fraction must be in (0, 1), not {self.test_fraction!r}")
+        for name in ("train_limit", "test_limit"):
+            if getattr(self, name) is not None:
+                check_int(name, getattr(self, name), 1)
+        check_int("calibration_images", self.calibration_images, 1)
+        for b in self.mixed_bits:
+            check_int("mixed_bits", b, 2, 16)
+        if not 2.0 <= self.mixed_budget_bits <= 16.0:
+            raise ValueError(f"mixed_budget_bits must be in 2..16, not {self.mixed_budget_bits!r}")
 
 
 @dataclass

@@ -35,12 +35,12 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     """Run the study and write its files; prints the table."""
-    from sklearn.datasets import load_digits, load_sample_image
+    start = time.perf_counter()
+    settings = StudySettings(seed=args.seed, **(SMOKE if args.smoke else {}))
+    from sklearn.datasets import load_digits, load_sample_image  # slow to import: only once the arguments are good
 
     from sim.quant_report import markdown_table, write_image_loss, write_study
 
-    start = time.perf_counter()
-    settings = StudySettings(seed=args.seed, **(SMOKE if args.smoke else {}))
     digits = load_digits()
     x_train, y_train, x_test, y_test = split_data(digits.images, digits.target, settings)
     args.out.mkdir(parents=True, exist_ok=True)
