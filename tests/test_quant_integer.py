@@ -11,6 +11,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
+from model.config import AcceleratorConfig
 from model.conv import conv2d_float, conv2d_int
 from model.quant import (fold_input_zero_point, pad_with_zero_point, quantize, quantize_multiplier, requantize,
                          zero_point_conv)
@@ -174,3 +175,17 @@ def test_zero_point_conv_bad_input():
         zero_point_conv(xq, 0, wq, 0.5)
     with pytest.raises(ValueError, match="x has C=2 channels but w has C=3"):
         zero_point_conv(xq, 0, np.zeros((3, 3, 3, 3), np.int64))
+
+
+def test_integer_layers_fit_the_default_accelerator():
+    """Every layer of the 8-bit network is a shape the default build takes, and its accumulators fit acc_bits."""
+    config = AcceleratorConfig()
+    rng = np.random.default_rng(12)
+    net = build_integer_network(init_parameters(rng), [(0.0, 1.0), (0.0, 2.0), (0.0, 3.0)], (-6.0, 6.0), config.bits)
+    outputs = net.forward(rng.uniform(0, 1, size=(3, 1, 8, 8)))
+    for layer, xq in zip(net.layers, outputs):
+        shape = layer.accelerator_layer(len(xq))
+        assert shape.pad == 0 and shape.reduction <= config.max_reduction
+        acc = layer.accumulate(xq)
+        assert np.abs(acc).max() < 2 ** (config.acc_bits - 1)
+        assert np.abs(acc.astype(np.int64) + layer.bias[None, :, None, None]).max() < 2**31
