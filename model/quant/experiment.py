@@ -73,7 +73,7 @@ class StudySettings:
     calibration_images: int = 512
     float_schedule: Schedule = field(default_factory=lambda: Schedule(epochs=30))
     finetune_schedule: Schedule = field(default_factory=lambda: Schedule(epochs=8, lr=0.01))
-    binary_schedule: Schedule = field(default_factory=lambda: Schedule(epochs=15, lr=0.02))
+    binary_schedule: Schedule = field(default_factory=lambda: Schedule(epochs=25, lr=0.03))
     mixed_bits: tuple = (2, 3, 4, 5, 6, 8)
     mixed_budget_bits: float = 3.5
 
