@@ -16,7 +16,7 @@ from model.conv import conv2d_float, conv2d_int
 from model.quant import (fold_input_zero_point, pad_with_zero_point, quantize, quantize_multiplier, requantize,
                          zero_point_conv)
 from model.quant.binary_network import build_binary_network
-from model.quant.experiment import binary_plan
+from model.quant.plans import binary_plan
 from model.quant.integer_network import build_integer_network
 from model.quant.network import LAYERS, forward, init_parameters
 

@@ -26,19 +26,17 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from model.quant.binary_network import build_binary_network
-from model.quant.calibration import calibrate_rows
 from model.quant.integer_network import build_integer_network
 from model.quant.mixed_precision import choose_bits
 from model.quant.network import (FLOAT, LAYER_NAMES, LAYERS, Parameters, QuantPlan, accuracy, forward,
                                  init_parameters, loss_and_gradients, predict)
-from model.quant.nonuniform import binarize, log_quantize, ternarize
-from model.quant.ste import fake_quantize_ste, sign_ste
+from model.quant.plans import (activation_ranges, binary_plan, power_of_two_plan, ternary_plan, uniform_plan,
+                               weight_quantizer)
 from model.quant.training import Schedule, split, train
 from model.validate import check_int
 
 __all__ = ["StudySettings", "Study", "run_study", "weight_bytes", "split_data", "train_float", "float_cache_key",
-           "activation_description", "layer_inputs", "activation_ranges", "uniform_plan", "binary_plan",
-           "integer_check", "binary_integer_check", "calibration_comparison"]
+           "activation_description", "integer_check", "binary_integer_check", "calibration_comparison"]
 
 _WEIGHT_COUNTS = tuple(int(np.prod(l.weight_shape)) for l in LAYERS)
 
@@ -152,61 +150,8 @@ def float_cache_key(settings: StudySettings) -> str:
 
 def activation_description(row: dict) -> str:
     """The activations a study row used (the JSON rows describe the weights)."""
-    return {"fp32": "fp32", "binary": "+-1", "ternary": "8-bit", "mixed": "8-bit"}.get(row["method"], f"{row['bits']}-bit")
-
-
-def layer_inputs(params: Parameters, x: np.ndarray, plan: QuantPlan = FLOAT) -> list[np.ndarray]:
-    """The input of every layer, and last the logits, of a forward pass."""
-    logits, cache = forward(params, x, plan)
-    return [x] + [c["out"] for c in cache[:-1]] + [logits]
-
-
-def activation_ranges(params: Parameters, x: np.ndarray, bits: int, method: str = "mse") -> list[tuple[float, float]]:
-    """Calibrated real range of each layer's input (the image keeps [0, 1]) and, last, of the logits."""
-    ranges = [(0.0, 1.0)]
-    for a in layer_inputs(params, x)[1:]:
-        lo, hi = calibrate_rows(a.reshape(1, -1), bits, "asymmetric", method)
-        ranges.append((float(lo[0]), float(hi[0])))
-    return ranges
-
-
-def _weight_quantizer(bits: int, scheme: str, granularity: str, calibration: str = "mse"):
-    return lambda w: fake_quantize_ste(w, bits, scheme, granularity, axis=0, calibration=calibration)
-
-
-def _activation_quantizer(bits: int, lo: float, hi: float):
-    return lambda x: fake_quantize_ste(x, bits, "asymmetric", clip=(lo, hi))
-
-
-def _activations(bits: int, ranges) -> tuple:
-    return tuple(_activation_quantizer(bits, lo, hi) for lo, hi in ranges[:len(LAYERS)])
-
-
-def uniform_plan(weight_bits, scheme: str, granularity: str, act_bits: int, ranges, calibration: str = "mse") -> QuantPlan:
-    """Fake-quantized weights (``weight_bits``: an int or one per layer) and activations on calibrated ranges."""
-    if isinstance(weight_bits, int):
-        weight_bits = (weight_bits,) * len(LAYERS)
-    return QuantPlan(weights=tuple(_weight_quantizer(b, scheme, granularity, calibration) for b in weight_bits),
-                     activations=_activations(act_bits, ranges))
-
-
-def _ternary_weights(w: np.ndarray):
-    return ternarize(w, axis=0).dequantize(), np.ones_like(w)
-
-
-def _binary_weights(w: np.ndarray):
-    _, mask = sign_ste(w)
-    return binarize(w, axis=0).dequantize(), mask
-
-
-def _binary_image(x: np.ndarray):
-    return np.where(x >= 0.5, 1.0, -1.0), np.ones_like(x)
-
-
-def binary_plan() -> QuantPlan:
-    """XNOR network: +-alpha weights per filter, +-1 activations (image thresholded at 1/2), no ReLU."""
-    return QuantPlan(weights=(_binary_weights,) * len(LAYERS), activations=(_binary_image, sign_ste, sign_ste),
-                     relu=False)
+    fixed = {"fp32": "fp32", "binary": "+-1", "ternary": "8-bit", "mixed": "8-bit"}
+    return fixed.get(row["method"], f"{row['bits']}-bit")
 
 
 def _row(method, bits, granularity, scheme, acc, nbytes) -> dict:
@@ -222,7 +167,7 @@ def _sensitivity(params, x, y, bits_options) -> dict:
         table[name] = {}
         for b in bits_options:
             weights = [None] * len(LAYERS)
-            weights[i] = _weight_quantizer(b, "symmetric", "channel")
+            weights[i] = weight_quantizer(b, "symmetric", "channel")
             loss, _ = loss_and_gradients(params, x, y, QuantPlan(weights=tuple(weights)))
             table[name][b] = loss - base
     return table
@@ -250,7 +195,7 @@ def run_study(params: Parameters, x_train, y_train, x_test, y_test, settings: St
         qat[bits] = train(params, x_train, y_train, settings.finetune_schedule, rng, plan)
         rows.append(_row("qat", bits, "channel", "symmetric", test(qat[bits], plan), weight_bytes([bits] * 3)))
 
-    ternary = QuantPlan(weights=(_ternary_weights,) * 3, activations=_activations(8, ranges[8]))
+    ternary = ternary_plan(8, ranges[8])
     ternary_params = train(params, x_train, y_train, settings.finetune_schedule, rng, ternary)
     rows.append(_row("ternary", 2, "channel", "threshold 0.7*mean(abs(w))", test(ternary_params, ternary),
                      weight_bytes([2] * 3)))
@@ -299,17 +244,14 @@ def binary_integer_check(params, x_cal, x_test, y_test) -> dict:
     return _agreement("binary", 1, network.predict(x_test), predict(params, x_test, binary_plan()), y_test)
 
 
-def _power_of_two_weights(bits: int):
-    return lambda w: (log_quantize(w, bits, base=2.0).dequantize(), np.ones_like(w))
-
-
 def calibration_comparison(params, x_test, y_test, ranges8) -> list[dict]:
     """4-bit per-channel symmetric weights (8-bit activations) under each calibration, and power-of-two weights."""
     rows = []
     for method in ("minmax", "percentile", "mse"):
         plan = uniform_plan(4, "symmetric", "channel", 8, ranges8, calibration=method)
-        rows.append({"weights": f"uniform 4-bit, {method}", "accuracy": round(accuracy(params, x_test, y_test, plan), 4)})
-    plan = QuantPlan(weights=(_power_of_two_weights(4),) * 3, activations=_activations(8, ranges8))
+        rows.append({"weights": f"uniform 4-bit, {method}",
+                     "accuracy": round(accuracy(params, x_test, y_test, plan), 4)})
+    plan = power_of_two_plan(4, 8, ranges8)
     rows.append({"weights": "power-of-two 4-bit (sign + 3-bit exponent)",
                  "accuracy": round(accuracy(params, x_test, y_test, plan), 4)})
     return rows
