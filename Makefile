@@ -19,13 +19,14 @@ opt = $(if $($(1)),--$(2) $($(1)))
 CONFIG_OPTS = --dataflow $(DATAFLOW) --bits $(BITS) $(call opt,PRESET,preset) $(call opt,ROWS,rows) \
               $(call opt,COLS,cols) $(call opt,RF_DEPTH,rf-depth) $(call opt,PACK,pack)
 
-.PHONY: help setup sim test verilog clean
+.PHONY: help setup sim test verilog quant clean
 
 help:
 	@echo "make sim DATAFLOW=os|ws BITS=1..16 [SIM=verilator|icarus ROWS=.. COLS=.. LAYER=.. SEED=.. WAVES=1]   run a layer on the RTL, check it"
 	@echo "make test                                                              run every test"
 	@echo "make analyze [LAYER=..]                                                loop-nest analysis figures in build/analyze/"
 	@echo "make verilog DATAFLOW=os|ws BITS=1..16 [ROWS=.. COLS=..]                write build/verilog/qconv_top.v + .json"
+	@echo "make quant                                                             quantization study of a digits CNN (build/quant/)"
 
 # Virtual environment with the pinned packages; rebuilt when the pins change.
 $(READY): requirements.txt pyproject.toml
@@ -56,6 +57,9 @@ verilog: setup
 # Tests run on every core (pytest-xdist); PYTEST_ARGS adds options, e.g. PYTEST_ARGS='-k cosim'.
 test: setup
 	@$(BIN)/python -m pytest -q -n auto $(PYTEST_ARGS)
+
+quant: setup
+	@$(QCONV) quant
 
 clean:
 	rm -rf build
