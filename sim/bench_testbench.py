@@ -1,0 +1,58 @@
+"""cocotb testbench of the simulator-speed benchmark: run a layer's passes back to back and time them.
+
+The accelerator's cycle count does not depend on buffer contents, so the
+passes of a layer run on whatever the buffers hold after reset; no host
+transfer is simulated. Each repetition runs every pass of the layer's plan
+(``start``, then ``await RisingEdge(done)``: the simulator runs free while a
+pass computes) and records the pass cycles (``count_cycles``) and the wall
+time. Inputs come through the environment: ``QCONV_CONFIG`` (configuration
+JSON), ``QCONV_BENCH_LAYER``, ``QCONV_BENCH_REPEAT`` and ``QCONV_BENCH_RESULTS``
+(where the JSON list of ``{"cycles", "seconds"}`` is written).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import cocotb
+import numpy as np
+from cocotb.clock import Clock
+from cocotb.triggers import FallingEdge, RisingEdge
+
+from model.config import AcceleratorConfig
+from model.layer import parse_layer
+from model.program import HostRun, build_program
+from sim.driver import CLOCK_NS, Driver
+
+
+def pass_descriptors(config: AcceleratorConfig, layer) -> list[int]:
+    """Packed descriptors of every pass of ``layer`` on ``config``, in order."""
+    x = np.zeros(layer.input_shape, dtype=np.int64)
+    w = np.zeros(layer.weight_shape, dtype=np.int64)
+    return [op.desc for op in build_program(config, layer, x, w) if isinstance(op, HostRun)]
+
+
+@cocotb.test()
+async def time_passes(dut):
+    """Every pass of the layer, ``QCONV_BENCH_REPEAT`` times; cycles and wall time per repetition."""
+    config = AcceleratorConfig.from_json(Path(os.environ["QCONV_CONFIG"]).read_text())
+    descs = pass_descriptors(config, parse_layer(os.environ["QCONV_BENCH_LAYER"]))
+    Clock(dut.clk, CLOCK_NS, unit="ns").start(start_high=False)
+    await Driver(dut).reset()
+    runs = []
+    for _ in range(int(os.environ["QCONV_BENCH_REPEAT"])):
+        before = int(dut.count_cycles.value)
+        t0 = time.perf_counter()
+        for desc in descs:
+            dut.desc.value = desc
+            dut.start.value = 1
+            await FallingEdge(dut.clk)
+            dut.start.value = 0
+            await RisingEdge(dut.done)
+            await FallingEdge(dut.clk)
+        seconds = time.perf_counter() - t0
+        runs.append({"cycles": int(dut.count_cycles.value) - before, "seconds": seconds})
+    Path(os.environ["QCONV_BENCH_RESULTS"]).write_text(json.dumps(runs))
