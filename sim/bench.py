@@ -162,7 +162,8 @@ def _cocotb_passes(config: AcceleratorConfig, layer: ConvLayer, simulator: str, 
     env = {"QCONV_CONFIG": str(built.config_json), "QCONV_BENCH_LAYER": str(layer),
            "QCONV_BENCH_REPEAT": str(repeat), "QCONV_BENCH_RESULTS": str(results)}
     get_runner(simulator).test(
-        test_module="sim.bench_testbench", hdl_toplevel=TOPLEVEL, build_dir=built.directory / "obj",
+        test_module="sim.bench_testbench", hdl_toplevel=TOPLEVEL, hdl_toplevel_lang="verilog",
+        build_dir=built.directory / "obj",
         test_dir=run_dir, extra_env=env, timescale=("1ns", "1ps"), results_xml=str(run_dir / "results.xml"),
         log_file=run_dir / "sim.log",
     )

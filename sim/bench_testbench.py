@@ -20,10 +20,11 @@ from pathlib import Path
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import FallingEdge, RisingEdge
+from cocotb.triggers import FallingEdge, First, RisingEdge, Timer
 
 from model.config import AcceleratorConfig
 from model.layer import parse_layer
+from model.perf import predict
 from model.program import HostRun, build_program
 from sim.driver import CLOCK_NS, Driver
 
@@ -39,7 +40,9 @@ def pass_descriptors(config: AcceleratorConfig, layer) -> list[int]:
 async def time_passes(dut):
     """Every pass of the layer, ``QCONV_BENCH_REPEAT`` times; cycles and wall time per repetition."""
     config = AcceleratorConfig.from_json(Path(os.environ["QCONV_CONFIG"]).read_text())
-    descs = pass_descriptors(config, parse_layer(os.environ["QCONV_BENCH_LAYER"]))
+    layer = parse_layer(os.environ["QCONV_BENCH_LAYER"])
+    descs = pass_descriptors(config, layer)
+    bound = Timer((2 * predict(config, layer).cycles + 1000) * CLOCK_NS, unit="ns")
     Clock(dut.clk, CLOCK_NS, unit="ns").start(start_high=False)
     await Driver(dut).reset()
     runs = []
@@ -51,7 +54,8 @@ async def time_passes(dut):
             dut.start.value = 1
             await FallingEdge(dut.clk)
             dut.start.value = 0
-            await RisingEdge(dut.done)
+            if not int(dut.done.value) and await First(RisingEdge(dut.done), bound) is bound:
+                raise AssertionError(f"done did not rise within {bound} of start")
             await FallingEdge(dut.clk)
         seconds = time.perf_counter() - t0
         runs.append({"cycles": int(dut.count_cycles.value) - before, "seconds": seconds})
