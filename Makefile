@@ -22,7 +22,7 @@ CONFIG_OPTS = --dataflow $(DATAFLOW) --bits $(BITS) $(call opt,PRESET,preset) $(
 .PHONY: help setup sim test verilog clean
 
 help:
-	@echo "make sim DATAFLOW=os|ws BITS=1..16 [ROWS=.. COLS=.. LAYER=.. SEED=..]   run a layer and check it"
+	@echo "make sim DATAFLOW=os|ws BITS=1..16 [SIM=verilator|icarus ROWS=.. COLS=.. LAYER=.. SEED=.. WAVES=1]   run a layer on the RTL, check it"
 	@echo "make test                                                              run every test"
 	@echo "make verilog DATAFLOW=os|ws BITS=1..16 [ROWS=.. COLS=..]                write build/verilog/qconv_top.v + .json"
 	@echo "make synth FPGA=ice40|ecp5 [DATAFLOW= BITS= ROWS= COLS= PRESET=]       FPGA LUTs/FFs/BRAMs/DSPs/Fmax"
@@ -51,7 +51,7 @@ setup: $(READY)
 	  fi; }
 
 sim: setup
-	@$(QCONV) sim $(CONFIG_OPTS) $(call opt,LAYER,layer) $(call opt,SEED,seed)
+	@$(QCONV) sim $(CONFIG_OPTS) $(call opt,SIM,sim) $(call opt,LAYER,layer) $(call opt,SEED,seed) $(call opt,JSON,json) $(if $(WAVES),--waves)
 
 verilog: setup
 	@$(QCONV) verilog $(CONFIG_OPTS) --out build/verilog

@@ -108,6 +108,7 @@ def run(built: Build, jobs: list[tuple[ConvLayer, int]]) -> list[dict]:
         runner.test(
             test_module="sim.testbench",
             hdl_toplevel=TOPLEVEL,
+            hdl_toplevel_lang="verilog",
             build_dir=built.directory / "obj",
             test_dir=run_dir,
             extra_env=env,
