@@ -382,7 +382,7 @@ def run_bench(out_dir: Path = BENCH_ROOT, *, quick: bool = False, progress=print
         config, sim_layer, golden = AcceleratorConfig.preset("default"), NAMED_LAYERS["small_3x3"], {}
         sim_kw, quality_kw = {}, {}
     summary: dict = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
-                                 "platform": platform.platform()},
+                                 "platform": platform.platform(), "load_average_at_start": os.getloadavg()[0]},
                      "notes": []}
     progress("golden model ...")
     summary["golden"] = bench_golden(**golden)
@@ -409,6 +409,7 @@ def run_bench(out_dir: Path = BENCH_ROOT, *, quick: bool = False, progress=print
         summary["notes"].append("energy: model.energy is not in this tree yet; section left out")
     else:
         summary["energy"] = energy
+    summary["machine"]["load_average_at_end"] = os.getloadavg()[0]
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
     (out_dir / "summary.md").write_text(summary_markdown(summary))
     return summary
@@ -420,7 +421,10 @@ def _fmt(value: float) -> str:
 
 def summary_markdown(summary: dict) -> str:
     """The benchmark summary as Markdown tables."""
-    lines = ["# qconv benchmark summary", ""]
+    m = summary["machine"]
+    lines = ["# qconv benchmark summary", "",
+             f"Python {m['python']}, {m['cpus']} CPUs, {m['platform']}; 1-minute load average "
+             f"{m['load_average_at_start']:.1f} at the start, {m['load_average_at_end']:.1f} at the end.", ""]
     g = summary["golden"]
     lines += ["## Golden model (median of repetitions)", "",
               "| comparison | layer | MACs | conv2d_int (s) | other (s) | speed-up of conv2d_int |", "|---|---|---|---|---|---|",
