@@ -215,7 +215,7 @@ def _cosim_seconds(built, layer: ConvLayer, seed: int) -> dict:
 
 def bench_sim_speed(config: AcceleratorConfig | None = None, layer: ConvLayer | None = None, *,
                     simulators=("verilator", "icarus", "amaranth"), repeat: int = 3,
-                    root: Path = BENCH_ROOT / "sim", cosim: bool = True, seed: int = 1) -> dict:
+                    root: Path = BENCH_ROOT / "sim-speed", cosim: bool = True, seed: int = 1) -> dict:
     """Simulated cycles per second of ``layer``'s passes on each simulator, and build times.
 
     Parameters
@@ -396,7 +396,7 @@ def run_bench(out_dir: Path = BENCH_ROOT, *, quick: bool = False, progress=print
         summary["reuse"] = reuse
         summary["reuse_accesses_per_s"] = reuse["accesses_per_s"]
     progress("simulator speed ...")
-    speed = bench_sim_speed(config, sim_layer, root=out_dir / "sim", **sim_kw)
+    speed = bench_sim_speed(config, sim_layer, root=out_dir / "sim-speed", **sim_kw)
     summary["sim_speed"] = speed
     summary["sim_cycles_per_s"] = speed["cycles_per_s"]
     progress("accelerator quality ...")

@@ -5,7 +5,8 @@ passes of a layer run on whatever the buffers hold after reset; no host
 transfer is simulated. Each repetition runs every pass of the layer's plan
 (``start``, then ``await RisingEdge(done)``: the simulator runs free while a
 pass computes) and records the pass cycles (``count_cycles``) and the wall
-time. Inputs come through the environment: ``QCONV_CONFIG`` (configuration
+time. The clock is cocotb's GPI (C++) clock, so no Python runs while a pass
+computes. Inputs come through the environment: ``QCONV_CONFIG`` (configuration
 JSON), ``QCONV_BENCH_LAYER``, ``QCONV_BENCH_REPEAT`` and ``QCONV_BENCH_RESULTS``
 (where the JSON list of ``{"cycles", "seconds"}`` is written).
 """
@@ -43,7 +44,7 @@ async def time_passes(dut):
     layer = parse_layer(os.environ["QCONV_BENCH_LAYER"])
     descs = pass_descriptors(config, layer)
     bound = Timer((2 * predict(config, layer).cycles + 1000) * CLOCK_NS, unit="ns")
-    Clock(dut.clk, CLOCK_NS, unit="ns").start(start_high=False)
+    Clock(dut.clk, CLOCK_NS, unit="ns", impl="gpi").start(start_high=False)
     await Driver(dut).reset()
     runs = []
     for _ in range(int(os.environ["QCONV_BENCH_REPEAT"])):
