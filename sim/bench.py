@@ -145,7 +145,8 @@ def bench_reuse() -> dict | None:
 # -- simulator speed -----------------------------------------------------------
 
 
-def _cocotb_passes(config: AcceleratorConfig, layer: ConvLayer, simulator: str, repeat: int, root: Path) -> dict:
+def _cocotb_passes(config: AcceleratorConfig, layer: ConvLayer, simulator: str, repeat: int, min_seconds: float,
+                   root: Path) -> dict:
     """Cold-build ``config`` for an HDL simulator, time the build, then time the layer's passes."""
     from cocotb_tools.runner import get_runner
 
@@ -160,7 +161,8 @@ def _cocotb_passes(config: AcceleratorConfig, layer: ConvLayer, simulator: str, 
     results = run_dir / "passes.json"
     results.unlink(missing_ok=True)
     env = {"QCONV_CONFIG": str(built.config_json), "QCONV_BENCH_LAYER": str(layer),
-           "QCONV_BENCH_REPEAT": str(repeat), "QCONV_BENCH_RESULTS": str(results)}
+           "QCONV_BENCH_REPEAT": str(repeat), "QCONV_BENCH_MIN_SECONDS": str(min_seconds),
+           "QCONV_BENCH_RESULTS": str(results)}
     get_runner(simulator).test(
         test_module="sim.bench_testbench", hdl_toplevel=TOPLEVEL, hdl_toplevel_lang="verilog",
         build_dir=built.directory / "obj",
@@ -171,7 +173,7 @@ def _cocotb_passes(config: AcceleratorConfig, layer: ConvLayer, simulator: str, 
     return {"build_s": build_s, "runs": runs, "built": built}
 
 
-def _amaranth_passes(config: AcceleratorConfig, layer: ConvLayer, repeat: int) -> dict:
+def _amaranth_passes(config: AcceleratorConfig, layer: ConvLayer, repeat: int, min_seconds: float) -> dict:
     """Time the same passes in amaranth.sim (the "build" is elaboration and simulator set-up)."""
     from amaranth.sim import Simulator
 
@@ -187,7 +189,7 @@ def _amaranth_passes(config: AcceleratorConfig, layer: ConvLayer, repeat: int) -
     runs = []
 
     async def bench(ctx):
-        for _ in range(repeat):
+        while len(runs) < repeat or sum(r["seconds"] for r in runs) < min_seconds:
             before = ctx.get(dut.count_cycles)
             t = time.perf_counter()
             for desc in descs:
@@ -214,7 +216,7 @@ def _cosim_seconds(built, layer: ConvLayer, seed: int) -> dict:
 
 
 def bench_sim_speed(config: AcceleratorConfig | None = None, layer: ConvLayer | None = None, *,
-                    simulators=("verilator", "icarus", "amaranth"), repeat: int = 3,
+                    simulators=("verilator", "icarus", "amaranth"), repeat: int = 5, min_seconds: float = 3.0,
                     root: Path = BENCH_ROOT / "sim-speed", cosim: bool = True, seed: int = 1) -> dict:
     """Simulated cycles per second of ``layer``'s passes on each simulator, and build times.
 
@@ -225,8 +227,10 @@ def bench_sim_speed(config: AcceleratorConfig | None = None, layer: ConvLayer | 
         default layer of ``qconv sim``).
     simulators : iterable of str
         Any of ``"verilator"``, ``"icarus"``, ``"amaranth"``.
-    repeat : int
-        Repetitions of the whole layer in one simulation; the median rate is reported.
+    repeat, min_seconds : int, float
+        The whole layer is repeated in one simulation at least ``repeat`` times and
+        until ``min_seconds`` of wall time are measured (a fast simulator's layer
+        takes milliseconds); the median rate over repetitions is reported.
     root : Path
         Build folder (cleared per simulator so the build time is a cold build).
     cosim : bool
@@ -241,20 +245,21 @@ def bench_sim_speed(config: AcceleratorConfig | None = None, layer: ConvLayer | 
     """
     config = config or AcceleratorConfig.preset("default")
     layer = layer or NAMED_LAYERS["small_3x3"]
-    out: dict = {"config": config.to_dict(), "layer": str(layer), "repeat": repeat,
+    out: dict = {"config": config.to_dict(), "layer": str(layer), "repeat": repeat, "min_seconds": min_seconds,
                  "workload": "every pass of the layer, back to back, no host transfers; "
                              "cycles = count_cycles, wall time around the passes only",
-                 "cycles_per_s": {}, "build_s": {}, "pass_cycles": {}, "cosim": {}}
+                 "cycles_per_s": {}, "build_s": {}, "pass_cycles": {}, "repetitions": {}, "cosim": {}}
     for simulator in simulators:
         if simulator == "amaranth":
-            measured = _amaranth_passes(config, layer, repeat)
+            measured = _amaranth_passes(config, layer, repeat, min_seconds)
         else:
-            measured = _cocotb_passes(config, layer, simulator, repeat, Path(root))
+            measured = _cocotb_passes(config, layer, simulator, repeat, min_seconds, Path(root))
             if cosim:
                 out["cosim"][simulator] = _cosim_seconds(measured["built"], layer, seed)
         out["cycles_per_s"][simulator] = statistics.median(r["cycles"] / r["seconds"] for r in measured["runs"])
         out["build_s"][simulator] = measured["build_s"]
         out["pass_cycles"][simulator] = measured["runs"][0]["cycles"]
+        out["repetitions"][simulator] = len(measured["runs"])
     rates = out["cycles_per_s"]
     out["ratios"] = {f"verilator/{s}": rates["verilator"] / rates[s] for s in rates if s != "verilator" and "verilator" in rates}
     return out
@@ -376,7 +381,7 @@ def run_bench(out_dir: Path = BENCH_ROOT, *, quick: bool = False, progress=print
         sim_layer = ConvLayer(C=2, H=5, W=5, M=2, R=3, S=3)
         golden = dict(small=ConvLayer(C=2, H=5, W=5, M=2, R=3, S=3), large=ConvLayer(C=8, H=8, W=8, M=8, R=3, S=3),
                       repeat=1)
-        sim_kw = dict(simulators=("amaranth",), repeat=1, cosim=False)
+        sim_kw = dict(simulators=("amaranth",), repeat=1, min_seconds=0.0, cosim=False)
         quality_kw = dict(layers=("lenet5_conv1",), spot_check=())
     else:
         config, sim_layer, golden = AcceleratorConfig.preset("default"), NAMED_LAYERS["small_3x3"], {}
@@ -441,7 +446,8 @@ def summary_markdown(summary: dict) -> str:
     s = summary["sim_speed"]
     lines += ["## RTL simulation speed", "",
               f"Layer `{s['layer']}` on {s['config']['rows']}x{s['config']['cols']} {s['config']['dataflow']} "
-              f"{s['config']['bits']}-bit; {s['workload']}; median of {s['repeat']}.", "",
+              f"{s['config']['bits']}-bit; {s['workload']}; median over repetitions (at least {s['repeat']} "
+              f"and {s['min_seconds']} s per simulator: {s['repetitions']}).", "",
               "| simulator | simulated cycles/s | build (s) | pass cycles | full co-simulation (s) |", "|---|---|---|---|---|"]
     for sim_name, rate in s["cycles_per_s"].items():
         co = s["cosim"].get(sim_name)

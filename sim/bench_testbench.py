@@ -7,8 +7,10 @@ transfer is simulated. Each repetition runs every pass of the layer's plan
 pass computes) and records the pass cycles (``count_cycles``) and the wall
 time. The clock is cocotb's GPI (C++) clock, so no Python runs while a pass
 computes. Inputs come through the environment: ``QCONV_CONFIG`` (configuration
-JSON), ``QCONV_BENCH_LAYER``, ``QCONV_BENCH_REPEAT`` and ``QCONV_BENCH_RESULTS``
-(where the JSON list of ``{"cycles", "seconds"}`` is written).
+JSON), ``QCONV_BENCH_LAYER``, ``QCONV_BENCH_REPEAT`` and
+``QCONV_BENCH_MIN_SECONDS`` (repetitions continue until both are reached) and
+``QCONV_BENCH_RESULTS`` (where the JSON list of ``{"cycles", "seconds"}`` is
+written, one entry per repetition).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ def pass_descriptors(config: AcceleratorConfig, layer) -> list[int]:
 
 @cocotb.test()
 async def time_passes(dut):
-    """Every pass of the layer, ``QCONV_BENCH_REPEAT`` times; cycles and wall time per repetition."""
+    """Every pass of the layer, at least ``QCONV_BENCH_REPEAT`` times and ``QCONV_BENCH_MIN_SECONDS`` in all."""
     config = AcceleratorConfig.from_json(Path(os.environ["QCONV_CONFIG"]).read_text())
     layer = parse_layer(os.environ["QCONV_BENCH_LAYER"])
     descs = pass_descriptors(config, layer)
@@ -47,7 +49,8 @@ async def time_passes(dut):
     Clock(dut.clk, CLOCK_NS, unit="ns", impl="gpi").start(start_high=False)
     await Driver(dut).reset()
     runs = []
-    for _ in range(int(os.environ["QCONV_BENCH_REPEAT"])):
+    repeat, min_seconds = int(os.environ["QCONV_BENCH_REPEAT"]), float(os.environ["QCONV_BENCH_MIN_SECONDS"])
+    while len(runs) < repeat or sum(r["seconds"] for r in runs) < min_seconds:
         before = int(dut.count_cycles.value)
         t0 = time.perf_counter()
         for desc in descs:
