@@ -125,3 +125,26 @@ def test_cli_registers_the_fpga_commands(capsys, command, needle):
     with pytest.raises(SystemExit) as exc:
         main([command, "--help"])
     assert exc.value.code == 0 and needle in capsys.readouterr().out
+
+
+def test_sweep_skips_larger_arrays_once_one_does_not_fit(monkeypatch, tmp_path):
+    from sim import sweep as sweep_module
+
+    def fake_synth(config, fpga, root):
+        size = config.rows * config.cols * config.bits
+        fits = size < 64
+        return {"fpga": fpga, "device": "test part", "config": json.loads(config.to_json()), "fits": fits,
+                "luts": 10 * size, "ffs": 5 * size, "brams": 1, "dsps": config.pes, "seconds": {"yosys": 0.0},
+                "fmax_mhz": 100.0 / config.bits if fits else None, "harness": {"luts": 1, "ffs": 1},
+                "limits": {} if fits else {"luts": {"used": 10 * size, "available": 640}}}
+
+    monkeypatch.setattr(sweep_module, "synth_config", fake_synth)
+    lines = []
+    results = sweep_module.sweep(("ecp5",), (4, 8), ((2, 2), (4, 4), (8, 8)), ("ws",), root=tmp_path,
+                                 progress=lines.append)
+    by = {(r["config"]["bits"], r["config"]["rows"]): r for r in results}
+    assert by[(4, 2)]["fits"] and not by[(4, 4)]["fits"] and by[(4, 8)]["skipped"]
+    assert not by[(8, 4)]["fits"] and by[(8, 8)]["skipped"]
+    assert len(lines) == 2 * len(results) - 2 and lines[0].startswith("[1/6] ecp5 ws bits=4 2x2")
+    assert (tmp_path / "sweep.md").read_text().count("| ecp5 |") == 4
+    assert (tmp_path / "sweep_ecp5.png").stat().st_size > 1000
