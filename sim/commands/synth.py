@@ -1,0 +1,36 @@
+"""``qconv synth``: synthesise and place-and-route the accelerator for an FPGA, report its size and Fmax."""
+
+from __future__ import annotations
+
+import json
+
+from hw.synth import FPGAS, format_table, synth_config
+from sim.cli import add_config_args, config_from_args
+
+
+def register(subparsers) -> None:
+    """Add the ``synth`` sub-command."""
+    p = subparsers.add_parser("synth", help="synthesise for an FPGA (YoWASP Yosys + nextpnr): LUTs, FFs, BRAMs, DSPs, Fmax")
+    p.add_argument("--fpga", choices=sorted(FPGAS), default="ice40", help="target part: ice40 (UP5K), ice40-hx8k, ecp5 (85F)")
+    add_config_args(p)
+    p.set_defaults(preset=None, func=run)
+    p.add_argument("--seed", type=int, default=1, help="nextpnr placer seed")
+
+
+def run(args) -> int:
+    """Synthesise one configuration; exit status 0 when done (fitting or not), 1 when a tool failed."""
+    if args.preset is None:
+        args.preset = FPGAS[args.fpga].default_preset
+    config = config_from_args(args)
+    print(f"synthesising {config.rows}x{config.cols} {config.dataflow} bits={config.bits} "
+          f"(preset {args.preset}) for {FPGAS[args.fpga].device} ...", flush=True)
+    try:
+        result = synth_config(config, args.fpga, seed=args.seed)
+    except RuntimeError as err:
+        print(f"qconv synth: {err}")
+        return 1
+    print(format_table([result]))
+    if not result["fits"]:
+        print(f"does not fit {result['device']}: {json.dumps(result['limits'])}; {'; '.join(result['errors'])}")
+    print(f"wrote {result['json']}")
+    return 0

@@ -1,0 +1,33 @@
+"""``qconv synth-sweep``: resources and Fmax across bits {1,2,4,8,16} x arrays {2x2,4x4,8x8} x dataflows."""
+
+from __future__ import annotations
+
+from hw.synth import FPGAS
+from sim.sweep import SWEEP_ARRAYS, SWEEP_BITS, sweep
+
+
+def _array(text: str) -> tuple[int, int]:
+    rows, sep, cols = text.partition("x")
+    if not sep:
+        raise ValueError(f"array must be ROWSxCOLS such as 4x4, not {text!r}")
+    return int(rows), int(cols)
+
+
+def register(subparsers) -> None:
+    """Add the ``synth-sweep`` sub-command."""
+    p = subparsers.add_parser("synth-sweep", help="synthesise across bits, array sizes and dataflows; table and plots")
+    p.add_argument("--fpga", choices=sorted(FPGAS), action="append", help="target family (repeatable; default ecp5)")
+    p.add_argument("--bits", type=int, nargs="+", default=list(SWEEP_BITS), help="bit widths")
+    p.add_argument("--arrays", type=_array, nargs="+", default=list(SWEEP_ARRAYS), help="array shapes, e.g. 2x2 4x4")
+    p.add_argument("--dataflow", choices=("os", "ws"), action="append", help="dataflow (repeatable; default both)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    """Run the sweep, printing progress; the table and plots go to build/synth/."""
+    results = sweep(tuple(args.fpga or ["ecp5"]), tuple(args.bits), tuple(args.arrays),
+                    tuple(args.dataflow or ["os", "ws"]), progress=lambda line: print(line, flush=True))
+    done = [r for r in results if not r.get("skipped")]
+    print(f"{len(done)} synthesised, {sum(r['fits'] for r in done)} fit; "
+          "table build/synth/sweep.md, plots build/synth/sweep_<fpga>.png")
+    return 0

@@ -1,0 +1,107 @@
+"""Synthesis sweep: resources and Fmax of the accelerator across bit widths, array sizes and dataflows.
+
+For each FPGA, dataflow and array size the bit widths are synthesised in
+order; once a size does not fit at some bit width, larger arrays at that
+width are skipped (recorded, not synthesised), so the sweep covers the part
+that fits. Results, a Markdown table and plots go to ``build/synth/``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+from matplotlib.figure import Figure  # noqa: E402
+
+from hw.synth import FPGAS, SYNTH_ROOT, format_table, synth_config  # noqa: E402
+from model.config import DATAFLOWS, AcceleratorConfig  # noqa: E402
+
+__all__ = ["SWEEP_BITS", "SWEEP_ARRAYS", "sweep", "plot_sweep"]
+
+#: Bit widths of the sweep (1 = binary XNOR-popcount).
+SWEEP_BITS = (1, 2, 4, 8, 16)
+#: Array shapes of the sweep, smallest first.
+SWEEP_ARRAYS = ((2, 2), (4, 4), (8, 8))
+
+
+def sweep(fpgas=("ecp5",), bits=SWEEP_BITS, arrays=SWEEP_ARRAYS, dataflows=DATAFLOWS, *,
+          root: Path = SYNTH_ROOT, progress=print) -> list[dict]:
+    """Synthesise every combination that fits; write ``sweep.json``, ``sweep.md`` and plots under ``root``.
+
+    Parameters
+    ----------
+    fpgas, bits, arrays, dataflows : iterables
+        What to sweep; each FPGA uses its default preset's buffer depths.
+    root : Path
+        Output folder (not under ``/tmp``).
+    progress : callable
+        Called with one line of text before and after each design.
+
+    Returns
+    -------
+    list of dict
+        One :func:`hw.synth.synth_config` result per design synthesised, plus
+        one ``{"fpga", "config", "skipped"}`` entry per design skipped because
+        a smaller array with the same settings did not fit.
+    """
+    jobs = [(f, d, b, a) for f in fpgas for d in dataflows for b in bits for a in sorted(arrays)]
+    results: list[dict] = []
+    too_big: set[tuple] = set()
+    start = time.perf_counter()
+    for i, (fpga, dataflow, b, (rows, cols)) in enumerate(jobs, 1):
+        config = AcceleratorConfig.preset(FPGAS[fpga].default_preset, dataflow=dataflow, bits=b, rows=rows, cols=cols)
+        tag = f"[{i}/{len(jobs)}] {fpga} {dataflow} bits={b} {rows}x{cols}"
+        if (fpga, dataflow, b) in too_big:
+            progress(f"{tag}: skipped (a smaller array did not fit)")
+            results.append({"fpga": fpga, "config": json.loads(config.to_json()), "skipped": True})
+            continue
+        progress(f"{tag}: synthesising ({time.perf_counter() - start:.0f} s elapsed)")
+        r = synth_config(config, fpga, root)
+        if not r["fits"]:
+            too_big.add((fpga, dataflow, b))
+        fmax = "-" if r["fmax_mhz"] is None else f"{r['fmax_mhz']:.1f} MHz"
+        progress(f"{tag}: {'fits' if r['fits'] else 'does not fit'}, {r['luts']} LUTs, {r['ffs']} FFs, "
+                 f"{r['brams']} BRAMs, {r['dsps']} DSPs, {fmax} ({sum(r['seconds'].values()):.0f} s)")
+        results.append(r)
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "sweep.json").write_text(json.dumps(results, indent=1))
+    done = [r for r in results if not r.get("skipped")]
+    (root / "sweep.md").write_text(format_table(done) + "\n")
+    for fpga in fpgas:
+        mine = [r for r in done if r["fpga"] == fpga]
+        if mine:
+            plot_sweep(mine, root / f"sweep_{fpga}.png")
+    return results
+
+
+def plot_sweep(results: list[dict], path: Path) -> Path:
+    """LUTs, flip-flops, DSPs and Fmax against bit width, one line per dataflow and array size."""
+    fig = Figure(figsize=(11, 8), layout="constrained")
+    axes = fig.subplots(2, 2)
+    panels = (("luts", "LUTs"), ("ffs", "flip-flops"), ("dsps", "DSP blocks"), ("fmax_mhz", "Fmax (MHz)"))
+    series: dict[tuple, list[dict]] = {}
+    for r in results:
+        c = r["config"]
+        series.setdefault((c["dataflow"], c["rows"], c["cols"]), []).append(r)
+    for ax, (key, label) in zip(axes.flat, panels):
+        for (dataflow, rows, cols), rs in sorted(series.items()):
+            pts = sorted((r["config"]["bits"], r[key]) for r in rs if r["fits"] and r[key] is not None)
+            if pts:
+                ax.plot(*zip(*pts), marker="o", linestyle="-" if dataflow == "ws" else "--",
+                        label=f"{dataflow} {rows}x{cols}")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(SWEEP_BITS, [str(b) for b in SWEEP_BITS])
+        ax.set_xlabel("bits (1 = binary XNOR-popcount)")
+        ax.set_ylabel(label)
+        ax.grid(True, alpha=0.3)
+        if key in ("luts", "ffs"):
+            ax.set_yscale("log")
+    axes[0, 0].legend(fontsize=8)
+    fig.suptitle(f"qconv on {results[0]['device']} (fitting designs; harness included)")
+    fig.savefig(path, dpi=110)
+    return path
