@@ -24,6 +24,8 @@ CONFIG_OPTS = --dataflow $(DATAFLOW) --bits $(BITS) $(call opt,PRESET,preset) $(
 help:
 	@echo "make sim DATAFLOW=os|ws BITS=1..16 [ROWS=.. COLS=.. LAYER=.. SEED=..]   run a layer and check it"
 	@echo "make test                                                              run every test"
+	@echo "make regress [N=200 SEED=1 WORKERS=..]                                 random co-simulation regression"
+	@echo "make faults                                                            inject faults; each must be caught"
 
 # Virtual environment with the pinned packages; rebuilt when the pins change.
 $(READY): requirements.txt pyproject.toml
@@ -50,6 +52,14 @@ sim: setup
 
 test: setup
 	@$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# Reliability (README "Reliability"): random regression and fault injection.
+.PHONY: regress faults
+regress: setup
+	@$(QCONV) regress --n $(or $(N),200) --seed $(or $(SEED),1) $(call opt,WORKERS,workers)
+
+faults: setup
+	@$(QCONV) faults $(call opt,WORKERS,workers)
 
 clean:
 	rm -rf build
