@@ -19,11 +19,12 @@ opt = $(if $($(1)),--$(2) $($(1)))
 CONFIG_OPTS = --dataflow $(DATAFLOW) --bits $(BITS) $(call opt,PRESET,preset) $(call opt,ROWS,rows) \
               $(call opt,COLS,cols) $(call opt,RF_DEPTH,rf-depth) $(call opt,PACK,pack)
 
-.PHONY: help setup sim test clean
+.PHONY: help setup sim test verilog clean
 
 help:
-	@echo "make sim DATAFLOW=os|ws BITS=1..16 [ROWS=.. COLS=.. LAYER=.. SEED=..]   run a layer and check it"
+	@echo "make sim DATAFLOW=os|ws BITS=1..16 [SIM=verilator|icarus ROWS=.. COLS=.. LAYER=.. SEED=.. WAVES=1]   run a layer on the RTL, check it"
 	@echo "make test                                                              run every test"
+	@echo "make verilog DATAFLOW=os|ws BITS=1..16 [ROWS=.. COLS=..]                write build/verilog/qconv_top.v + .json"
 	@echo "make regress [N=200 SEED=1 WORKERS=..]                                 random co-simulation regression"
 	@echo "make faults                                                            inject faults; each must be caught"
 
@@ -48,7 +49,10 @@ setup: $(READY)
 	  fi; }
 
 sim: setup
-	@$(QCONV) sim $(CONFIG_OPTS) $(call opt,LAYER,layer) $(call opt,SEED,seed)
+	@$(QCONV) sim $(CONFIG_OPTS) $(call opt,SIM,sim) $(call opt,LAYER,layer) $(call opt,SEED,seed) $(call opt,JSON,json) $(if $(WAVES),--waves)
+
+verilog: setup
+	@$(QCONV) verilog $(CONFIG_OPTS) --out build/verilog
 
 test: setup
 	@$(BIN)/python -m pytest -q $(PYTEST_ARGS)

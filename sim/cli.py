@@ -2,8 +2,8 @@
 
 Each sub-command module defines ``register(subparsers)``, which adds its
 parser and sets ``func`` (called with the parsed arguments, returning an exit
-status). Bad input (``ValueError``/``TypeError`` from the checks) is printed as
-one line naming the field, never as a traceback.
+status). Bad input (``ValueError``/``TypeError`` from the checks) and a missing
+simulator are printed as one line, never as a traceback.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import pkgutil
 import sys
 
 import sim.commands
+from sim.simulators import SimulatorMissing
 from model.config import DATAFLOWS, PRESETS, AcceleratorConfig
 from model.layer import ConvLayer, parse_layer
 
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ValueError, TypeError) as err:
+    except (ValueError, TypeError, SimulatorMissing) as err:
         print(f"qconv {args.command}: error: {err}", file=sys.stderr)
         return 2
 

@@ -1,0 +1,181 @@
+"""``qconv_top``: global buffer, PE array, controller, counters and the host port, from one configuration."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from hw.array import PEArray
+from hw.controller import DESC_LAYOUT, Controller
+from hw.counters import COUNTER_BITS, Counters
+from hw.global_buffer import GlobalBuffer
+from model.config import AcceleratorConfig
+from model.perf import COUNTERS
+from model.program import IFMAP, PSUM, WEIGHT
+
+__all__ = ["Accelerator"]
+
+
+class Accelerator(wiring.Component):
+    """The whole accelerator (Verilog module ``qconv_top``).
+
+    Parameters
+    ----------
+    config : AcceleratorConfig
+        Every hardware number comes from it.
+
+    Ports
+    -----
+    start : In(1)
+        Pulse one cycle while ``done``: run one pass with ``desc``.
+    desc : In(DESC_LAYOUT)
+        Packed layer descriptor (:func:`model.program.pack_descriptor`).
+    done : Out(1)
+        1 when idle (after reset, and from the end of a pass until the next ``start``).
+    host_sel : In(2)
+        0 ifmap, 1 weight, 2 psum/output buffer.
+    host_addr, host_lane : In
+        Word/line address; lane within a weight/psum line.
+    host_wdata : In(word_bits); host_we : In(1)
+        Write one word (a lane of a line) this cycle.
+    host_re : In(1); host_rdata : Out(acc_bits)
+        Read this cycle; ``host_rdata`` holds the word on the next cycle (ifmap and
+        weight words zero-extended, psum lanes two's complement).
+    count_<name> : Out(48)
+        One hardware counter per name of :data:`model.perf.COUNTERS`.
+
+    The host port may be used only while ``done`` is 1.
+    """
+
+    def __init__(self, config: AcceleratorConfig):
+        if not isinstance(config, AcceleratorConfig):
+            raise TypeError(f"config must be an AcceleratorConfig, not {type(config).__name__}")
+        self._config = config
+        deepest = max(config.ifmap_depth, config.weight_depth, config.psum_depth)
+        members = {
+            "start": In(1),
+            "desc": In(DESC_LAYOUT),
+            "done": Out(1),
+            "host_sel": In(2),
+            "host_addr": In(range(deepest)),
+            "host_lane": In(range(max(config.cols, 2))),
+            "host_wdata": In(config.word_bits),
+            "host_we": In(1),
+            "host_re": In(1),
+            "host_rdata": Out(config.acc_bits),
+        }
+        members |= {f"count_{name}": Out(COUNTER_BITS) for name in COUNTERS}
+        super().__init__(members)
+
+    @property
+    def config(self) -> AcceleratorConfig:
+        return self._config
+
+    def elaborate(self, platform):
+        cfg = self._config
+        rows, cols, ws = cfg.rows, cfg.cols, cfg.dataflow == "ws"
+        m = Module()
+        gb = m.submodules.buffer = GlobalBuffer(rows, cols, cfg.word_bits, cfg.acc_bits,
+                                                cfg.ifmap_depth, cfg.weight_depth, cfg.psum_depth)
+        ctrl = m.submodules.controller = Controller(rows, cols, cfg.rf_sets, cfg.dataflow, cfg.binary,
+                                                    cfg.word_bits, cfg.ifmap_depth, cfg.weight_depth,
+                                                    cfg.psum_depth)
+        array = m.submodules.array = PEArray(rows, cols, cfg.word_bits, cfg.binary, cfg.acc_bits, cfg.rf_depth,
+                                            cfg.dataflow)
+        counters = m.submodules.counters = Counters({
+            "cycles": 1, "macs": len(ctrl.ev_macs),
+            "dram_ifmap_reads": 1, "dram_weight_reads": 1, "dram_psum_writes": 1,
+            "glb_ifmap_reads": (rows + 1).bit_length(), "glb_ifmap_writes": 1,
+            "glb_weight_reads": 1, "glb_weight_writes": 1, "glb_psum_reads": 1, "glb_psum_writes": 1,
+            "rf_weight_reads": len(ctrl.ev_rf_reads), "rf_weight_writes": len(ctrl.ev_rf_writes),
+            "rf_psum_reads": len(ctrl.ev_rf_reads), "rf_psum_writes": len(ctrl.ev_rf_writes),
+        })
+        for name in COUNTERS:
+            m.d.comb += getattr(self, f"count_{name}").eq(getattr(counters, f"count_{name}"))
+
+        idle = ~ctrl.busy
+        m.d.comb += [ctrl.start.eq(self.start), ctrl.desc.eq(self.desc), self.done.eq(idle)]
+
+        # Host port (only while idle) and controller share the buffer ports.
+        sel = self.host_sel
+        host_w = {b: idle & self.host_we & (sel == b) for b in (IFMAP, WEIGHT, PSUM)}
+        host_r = {b: idle & self.host_re & (sel == b) for b in (IFMAP, WEIGHT, PSUM)}
+        lane_bit = Signal(cols)
+        m.d.comb += lane_bit.eq(1 << self.host_lane)
+        m.d.comb += [
+            gb.ifmap_waddr.eq(self.host_addr), gb.ifmap_wdata.eq(self.host_wdata), gb.ifmap_we.eq(host_w[IFMAP]),
+            gb.weight_waddr.eq(self.host_addr), gb.weight_wen.eq(Mux(host_w[WEIGHT], lane_bit, 0)),
+            *[gb.weight_wdata[j].eq(self.host_wdata) for j in range(cols)],
+        ]
+        for i in range(rows):
+            m.d.comb += [gb.ifmap_raddr[i].eq(ctrl.ifmap_raddr[i]), gb.ifmap_ren[i].eq(ctrl.ifmap_ren[i])]
+        with m.If(idle):
+            m.d.comb += [
+                gb.ifmap_raddr[0].eq(self.host_addr), gb.ifmap_ren[0].eq(host_r[IFMAP]),
+                gb.weight_raddr.eq(self.host_addr), gb.weight_ren.eq(host_r[WEIGHT]),
+                gb.psum_raddr.eq(self.host_addr), gb.psum_ren.eq(host_r[PSUM]),
+                gb.psum_waddr.eq(self.host_addr), gb.psum_wen.eq(Mux(host_w[PSUM], lane_bit, 0)),
+                *[gb.psum_wdata[j].eq(self.host_wdata) for j in range(cols)],
+            ]
+        with m.Else():
+            m.d.comb += [
+                gb.weight_raddr.eq(ctrl.weight_raddr), gb.weight_ren.eq(ctrl.weight_ren),
+                gb.psum_waddr.eq(ctrl.psum_waddr), gb.psum_wen.eq(Mux(ctrl.psum_we, (1 << cols) - 1, 0)),
+            ]
+            if ws:
+                m.d.comb += [gb.psum_raddr.eq(ctrl.psum_raddr), gb.psum_ren.eq(ctrl.psum_ren)]
+                for j in range(cols):
+                    old = Mux(ctrl.psum_first, 0, gb.psum_rdata[j].as_signed())
+                    m.d.comb += gb.psum_wdata[j].eq(array.acc[j] + old)
+            else:
+                m.d.comb += [gb.psum_wdata[j].eq(array.drain[j]) for j in range(cols)]
+
+        read_sel = Signal(2)
+        read_lane = Signal.like(self.host_lane)
+        with m.If(self.host_re):
+            m.d.sync += [read_sel.eq(sel), read_lane.eq(self.host_lane)]
+        lane_word = Signal(cfg.word_bits)
+        lane_psum = Signal(cfg.acc_bits)
+        m.d.comb += [
+            lane_word.eq(gb.weight_rdata.as_value().word_select(read_lane, cfg.word_bits)),
+            lane_psum.eq(gb.psum_rdata.as_value().word_select(read_lane, cfg.acc_bits)),
+        ]
+        m.d.comb += self.host_rdata.eq(Mux(read_sel == IFMAP, gb.ifmap_rdata[0],
+                                           Mux(read_sel == WEIGHT, lane_word, lane_psum)))
+
+        # Datapath: ifmap words to the rows; weights from the weight buffer.
+        m.d.comb += [array.a.eq(gb.ifmap_rdata), array.mask.eq(ctrl.mask)]
+        if ws:
+            m.d.comb += [
+                array.rf_sel.eq(ctrl.rf_sel), array.load_en.eq(ctrl.load_en), array.load_row.eq(ctrl.load_row),
+                array.load_sel.eq(ctrl.load_sel), array.load_data.eq(gb.weight_rdata),
+                array.acc_en.eq(ctrl.acc_en), array.acc_first.eq(ctrl.acc_first),
+            ]
+        else:
+            m.d.comb += [
+                array.w.eq(gb.weight_rdata), array.acc_row_en.eq(ctrl.acc_row_en),
+                array.acc_col_en.eq(ctrl.acc_col_en), array.acc_first.eq(ctrl.acc_first),
+                array.acc_sel.eq(ctrl.acc_sel), array.drain_row.eq(ctrl.drain_row),
+                array.drain_sel.eq(ctrl.drain_sel),
+            ]
+
+        # Counters, from the enables that really drive the memories and the PEs.
+        was_busy = Signal()
+        m.d.sync += was_busy.eq(ctrl.busy)
+        ifmap_reads = gb.ifmap_ren[0]
+        for i in range(1, rows):
+            ifmap_reads = ifmap_reads + gb.ifmap_ren[i]
+        rf = "weight" if ws else "psum"
+        inc = {
+            "cycles": ctrl.busy | was_busy,
+            "macs": ctrl.ev_macs,
+            "dram_ifmap_reads": host_w[IFMAP], "dram_weight_reads": host_w[WEIGHT], "dram_psum_writes": host_r[PSUM],
+            "glb_ifmap_reads": ifmap_reads, "glb_ifmap_writes": gb.ifmap_we,
+            "glb_weight_reads": gb.weight_ren, "glb_weight_writes": gb.weight_wen.any(),
+            "glb_psum_reads": gb.psum_ren, "glb_psum_writes": gb.psum_wen.any(),
+            f"rf_{rf}_reads": ctrl.ev_rf_reads, f"rf_{rf}_writes": ctrl.ev_rf_writes,
+        }
+        for name, value in inc.items():
+            m.d.comb += getattr(counters, f"inc_{name}").eq(value)
+        return m

@@ -1,0 +1,172 @@
+"""The host program that runs a layer on the accelerator: buffer writes, runs, output reads.
+
+The testbench (cocotb) and the Amaranth-simulator tests execute these ops in
+order on the ``qconv_top`` host port; the program is what a real driver would
+do. A layer is split into passes by :func:`model.tiling.plan`; each pass is
+
+1. :class:`HostWrite` of its input words and weight words (skipped for a tile
+   already in the buffer from the previous pass),
+2. one :class:`HostRun` with the packed layer descriptor of the pass,
+3. :class:`HostRead` of every output of the pass.
+
+Buffer layouts (``n``, ``m`` local to the pass; ``Cw`` words per pixel,
+``Kw = Cw*R*S`` reduction words, reduction word ``k = (cw*R + r)*S + s``):
+
+* ifmap word address ``((n*Cw + cw)*H + h)*W + w``; a word holds one signed
+  ``bits`` value, or in binary mode ``pack`` channel bits (channel ``c`` at bit
+  ``c % pack`` of word ``c // pack``);
+* weight line ``(m // cols)*Kw + k``, lane ``m % cols``;
+* psum line ``(m // cols)*P + p``, lane ``m % cols``, ``p = (n*E + e)*F + f``.
+
+The descriptor carries the layer fields and values a driver precomputes so
+the hardware needs no divider or multiplier (``E``, ``F``, ``P``, ``Kw``,
+``H*W``, ``Cw*H*W``, ``stride*W``, ``pad*W``, the fold counts, the channel mask
+of the last word of a pixel).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from model.config import AcceleratorConfig
+from model.conv import pack_bits
+from model.layer import ConvLayer
+from model.tiling import Pass, plan, reduction_words, words_per_pixel
+
+__all__ = [
+    "IFMAP", "WEIGHT", "PSUM", "HostWrite", "HostRun", "HostRead", "DESC_FIELDS", "DESC_BITS",
+    "pack_descriptor", "descriptor_fields", "build_program",
+]
+
+IFMAP, WEIGHT, PSUM = 0, 1, 2  #: ``host_sel`` values
+
+#: Descriptor fields, (name, width in bits), packed LSB first in this order.
+DESC_FIELDS: tuple[tuple[str, int], ...] = (
+    *((name, 32) for name in (
+        "N", "C", "Cw", "H", "W", "M", "R", "S", "stride", "pad",
+        "E", "F", "P", "Kw", "HW", "CwHW", "strideW", "padW",
+        "m_groups", "last_cols", "k_folds", "p_folds",
+    )),
+    ("last_mask", 64),
+)
+#: Width of the packed descriptor (the ``desc`` port).
+DESC_BITS: int = sum(width for _, width in DESC_FIELDS)
+
+
+@dataclass(frozen=True)
+class HostWrite:
+    """Write ``data`` (unsigned bit pattern) to buffer ``sel`` at ``addr``, lane ``lane``."""
+
+    sel: int
+    addr: int
+    lane: int
+    data: int
+
+
+@dataclass(frozen=True)
+class HostRun:
+    """Pulse ``start`` with descriptor ``desc`` (``fields`` is its readable form) and wait for ``done``."""
+
+    desc: int
+    fields: dict
+
+
+@dataclass(frozen=True)
+class HostRead:
+    """Read buffer ``sel`` at ``addr``, lane ``lane``: the output at ``index`` = (n, m, e, f)."""
+
+    sel: int
+    addr: int
+    lane: int
+    index: tuple
+
+
+def pack_descriptor(fields: dict) -> int:
+    """Pack ``fields`` (every name of :data:`DESC_FIELDS`) into one integer, LSB first.
+
+    Raises
+    ------
+    ValueError
+        On a missing or unknown field, or a value that does not fit its width.
+    """
+    names = [name for name, _ in DESC_FIELDS]
+    missing = [n for n in names if n not in fields]
+    unknown = sorted(set(fields) - set(names))
+    if missing or unknown:
+        raise ValueError(f"descriptor fields missing {missing}, unknown {unknown}")
+    value, offset = 0, 0
+    for name, width in DESC_FIELDS:
+        v = fields[name]
+        if not 0 <= v < 2**width:
+            raise ValueError(f"descriptor field {name}={v} does not fit {width} bits (0..{2**width - 1})")
+        value |= int(v) << offset
+        offset += width
+    return value
+
+
+def descriptor_fields(config: AcceleratorConfig, layer: ConvLayer, n_count: int, m_count: int) -> dict:
+    """Descriptor of a pass of ``n_count`` images and ``m_count`` filters of ``layer``."""
+    cw, kw = words_per_pixel(config, layer), reduction_words(config, layer)
+    p = n_count * layer.E * layer.F
+    span = config.rows * config.rf_sets  # outer-loop elements one fold covers
+    m_groups = -(-m_count // config.cols)
+    last_channels = layer.C - (cw - 1) * config.channels_per_word
+    return {
+        "N": n_count, "C": layer.C, "Cw": cw, "H": layer.H, "W": layer.W, "M": m_count,
+        "R": layer.R, "S": layer.S, "stride": layer.stride, "pad": layer.pad,
+        "E": layer.E, "F": layer.F, "P": p, "Kw": kw, "HW": layer.H * layer.W,
+        "CwHW": cw * layer.H * layer.W, "strideW": layer.stride * layer.W, "padW": layer.pad * layer.W,
+        "m_groups": m_groups, "last_cols": m_count - (m_groups - 1) * config.cols,
+        "k_folds": -(-kw // span), "p_folds": -(-p // span),
+        "last_mask": (1 << last_channels) - 1,
+    }
+
+
+def _words(config: AcceleratorConfig, a: np.ndarray) -> np.ndarray:
+    """Stored words of an NCHW / MCRS operand: packed channel bits, or two's-complement patterns."""
+    if config.binary:
+        return pack_bits(a, axis=1, word=config.pack)
+    return np.asarray(a, dtype=np.int64) & ((1 << config.bits) - 1)
+
+
+def _pass_ops(config: AcceleratorConfig, layer: ConvLayer, xw: np.ndarray, ww: np.ndarray, ps: Pass) -> list:
+    cols = config.cols
+    ops: list = []
+    if ps.load_ifmap:
+        tile = xw[ps.n0:ps.n0 + ps.n_count].reshape(-1)  # ((n*Cw + cw)*H + h)*W + w order
+        ops += [HostWrite(IFMAP, addr, 0, int(v)) for addr, v in enumerate(tile)]
+    if ps.load_weights:
+        kw = reduction_words(config, layer)
+        for ml in range(ps.m_count):
+            line0 = (ml // cols) * kw
+            ops += [HostWrite(WEIGHT, line0 + k, ml % cols, int(v)) for k, v in enumerate(ww[ps.m0 + ml].reshape(-1))]
+    fields = descriptor_fields(config, layer, ps.n_count, ps.m_count)
+    ops.append(HostRun(pack_descriptor(fields), fields))
+    E, F, P = layer.E, layer.F, fields["P"]
+    for nl in range(ps.n_count):
+        for ml in range(ps.m_count):
+            for e in range(E):
+                for f in range(F):
+                    line = (ml // cols) * P + (nl * E + e) * F + f
+                    ops.append(HostRead(PSUM, line, ml % cols, (ps.n0 + nl, ps.m0 + ml, e, f)))
+    return ops
+
+
+def build_program(config: AcceleratorConfig, layer: ConvLayer, x: np.ndarray, w: np.ndarray) -> list:
+    """Every pass of the tiling plan: its writes, one :class:`HostRun`, then its :class:`HostRead` ops.
+
+    Parameters
+    ----------
+    x, w : ndarray
+        Input (NCHW) and weights (MCRS): signed ``bits`` integers, or 0/1 bits when binary.
+    """
+    for name, a, shape in (("x", x, layer.input_shape), ("w", w, layer.weight_shape)):
+        if getattr(a, "shape", None) != shape:
+            raise ValueError(f"{name} has shape {getattr(a, 'shape', None)}, but layer {layer} needs {shape}")
+    xw, ww = _words(config, x), _words(config, w)
+    ops: list = []
+    for ps in plan(config, layer).passes:
+        ops += _pass_ops(config, layer, xw, ww, ps)
+    return ops

@@ -1,0 +1,58 @@
+"""The report of one co-simulated layer: a JSON record and the short table ``qconv sim`` prints."""
+
+from __future__ import annotations
+
+from model.config import AcceleratorConfig
+from model.layer import ConvLayer
+from model.perf import Prediction
+
+__all__ = ["make_report", "format_table"]
+
+
+def make_report(config: AcceleratorConfig, layer: ConvLayer, simulator: str, result: dict, prediction: Prediction) -> dict:
+    """The JSON report: configuration, layer, simulator, seed, MACs, cycles and counters (RTL vs model),
+    utilisation (from the RTL's cycles), whether outputs match, and the verdict."""
+    rtl_cycles = (result.get("cycles") or {}).get("rtl")
+    return {
+        "config": config.to_dict(),
+        "layer": layer.to_dict(),
+        "simulator": simulator,
+        "seed": result["seed"],
+        "macs": layer.macs,
+        "cycles": {"rtl": rtl_cycles, "model": prediction.cycles},
+        "ideal_cycles": prediction.ideal_cycles,
+        "naive_cycles": prediction.naive_cycles,
+        "passes": prediction.passes,
+        "counters": result.get("counters", {}),
+        "utilization": layer.macs / (rtl_cycles * config.pes * config.macs_per_pe_cycle) if rtl_cycles else 0.0,
+        "outputs_match": bool(result["outputs_match"]),
+        "first_mismatch": result.get("first_mismatch"),
+        "error": result.get("error"),
+        "pass": bool(result["pass"]),
+    }
+
+
+def format_table(report: dict) -> str:
+    """A short text table of ``report``: layer, MACs, cycles, utilisation, each counter, PASS/FAIL."""
+    c = report["config"]
+    layer = ",".join(f"{k}={v}" for k, v in report["layer"].items())
+    lines = [
+        f"layer        {layer}",
+        f"accelerator  {c['rows']}x{c['cols']} {c['dataflow']} bits={c['bits']} rf_depth={c['rf_depth']} on {report['simulator']} (seed {report['seed']})",
+        f"MACs         {report['macs']}",
+        f"utilisation  {report['utilization']:.1%}   (ideal {report['ideal_cycles']} cycles, "
+        f"fill+drain every fold {report['naive_cycles']}, passes {report['passes']})",
+        "",
+        f"{'counter':<20}{'RTL':>12}{'model':>12}",
+    ]
+    for name, pair in report["counters"].items():
+        mark = "" if pair["rtl"] == pair["model"] else "   <-- mismatch"
+        lines.append(f"{name:<20}{pair['rtl']:>12}{pair['model']:>12}{mark}")
+    lines.append("")
+    if report["error"]:
+        lines.append(f"error: {report['error']}")
+    if report["first_mismatch"]:
+        m = report["first_mismatch"]
+        lines.append(f"first output mismatch at (n, m, e, f) = {tuple(m['index'])}: expected {m['expected']}, got {m['actual']}")
+    lines.append(f"outputs {'match' if report['outputs_match'] else 'DIFFER'}: {'PASS' if report['pass'] else 'FAIL'}")
+    return "\n".join(lines)

@@ -1,0 +1,128 @@
+"""Build the accelerator once per configuration and simulator, then co-simulate many layers on it.
+
+A build lives in ``build/sim/<simulator>/<config key>/``: the generated
+Verilog with its configuration JSON beside it, and the simulator's objects.
+:func:`run` hands the testbench a list of jobs (layer + seed) in one
+simulation, so the design is built and started once for many layers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from hw.verilog import generate
+from model.config import AcceleratorConfig
+from model.layer import ConvLayer
+from sim.simulators import SIMULATORS, prepare
+
+__all__ = ["Build", "build", "run", "TOPLEVEL", "BUILD_ROOT"]
+
+#: Top-level module name of the generated Verilog.
+TOPLEVEL = "qconv_top"
+#: Where builds go (git-ignored).
+BUILD_ROOT = Path("build") / "sim"
+
+logging.getLogger("cocotb").setLevel(logging.WARNING)
+
+
+@dataclass(frozen=True)
+class Build:
+    """One built design: its configuration, simulator, folder and Verilog."""
+
+    config: AcceleratorConfig
+    simulator: str
+    directory: Path
+    verilog: Path
+    config_json: Path
+    waves: bool
+
+
+def _key(config: AcceleratorConfig, waves: bool) -> str:
+    digest = hashlib.sha256(config.to_json().encode()).hexdigest()[:10]
+    return f"{config.dataflow}-b{config.bits}-{config.rows}x{config.cols}-rf{config.rf_depth}-{digest}{'-waves' if waves else ''}"
+
+
+def _runner(simulator: str):
+    prepare(simulator)
+    from cocotb_tools.runner import get_runner
+
+    return get_runner(simulator)
+
+
+def _build_args(simulator: str) -> list[str]:
+    # Amaranth's Verilog trips Verilator's WIDTHEXPAND/CASEINCOMPLETE warnings, fatal by default.
+    return ["-Wno-fatal", "-O3"] if simulator == "verilator" else []
+
+
+def build(config: AcceleratorConfig, simulator: str = "verilator", *, root: Path = BUILD_ROOT, waves: bool = False) -> Build:
+    """Generate the Verilog of ``config`` and build it for ``simulator`` (skipped when up to date).
+
+    Raises
+    ------
+    sim.simulators.SimulatorMissing
+        If the simulator is not installed (the message says how to install it).
+    """
+    if simulator not in SIMULATORS:
+        raise ValueError(f"simulator must be one of {', '.join(SIMULATORS)}, not {simulator!r}")
+    runner = _runner(simulator)
+    directory = (root / simulator / _key(config, waves)).resolve()
+    verilog, config_json = generate(config, directory / "rtl")
+    stamp = directory / "built.stamp"
+    source = verilog.read_text()
+    if not stamp.exists() or stamp.read_text() != hashlib.sha256(source.encode()).hexdigest():
+        runner.build(
+            sources=[verilog],
+            hdl_toplevel=TOPLEVEL,
+            build_dir=directory / "obj",
+            build_args=_build_args(simulator),
+            timescale=("1ns", "1ps"),
+            waves=waves,
+            always=True,
+            log_file=directory / "build.log",
+        )
+        stamp.write_text(hashlib.sha256(source.encode()).hexdigest())
+    return Build(config, simulator, directory, verilog, config_json, waves)
+
+
+def run(built: Build, jobs: list[tuple[ConvLayer, int]]) -> list[dict]:
+    """Co-simulate ``jobs`` (layer, seed) on ``built`` in one simulation; return one result per job.
+
+    Each result is the dict the testbench writes (see :mod:`sim.testbench`):
+    ``layer``, ``seed``, ``outputs_match``, ``first_mismatch``, ``cycles``,
+    ``counters`` (each ``{"rtl", "model"}``), ``error`` and ``pass``.
+    A job the simulation never reached (the simulator crashed) comes back
+    with ``pass`` false and the reason in ``error``.
+    """
+    runner = _runner(built.simulator)
+    run_dir = built.directory / f"run-{uuid.uuid4().hex[:8]}"
+    run_dir.mkdir(parents=True)
+    jobs_file, results_file = run_dir / "jobs.json", run_dir / "results.json"
+    jobs_file.write_text(json.dumps([{"layer": str(layer), "seed": seed} for layer, seed in jobs]))
+    env = {"QCONV_CONFIG": str(built.config_json), "QCONV_JOBS": str(jobs_file), "QCONV_RESULTS": str(results_file)}
+    try:
+        runner.test(
+            test_module="sim.testbench",
+            hdl_toplevel=TOPLEVEL,
+            hdl_toplevel_lang="verilog",
+            build_dir=built.directory / "obj",
+            test_dir=run_dir,
+            extra_env=env,
+            waves=built.waves,
+            timescale=("1ns", "1ps"),
+            results_xml=str(run_dir / "results.xml"),
+            log_file=run_dir / "sim.log",
+        )
+    except (SystemExit, RuntimeError):
+        pass  # a failing cocotb test: the results file below says what failed
+    results = json.loads(results_file.read_text()) if results_file.exists() else []
+    for layer, seed in jobs[len(results):]:
+        results.append({
+            "layer": str(layer), "seed": seed, "pass": False, "outputs_match": False,
+            "error": f"the simulation stopped before this job; see {run_dir / 'sim.log'}",
+        })
+    return results

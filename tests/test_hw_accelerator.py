@@ -1,0 +1,50 @@
+"""Whole accelerator in amaranth.sim: outputs == model.conv, cycles and every counter == model.perf.predict.
+
+One build per configuration runs every layer (the counters are compared as
+differences over each layer's program).
+"""
+
+import numpy as np
+import pytest
+from hw_exec import run_layers
+
+from model.config import AcceleratorConfig
+from model.conv import conv2d_layer
+from model.data import random_operands
+from model.layer import ConvLayer
+from model.perf import predict
+from model.tiling import plan
+
+LAYERS = {
+    "larger-than-array": ConvLayer(C=3, H=6, W=5, M=5, R=3, S=3),
+    "stride2-pad1": ConvLayer(C=2, H=7, W=6, M=3, R=3, S=3, stride=2, pad=1),
+    "1x1": ConvLayer(C=5, H=3, W=4, M=3, R=1, S=1),
+    "N2": ConvLayer(N=2, C=2, H=4, W=4, M=3, R=2, S=2),
+    "two-passes": ConvLayer(N=2, C=1, H=12, W=12, M=4, R=1, S=1),
+}
+
+CONFIGS = [
+    *(dict(dataflow=df, bits=b, rf_depth=rf) for df in ("ws", "os") for b in (1, 4, 8, 16) for rf in (2, 4)),
+    *(dict(dataflow=df, bits=b, rf_depth=rf, rows=r, cols=c)
+      for df in ("ws", "os") for (r, c, b, rf) in ((3, 2, 8, 2), (2, 3, 1, 4))),
+]
+
+
+def _id(kw):
+    return "-".join(f"{k}{v}" for k, v in kw.items())
+
+
+@pytest.mark.parametrize("overrides", CONFIGS, ids=_id)
+def test_layers_match_golden_model_and_performance_model(overrides):
+    config = AcceleratorConfig.preset("tiny", **overrides)
+    assert plan(config, LAYERS["two-passes"]).passes[1:], "the two-passes layer must need more than one pass"
+    rng = np.random.default_rng(7)
+    jobs = [(layer, *random_operands(layer, config.bits, rng)) for layer in LAYERS.values()]
+    for name, (layer, x, w), (out, counters) in zip(LAYERS, jobs, run_layers(config, jobs)):
+        want = conv2d_layer(x, w, layer, config.bits)
+        bad = np.argwhere(out != want)
+        assert not bad.size, f"{name}: output {tuple(bad[0])} is {out[tuple(bad[0])]}, want {want[tuple(bad[0])]}"
+        predicted = predict(config, layer)
+        wrong = {k: (v, predicted.counters[k]) for k, v in counters.items() if v != predicted.counters[k]}
+        assert not wrong, f"{name}: counters (rtl, model) differ: {wrong}"
+        assert counters["cycles"] == predicted.cycles and counters["macs"] == layer.macs

@@ -1,0 +1,63 @@
+"""model.program: descriptor packing and the host program's buffer layouts."""
+
+import numpy as np
+import pytest
+
+from model.config import AcceleratorConfig
+from model.layer import ConvLayer
+from model.program import (DESC_BITS, DESC_FIELDS, IFMAP, PSUM, WEIGHT, HostRead, HostRun, HostWrite,
+                           build_program, descriptor_fields, pack_descriptor)
+
+
+def test_descriptor_packs_lsb_first():
+    fields = {name: 0 for name, _ in DESC_FIELDS}
+    fields["C"], fields["last_mask"] = 5, 0b111
+    value = pack_descriptor(fields)
+    assert value == (5 << 32) | (0b111 << (DESC_BITS - 64))
+    assert value < 2**DESC_BITS
+
+
+def test_descriptor_rejects_bad_fields():
+    fields = {name: 0 for name, _ in DESC_FIELDS}
+    with pytest.raises(ValueError, match="does not fit 32 bits"):
+        pack_descriptor({**fields, "H": 2**32})
+    with pytest.raises(ValueError, match="missing"):
+        pack_descriptor({k: v for k, v in fields.items() if k != "H"})
+
+
+def test_derived_descriptor_fields():
+    config = AcceleratorConfig.preset("tiny", bits=1, pack=8)
+    f = descriptor_fields(config, ConvLayer(C=11, H=5, W=4, M=3, R=3, S=3, stride=2, pad=1), 1, 3)
+    assert (f["Cw"], f["E"], f["F"], f["P"], f["Kw"]) == (2, 3, 2, 6, 18)
+    assert (f["HW"], f["CwHW"], f["strideW"], f["padW"]) == (20, 40, 8, 4)
+    assert (f["m_groups"], f["last_cols"], f["k_folds"], f["p_folds"]) == (2, 1, 9, 3)
+    assert f["last_mask"] == 0b111  # channels 8..10 in the second word
+
+
+def test_program_layouts_multibit():
+    config = AcceleratorConfig.preset("tiny", bits=4)
+    layer = ConvLayer(N=2, C=2, H=3, W=3, M=3, R=2, S=2)
+    rng = np.random.default_rng(0)
+    x = rng.integers(-8, 8, layer.input_shape)
+    w = rng.integers(-8, 8, layer.weight_shape)
+    ops = build_program(config, layer, x, w)
+    writes = {(op.sel, op.addr, op.lane): op.data for op in ops if isinstance(op, HostWrite)}
+    assert sum(isinstance(op, HostRun) for op in ops) == 1
+    # ifmap word ((n*Cw + cw)*H + h)*W + w, 4-bit two's complement pattern
+    assert writes[(IFMAP, ((1 * 2 + 1) * 3 + 2) * 3 + 0, 0)] == x[1, 1, 2, 0] & 0xF
+    # weight line (m // cols)*Kw + k, lane m % cols, k = (cw*R + r)*S + s; Kw = 8
+    assert writes[(WEIGHT, 1 * 8 + (1 * 2 + 0) * 2 + 1, 0)] == w[2, 1, 0, 1] & 0xF
+    reads = [op for op in ops if isinstance(op, HostRead)]
+    assert sorted(op.index for op in reads) == sorted(np.ndindex(*layer.output_shape))
+    # psum line (m // cols)*P + p, P = 2*2*2 = 8
+    (r,) = [op for op in reads if op.index == (1, 2, 0, 1)]
+    assert (r.sel, r.addr, r.lane) == (PSUM, 1 * 8 + (1 * 2 + 0) * 2 + 1, 0)
+
+
+def test_program_packs_binary_channels():
+    config = AcceleratorConfig.preset("tiny", bits=1, pack=4)
+    layer = ConvLayer(C=6, H=1, W=1, M=1, R=1, S=1)
+    x = np.array([1, 0, 1, 1, 0, 1]).reshape(layer.input_shape)
+    w = np.ones(layer.weight_shape, dtype=np.int64)
+    writes = [op for op in build_program(config, layer, x, w) if isinstance(op, HostWrite) and op.sel == IFMAP]
+    assert [(op.addr, op.data) for op in writes] == [(0, 0b1101), (1, 0b10)]
