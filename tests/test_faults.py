@@ -1,16 +1,18 @@
 """Fault injection: every fault edits the Verilog exactly where intended, and representative faults are caught.
 
 The full list runs in ``make faults``; here every fault is only applied to the
-text (no simulation), and three faults, one per kind of check, are simulated.
+text (no simulation), and three faults of the weight-stationary target, one
+per kind of check, are built together and simulated with the baseline.
 """
 
 import pytest
 
 from hw.verilog import generate
-from sim.faults import (
-    FAULT_CONFIGS, FAULT_JOBS, FAULTS, Fault, FaultNotApplied, apply_fault, checks_fired, normalise, run_fault,
-)
 from model.tiling import plan
+from sim.faults import (
+    FAULT_CONFIGS, FAULT_JOBS, FAULT_SELECT, FAULTS, Fault, FaultNotApplied, apply_fault, build_target, checks_fired,
+    multiplex, normalise, run_fault,
+)
 
 
 @pytest.fixture(scope="module")
@@ -68,18 +70,39 @@ def test_checks_fired_names_every_check():
     assert checks_fired(records[2:]) == []
 
 
+def test_multiplexed_design_guards_every_edit(golden):
+    faults = tuple(f for f in FAULTS if f.target == "ws")
+    text = multiplex(faults, golden["ws"])
+    for index, fault in enumerate(faults, start=1):
+        assert text.count(f"({FAULT_SELECT} == {index}) ?") == fault.count
+    assert text.count(f"integer {FAULT_SELECT};") == len({f.module for f in faults})
+    lines = golden["ws"].splitlines()
+    edited = {i for f in faults for i, (a, b) in enumerate(zip(lines, apply_fault(f, golden["ws"]).splitlines())) if a != b}
+    # every other line is unchanged and in place
+    assert [line for line in text.splitlines() if FAULT_SELECT not in line] == [
+        line for i, line in enumerate(lines) if i not in edited]
+
+
+REPRESENTATIVE = ("pe_swapped_operand", "glb_ifmap_reads_miscounted", "done_never_rises")
+
+
+@pytest.fixture(scope="module")
+def representative_build(tmp_path_factory):
+    faults = tuple(f for f in FAULTS if f.name in REPRESENTATIVE)
+    return faults, build_target("ws", faults, "verilator", tmp_path_factory.mktemp("faults"))
+
+
 @pytest.mark.cosim
-@pytest.mark.parametrize("name, check", [
-    ("pe_swapped_operand", "outputs"),
-    ("cycles_miss_pipeline_tail", "cycles"),
-    ("done_never_rises", "timeout"),
-])
-def test_representative_fault_is_caught(require_simulator, tmp_path, name, check):
-    require_simulator("icarus")
-    fault = next(f for f in FAULTS if f.name == name)
-    result = run_fault(fault, fault.target, "icarus", tmp_path)
-    assert result["caught"] and check in result["caught_by"], result
-    if check == "timeout":  # the bounded wait reports the cycle count it waited
-        assert "did not raise done within" in result["first_error"] and "cycles" in result["first_error"]
-    if check == "cycles":
-        assert result["caught_by"] == ["cycles"]  # outputs and the other counters still match
+def test_baseline_passes_and_representative_faults_are_caught(require_simulator, representative_build):
+    require_simulator("verilator")
+    faults, built = representative_build
+    baseline = run_fault(built, "ws", 0, None)
+    assert not baseline["caught"], baseline
+    results = {f.name: run_fault(built, "ws", i, f) for i, f in enumerate(faults, start=1)}
+    assert "outputs" in results["pe_swapped_operand"]["caught_by"]
+    # a miscounted buffer access leaves outputs and cycles right: only its counter catches it
+    assert results["glb_ifmap_reads_miscounted"]["caught_by"] == ["counter:glb_ifmap_reads"]
+    # a DUT that never signals done: the bounded wait gives up and reports how many cycles it waited
+    stuck = results["done_never_rises"]
+    assert stuck["caught_by"] == ["timeout"]
+    assert "did not raise done within" in stuck["first_error"] and "cycles" in stuck["first_error"]
