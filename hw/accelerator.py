@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -106,30 +106,31 @@ class Accelerator(wiring.Component):
         m.d.comb += [
             gb.ifmap_waddr.eq(self.host_addr), gb.ifmap_wdata.eq(self.host_wdata), gb.ifmap_we.eq(host_w[IFMAP]),
             gb.weight_waddr.eq(self.host_addr), gb.weight_wen.eq(Mux(host_w[WEIGHT], lane_bit, 0)),
-            *[gb.weight_wdata[j].eq(self.host_wdata) for j in range(cols)],
+            gb.weight_wdata.eq(Cat(*([self.host_wdata] * cols))),
         ]
-        for i in range(rows):
-            m.d.comb += [gb.ifmap_raddr[i].eq(ctrl.ifmap_raddr[i]), gb.ifmap_ren[i].eq(ctrl.ifmap_ren[i])]
-        with m.If(idle):
+        # Whole-signal assignments only (a partially assigned comb signal becomes an `always @*` that
+        # Icarus may never evaluate).
+        host_line = Signal(cols)
+        m.d.comb += host_line.eq(Mux(host_w[PSUM], lane_bit, 0))
+        m.d.comb += [
+            gb.ifmap_raddr.eq(Cat(Mux(idle, self.host_addr, ctrl.ifmap_raddr[0]),
+                                  *(ctrl.ifmap_raddr[i] for i in range(1, rows)))),
+            gb.ifmap_ren.eq(Cat(Mux(idle, host_r[IFMAP], ctrl.ifmap_ren[0]), ctrl.ifmap_ren[1:])),
+            gb.weight_raddr.eq(Mux(idle, self.host_addr, ctrl.weight_raddr)),
+            gb.weight_ren.eq(Mux(idle, host_r[WEIGHT], ctrl.weight_ren)),
+            gb.psum_waddr.eq(Mux(idle, self.host_addr, ctrl.psum_waddr)),
+            gb.psum_wen.eq(Mux(idle, host_line, Mux(ctrl.psum_we, (1 << cols) - 1, 0))),
+        ]
+        if ws:
             m.d.comb += [
-                gb.ifmap_raddr[0].eq(self.host_addr), gb.ifmap_ren[0].eq(host_r[IFMAP]),
-                gb.weight_raddr.eq(self.host_addr), gb.weight_ren.eq(host_r[WEIGHT]),
-                gb.psum_raddr.eq(self.host_addr), gb.psum_ren.eq(host_r[PSUM]),
-                gb.psum_waddr.eq(self.host_addr), gb.psum_wen.eq(Mux(host_w[PSUM], lane_bit, 0)),
-                *[gb.psum_wdata[j].eq(self.host_wdata) for j in range(cols)],
+                gb.psum_raddr.eq(Mux(idle, self.host_addr, ctrl.psum_raddr)),
+                gb.psum_ren.eq(Mux(idle, host_r[PSUM], ctrl.psum_ren)),
             ]
-        with m.Else():
-            m.d.comb += [
-                gb.weight_raddr.eq(ctrl.weight_raddr), gb.weight_ren.eq(ctrl.weight_ren),
-                gb.psum_waddr.eq(ctrl.psum_waddr), gb.psum_wen.eq(Mux(ctrl.psum_we, (1 << cols) - 1, 0)),
-            ]
-            if ws:
-                m.d.comb += [gb.psum_raddr.eq(ctrl.psum_raddr), gb.psum_ren.eq(ctrl.psum_ren)]
-                for j in range(cols):
-                    old = Mux(ctrl.psum_first, 0, gb.psum_rdata[j].as_signed())
-                    m.d.comb += gb.psum_wdata[j].eq(array.acc[j] + old)
-            else:
-                m.d.comb += [gb.psum_wdata[j].eq(array.drain[j]) for j in range(cols)]
+            results = [array.acc[j] + Mux(ctrl.psum_first, 0, gb.psum_rdata[j].as_signed()) for j in range(cols)]
+        else:
+            m.d.comb += [gb.psum_raddr.eq(self.host_addr), gb.psum_ren.eq(host_r[PSUM])]
+            results = [array.drain[j] for j in range(cols)]
+        m.d.comb += gb.psum_wdata.eq(Cat(*(Mux(idle, self.host_wdata, r)[:cfg.acc_bits] for r in results)))
 
         read_sel = Signal(2)
         read_lane = Signal.like(self.host_lane)

@@ -281,18 +281,18 @@ class Controller(wiring.Component):
         drain_on = ds.on if not ws else Const(0, 1)
         drain_last = ds.last if not ws else Const(0, 1)
 
-        # The next fold context after `load`.
-        nxt = Signal(_CONTEXT)
+        # The next fold context after `load` (whole-field expressions: no partially assigned comb signal).
         wrap = load.fold == folds - 1
-        m.d.comb += [nxt.eq(load), nxt.half.eq(~load.half)]
-        with m.If(wrap):
-            m.d.comb += [
-                nxt.fold.eq(0), nxt.group.eq(load.group + 1), nxt.valid.eq(load.valid & (load.group + 1 < d.m_groups)),
-                nxt.last_group.eq(load.group + 2 == d.m_groups), nxt.wbase.eq(load.wbase + d.Kw),
-                nxt.pbase.eq(load.pbase + d.P), nxt.p0.eq(0),
-            ]
-        with m.Else():
-            m.d.comb += [nxt.fold.eq(load.fold + 1), nxt.p0.eq(load.p0 + span)]
+        nxt = {
+            "valid": load.valid & (~wrap | (load.group + 1 < d.m_groups)),
+            "half": ~load.half,
+            "fold": Mux(wrap, 0, load.fold + 1),
+            "group": Mux(wrap, load.group + 1, load.group),
+            "last_group": Mux(wrap, load.group + 2 == d.m_groups, load.last_group),
+            "wbase": Mux(wrap, load.wbase + d.Kw, load.wbase),
+            "pbase": Mux(wrap, load.pbase + d.P, load.pbase),
+            "p0": Mux(wrap, 0, load.p0 + span),
+        }
 
         period_end = running & (~ls.on | ls.last) & (~ss.on | ss.last) & (~drain_on | drain_last)
         # Walkers: the load walker continues across the folds of one filter group.
@@ -309,11 +309,12 @@ class Controller(wiring.Component):
                          *ls.clear(), *ss.clear(), *ds.clear()]
             m.d.sync += [*lw.reset(self.desc), *sw.reset(self.desc)]
         with m.Elif(period_end):
-            m.d.sync += [load.eq(nxt), stream.eq(load), drain.eq(stream if not ws else 0),
+            m.d.sync += [*(getattr(load, k).eq(v) for k, v in nxt.items()), stream.eq(load),
+                         drain.eq(stream if not ws else 0),
                          *ls.clear(), *ss.clear(), *ds.clear(), *sw.reset(d)]
             with m.If(wrap):
                 m.d.sync += lw.reset(d)
-            last_period = ~nxt.valid & ~load.valid & (Const(1, 1) if ws else ~stream.valid)
+            last_period = ~nxt["valid"] & ~load.valid & (Const(1, 1) if ws else ~stream.valid)
             with m.If(last_period):
                 m.d.sync += [running.eq(0), tail.eq(TAIL["ws" if ws else "os"])]
         with m.Elif(busy & ~running):
