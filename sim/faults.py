@@ -81,17 +81,20 @@ FAULT_JOBS: dict[str, list[tuple[ConvLayer, int]]] = {
             ("N=2,C=1,H=6,W=5,M=3,R=2,S=2,stride=2,pad=0", 12),   # stride 2, N>1
             ("N=3,C=2,H=4,W=4,M=2,R=1,S=1,stride=1,pad=0", 13),   # 1x1, several passes (ifmap buffer)
             ("N=1,C=2,H=3,W=3,M=7,R=3,S=3,stride=1,pad=0", 14),   # kernel as large as the input, 3 filter groups
+            ("N=1,C=1,H=4,W=4,M=8,R=2,S=2,stride=1,pad=0", 15),   # 3 filter groups in one pass
         ],
         "os": [
             ("N=1,C=2,H=5,W=5,M=4,R=3,S=3,stride=1,pad=1", 21),
             ("N=2,C=1,H=6,W=5,M=3,R=2,S=2,stride=2,pad=0", 22),
             ("N=3,C=2,H=4,W=4,M=2,R=1,S=1,stride=1,pad=0", 23),
             ("N=1,C=2,H=3,W=3,M=7,R=3,S=3,stride=1,pad=0", 24),
+            ("N=1,C=1,H=4,W=4,M=8,R=2,S=2,stride=1,pad=0", 25),
         ],
         "binary": [
             ("N=1,C=7,H=4,W=4,M=3,R=3,S=3,stride=1,pad=1", 31),   # a partial second word (7 channels, pack 5)
             ("N=2,C=3,H=5,W=4,M=2,R=2,S=2,stride=2,pad=0", 32),
             ("N=1,C=5,H=3,W=3,M=5,R=3,S=3,stride=1,pad=0", 33),
+            ("N=1,C=3,H=4,W=4,M=5,R=2,S=2,stride=1,pad=0", 34),   # 3 filter groups in one pass
         ],
     }.items()
 }
@@ -153,7 +156,8 @@ FAULTS: tuple[Fault, ...] = (
           "ws", "qconv_top.controller", r"\$signed\(sw_w0\) \+ \$signed\(\{ 1'h0, <<DESC.stride>> \}\);",
           "$signed(sw_w0) + $signed({ 1'h0, 32'd1 });"),
     Fault("skip_last_filter_group", "the fold sequencer stops one filter group early (group + 2 < m_groups)",
-          "ws", "qconv_top.controller", rf"(assign {_ID}= )({_ID})< <<DESC.m_groups>>;", r"\1\2+ 1'h1 < <<DESC.m_groups>>;"),
+          "ws", "qconv_top.controller", rf"(assign {_ID}= )({_ID})< <<DESC.m_groups>>;", r"\1\2+ 1'h1 < <<DESC.m_groups>>;",
+          count=2),
     Fault("weight_address_off_by_one", "weight-buffer loads read line wbase + k + 1",
           "ws", "qconv_top.controller", r"(= load_ctx\[\d+:\d+\] \+ lw_k);", r"\1 + 1'h1;"),
     Fault("rf_half_not_swapped", "the streaming fold always reads register-file half 0 (the loader fills half 1)",
@@ -162,8 +166,8 @@ FAULTS: tuple[Fault, ...] = (
           "ws", "qconv_top.controller", rf"(assign {_ID}= )tail == 1'h1;", r"\g<1>1'h0;"),
     Fault("weight_write_all_lanes", "a host write to the weight buffer writes every lane of the line",
           "ws", "qconv_top", rf"(assign weight_wen = {_ID}\? ){_ID}\[\d+:0\] : (\d+)'h0;", r"\1{\2{1'b1}} : \2'h0;"),
-    Fault("glb_ifmap_reads_miscounted", "the ifmap-read counter counts row 0's reads only",
-          "ws", "qconv_top", r"(assign inc_glb_ifmap_reads = ifmap_ren\[0\]) \+ [^;]+;", r"\1;"),
+    Fault("glb_ifmap_reads_miscounted", "the ifmap-read counter drops the reads of the last row",
+          "ws", "qconv_top", r"(assign inc_glb_ifmap_reads = \S+ )\+ [^;]+;", r"\1;"),
     Fault("os_acc_first_ignored", "PE(0,0) accumulates onto the previous fold's partial sum instead of starting at 0",
           "os", "qconv_top.array.pe_0_0", rf"(assign {_ID}= )acc_first \? \d+'h0+ : ({_ID});", r"\1\2;"),
     Fault("os_acc_drops_product", "the last PE's accumulator drops its product term (acc = acc)",
