@@ -31,7 +31,8 @@ Each run co-simulates the job list of its target (:data:`FAULT_JOBS`). A
 fault is *caught* when any job fails; the checks that fired are reported:
 ``outputs`` (an output differs from the golden model), ``cycles``, a counter
 name (``counter:<name>``), ``timeout`` (``done`` never rose: the bounded
-wait) or ``error`` (the simulation failed otherwise).
+wait), ``x_values`` (the DUT drove X or Z where the testbench reads a value;
+Icarus only) or ``error`` (the simulation failed otherwise).
 """
 
 from __future__ import annotations
@@ -247,18 +248,23 @@ def apply_fault(fault: Fault, verilog: str) -> str:
 def checks_fired(results: list[dict]) -> list[str]:
     """Every check that failed in ``results`` (testbench records), in a fixed order.
 
-    ``outputs``, ``cycles``, ``counter:<name>``, ``timeout`` or ``error``.
+    ``outputs``, ``cycles``, ``counter:<name>``, ``timeout``, ``x_values``
+    (the testbench read an X or Z from the DUT: a four-state simulator's
+    way of showing an uninitialised or undriven value) or ``error``.
     """
     fired: list[str] = []
     for r in results:
         error = r.get("error")
-        names = ["timeout" if "did not raise done" in error else "error"] if error else []
+        names = []
+        if error:
+            names.append("timeout" if "did not raise done" in error else
+                         "x_values" if "non-0/1 values" in error else "error")
         if not error and not r["outputs_match"]:
             names.append("outputs")
         for counter in r.get("counter_mismatches") or []:
             names.append("cycles" if counter == "cycles" else f"counter:{counter}")
         fired += [n for n in names if n not in fired]
-    order = {"outputs": 0, "cycles": 1, "timeout": 3, "error": 4}
+    order = {"outputs": 0, "cycles": 1, "timeout": 3, "x_values": 4, "error": 5}
     return sorted(fired, key=lambda n: (order.get(n, 2), n))
 
 
@@ -354,9 +360,12 @@ def _run(built: Build, jobs: list[tuple[ConvLayer, int]], index: int) -> list[di
     except (SystemExit, RuntimeError):
         pass  # a failing cocotb test: the results file says what failed
     results = json.loads(results_file.read_text()) if results_file.exists() else []
+    log = run_dir / "sim.log"
+    raised = re.findall(r"^\s*(\w+(?:Error|Exception): .*)$", log.read_text(), re.M) if log.exists() else []
+    reason = f" ({raised[-1].strip()})" if raised else ""
     return results + [
         {"layer": str(layer), "seed": seed, "pass": False, "outputs_match": False,
-         "error": f"the simulation stopped before this job; see {run_dir / 'sim.log'}"}
+         "error": f"the simulation stopped before this job{reason}; see {log}"}
         for layer, seed in jobs[len(results):]
     ]
 
