@@ -31,6 +31,9 @@ help:
 	@echo "make synth-sweep [FPGA=ecp5|ice40]                                     bits x arrays x dataflows sweep"
 	@echo "make lint [DATAFLOW= BITS= ...]                                        verilator --lint-only -Wall"
 	@echo "make bench                                                             benchmarks -> build/bench/"
+	@echo "make regress [N=200 SEED=1 WORKERS=..]                                 random co-simulation regression"
+	@echo "make faults [SIM=verilator|icarus WORKERS=..]                          inject faults; each must be caught"
+	@echo "make check-design [VERILOG=..] DATAFLOW=.. BITS=..                     does a Verilog + JSON match the configuration?"
 
 # Virtual environment with the pinned packages; rebuilt when the pins change.
 $(READY): requirements.txt pyproject.toml
@@ -64,6 +67,18 @@ test: setup
 
 quant: setup
 	@$(QCONV) quant
+
+# Reliability (README "Reliability"): random regression and fault injection.
+.PHONY: regress faults check-design
+regress: setup
+	@$(QCONV) regress --n $(or $(N),200) --seed $(or $(SEED),1) $(call opt,WORKERS,workers)
+
+faults: setup
+	@$(QCONV) faults $(call opt,WORKERS,workers) $(call opt,SIM,sim)
+
+# Does a generated Verilog file (default: the one `make verilog` writes) and the JSON beside it match the configuration?
+check-design: setup
+	@$(QCONV) check-design $(or $(VERILOG),build/verilog/qconv_top.v) $(CONFIG_OPTS)
 
 clean:
 	rm -rf build

@@ -1,0 +1,327 @@
+"""Random co-simulation regression: random configurations, random layers that fit them, RTL vs model.
+
+A regression of ``n`` cases with master seed ``seed`` is fully determined by
+those two numbers:
+
+1. :func:`draw_configs` draws one configuration per ten cases (both
+   dataflows, every bit width 1..16 in turn, arrays 1x1..16x16 including
+   non-square ones, register-file depths from 2 up, buffer depths from their
+   minimum up but small, so Verilator builds stay quick);
+2. :func:`draw_layer` draws, for each case, a layer of one of :data:`KINDS`
+   (1x1 kernel, kernel as large as the padded input, stride > 1, padding,
+   C=1, M=1, N>1, several passes through the global buffer, or unconstrained)
+   that fits the configuration (:func:`model.tiling.plan` accepts it) and is
+   small enough to simulate quickly;
+3. every case runs on Verilator; a tenth also runs on Icarus: the cheapest
+   case of each configuration in turn (Icarus simulates ~100 times slower);
+4. jobs are grouped by (configuration, simulator), so each design is built
+   once and simulated once for all its layers, and the groups are spread over
+   a process pool.
+
+The summary counts runs, configurations and mismatches and gives, for each
+mismatch, one ``qconv sim`` command that reproduces it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from model.config import AcceleratorConfig
+from model.layer import ConvLayer
+from model.perf import predict
+from model.tiling import plan
+from model.validate import check_int
+from sim.design_check import check_design
+from sim.runner import build, run
+
+__all__ = [
+    "Case", "KINDS", "REGRESS_ROOT", "CASES_PER_CONFIG", "MAX_HOST_WORDS", "MAX_CYCLES", "ICARUS_MAX_CYCLES", "draw_configs", "draw_layer", "draw_cases", "layer_features",
+    "reproduce_command", "run_cases", "regress", "format_summary",
+]
+
+#: Where regression builds and the summary go (git-ignored).
+REGRESS_ROOT = Path("build") / "regress"
+
+#: Layer kinds drawn in turn, so every kind appears in every regression of a dozen cases or more.
+KINDS = ("any", "1x1", "kernel_as_input", "stride", "pad", "C=1", "M=1", "N>1", "multi_pass")
+
+#: Cases per configuration: each configuration is one build, which dominates the run time.
+CASES_PER_CONFIG = 10
+
+#: Largest simulated work per case: host-port words moved and accelerator cycles.
+MAX_HOST_WORDS = 1500
+MAX_CYCLES = 30000
+
+#: Share of the cases (the cheapest) that also run on Icarus, and the cycle bound for them (~2k cycles/s).
+ICARUS_SHARE = 0.1
+ICARUS_MAX_CYCLES = 4000
+
+_ARRAY_SIDES = (1, 2, 3, 4, 5, 6, 7, 8, 11, 16)
+_PACKS = (1, 2, 3, 5, 8, 13, 16, 32, 64)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One co-simulation: a layer with seeded operands on a configuration, on one simulator."""
+
+    config: AcceleratorConfig
+    layer: ConvLayer
+    seed: int
+    kind: str
+    simulator: str = "verilator"
+
+
+def draw_configs(count: int, rng: np.random.Generator, max_side: int = 16) -> list[AcceleratorConfig]:
+    """``count`` distinct random configurations with arrays of at most ``max_side`` rows and columns.
+
+    Bit widths cycle through a shuffled 1..16, dataflows alternate, array
+    sides are drawn independently (non-square shapes are the rule). The first
+    configuration is the smallest build: a 1x1 array with every depth at its
+    minimum; the second has ``max_side`` rows.
+    """
+    check_int("count", count, 1)
+    check_int("max_side", max_side, 1, 16)
+    sides = [s for s in _ARRAY_SIDES if s <= max_side]
+    widths = [int(b) for b in rng.permutation(np.arange(1, 17))]
+    configs: list[AcceleratorConfig] = []
+    while len(configs) < count:
+        i = len(configs)
+        minimum = i == 0
+        bits = widths[i % 16]
+        rows, cols = int(rng.choice(sides)), int(rng.choice(sides))
+        config = AcceleratorConfig(
+            dataflow=("ws", "os")[i % 2],
+            bits=bits,
+            rows=1 if minimum else max_side if i == 1 else rows,
+            cols=1 if minimum else cols,
+            rf_depth=2 if minimum else int(rng.choice((2, 2, 4, 6, 8))),
+            pack=int(rng.choice(_PACKS)) if bits == 1 else 8,
+            ifmap_depth=16 if minimum else int(rng.choice((16, 32, 64, 128, 256, 512))),
+            weight_depth=1 if minimum else int(rng.choice((2, 3, 8, 16, 27, 50, 64, 128))),
+            psum_depth=1 if minimum else int(rng.choice((1, 4, 9, 16, 32, 64, 128, 256))),
+        )
+        if config not in configs:
+            configs.append(config)
+    return configs
+
+
+def _random_layer(config: AcceleratorConfig, kind: str, rng: np.random.Generator) -> ConvLayer:
+    """An unchecked candidate layer of ``kind`` (it may not fit ``config``)."""
+    ri = lambda lo, hi: int(rng.integers(lo, hi, endpoint=True))  # noqa: E731
+    H, W, pad = ri(1, 8), ri(1, 8), ri(0, 1) * ri(0, 2)
+    R, S = ri(1, min(5, H + 2 * pad)), ri(1, min(5, W + 2 * pad))
+    f = {
+        "N": ri(1, 2), "C": ri(1, 2 * config.channels_per_word + 1), "H": H, "W": W,
+        "M": ri(1, 2 * config.cols + 1), "R": R, "S": S, "stride": 1 if ri(0, 2) else ri(2, 3), "pad": pad,
+    }
+    if kind == "1x1":
+        f["R"] = f["S"] = 1
+    elif kind == "kernel_as_input":
+        f["R"], f["S"] = f["H"] + 2 * f["pad"], f["W"] + 2 * f["pad"]
+    elif kind == "stride":
+        f["stride"] = ri(2, 3)
+    elif kind == "pad":
+        f["pad"] = ri(1, 2)
+    elif kind == "C=1":
+        f["C"] = 1
+    elif kind == "M=1":
+        f["M"] = 1
+    elif kind in ("N>1", "multi_pass"):
+        f["N"] = ri(2, 4)
+    if kind == "multi_pass":
+        f["M"] = ri(config.cols + 1, 3 * config.cols)
+    return ConvLayer(**f)
+
+
+def _host_words(prediction) -> int:
+    c = prediction.counters
+    return c["dram_ifmap_reads"] + c["dram_weight_reads"] + c["dram_psum_writes"]
+
+
+def draw_layer(config: AcceleratorConfig, kind: str, rng: np.random.Generator, tries: int = 300) -> tuple[ConvLayer, str]:
+    """A layer of ``kind`` that fits ``config`` and is cheap to simulate, and the kind it really is.
+
+    Candidates are drawn until one fits (``model.tiling.plan`` accepts it),
+    stays within :data:`MAX_HOST_WORDS` and :data:`MAX_CYCLES`, and, for
+    ``"multi_pass"``, needs more than one pass. When no candidate of ``kind``
+    qualifies in ``tries`` draws (for example a 1-line weight buffer leaves
+    only 1x1 single-channel layers), an unconstrained layer is drawn instead
+    and the returned kind says ``"any"``; the 1x1x1 layer always fits.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    for attempt_kind in (kind, "any"):
+        for _ in range(tries):
+            try:
+                layer = _random_layer(config, attempt_kind, rng)
+                prediction = predict(config, layer)
+            except ValueError:
+                continue
+            if _host_words(prediction) > MAX_HOST_WORDS or prediction.cycles > MAX_CYCLES:
+                continue
+            if attempt_kind == "multi_pass" and prediction.passes < 2:
+                continue
+            return layer, attempt_kind
+    return ConvLayer(C=1, H=1, W=1, M=1, R=1, S=1), "any"
+
+
+def draw_cases(n: int, seed: int, max_side: int = 16) -> list[Case]:
+    """The ``n`` Verilator cases of a regression plus the Icarus sample (see the module notes).
+
+    One configuration is drawn per :data:`CASES_PER_CONFIG` cases (at least two).
+    """
+    check_int("n", n, 1)
+    check_int("seed", seed, 0)
+    rng = np.random.default_rng(seed)
+    configs = draw_configs(max(2, round(n / CASES_PER_CONFIG)), rng, max_side)
+    cases = []
+    for i in range(n):
+        config = configs[i % len(configs)]
+        layer, kind = draw_layer(config, KINDS[i % len(KINDS)], rng)
+        cases.append(Case(config, layer, int(rng.integers(0, 2**31)), kind))
+    # Icarus sample: the cheapest eligible case of each configuration in turn, then the next cheapest, ...
+    cycles = {c: predict(c.config, c.layer).cycles for c in cases}
+    queues = [sorted((c for c in cases if c.config == config and cycles[c] <= ICARUS_MAX_CYCLES), key=cycles.get)
+              for config in configs]
+    ranked = [queue[depth] for depth in range(max(map(len, queues))) for queue in queues if depth < len(queue)]
+    sample = ranked[:max(1, round(n * ICARUS_SHARE))]
+    return cases + [Case(c.config, c.layer, c.seed, c.kind, "icarus") for c in sample]
+
+
+def layer_features(config: AcceleratorConfig, layer: ConvLayer) -> list[str]:
+    """The shape features a case exercises (what the coverage table of the summary counts)."""
+    features = []
+    checks = {
+        "1x1": layer.R == layer.S == 1,
+        "kernel_as_input": layer.R == layer.H + 2 * layer.pad or layer.S == layer.W + 2 * layer.pad,
+        "stride": layer.stride > 1,
+        "pad": layer.pad > 0,
+        "C=1": layer.C == 1,
+        "M=1": layer.M == 1,
+        "N>1": layer.N > 1,
+        "multi_pass": len(plan(config, layer).passes) > 1,
+        "partial_filter_group": layer.M % config.cols != 0,
+        "partial_word": config.binary and layer.C % config.pack != 0,
+    }
+    features += [name for name, hit in checks.items() if hit]
+    return features
+
+
+def reproduce_command(case: Case) -> str:
+    """One ``qconv sim`` command line that re-runs ``case`` alone."""
+    c = case.config
+    words = [
+        "qconv", "sim", "--dataflow", c.dataflow, "--bits", str(c.bits), "--rows", str(c.rows), "--cols", str(c.cols),
+        "--rf-depth", str(c.rf_depth), "--pack", str(c.pack), "--ifmap-depth", str(c.ifmap_depth),
+        "--weight-depth", str(c.weight_depth), "--psum-depth", str(c.psum_depth),
+        "--layer", str(case.layer), "--seed", str(case.seed), "--sim", case.simulator,
+    ]
+    return shlex.join(words)
+
+
+def _run_group(config: AcceleratorConfig, simulator: str, jobs: list[tuple[ConvLayer, int]], root: Path) -> tuple[list[dict], float]:
+    """Build one design (checking the JSON beside the Verilog) and co-simulate its jobs; never raises."""
+    start = time.monotonic()
+    try:
+        built = build(config, simulator, root=root)
+        check_design(built.verilog, built.config_json, config)
+        results = run(built, jobs)
+    except Exception as err:  # a build or harness failure fails every job of the group, with the reason
+        results = [{"layer": str(layer), "seed": seed, "pass": False, "outputs_match": False,
+                    "error": f"{type(err).__name__}: {err}"} for layer, seed in jobs]
+    return results, time.monotonic() - start
+
+
+def run_cases(cases: list[Case], workers: int, root: Path = REGRESS_ROOT) -> list[dict]:
+    """Co-simulate ``cases`` grouped by (configuration, simulator) over ``workers`` processes.
+
+    Returns one record per case, in the order of ``cases``: the testbench's
+    result plus ``config``, ``simulator``, ``kind`` and ``reproduce``.
+    """
+    check_int("workers", workers, 1)
+    groups: dict[tuple[AcceleratorConfig, str], list[int]] = {}
+    for i, case in enumerate(cases):
+        groups.setdefault((case.config, case.simulator), []).append(i)
+    # Longest groups first (Icarus is the slowest per cycle), so the pool ends evenly.
+    cost = lambda key: sum(predict(cases[i].config, cases[i].layer).cycles for i in groups[key]) * (50 if key[1] == "icarus" else 1)  # noqa: E731
+    order = sorted(groups, key=cost, reverse=True)
+    records: list[dict | None] = [None] * len(cases)
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = {
+            key: pool.submit(_run_group, key[0], key[1], [(cases[i].layer, cases[i].seed) for i in groups[key]], root)
+            for key in order
+        }
+        for key, future in futures.items():
+            results, seconds = future.result()
+            for i, result in zip(groups[key], results):
+                case = cases[i]
+                records[i] = {
+                    **result, "config": case.config.to_dict(), "simulator": case.simulator, "kind": case.kind,
+                    "features": layer_features(case.config, case.layer), "group_seconds": round(seconds, 1),
+                    "reproduce": reproduce_command(case),
+                }
+    return records
+
+
+def regress(n: int, seed: int, workers: int | None = None, root: Path = REGRESS_ROOT, max_side: int = 16) -> dict:
+    """Draw and run a regression; write ``<root>/summary.json`` and return the summary.
+
+    Returns
+    -------
+    dict
+        ``runs``, ``mismatches``, ``seed``, ``cases``, ``configs``,
+        ``icarus_runs``, ``seconds``, ``coverage`` (feature -> runs),
+        ``failures`` (the records of failing runs, each with ``reproduce``)
+        and ``workers``.
+    """
+    workers = workers or len(os.sched_getaffinity(0))
+    start = time.monotonic()
+    cases = draw_cases(n, seed, max_side)
+    records = run_cases(cases, workers, root)
+    coverage: dict[str, int] = {}
+    for record in records:
+        for feature in record["features"]:
+            coverage[feature] = coverage.get(feature, 0) + 1
+    failures = [r for r in records if not r["pass"]]
+    summary = {
+        "runs": len(records),
+        "mismatches": len(failures),
+        "seed": seed,
+        "cases": n,
+        "configs": len({c.config for c in cases}),
+        "icarus_runs": sum(c.simulator == "icarus" for c in cases),
+        "workers": workers,
+        "seconds": round(time.monotonic() - start, 1),
+        "coverage": dict(sorted(coverage.items())),
+        "failures": failures,
+    }
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "summary.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def format_summary(summary: dict) -> str:
+    """The text ``qconv regress`` prints: totals, coverage, and one reproduce line per mismatch."""
+    lines = [
+        f"regression seed {summary['seed']}: {summary['runs']} runs ({summary['cases']} cases on Verilator, "
+        f"{summary['icarus_runs']} also on Icarus) over {summary['configs']} configurations, "
+        f"{summary['workers']} workers, {summary['seconds']} s",
+        "coverage: " + ", ".join(f"{k} {v}" for k, v in summary["coverage"].items()),
+        f"mismatches: {summary['mismatches']}",
+    ]
+    for failure in summary["failures"]:
+        what = failure.get("error") or (
+            f"first output mismatch {failure['first_mismatch']}" if failure.get("first_mismatch")
+            else f"counters differ: {', '.join(failure.get('counter_mismatches') or [])}"
+        )
+        lines.append(f"  FAIL {what}")
+        lines.append(f"    {failure['reproduce']}")
+    return "\n".join(lines)
