@@ -37,7 +37,10 @@ from model.config import AcceleratorConfig
 from model.conv import conv2d_int, conv2d_loops
 from model.data import random_operands
 from model.layer import NAMED_LAYERS, ConvLayer
+from model.energy import accelerator_energy, total
 from model.perf import predict
+from model.quant.network import layer_shapes
+from model.reuse import benchmark as reuse_benchmark
 from model.tiling import plan
 
 __all__ = [
@@ -45,7 +48,6 @@ __all__ = [
     "GOLDEN_SMALL",
     "GOLDEN_LARGE",
     "QUALITY_LAYERS",
-    "SMALL_CNN",
     "median_seconds",
     "conv2d_blas",
     "scale_to_fit",
@@ -71,7 +73,6 @@ QUALITY_LAYERS = (
     "mobilenet_pw",
 )
 #: The small CNN of the energy section: LeNet-5's two convolution layers.
-SMALL_CNN = ("lenet5_conv1", "lenet5_conv2")
 
 
 def median_seconds(fn, repeat: int) -> float:
@@ -132,13 +133,9 @@ def bench_golden(small: ConvLayer = GOLDEN_SMALL, large: ConvLayer = GOLDEN_LARG
     }
 
 
-def bench_reuse() -> dict | None:
-    """``model.reuse.benchmark()`` (fast vs naive reuse distances), or None where model.reuse is absent."""
-    try:
-        from model.reuse import benchmark
-    except ImportError:
-        return None
-    result = benchmark()
+def bench_reuse(n: int = 1_000_000, naive_n: int = 4_000) -> dict:
+    """:func:`model.reuse.benchmark` (the O(N log N) reuse distances against the naive reference)."""
+    result = reuse_benchmark(n=n, naive_n=naive_n)
     return {**result, "speedup": result["accesses_per_s"] / result["naive_accesses_per_s"]}
 
 
@@ -339,26 +336,27 @@ def bench_quality(base: AcceleratorConfig | None = None, layers=QUALITY_LAYERS, 
 # -- energy ------------------------------------------------------------------------
 
 
-def bench_energy(base: AcceleratorConfig | None = None, bits=(8, 4, 1), layers=SMALL_CNN,
-                 table: str = "eyeriss") -> dict | None:
-    """Energy of one inference of :data:`SMALL_CNN` per bit width (``model.energy``), or None where it is absent.
+def bench_energy(base: AcceleratorConfig | None = None, bits=(8, 4, 1), table: str = "eyeriss") -> dict:
+    """Energy of one inference of the small digits CNN (:mod:`model.quant.network`) per bit width.
+
+    Every layer of the network (its two conv layers and the dense layer, which
+    is a 2x2 conv of the last feature map) runs on the accelerator; the
+    energy comes from :func:`model.energy.accelerator_energy` of the
+    analytical model's counters.
 
     Returns
     -------
     dict
-        ``{bits: {"total", "per_layer", "relative_to_8bit"}}`` in units of ``table``
-        (``eyeriss``: one 16-bit MAC; ``horowitz``: pJ), plus ``table`` and ``layers``.
+        ``{"table", "layers", "bits": {bits: {"total", "per_layer", "relative_to_8bit"}}}`` in
+        units of ``table`` (``eyeriss``: one 16-bit MAC; ``horowitz``: pJ).
     """
-    try:
-        from model.energy import accelerator_energy, total
-    except ImportError:
-        return None
     base = base or AcceleratorConfig.preset("default")
-    out: dict = {"table": table, "layers": list(layers), "bits": {}}
+    layers = layer_shapes(1)
+    out: dict = {"table": table, "layers": [str(layer) for layer in layers], "bits": {}}
     for b in bits:
         config = base.replace(bits=b)
-        per_layer = {n: total(accelerator_energy(config, predict(config, NAMED_LAYERS[n]).counters, table))
-                     for n in layers}
+        per_layer = {str(layer): total(accelerator_energy(config, predict(config, layer).counters, table))
+                     for layer in layers}
         out["bits"][str(b)] = {"total": sum(per_layer.values()), "per_layer": per_layer}
     ref = out["bits"].get("8", {}).get("total")
     for entry in out["bits"].values():
@@ -383,9 +381,10 @@ def run_bench(out_dir: Path = BENCH_ROOT, *, quick: bool = False, progress=print
                       repeat=1)
         sim_kw = dict(simulators=("amaranth",), repeat=1, min_seconds=0.0, cosim=False)
         quality_kw = dict(layers=("lenet5_conv1",), spot_check=())
+        reuse_kw = dict(n=20_000, naive_n=500)
     else:
         config, sim_layer, golden = AcceleratorConfig.preset("default"), NAMED_LAYERS["small_3x3"], {}
-        sim_kw, quality_kw = {}, {}
+        sim_kw, quality_kw, reuse_kw = {}, {}, {}
     summary: dict = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                                  "platform": platform.platform(), "load_average_at_start": os.getloadavg()[0]},
                      "notes": []}
@@ -394,12 +393,8 @@ def run_bench(out_dir: Path = BENCH_ROOT, *, quick: bool = False, progress=print
     summary["golden_speedup_vs_loops"] = summary["golden"]["vs_loops"]["speedup"]
     summary["golden_speedup_vs_blas"] = summary["golden"]["vs_blas"]["speedup"]
     progress("reuse distances ...")
-    reuse = bench_reuse()
-    if reuse is None:
-        summary["notes"].append("reuse distances: model.reuse is not in this tree yet; section left out")
-    else:
-        summary["reuse"] = reuse
-        summary["reuse_accesses_per_s"] = reuse["accesses_per_s"]
+    summary["reuse"] = bench_reuse(**reuse_kw)
+    summary["reuse_accesses_per_s"] = summary["reuse"]["accesses_per_s"]
     progress("simulator speed ...")
     speed = bench_sim_speed(config, sim_layer, root=out_dir / "sim-speed", **sim_kw)
     summary["sim_speed"] = speed
@@ -409,11 +404,7 @@ def run_bench(out_dir: Path = BENCH_ROOT, *, quick: bool = False, progress=print
     summary["quality"] = quality
     summary["utilization"] = {n: {df: q[df]["utilization"] for df in ("os", "ws")} for n, q in quality.items()}
     progress("energy ...")
-    energy = bench_energy(config)
-    if energy is None:
-        summary["notes"].append("energy: model.energy is not in this tree yet; section left out")
-    else:
-        summary["energy"] = energy
+    summary["energy"] = bench_energy()  # analytical: the default build even in quick runs
     summary["machine"]["load_average_at_end"] = os.getloadavg()[0]
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
     (out_dir / "summary.md").write_text(summary_markdown(summary))

@@ -54,6 +54,7 @@ def test_quick_run_writes_summary(tmp_path):
     assert set(data["sim_cycles_per_s"]) == {"amaranth"} and data["sim_cycles_per_s"]["amaranth"] > 0
     assert data["golden_speedup_vs_loops"] > 0
     assert set(data["utilization"]["lenet5_conv1"]) == {"os", "ws"}
-    assert ("reuse_accesses_per_s" in data) == ("reuse" in data)
+    assert data["reuse_accesses_per_s"] > 0 and data["reuse"]["speedup"] > 0
+    assert set(data["energy"]["bits"]) == {"8", "4", "1"} and data["energy"]["bits"]["8"]["relative_to_8bit"] == 1
     md = (tmp_path / "summary.md").read_text()
     assert md == summary_markdown(summary) and "RTL simulation speed" in md
