@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Module, Mux, Signal, signed
+from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.pe import OUTPUT_STATIONARY, WEIGHT_STATIONARY, ProcessingElement
+from hw.select import select
 
 __all__ = ["PEArray"]
 
@@ -116,5 +117,6 @@ class PEArray(wiring.Component):
                     m.d.sync += acc.eq(Mux(self.acc_first, 0, acc) + column)
                 m.d.comb += self.acc[j].eq(acc)
             else:
-                m.d.comb += self.drain[j].eq(Array(pes[i][j].drain_data for i in range(rows))[self.drain_row])
+                # A mux tree, not an Array read (an `always @*` Icarus may never run: hw/select.py).
+                m.d.comb += self.drain[j].eq(select([pes[i][j].drain_data for i in range(rows)], self.drain_row))
         return m

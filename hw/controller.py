@@ -18,10 +18,11 @@ drain at a period end. Addresses come from incremental walkers (adds only).
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
+from hw.select import select
 from model.program import DESC_FIELDS
 from model.perf import TAIL
 
@@ -342,7 +343,9 @@ class Controller(wiring.Component):
         ren = Signal(rows)
         masks, actives, chans = [], [], []
         for i in range(rows):
-            c = Array(rowctx[i])[entry]
+            # A mux tree, not an Array read: an unused row's context keeps its reset value, and Icarus
+            # never runs an `always @*` none of whose inputs change (hw/select.py).
+            c = rowctx_layout(select(rowctx[i], entry))
             if ws:
                 base, h0, w0, r, s, valid, last = sw.base, sw.h0, sw.w0, c.r, c.s, c.valid, c.last
                 offset = c.offset

@@ -6,6 +6,8 @@ from amaranth.hdl import Array, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from hw.select import select
+
 __all__ = ["ProcessingElement", "product_width", "WEIGHT_STATIONARY", "OUTPUT_STATIONARY"]
 
 WEIGHT_STATIONARY, OUTPUT_STATIONARY = "ws", "os"
@@ -104,15 +106,20 @@ class ProcessingElement(wiring.Component):
         pw = product_width(self._word_bits, self._binary)
         if self._stationary == WEIGHT_STATIONARY:
             rf = Array(Signal(self._word_bits, name=f"rf{i}") for i in range(self._rf_depth))
-            w = rf[self.rf_sel]
+            # Register-file reads are mux trees, not Array reads (an `always @*` that Icarus may never
+            # run while the entries keep their reset value: see hw/select.py).
+            w = select(rf, self.rf_sel)
             with m.If(self.load_en):
                 m.d.sync += rf[self.load_sel].eq(self.load_data)
         else:
             rf = Array(Signal(signed(self._acc_bits), name=f"rf{i}") for i in range(self._rf_depth))
             w = self.w
-            m.d.comb += self.drain_data.eq(rf[self.drain_sel])
+            # Register-file reads are mux trees, not Array reads: Icarus never ran the `always @*` of
+            # `rf[acc_sel]` while an entry accumulated 0 + 0 with the select unchanged, so the entry
+            # read back X (see hw/select.py). The write stays an Array (a sync process reading rst).
+            m.d.comb += self.drain_data.eq(select(rf, self.drain_sel))
             with m.If(self.acc_en):
-                m.d.sync += rf[self.acc_sel].eq(Mux(self.acc_first, 0, rf[self.acc_sel]) + self.product)
+                m.d.sync += rf[self.acc_sel].eq(Mux(self.acc_first, 0, select(rf, self.acc_sel)) + self.product)
 
         value = Signal(signed(pw))
         if self._binary:

@@ -28,3 +28,23 @@ def test_verilog_top_has_the_contract_ports(tmp_path, overrides):
     # A one-statement `always @*` (Yosys writes it for a partly assigned combinational signal) is never
     # evaluated by Icarus when its input does not change after time 0: its output would stay X.
     assert not re.search(r"always @\*\n\s+[^ b]", text)
+
+
+@pytest.mark.parametrize("overrides", [dict(dataflow="os", bits=4, rows=3, cols=2, rf_depth=2),
+                                       dict(dataflow="os", bits=1, rows=3, rf_depth=6),
+                                       dict(dataflow="ws", bits=4, rows=3, cols=2, rf_depth=4)])
+def test_verilog_has_no_combinational_processes(tmp_path, overrides):
+    # Icarus 11 runs an `always @*` only when a signal it reads changes after time 0 (the initializer of
+    # Yosys' dump_module trigger wakes nothing). A combinational selection written as a process (an Array
+    # read: `casez (sel) ... x = rf0;`) whose inputs are registers keeping their reset value is never run
+    # and reads X (OS pixel 1 read back X). Only sync next-state processes, which read `rst` (driven by
+    # the testbench at time 0), may be processes; selections are mux trees (hw/select.py).
+    args = ["verilog", "--preset", "tiny", "--out", str(tmp_path)]
+    for key, value in overrides.items():
+        args += [f"--{key.replace('_', '-')}", str(value)]
+    assert main(args) == 0
+    text = (tmp_path / "qconv_top.v").read_text()
+    blocks = re.findall(r"^(\s*)always @\* begin\n(.*?)^\1end$", text, re.M | re.S)
+    assert blocks
+    offenders = [body for _, body in blocks if not re.search(r"\bif \(rst\)", body)]
+    assert not offenders, offenders[0]
