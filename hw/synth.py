@@ -274,7 +274,9 @@ def parse_nextpnr_log(text: str) -> dict:
     dict
         ``utilisation``: ``{bel type: {"used", "available"}}`` of the BEL
         types in use (the last report in the log); ``fmax_mhz``: the lowest Fmax of the last timing
-        report over all clocks, or None; ``errors``: the ``ERROR:`` lines.
+        report over all clocks, or None; ``fmax_stage``: ``"routed"`` when that report follows
+        ``Routing complete.``, ``"placed"`` when it is the estimate after placement, or None;
+        ``errors``: the ``ERROR:`` lines.
     """
     util: dict[str, dict[str, int]] = {}
     marker = text.rfind("Device utilisation:")
@@ -282,11 +284,15 @@ def parse_nextpnr_log(text: str) -> dict:
         block = text[marker:].split("\n\n", 1)[0]
         util = {n: {"used": int(u), "available": int(a)} for n, u, a in _UTIL.findall(block) if int(u) > 0}
     fmax: dict[str, float] = {}
-    for clock, mhz in _FMAX.findall(text):
-        fmax[clock] = float(mhz)  # later reports (after routing) replace earlier ones
+    last = -1
+    for match in _FMAX.finditer(text):
+        fmax[match.group(1)] = float(match.group(2))  # later reports (after routing) replace earlier ones
+        last = match.start()
+    routed = text.find("Routing complete.")
     return {
         "utilisation": util,
         "fmax_mhz": min(fmax.values()) if fmax else None,
+        "fmax_stage": None if not fmax else "routed" if 0 <= routed < last else "placed",
         "errors": _ERROR.findall(text),
     }
 
@@ -300,9 +306,14 @@ def _tool(name: str) -> str:
     return found
 
 
-def _run(cmd: list[str], cwd: Path, log: Path) -> int:
+def _run(cmd: list[str], cwd: Path, log: Path, timeout: float | None = None) -> int | None:
+    """Run a YoWASP tool with its output in ``log``; its exit status, or None when stopped after ``timeout`` s."""
     with log.open("w") as out:
-        return subprocess.run([_tool(cmd[0]), *cmd[1:]], cwd=cwd, stdout=out, stderr=subprocess.STDOUT).returncode
+        try:
+            return subprocess.run([_tool(cmd[0]), *cmd[1:]], cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
+                                  timeout=timeout).returncode
+        except subprocess.TimeoutExpired:
+            return None
 
 
 def _yosys_stat(cwd: Path, sources: list[str], top: str, part: Part, json_out: str | None, stem: str) -> dict[str, int]:
@@ -316,7 +327,7 @@ def _yosys_stat(cwd: Path, sources: list[str], top: str, part: Part, json_out: s
     return parse_yosys_stat((cwd / f"{stem}.stat.json").read_text())
 
 
-def synthesize(design: Path, fpga: str, out_dir: Path, *, seed: int = 1) -> dict:
+def synthesize(design: Path, fpga: str, out_dir: Path, *, seed: int = 1, pnr_timeout: float | None = None) -> dict:
     """Synthesise and place-and-route ``qconv_top`` of ``design`` inside the I/O harness.
 
     Parameters
@@ -330,6 +341,11 @@ def synthesize(design: Path, fpga: str, out_dir: Path, *, seed: int = 1) -> dict
         ``/tmp``, which the YoWASP sandbox cannot see.
     seed : int
         nextpnr placer seed.
+    pnr_timeout : float, optional
+        Seconds nextpnr may run. When it is stopped after placing the design
+        (routing a large design on a busy machine can take an hour), the design
+        fits and ``fmax_mhz`` is nextpnr's timing estimate after placement
+        (``fmax_stage`` ``"placed"``); stopped before placement, nothing is known.
 
     Returns
     -------
@@ -337,6 +353,7 @@ def synthesize(design: Path, fpga: str, out_dir: Path, *, seed: int = 1) -> dict
         ``fpga``, ``device``, ``luts``, ``ffs``, ``brams``, ``dsps`` (mapped cells,
         harness included), ``harness`` (the same four for the harness alone),
         ``cells`` (every cell type), ``fits``, ``fmax_mhz`` (None when not placed),
+        ``fmax_stage`` (``"routed"`` or ``"placed"``),
         ``utilisation`` (nextpnr), ``limits`` (resources over capacity), ``errors``,
         ``seconds`` (``{"yosys", "nextpnr"}``) and ``out_dir``.
     """
@@ -372,6 +389,7 @@ def synthesize(design: Path, fpga: str, out_dir: Path, *, seed: int = 1) -> dict
         "cells": cells,
         "fits": False,
         "fmax_mhz": None,
+        "fmax_stage": None,
         "utilisation": {},
         "limits": {k: {"used": v, "available": part.capacity[k]} for k, v in used.items() if v > part.capacity[k]},
         "errors": [],
@@ -384,14 +402,21 @@ def synthesize(design: Path, fpga: str, out_dir: Path, *, seed: int = 1) -> dict
     t0 = time.perf_counter()
     cmd = [part.nextpnr, *part.nextpnr_args, "--json", "netlist.json", "--freq", str(part.freq_mhz),
            "--timing-allow-fail", "--seed", str(seed), "--report", "report.json"]
-    rc = _run(cmd, out_dir, out_dir / "nextpnr.log")
+    rc = _run(cmd, out_dir, out_dir / "nextpnr.log", pnr_timeout)
     result["seconds"]["nextpnr"] = round(time.perf_counter() - t0, 2)
     pnr = parse_nextpnr_log((out_dir / "nextpnr.log").read_text())
     result["utilisation"] = pnr["utilisation"]
-    result["errors"] = pnr["errors"] or ([] if rc == 0 else [f"nextpnr exit status {rc}"])
     result["limits"] = {k: v for k, v in pnr["utilisation"].items() if v["used"] > v["available"]}
-    result["fits"] = rc == 0 and not result["limits"]
-    result["fmax_mhz"] = pnr["fmax_mhz"] if result["fits"] else None
+    if rc is None:
+        placed = pnr["fmax_stage"] == "placed"
+        result["errors"] = [f"nextpnr stopped after {pnr_timeout} s, "
+                            + ("while routing: Fmax is its estimate after placement" if placed else "before placement")]
+        result["fits"] = placed and not result["limits"]
+    else:
+        result["errors"] = pnr["errors"] or ([] if rc == 0 else [f"nextpnr exit status {rc}"])
+        result["fits"] = rc == 0 and not result["limits"]
+    if result["fits"]:
+        result["fmax_mhz"], result["fmax_stage"] = pnr["fmax_mhz"], pnr["fmax_stage"]
     return result
 
 
@@ -401,7 +426,8 @@ def design_name(config: AcceleratorConfig, fpga: str) -> str:
     return f"{fpga}-{config.dataflow}-b{config.bits}-{config.rows}x{config.cols}-{digest}"
 
 
-def synth_config(config: AcceleratorConfig, fpga: str, root: Path = SYNTH_ROOT, *, seed: int = 1) -> dict:
+def synth_config(config: AcceleratorConfig, fpga: str, root: Path = SYNTH_ROOT, *, seed: int = 1,
+                 pnr_timeout: float | None = None) -> dict:
     """Elaborate ``config`` to RTLIL, synthesise it for ``fpga`` and write ``<root>/<design>.json``.
 
     Returns
@@ -416,7 +442,7 @@ def synth_config(config: AcceleratorConfig, fpga: str, root: Path = SYNTH_ROOT, 
     il = out_dir / f"{_CORE_TOP}.il"
     il.write_text(rtlil.convert(Accelerator(config), name=_CORE_TOP))
     (out_dir / f"{_CORE_TOP}.json").write_text(config.to_json() + "\n")
-    result = {"design": name, "config": json.loads(config.to_json()), **synthesize(il, fpga, out_dir, seed=seed)}
+    result = {"design": name, "config": json.loads(config.to_json()), **synthesize(il, fpga, out_dir, seed=seed, pnr_timeout=pnr_timeout)}
     path = Path(root) / f"{name}.json"
     result["json"] = str(path)
     path.write_text(json.dumps(result, indent=2))
@@ -429,7 +455,7 @@ def format_table(results: list[dict]) -> str:
     rows = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in results:
         c = r["config"]
-        fmax = "-" if r["fmax_mhz"] is None else f"{r['fmax_mhz']:.1f}"
+        fmax = "-" if r["fmax_mhz"] is None else f"{r['fmax_mhz']:.1f}" + (" (placed)" if r.get("fmax_stage") == "placed" else "")
         fits = "yes" if r["fits"] else "no: " + ", ".join(f"{k} {v['used']}/{v['available']}" for k, v in r["limits"].items())
         rows.append(
             f"| {r['fpga']} | {c['dataflow']} | {c['bits']} | {c['rows']}x{c['cols']} | {r['luts']} | {r['ffs']} "

@@ -1,9 +1,12 @@
 """Synthesis sweep: resources and Fmax of the accelerator across bit widths, array sizes and dataflows.
 
-For each FPGA, dataflow and array size the bit widths are synthesised in
-order; once a size does not fit at some bit width, larger arrays at that
-width are skipped (recorded, not synthesised), so the sweep covers the part
-that fits. Results, a Markdown table and plots go to ``build/synth/``.
+For each FPGA, dataflow and bit width the array sizes are synthesised in
+order; once a size does not fit, larger arrays with the same settings are
+skipped (recorded, not synthesised), so the sweep covers the part that fits.
+Results, a Markdown table and plots go to ``build/synth/`` and are rewritten
+after every design; a design whose ``<design>.json`` is already there (same
+configuration digest) is reused, so an interrupted sweep resumes where it
+stopped.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import matplotlib
 matplotlib.use("Agg")
 from matplotlib.figure import Figure  # noqa: E402
 
-from hw.synth import FPGAS, SYNTH_ROOT, format_table, synth_config  # noqa: E402
+from hw.synth import FPGAS, SYNTH_ROOT, design_name, format_table, synth_config  # noqa: E402
 from model.config import DATAFLOWS, AcceleratorConfig  # noqa: E402
 
 __all__ = ["SWEEP_BITS", "SWEEP_ARRAYS", "sweep", "plot_sweep"]
@@ -58,25 +61,33 @@ def sweep(fpgas=("ecp5",), bits=SWEEP_BITS, arrays=SWEEP_ARRAYS, dataflows=DATAF
         if (fpga, dataflow, b) in too_big:
             progress(f"{tag}: skipped (a smaller array did not fit)")
             results.append({"fpga": fpga, "config": json.loads(config.to_json()), "skipped": True})
+            _write(results, Path(root))
             continue
-        progress(f"{tag}: synthesising ({time.perf_counter() - start:.0f} s elapsed)")
-        r = synth_config(config, fpga, root)
+        cached = Path(root) / f"{design_name(config, fpga)}.json"
+        if cached.exists():
+            r = json.loads(cached.read_text())
+            progress(f"{tag}: reusing {cached}")
+        else:
+            progress(f"{tag}: synthesising ({time.perf_counter() - start:.0f} s elapsed)")
+            r = synth_config(config, fpga, root)
         if not r["fits"]:
             too_big.add((fpga, dataflow, b))
         fmax = "-" if r["fmax_mhz"] is None else f"{r['fmax_mhz']:.1f} MHz"
         progress(f"{tag}: {'fits' if r['fits'] else 'does not fit'}, {r['luts']} LUTs, {r['ffs']} FFs, "
                  f"{r['brams']} BRAMs, {r['dsps']} DSPs, {fmax} ({sum(r['seconds'].values()):.0f} s)")
         results.append(r)
-    root = Path(root)
+        _write(results, Path(root))
+    return results
+
+
+def _write(results: list[dict], root: Path) -> None:
+    """``sweep.json``, ``sweep.md`` and one ``sweep_<fpga>.png`` per FPGA of ``results``."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "sweep.json").write_text(json.dumps(results, indent=1))
     done = [r for r in results if not r.get("skipped")]
     (root / "sweep.md").write_text(format_table(done) + "\n")
-    for fpga in fpgas:
-        mine = [r for r in done if r["fpga"] == fpga]
-        if mine:
-            plot_sweep(mine, root / f"sweep_{fpga}.png")
-    return results
+    for fpga in sorted({r["fpga"] for r in done}):
+        plot_sweep([r for r in done if r["fpga"] == fpga], root / f"sweep_{fpga}.png")
 
 
 def plot_sweep(results: list[dict], path: Path) -> Path:

@@ -148,3 +148,11 @@ def test_sweep_skips_larger_arrays_once_one_does_not_fit(monkeypatch, tmp_path):
     assert len(lines) == 2 * len(results) - 2 and lines[0].startswith("[1/6] ecp5 ws bits=4 2x2")
     assert (tmp_path / "sweep.md").read_text().count("| ecp5 |") == 4
     assert (tmp_path / "sweep_ecp5.png").stat().st_size > 1000
+
+
+def test_fmax_stage_after_placement_and_after_routing():
+    placed = parse_nextpnr_log((DATA / "ecp5_8x8_placed_only.nextpnr.log").read_text())
+    assert placed["fmax_stage"] == "placed" and placed["fmax_mhz"] == pytest.approx(37.89)
+    assert placed["utilisation"]["DP16KD"] == {"used": 120, "available": 208}  # buffers in block RAM
+    routed = parse_nextpnr_log((DATA / "ecp5_fits.nextpnr.log").read_text())
+    assert routed["fmax_stage"] == "routed" and routed["fmax_mhz"] == pytest.approx(119.65)

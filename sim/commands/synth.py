@@ -15,6 +15,8 @@ def register(subparsers) -> None:
     add_config_args(p)
     p.set_defaults(preset=None, func=run)
     p.add_argument("--seed", type=int, default=1, help="nextpnr placer seed")
+    p.add_argument("--pnr-timeout", type=float, help="seconds nextpnr may run; stopped while routing, the "
+                                                     "post-placement Fmax estimate is reported")
 
 
 def run(args) -> int:
@@ -25,7 +27,7 @@ def run(args) -> int:
     print(f"synthesising {config.rows}x{config.cols} {config.dataflow} bits={config.bits} "
           f"(preset {args.preset}) for {FPGAS[args.fpga].device} ...", flush=True)
     try:
-        result = synth_config(config, args.fpga, seed=args.seed)
+        result = synth_config(config, args.fpga, seed=args.seed, pnr_timeout=args.pnr_timeout)
     except RuntimeError as err:
         print(f"qconv synth: {err}")
         return 1
