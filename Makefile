@@ -25,7 +25,7 @@ help:
 	@echo "make sim DATAFLOW=os|ws BITS=1..16 [SIM=verilator|icarus ROWS=.. COLS=.. LAYER=.. SEED=.. WAVES=1]   run a layer on the RTL, check it"
 	@echo "make test                                                              run every test"
 	@echo "make verilog DATAFLOW=os|ws BITS=1..16 [ROWS=.. COLS=..]                write build/verilog/qconv_top.v + .json"
-	@echo "make regress [N=200 SEED=1 WORKERS=..]                                 random co-simulation regression"
+	@echo "make regress [N=200 SEED=1 CONFIGS=.. MAX_SIDE=16 WORKERS=..]          random co-simulation regression"
 	@echo "make faults [SIM=verilator|icarus WORKERS=..]                          inject faults; each must be caught"
 	@echo "make check-design [VERILOG=..] DATAFLOW=.. BITS=..                     does a Verilog + JSON match the configuration?"
 
@@ -61,7 +61,8 @@ test: setup
 # Reliability (README "Reliability"): random regression and fault injection.
 .PHONY: regress faults check-design
 regress: setup
-	@$(QCONV) regress --n $(or $(N),200) --seed $(or $(SEED),1) $(call opt,WORKERS,workers)
+	@$(QCONV) regress --n $(or $(N),200) --seed $(or $(SEED),1) $(call opt,WORKERS,workers) \
+	    $(call opt,CONFIGS,configs) $(call opt,MAX_SIDE,max-side)
 
 faults: setup
 	@$(QCONV) faults $(call opt,WORKERS,workers) $(call opt,SIM,sim)
