@@ -31,7 +31,7 @@ help:
 	@echo "make synth-sweep [FPGA=ecp5|ice40]                                     bits x arrays x dataflows sweep"
 	@echo "make lint [DATAFLOW= BITS= ...]                                        verilator --lint-only -Wall"
 	@echo "make bench                                                             benchmarks -> build/bench/"
-	@echo "make regress [N=200 SEED=1 WORKERS=..]                                 random co-simulation regression"
+	@echo "make regress [N=200 SEED=1 CONFIGS=.. MAX_SIDE=16 WORKERS=..]          random co-simulation regression"
 	@echo "make faults [SIM=verilator|icarus WORKERS=..]                          inject faults; each must be caught"
 	@echo "make check-design [VERILOG=..] DATAFLOW=.. BITS=..                     does a Verilog + JSON match the configuration?"
 
@@ -71,7 +71,8 @@ quant: setup
 # Reliability (README "Reliability"): random regression and fault injection.
 .PHONY: regress faults check-design
 regress: setup
-	@$(QCONV) regress --n $(or $(N),200) --seed $(or $(SEED),1) $(call opt,WORKERS,workers)
+	@$(QCONV) regress --n $(or $(N),200) --seed $(or $(SEED),1) $(call opt,WORKERS,workers) \
+	    $(call opt,CONFIGS,configs) $(call opt,MAX_SIDE,max-side)
 
 faults: setup
 	@$(QCONV) faults $(call opt,WORKERS,workers) $(call opt,SIM,sim)

@@ -173,15 +173,16 @@ def draw_layer(config: AcceleratorConfig, kind: str, rng: np.random.Generator, t
     return ConvLayer(C=1, H=1, W=1, M=1, R=1, S=1), "any"
 
 
-def draw_cases(n: int, seed: int, max_side: int = 16) -> list[Case]:
+def draw_cases(n: int, seed: int, max_side: int = 16, configs: int | None = None) -> list[Case]:
     """The ``n`` Verilator cases of a regression plus the Icarus sample (see the module notes).
 
-    One configuration is drawn per :data:`CASES_PER_CONFIG` cases (at least two).
+    ``configs`` configurations are drawn (default: one per :data:`CASES_PER_CONFIG`
+    cases, at least two); each is one build, which dominates the run time.
     """
     check_int("n", n, 1)
     check_int("seed", seed, 0)
     rng = np.random.default_rng(seed)
-    configs = draw_configs(max(2, round(n / CASES_PER_CONFIG)), rng, max_side)
+    configs = draw_configs(configs or max(2, round(n / CASES_PER_CONFIG)), rng, max_side)
     cases = []
     for i in range(n):
         config = configs[i % len(configs)]
@@ -271,7 +272,8 @@ def run_cases(cases: list[Case], workers: int, root: Path = REGRESS_ROOT) -> lis
     return records
 
 
-def regress(n: int, seed: int, workers: int | None = None, root: Path = REGRESS_ROOT, max_side: int = 16) -> dict:
+def regress(n: int, seed: int, workers: int | None = None, root: Path = REGRESS_ROOT, max_side: int = 16,
+            configs: int | None = None) -> dict:
     """Draw and run a regression; write ``<root>/summary.json`` and return the summary.
 
     Returns
@@ -284,7 +286,7 @@ def regress(n: int, seed: int, workers: int | None = None, root: Path = REGRESS_
     """
     workers = workers or len(os.sched_getaffinity(0))
     start = time.monotonic()
-    cases = draw_cases(n, seed, max_side)
+    cases = draw_cases(n, seed, max_side, configs)
     records = run_cases(cases, workers, root)
     coverage: dict[str, int] = {}
     for record in records:

@@ -12,6 +12,9 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("regress", help="random co-simulation regression against the model")
     p.add_argument("--n", type=int, default=200, help="cases to draw (each on Verilator; a sample also on Icarus)")
     p.add_argument("--seed", type=int, default=1, help="master seed: the same seed draws the same cases")
+    p.add_argument("--configs", type=int, default=None,
+                   help="configurations to draw (default: one per ten cases); each is one build")
+    p.add_argument("--max-side", type=int, default=16, help="largest array side drawn, 1..16 (default 16)")
     p.add_argument("--workers", type=int, default=None, help="processes (default: the available cores)")
     p.add_argument("--out", type=Path, default=REGRESS_ROOT, help="builds and summary.json go here")
     p.set_defaults(func=run)
@@ -19,7 +22,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     """Run the regression, print its summary; exit status 1 on any mismatch."""
-    summary = regress(args.n, args.seed, args.workers, args.out)
+    summary = regress(args.n, args.seed, args.workers, args.out, args.max_side, args.configs)
     print(format_summary(summary))
     print(f"summary written to {args.out / 'summary.json'}")
     return 1 if summary["mismatches"] else 0
