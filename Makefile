@@ -19,7 +19,7 @@ opt = $(if $($(1)),--$(2) $($(1)))
 CONFIG_OPTS = --dataflow $(DATAFLOW) --bits $(BITS) $(call opt,PRESET,preset) $(call opt,ROWS,rows) \
               $(call opt,COLS,cols) $(call opt,RF_DEPTH,rf-depth) $(call opt,PACK,pack)
 
-.PHONY: help setup sim test verilog quant clean
+.PHONY: help setup sim test verilog quant infer clean
 
 help:
 	@echo "make sim DATAFLOW=os|ws BITS=1..16 [SIM=verilator|icarus ROWS=.. COLS=.. LAYER=.. SEED=.. WAVES=1]   run a layer on the RTL, check it"
@@ -27,6 +27,7 @@ help:
 	@echo "make analyze [LAYER=..]                                                loop-nest analysis figures in build/analyze/"
 	@echo "make verilog DATAFLOW=os|ws BITS=1..16 [ROWS=.. COLS=..]                write build/verilog/qconv_top.v + .json"
 	@echo "make quant                                                             quantization study of a digits CNN (build/quant/)"
+	@echo "make infer BITS=8|1 [IMAGES=8 SIM=verilator|icarus]                    the trained digits CNN on the RTL, bit-exact (build/infer/)"
 
 # Virtual environment with the pinned packages; rebuilt when the pins change.
 $(READY): requirements.txt pyproject.toml
@@ -60,6 +61,11 @@ test: setup
 
 quant: setup
 	@$(QCONV) quant
+
+# The trained quantized digits CNN on the RTL (default configuration, BITS=8 or 1), checked bit-exactly.
+infer: setup
+	@$(QCONV) infer --bits $(BITS) --dataflow $(DATAFLOW) $(call opt,PRESET,preset) $(call opt,ROWS,rows) $(call opt,COLS,cols) \
+	  $(call opt,IMAGES,images) $(call opt,SIM,sim)
 
 clean:
 	rm -rf build
