@@ -19,7 +19,7 @@ opt = $(if $($(1)),--$(2) $($(1)))
 CONFIG_OPTS = --dataflow $(DATAFLOW) --bits $(BITS) $(call opt,PRESET,preset) $(call opt,ROWS,rows) \
               $(call opt,COLS,cols) $(call opt,RF_DEPTH,rf-depth) $(call opt,PACK,pack)
 
-.PHONY: help setup sim test verilog quant clean
+.PHONY: help setup sim test verilog quant infer clean
 
 help:
 	@echo "make sim DATAFLOW=os|ws BITS=1..16 [SIM=verilator|icarus ROWS=.. COLS=.. LAYER=.. SEED=.. WAVES=1]   run a layer on the RTL, check it"
@@ -34,6 +34,7 @@ help:
 	@echo "make regress [N=200 SEED=1 CONFIGS=.. MAX_SIDE=16 WORKERS=..]          random co-simulation regression"
 	@echo "make faults [SIM=verilator|icarus WORKERS=..]                          inject faults; each must be caught"
 	@echo "make check-design [VERILOG=..] DATAFLOW=.. BITS=..                     does a Verilog + JSON match the configuration?"
+	@echo "make infer BITS=8|1 [IMAGES=8 SIM=verilator|icarus]                    the trained digits CNN on the RTL, bit-exact (build/infer/)"
 
 # Virtual environment with the pinned packages; rebuilt when the pins change.
 $(READY): requirements.txt pyproject.toml
@@ -80,6 +81,10 @@ faults: setup
 # Does a generated Verilog file (default: the one `make verilog` writes) and the JSON beside it match the configuration?
 check-design: setup
 	@$(QCONV) check-design $(or $(VERILOG),build/verilog/qconv_top.v) $(CONFIG_OPTS)
+# The trained quantized digits CNN on the RTL (default configuration, BITS=8 or 1), checked bit-exactly.
+infer: setup
+	@$(QCONV) infer --bits $(BITS) --dataflow $(DATAFLOW) $(call opt,PRESET,preset) $(call opt,ROWS,rows) $(call opt,COLS,cols) \
+	  $(call opt,IMAGES,images) $(call opt,SIM,sim)
 
 clean:
 	rm -rf build

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal
-from amaranth.lib import wiring
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
+from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.array import PEArray
 from hw.controller import DESC_LAYOUT, Controller
 from hw.counters import COUNTER_BITS, Counters
 from hw.global_buffer import GlobalBuffer
+from hw.requant import Requant
 from model.config import AcceleratorConfig
 from model.perf import COUNTERS
-from model.program import IFMAP, PSUM, WEIGHT
+from model.program import IFMAP, PSUM, READ_LATENCY, REQUANT, REQUANT_CHANNELS, REQUANT_FIELDS, WEIGHT
 
 __all__ = ["Accelerator"]
 
@@ -34,14 +35,22 @@ class Accelerator(wiring.Component):
     done : Out(1)
         1 when idle (after reset, and from the end of a pass until the next ``start``).
     host_sel : In(2)
-        0 ifmap, 1 weight, 2 psum/output buffer.
+        0 ifmap, 1 weight, 2 psum/output buffer, 3 requantization parameters (write only).
     host_addr, host_lane : In
-        Word/line address; lane within a weight/psum line.
+        Word/line address; lane within a weight/psum line. For requantization parameters
+        ``host_addr = 4*channel + field`` (:data:`model.program.REQUANT_FIELDS`) and
+        ``host_lane`` 0 shifts ``host_wdata`` into a staging register, 1 shifts it in and
+        writes the field (:func:`model.program.requant_writes`).
     host_wdata : In(word_bits); host_we : In(1)
         Write one word (a lane of a line) this cycle.
     host_re : In(1); host_rdata : Out(acc_bits)
-        Read this cycle; ``host_rdata`` holds the word on the next cycle (ifmap and
-        weight words zero-extended, psum lanes two's complement).
+        Read this cycle; ``host_rdata`` holds the word :data:`model.program.READ_LATENCY`
+        cycles later, until the next read (ifmap and weight words zero-extended, psum lanes
+        two's complement; when the last pass's descriptor enabled ``requant``, psum lanes
+        go through the requantization stage (:class:`hw.requant.Requant`) with channel
+        ``host_chan``'s parameters and come back ``out_bits`` wide, sign-extended).
+    host_chan : In(range(REQUANT_CHANNELS))
+        Output channel of a psum read, selecting its requantization parameters.
     count_<name> : Out(48)
         One hardware counter per name of :data:`model.perf.COUNTERS`.
 
@@ -58,12 +67,13 @@ class Accelerator(wiring.Component):
             "desc": In(DESC_LAYOUT),
             "done": Out(1),
             "host_sel": In(2),
-            "host_addr": In(range(deepest)),
+            "host_addr": In(range(max(deepest, 4 * REQUANT_CHANNELS))),
             "host_lane": In(range(max(config.cols, 2))),
             "host_wdata": In(config.word_bits),
             "host_we": In(1),
             "host_re": In(1),
             "host_rdata": Out(config.acc_bits),
+            "host_chan": In(range(REQUANT_CHANNELS)),
         }
         members |= {f"count_{name}": Out(COUNTER_BITS) for name in COUNTERS}
         super().__init__(members)
@@ -134,6 +144,8 @@ class Accelerator(wiring.Component):
 
         read_sel = Signal(2)
         read_lane = Signal.like(self.host_lane)
+        read_valid = Signal()  # the buffer's read data of a host read is there this cycle
+        m.d.sync += read_valid.eq(idle & self.host_re)
         with m.If(self.host_re):
             m.d.sync += [read_sel.eq(sel), read_lane.eq(self.host_lane)]
         lane_word = Signal(cfg.word_bits)
@@ -142,8 +154,50 @@ class Accelerator(wiring.Component):
             lane_word.eq(gb.weight_rdata.as_value().word_select(read_lane, cfg.word_bits)),
             lane_psum.eq(gb.psum_rdata.as_value().word_select(read_lane, cfg.acc_bits)),
         ]
-        m.d.comb += self.host_rdata.eq(Mux(read_sel == IFMAP, gb.ifmap_rdata[0],
-                                           Mux(read_sel == WEIGHT, lane_word, lane_psum)))
+        raw = Signal(cfg.acc_bits)
+        m.d.comb += raw.eq(Mux(read_sel == IFMAP, gb.ifmap_rdata[0], Mux(read_sel == WEIGHT, lane_word, lane_psum)))
+
+        # Requantization stage: layer fields latched at start, per-channel parameters in small
+        # memories written through the host port (host_sel = REQUANT) and read with host_chan.
+        rq_on, rq_relu = Signal(), Signal()
+        rq_bits, rq_zero = Signal(5), Signal(signed(16))
+        with m.If(self.start & idle):
+            m.d.sync += [rq_on.eq(self.desc.requant), rq_relu.eq(self.desc.relu),
+                         rq_bits.eq(self.desc.out_bits), rq_zero.eq(self.desc.zero_point)]
+        staging = Signal(32)
+        param_w = idle & self.host_we & (sel == REQUANT)
+        shifted = Signal(32)
+        m.d.comb += shifted.eq(Cat(self.host_wdata, staging)[:32] if cfg.word_bits < 32 else self.host_wdata[:32])
+        with m.If(param_w):
+            m.d.sync += staging.eq(shifted)
+        params = {}
+        for f, (name, width) in enumerate(REQUANT_FIELDS):
+            mem = memory.Memory(shape=width, depth=REQUANT_CHANNELS, init=[])
+            m.submodules[f"rq_{name}"] = mem
+            wr, rd = mem.write_port(), mem.read_port()
+            m.d.comb += [
+                wr.addr.eq(self.host_addr[2:]), wr.data.eq(shifted[:width]),
+                wr.en.eq(param_w & (self.host_addr[:2] == f) & (self.host_lane == 1)),
+                rd.addr.eq(self.host_chan), rd.en.eq(idle & self.host_re),
+            ]
+            params[name] = rd.data
+        rq = m.submodules.requant = Requant(cfg.acc_bits)
+        m.d.comb += [
+            rq.en.eq(read_valid), rq.acc.eq(lane_psum.as_signed()), rq.bias.eq(params["bias"].as_signed()),
+            rq.multiplier.eq(params["multiplier"]), rq.total_shift.eq(params["total_shift"]),
+            rq.zero_point.eq(rq_zero), rq.out_bits.eq(rq_bits), rq.relu.eq(rq_relu),
+        ]
+        assert READ_LATENCY >= 2, "the read path has the buffer read and the requantization register"
+        stage_raw, stage_rq = Signal(cfg.acc_bits), Signal()
+        with m.If(read_valid):
+            m.d.sync += [stage_raw.eq(raw), stage_rq.eq(rq_on & (read_sel == PSUM))]
+        word = Signal(cfg.acc_bits)
+        m.d.comb += word.eq(Mux(stage_rq, rq.out.as_signed(), stage_raw))  # sign-extends rq.out
+        for i in range(READ_LATENCY - 2):  # further register stages, if the constant asks for them
+            delayed = Signal(cfg.acc_bits, name=f"read_delay{i}")
+            m.d.sync += delayed.eq(word)
+            word = delayed
+        m.d.comb += self.host_rdata.eq(word)
 
         # Datapath: ifmap words to the rows; weights from the weight buffer.
         m.d.comb += [array.a.eq(gb.ifmap_rdata), array.mask.eq(ctrl.mask)]

@@ -36,11 +36,22 @@ from model.layer import ConvLayer
 from model.tiling import Pass, plan, reduction_words, words_per_pixel
 
 __all__ = [
-    "IFMAP", "WEIGHT", "PSUM", "HostWrite", "HostRun", "HostRead", "DESC_FIELDS", "DESC_BITS",
+    "IFMAP", "WEIGHT", "PSUM", "REQUANT", "READ_LATENCY", "REQUANT_CHANNELS", "RequantParams",
+    "requant_writes", "HostWrite", "HostRun", "HostRead", "DESC_FIELDS", "DESC_BITS",
     "pack_descriptor", "descriptor_fields", "build_program",
 ]
 
-IFMAP, WEIGHT, PSUM = 0, 1, 2  #: ``host_sel`` values
+IFMAP, WEIGHT, PSUM, REQUANT = 0, 1, 2, 3  #: ``host_sel`` values
+
+#: Clock edges from a host read (``host_re``) to its word on ``host_rdata``: the buffer's
+#: synchronous read, then the requantization stage's pipeline register (every read goes through it).
+#: The RTL, the cocotb driver and the Amaranth-sim executor all take it from here.
+READ_LATENCY = 2
+#: Output channels the requantization parameter memory holds (``host_chan`` of a read).
+REQUANT_CHANNELS = 256
+#: Requantization parameter fields per channel, written at ``host_addr = 4*channel + field``:
+#: (name, width); the total shift ``31 + shift`` is stored unsigned.
+REQUANT_FIELDS: tuple[tuple[str, int], ...] = (("bias", 32), ("multiplier", 31), ("total_shift", 6))
 
 #: Descriptor fields, (name, width in bits), packed LSB first in this order.
 DESC_FIELDS: tuple[tuple[str, int], ...] = (
@@ -49,6 +60,8 @@ DESC_FIELDS: tuple[tuple[str, int], ...] = (
         "E", "F", "P", "Kw", "HW", "CwHW", "strideW", "padW",
         "m_groups", "last_cols", "k_folds", "p_folds",
     )),
+    # requantization of the host reads of this pass's outputs (0: raw accumulators)
+    ("requant", 1), ("relu", 1), ("out_bits", 5), ("zero_point", 16),
     ("last_mask", 64),
 )
 #: Width of the packed descriptor (the ``desc`` port).
@@ -75,12 +88,63 @@ class HostRun:
 
 @dataclass(frozen=True)
 class HostRead:
-    """Read buffer ``sel`` at ``addr``, lane ``lane``: the output at ``index`` = (n, m, e, f)."""
+    """Read buffer ``sel`` at ``addr``, lane ``lane``: the output at ``index`` = (n, m, e, f).
+
+    ``chan`` (``host_chan``) is the output channel whose requantization parameters apply.
+    """
 
     sel: int
     addr: int
     lane: int
     index: tuple
+    chan: int = 0
+
+
+@dataclass(frozen=True)
+class RequantParams:
+    """Requantization of a layer's outputs in hardware (:func:`model.quant.requantize.requantize`).
+
+    ``bias``, ``multiplier``, ``shift``: int per output channel; ``zero_point``, ``out_bits``
+    (2..16), ``relu``: per layer. The rounding is the RTL's (the default mode).
+    """
+
+    bias: np.ndarray
+    multiplier: np.ndarray
+    shift: np.ndarray
+    zero_point: int
+    out_bits: int
+    relu: bool = False
+
+    def apply(self, acc: np.ndarray) -> np.ndarray:
+        """The reference: :func:`model.quant.requantize.requantize` of NMEF accumulators."""
+        from model.quant.requantize import requantize
+
+        return requantize(acc, np.asarray(self.multiplier, np.int64), np.asarray(self.shift, np.int64),
+                          int(self.zero_point), int(self.out_bits), bool(self.relu),
+                          bias=np.asarray(self.bias, np.int64))
+
+
+def requant_writes(config: AcceleratorConfig, rq: RequantParams) -> list:
+    """Host writes of the per-channel parameters: each field in ``word_bits`` chunks, MSB first;
+    lane 0 shifts a chunk into the staging register, lane 1 writes the last chunk and commits."""
+    wb = config.word_bits
+    ops = []
+    values = {"bias": rq.bias, "multiplier": rq.multiplier, "total_shift": np.asarray(rq.shift) + 31}
+    for m in range(len(rq.bias)):
+        for f, (name, width) in enumerate(REQUANT_FIELDS):
+            value = int(values[name][m]) & ((1 << width) - 1)
+            chunks = -(-width // wb)
+            for i in range(chunks):
+                word = (value >> (wb * (chunks - 1 - i))) & ((1 << wb) - 1)
+                ops.append(HostWrite(REQUANT, 4 * m + f, int(i == chunks - 1), word))
+    return ops
+
+
+def _requant_fields(rq: RequantParams | None) -> dict:
+    if rq is None:
+        return {"requant": 0, "relu": 0, "out_bits": 0, "zero_point": 0}
+    return {"requant": 1, "relu": int(bool(rq.relu)), "out_bits": int(rq.out_bits),
+            "zero_point": int(rq.zero_point) & 0xFFFF}
 
 
 def pack_descriptor(fields: dict) -> int:
@@ -121,6 +185,7 @@ def descriptor_fields(config: AcceleratorConfig, layer: ConvLayer, n_count: int,
         "m_groups": m_groups, "last_cols": m_count - (m_groups - 1) * config.cols,
         "k_folds": -(-kw // span), "p_folds": -(-p // span),
         "last_mask": (1 << last_channels) - 1,
+        **_requant_fields(None),
     }
 
 
@@ -131,7 +196,8 @@ def _words(config: AcceleratorConfig, a: np.ndarray) -> np.ndarray:
     return np.asarray(a, dtype=np.int64) & ((1 << config.bits) - 1)
 
 
-def _pass_ops(config: AcceleratorConfig, layer: ConvLayer, xw: np.ndarray, ww: np.ndarray, ps: Pass) -> list:
+def _pass_ops(config: AcceleratorConfig, layer: ConvLayer, xw: np.ndarray, ww: np.ndarray, ps: Pass,
+              rq: RequantParams | None = None) -> list:
     cols = config.cols
     ops: list = []
     if ps.load_ifmap:
@@ -142,7 +208,7 @@ def _pass_ops(config: AcceleratorConfig, layer: ConvLayer, xw: np.ndarray, ww: n
         for ml in range(ps.m_count):
             line0 = (ml // cols) * kw
             ops += [HostWrite(WEIGHT, line0 + k, ml % cols, int(v)) for k, v in enumerate(ww[ps.m0 + ml].reshape(-1))]
-    fields = descriptor_fields(config, layer, ps.n_count, ps.m_count)
+    fields = descriptor_fields(config, layer, ps.n_count, ps.m_count) | _requant_fields(rq)
     ops.append(HostRun(pack_descriptor(fields), fields))
     E, F, P = layer.E, layer.F, fields["P"]
     for nl in range(ps.n_count):
@@ -150,23 +216,36 @@ def _pass_ops(config: AcceleratorConfig, layer: ConvLayer, xw: np.ndarray, ww: n
             for e in range(E):
                 for f in range(F):
                     line = (ml // cols) * P + (nl * E + e) * F + f
-                    ops.append(HostRead(PSUM, line, ml % cols, (ps.n0 + nl, ps.m0 + ml, e, f)))
+                    ops.append(HostRead(PSUM, line, ml % cols, (ps.n0 + nl, ps.m0 + ml, e, f), ps.m0 + ml))
     return ops
 
 
-def build_program(config: AcceleratorConfig, layer: ConvLayer, x: np.ndarray, w: np.ndarray) -> list:
+def build_program(config: AcceleratorConfig, layer: ConvLayer, x: np.ndarray, w: np.ndarray,
+                  requant: RequantParams | None = None) -> list:
     """Every pass of the tiling plan: its writes, one :class:`HostRun`, then its :class:`HostRead` ops.
 
     Parameters
     ----------
     x, w : ndarray
         Input (NCHW) and weights (MCRS): signed ``bits`` integers, or 0/1 bits when binary.
+    requant : RequantParams, optional
+        Requantize the outputs in hardware: the parameter writes come first, every pass's
+        descriptor enables the stage, and the reads return ``requant.apply(accumulators)``.
     """
     for name, a, shape in (("x", x, layer.input_shape), ("w", w, layer.weight_shape)):
         if getattr(a, "shape", None) != shape:
             raise ValueError(f"{name} has shape {getattr(a, 'shape', None)}, but layer {layer} needs {shape}")
     xw, ww = _words(config, x), _words(config, w)
     ops: list = []
+    if requant is not None:
+        if layer.M > REQUANT_CHANNELS:
+            raise ValueError(f"requantization holds {REQUANT_CHANNELS} channels, the layer has M={layer.M}")
+        if not 2 <= requant.out_bits <= min(16, config.acc_bits):
+            raise ValueError(f"out_bits must be in 2..{min(16, config.acc_bits)} on this build, not {requant.out_bits}")
+        for name in ("bias", "multiplier", "shift"):
+            if np.shape(getattr(requant, name)) != (layer.M,):
+                raise ValueError(f"requant {name} needs one entry per output channel (M={layer.M})")
+        ops += requant_writes(config, requant)
     for ps in plan(config, layer).passes:
-        ops += _pass_ops(config, layer, xw, ww, ps)
+        ops += _pass_ops(config, layer, xw, ww, ps, requant)
     return ops

@@ -12,7 +12,7 @@ import numpy as np
 from cocotb.triggers import FallingEdge, First, RisingEdge, Timer
 
 from model.perf import COUNTERS
-from model.program import HostRead, HostRun, HostWrite
+from model.program import READ_LATENCY, HostRead, HostRun, HostWrite
 
 __all__ = ["DoneTimeout", "UnknownOutput", "Driver"]
 
@@ -43,7 +43,8 @@ class Driver:
         """Hold reset for two cycles with every input idle (clears the counters)."""
         d = self.dut
         await FallingEdge(d.clk)
-        for port in (d.start, d.host_we, d.host_re, d.host_sel, d.host_addr, d.host_lane, d.host_wdata, d.desc):
+        for port in (d.start, d.host_we, d.host_re, d.host_sel, d.host_addr, d.host_lane, d.host_wdata, d.host_chan,
+                     d.desc):
             port.value = 0
         d.rst.value = 1
         for _ in range(2):
@@ -74,8 +75,13 @@ class Driver:
             d.host_lane.value = op.lane
             if isinstance(op, HostWrite):
                 d.host_wdata.value = op.data
+            else:
+                d.host_chan.value = op.chan
             await FallingEdge(d.clk)  # the rising edge in between performed the access
             if isinstance(op, HostRead):
+                d.host_re.value = 0
+                for _ in range(READ_LATENCY - 1):  # the word reaches host_rdata READ_LATENCY edges after host_re
+                    await FallingEdge(d.clk)
                 value = d.host_rdata.value
                 if not value.is_resolvable:
                     raise UnknownOutput(f"output (n, m, e, f) = {op.index} read back as {value} (X/Z bits)")

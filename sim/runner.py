@@ -20,7 +20,7 @@ from model.config import AcceleratorConfig
 from model.layer import ConvLayer
 from sim.simulators import SIMULATORS, prepare
 
-__all__ = ["Build", "build", "run", "TOPLEVEL", "BUILD_ROOT"]
+__all__ = ["Build", "build", "run", "run_module", "TOPLEVEL", "BUILD_ROOT"]
 
 #: Top-level module name of the generated Verilog.
 TOPLEVEL = "qconv_top"
@@ -89,8 +89,10 @@ def build(config: AcceleratorConfig, simulator: str = "verilator", *, root: Path
     return Build(config, simulator, directory, verilog, config_json, waves)
 
 
-def run(built: Build, jobs: list[tuple[ConvLayer, int]]) -> list[dict]:
-    """Co-simulate ``jobs`` (layer, seed) on ``built`` in one simulation; return one result per job.
+def run(built: Build, jobs: list[tuple]) -> list[dict]:
+    """Co-simulate ``jobs`` (layer, seed) or (layer, seed, requant) on ``built`` in one simulation;
+    return one result per job (``requant`` true: outputs through the requantization stage with
+    seeded random parameters, see :func:`sim.testbench.run_job`).
 
     Each result is the dict the testbench writes (see :mod:`sim.testbench`):
     ``layer``, ``seed``, ``outputs_match``, ``first_mismatch``, ``cycles``,
@@ -102,7 +104,8 @@ def run(built: Build, jobs: list[tuple[ConvLayer, int]]) -> list[dict]:
     run_dir = built.directory / f"run-{uuid.uuid4().hex[:8]}"
     run_dir.mkdir(parents=True)
     jobs_file, results_file = run_dir / "jobs.json", run_dir / "results.json"
-    jobs_file.write_text(json.dumps([{"layer": str(layer), "seed": seed} for layer, seed in jobs]))
+    jobs_file.write_text(json.dumps([{"layer": str(job[0]), "seed": job[1], **({"requant": True} if job[2:] and job[2] else {})}
+                                     for job in jobs]))
     env = {"QCONV_CONFIG": str(built.config_json), "QCONV_JOBS": str(jobs_file), "QCONV_RESULTS": str(results_file)}
     try:
         runner.test(
@@ -120,9 +123,28 @@ def run(built: Build, jobs: list[tuple[ConvLayer, int]]) -> list[dict]:
     except (SystemExit, RuntimeError):
         pass  # a failing cocotb test: the results file below says what failed
     results = json.loads(results_file.read_text()) if results_file.exists() else []
-    for layer, seed in jobs[len(results):]:
+    for layer, seed, *_ in jobs[len(results):]:
         results.append({
             "layer": str(layer), "seed": seed, "pass": False, "outputs_match": False,
             "error": f"the simulation stopped before this job; see {run_dir / 'sim.log'}",
         })
     return results
+
+
+def run_module(built: Build, module: str, env: dict[str, str]) -> Path:
+    """Run the cocotb test module ``module`` on ``built`` with extra environment ``env``; return its run folder.
+
+    The module writes its own results (e.g. to a path it is given in ``env``); a failing
+    cocotb test is not an exception here, the caller reads what was written.
+    """
+    runner = _runner(built.simulator)
+    run_dir = built.directory / f"run-{uuid.uuid4().hex[:8]}"
+    run_dir.mkdir(parents=True)
+    env = {"QCONV_CONFIG": str(built.config_json), **env}
+    try:
+        runner.test(test_module=module, hdl_toplevel=TOPLEVEL, hdl_toplevel_lang="verilog",
+                    build_dir=built.directory / "obj", test_dir=run_dir, extra_env=env, waves=built.waves,
+                    timescale=("1ns", "1ps"), results_xml=str(run_dir / "results.xml"), log_file=run_dir / "sim.log")
+    except (SystemExit, RuntimeError):
+        pass
+    return run_dir

@@ -2,7 +2,7 @@
 
 Inputs come through the environment (Amaranth's Verilog has no parameters):
 ``QCONV_CONFIG`` (the configuration JSON written beside the Verilog),
-``QCONV_JOBS`` (a JSON list of ``{"layer", "seed"}``) and ``QCONV_RESULTS``
+``QCONV_JOBS`` (a JSON list of ``{"layer", "seed"}``, optionally ``"requant": true``) and ``QCONV_RESULTS``
 (where to write one result per job, see :func:`sim.scoreboard.check`). The
 file is rewritten after every job, so a crash still leaves the jobs before it.
 """
@@ -19,7 +19,7 @@ from cocotb.clock import Clock
 
 from model.config import AcceleratorConfig
 from model.conv import conv2d_layer
-from model.data import random_operands
+from model.data import random_operands, random_requant
 from model.layer import parse_layer
 from model.perf import predict
 from model.program import build_program
@@ -27,12 +27,21 @@ from sim.driver import CLOCK_NS, DoneTimeout, Driver, UnknownOutput
 from sim.scoreboard import check
 
 
-async def run_job(driver: Driver, config: AcceleratorConfig, layer, seed: int) -> dict:
-    """Reset, run one layer with seeded operands, and score it."""
-    x, w = random_operands(layer, config.bits, np.random.default_rng(seed))
+async def run_job(driver: Driver, config: AcceleratorConfig, layer, seed: int, requant: bool = False) -> dict:
+    """Reset, run one layer with seeded operands, and score it.
+
+    With ``requant`` the outputs go through the requantization stage with seeded random
+    parameters (:func:`model.data.random_requant`, ReLU for odd seeds) and are scored
+    against :func:`model.quant.requantize.requantize` of the accumulators.
+    """
+    rng = np.random.default_rng(seed)
+    x, w = random_operands(layer, config.bits, rng)
     expected = conv2d_layer(x, w, layer, config.bits)
+    rq = random_requant(layer, config.bits, rng, relu=seed % 2 == 1) if requant else None
+    if rq is not None:
+        expected = rq.apply(expected)
     prediction = predict(config, layer)
-    ops = build_program(config, layer, x, w)
+    ops = build_program(config, layer, x, w, rq)
     await driver.reset()
     try:
         actual = await driver.execute(ops, layer.output_shape, max_pass_cycles=2 * prediction.cycles + 1000)
@@ -51,7 +60,7 @@ async def run_jobs(dut):
     driver = Driver(dut)
     results = []
     for job in jobs:
-        results.append(await run_job(driver, config, parse_layer(job["layer"]), job["seed"]))
+        results.append(await run_job(driver, config, parse_layer(job["layer"]), job["seed"], job.get("requant", False)))
         results_file.write_text(json.dumps(results, indent=1))
     failed = [f"{r['layer']} seed={r['seed']}" for r in results if not r["pass"]]
     assert not failed, f"mismatch against the model in: {'; '.join(failed)}"

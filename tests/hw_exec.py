@@ -7,13 +7,13 @@ from amaranth.sim import Simulator
 
 from hw.accelerator import Accelerator
 from model.perf import COUNTERS
-from model.program import HostRead, HostRun, HostWrite, build_program
+from model.program import READ_LATENCY, HostRead, HostRun, HostWrite, build_program
 
 MAX_PASS_CYCLES = 200_000
 
 
 def run_layers(config, jobs):
-    """Run every ``(layer, x, w)`` of ``jobs`` on one simulated build, in order.
+    """Run every ``(layer, x, w)`` or ``(layer, x, w, requant)`` of ``jobs`` on one simulated build, in order.
 
     Returns a list of ``(outputs NMEF int64, counters dict)`` per job; counters are the
     differences of the ``count_<name>`` ports over that job.
@@ -25,10 +25,11 @@ def run_layers(config, jobs):
         def counts():
             return {name: ctx.get(getattr(dut, f"count_{name}")) for name in COUNTERS}
 
-        for layer, x, w in jobs:
+        for job in jobs:
+            layer, x, w = job[:3]
             out = np.zeros(layer.output_shape, dtype=np.int64)
             before = counts()
-            for op in build_program(config, layer, x, w):
+            for op in build_program(config, layer, x, w, *job[3:]):
                 if isinstance(op, HostWrite):
                     ctx.set(dut.host_sel, op.sel)
                     ctx.set(dut.host_addr, op.addr)
@@ -52,9 +53,12 @@ def run_layers(config, jobs):
                     ctx.set(dut.host_sel, op.sel)
                     ctx.set(dut.host_addr, op.addr)
                     ctx.set(dut.host_lane, op.lane)
+                    ctx.set(dut.host_chan, op.chan)
                     ctx.set(dut.host_re, 1)
                     await ctx.tick()
                     ctx.set(dut.host_re, 0)
+                    for _ in range(READ_LATENCY - 1):
+                        await ctx.tick()
                     value = ctx.get(dut.host_rdata)
                     bits = config.acc_bits
                     out[op.index] = value - (1 << bits) if value >> (bits - 1) else value

@@ -10,7 +10,7 @@ from hw_exec import run_layers
 
 from model.config import AcceleratorConfig
 from model.conv import conv2d_layer
-from model.data import random_operands
+from model.data import random_operands, random_requant
 from model.layer import ConvLayer
 from model.perf import predict
 from model.tiling import plan
@@ -51,3 +51,25 @@ def test_layers_match_golden_model_and_performance_model(overrides):
         wrong = {k: (v, predicted.counters[k]) for k, v in counters.items() if v != predicted.counters[k]}
         assert not wrong, f"{name}: counters (rtl, model) differ: {wrong}"
         assert counters["cycles"] == predicted.cycles and counters["macs"] == layer.macs
+
+
+@pytest.mark.parametrize("overrides", [dict(dataflow=df, bits=b) for df in ("ws", "os") for b in (8, 4)], ids=_id)
+def test_requantized_outputs_match_the_model(overrides):
+    """Requant on: reads return requantize(conv) bit-exactly; cycles and counters are unchanged."""
+    config = AcceleratorConfig.preset("tiny", **overrides)
+    rng = np.random.default_rng(11)
+    names = ("larger-than-array", "two-passes", "stride2-pad1")
+    jobs = []
+    for i, name in enumerate(names):
+        layer = LAYERS[name]
+        jobs.append((layer, *random_operands(layer, config.bits, rng), random_requant(layer, config.bits, rng, i % 2 == 0)))
+    jobs.append(jobs[0][:3])  # and the raw accumulators again afterwards (requant off)
+    for (layer, x, w, *rq), (out, counters) in zip(jobs, run_layers(config, jobs)):
+        acc = conv2d_layer(x, w, layer, config.bits)
+        want = rq[0].apply(acc) if rq else acc
+        if rq:
+            assert len(np.unique(want)) > 4, "the test parameters should spread the outputs"
+        bad = np.argwhere(out != want)
+        assert not bad.size, f"{layer}: output {tuple(bad[0])} is {out[tuple(bad[0])]}, want {want[tuple(bad[0])]}"
+        predicted = predict(config, layer)
+        assert counters == predicted.counters

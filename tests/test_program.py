@@ -61,3 +61,28 @@ def test_program_packs_binary_channels():
     w = np.ones(layer.weight_shape, dtype=np.int64)
     writes = [op for op in build_program(config, layer, x, w) if isinstance(op, HostWrite) and op.sel == IFMAP]
     assert [(op.addr, op.data) for op in writes] == [(0, 0b1101), (1, 0b10)]
+
+
+def test_program_with_requant_writes_parameters_and_sets_the_descriptor():
+    from model.program import REQUANT, RequantParams
+
+    config = AcceleratorConfig.preset("tiny", bits=8)
+    layer = ConvLayer(C=2, H=3, W=3, M=3, R=2, S=2)
+    x, w = np.zeros(layer.input_shape, np.int64), np.zeros(layer.weight_shape, np.int64)
+    plain = build_program(config, layer, x, w)
+    assert not any(isinstance(op, HostWrite) and op.sel == REQUANT for op in plain)
+    assert all(op.fields["requant"] == 0 for op in plain if isinstance(op, HostRun))
+    rq = RequantParams(np.array([-1, 2**31 - 1, -(2**31)]), np.array([2**30, 2**31 - 1, 0]), np.array([-31, 0, 31]),
+                       -3, 8, True)
+    ops = build_program(config, layer, x, w, rq)
+    params = [op for op in ops if isinstance(op, HostWrite) and op.sel == REQUANT]
+    assert len(params) == 3 * (4 + 4 + 1)  # 32-, 31- and 6-bit fields in 8-bit chunks
+    # channel 0's bias, MSB chunk first; the last chunk of a field commits it (lane 1)
+    assert [(op.addr, op.lane, op.data) for op in params[:4]] == [(0, 0, 0xFF), (0, 0, 0xFF), (0, 0, 0xFF), (0, 1, 0xFF)]
+    assert (params[8].addr, params[8].lane, params[8].data) == (2, 1, 0)  # total shift 31 - 31
+    run = next(op for op in ops if isinstance(op, HostRun))
+    assert (run.fields["requant"], run.fields["relu"], run.fields["out_bits"], run.fields["zero_point"]) == (1, 1, 8, 0xFFFD)
+    assert {op.chan for op in ops if isinstance(op, HostRead)} == {0, 1, 2}
+    assert all(op.chan == op.index[1] for op in ops if isinstance(op, HostRead))
+    with pytest.raises(ValueError, match="out_bits"):
+        build_program(config, layer, x, w, RequantParams(rq.bias, rq.multiplier, rq.shift, 0, 17))

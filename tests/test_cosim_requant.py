@@ -1,0 +1,27 @@
+"""Co-simulation of the requantization stage: seeded random requant parameters, scored against the model."""
+
+import pytest
+
+from model.config import AcceleratorConfig
+from model.layer import ConvLayer
+from sim.runner import build, run
+
+JOBS = [
+    (ConvLayer(C=3, H=6, W=5, M=5, R=3, S=3), 1, True),
+    (ConvLayer(N=2, C=2, H=4, W=4, M=3, R=2, S=2, stride=2, pad=1), 2, True),
+    (ConvLayer(C=3, H=6, W=5, M=5, R=3, S=3), 3, False),  # requant off again: raw accumulators
+]
+
+
+@pytest.mark.parametrize("simulator", ["icarus"])
+# bits=4 on Icarus is left out: the RTL of main (5e57afb) reads an X back from the first layer
+# after reset on tiny/bits=4, without requantization too (a separate Icarus issue).
+@pytest.mark.parametrize("overrides", [dict(dataflow="ws", bits=8), dict(dataflow="os", bits=8)],
+                         ids=lambda kw: f"{kw['dataflow']}-b{kw['bits']}")
+def test_requant_cosim_matches_model(require_simulator, tmp_path, simulator, overrides):
+    require_simulator(simulator)
+    config = AcceleratorConfig.preset("tiny", **overrides)
+    results = run(build(config, simulator, root=tmp_path), JOBS)
+    assert len(results) == len(JOBS)
+    for r in results:
+        assert r["pass"], r
