@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from amaranth.back import rtlil, verilog
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
