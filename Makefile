@@ -27,7 +27,7 @@ help:
 	@echo "make analyze [LAYER=..]                                                loop-nest analysis figures in build/analyze/"
 	@echo "make verilog DATAFLOW=os|ws BITS=1..16 [ROWS=.. COLS=..]                write build/verilog/qconv_top.v + .json"
 	@echo "make quant                                                             quantization study of a digits CNN (build/quant/)"
-	@echo "make synth FPGA=ice40|ecp5 [DATAFLOW= BITS= ROWS= COLS= PRESET=]       FPGA LUTs/FFs/BRAMs/DSPs/Fmax"
+	@echo "make synth FPGA=ice40|ice40-hx8k|ecp5 [DATAFLOW= BITS= ROWS= COLS= PRESET= PNR_TIMEOUT=s]  LUTs/FFs/BRAMs/DSPs/Fmax"
 	@echo "make synth-sweep [FPGA=ecp5|ice40]                                     bits x arrays x dataflows sweep"
 	@echo "make lint [DATAFLOW= BITS= ...]                                        verilator --lint-only -Wall"
 	@echo "make bench                                                             benchmarks -> build/bench/"
@@ -97,10 +97,10 @@ analyze: setup
 
 # FPGA flow (YoWASP Yosys + nextpnr); results in build/synth/. ice40 defaults to the tiny preset.
 synth: setup
-	@$(QCONV) synth $(call opt,FPGA,fpga) $(CONFIG_OPTS)
+	@$(QCONV) synth $(call opt,FPGA,fpga) $(call opt,PNR_TIMEOUT,pnr-timeout) $(CONFIG_OPTS)
 
 synth-sweep: setup
-	@$(QCONV) synth-sweep $(call opt,FPGA,fpga)
+	@$(QCONV) synth-sweep $(call opt,FPGA,fpga) $(call opt,PNR_TIMEOUT,pnr-timeout)
 
 lint: setup
 	@$(QCONV) lint $(CONFIG_OPTS)

@@ -71,7 +71,7 @@ class Part:
     Parameters
     ----------
     family : str
-        ``"ice40"`` or ``"ecp5"``.
+        ``"ice40"`` or ``"ecp5"`` (informative).
     device : str
         Part name, for reports.
     synth : str
@@ -84,11 +84,11 @@ class Part:
         Target clock given to nextpnr (timing failure is allowed: the Fmax found is reported).
     default_preset : str
         Configuration preset used when none is given (its buffers must fit the part's block RAM).
-    lut_cells, ff_prefixes, bram_cells, dsp_cells : tuple of str
-        Yosys cell types counted as LUTs (a carry cell counts for the LUTs it occupies, see
-        ``lut_weight``), flip-flops (by prefix), block RAMs and DSP blocks.
     lut_weight : dict
-        LUTs occupied by one cell of each type of ``lut_cells``.
+        Yosys cell types counted as LUTs, with the LUTs one cell occupies (an ECP5
+        ``CCU2C`` carry cell and a ``TRELLIS_DPR16X4`` LUT-RAM take two).
+    ff_prefixes, bram_cells, dsp_cells : tuple of str
+        Yosys cell types counted as flip-flops (by prefix), block RAMs and DSP blocks.
     capacity : dict
         Available ``luts``, ``ffs``, ``brams``, ``dsps`` and ``ios``.
     """

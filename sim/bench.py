@@ -9,8 +9,9 @@ when the model it needs is not in this tree):
 2. :func:`bench_reuse` -- ``model.reuse``'s O(N log N) reuse distances against
    its naive reference, in accesses per second.
 3. :func:`bench_sim_speed` -- simulated cycles per second of the same layer's
-   passes in Verilator, Icarus and Amaranth's simulator, build time apart, and
-   a full co-simulation (host transfers included) on the HDL simulators.
+   passes in Verilator (model C++ at ``-O2``), Icarus and Amaranth's simulator,
+   build time apart, and a full co-simulation (host transfers included) on the
+   HDL simulators.
 4. :func:`bench_quality` -- PE utilisation and cycles against the ideal
    ``ceil(MACs/PEs)`` for OS and WS on real layers (``model.perf``), layers
    scaled down to fit the buffers where needed, spot-checked on RTL.
@@ -148,8 +149,13 @@ def _cocotb_passes(config: AcceleratorConfig, layer: ConvLayer, simulator: str, 
     from cocotb_tools.runner import get_runner
 
     from sim.runner import TOPLEVEL, build
+    from sim.simulators import prepare
 
     shutil.rmtree(root / simulator, ignore_errors=True)
+    if simulator == "verilator":
+        # the C++ of the model is compiled with -Os by default (quick builds); -O2 runs faster
+        prepare(simulator)
+        os.environ["MAKEFLAGS"] = (os.environ.get("MAKEFLAGS", "") + " OPT_FAST=-O2").strip()
     t0 = time.perf_counter()
     built = build(config, simulator, root=root)
     build_s = time.perf_counter() - t0

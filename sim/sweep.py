@@ -32,7 +32,7 @@ SWEEP_ARRAYS = ((2, 2), (4, 4), (8, 8))
 
 
 def sweep(fpgas=("ecp5",), bits=SWEEP_BITS, arrays=SWEEP_ARRAYS, dataflows=DATAFLOWS, *,
-          root: Path = SYNTH_ROOT, progress=print) -> list[dict]:
+          root: Path = SYNTH_ROOT, pnr_timeout: float | None = None, progress=print) -> list[dict]:
     """Synthesise every combination that fits; write ``sweep.json``, ``sweep.md`` and plots under ``root``.
 
     Parameters
@@ -41,6 +41,8 @@ def sweep(fpgas=("ecp5",), bits=SWEEP_BITS, arrays=SWEEP_ARRAYS, dataflows=DATAF
         What to sweep; each FPGA uses its default preset's buffer depths.
     root : Path
         Output folder (not under ``/tmp``).
+    pnr_timeout : float, optional
+        Seconds nextpnr may run per design (see :func:`hw.synth.synthesize`).
     progress : callable
         Called with one line of text before and after each design.
 
@@ -69,7 +71,7 @@ def sweep(fpgas=("ecp5",), bits=SWEEP_BITS, arrays=SWEEP_ARRAYS, dataflows=DATAF
             progress(f"{tag}: reusing {cached}")
         else:
             progress(f"{tag}: synthesising ({time.perf_counter() - start:.0f} s elapsed)")
-            r = synth_config(config, fpga, root)
+            r = synth_config(config, fpga, root, pnr_timeout=pnr_timeout)
         if not r["fits"]:
             too_big.add((fpga, dataflow, b))
         fmax = "-" if r["fmax_mhz"] is None else f"{r['fmax_mhz']:.1f} MHz"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from amaranth.back import rtlil, verilog
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -130,7 +130,7 @@ def test_cli_registers_the_fpga_commands(capsys, command, needle):
 def test_sweep_skips_larger_arrays_once_one_does_not_fit(monkeypatch, tmp_path):
     from sim import sweep as sweep_module
 
-    def fake_synth(config, fpga, root):
+    def fake_synth(config, fpga, root, pnr_timeout):
         size = config.rows * config.cols * config.bits
         fits = size < 64
         return {"fpga": fpga, "device": "test part", "config": json.loads(config.to_json()), "fits": fits,

@@ -20,13 +20,15 @@ def register(subparsers) -> None:
     p.add_argument("--bits", type=int, nargs="+", default=list(SWEEP_BITS), help="bit widths")
     p.add_argument("--arrays", type=_array, nargs="+", default=list(SWEEP_ARRAYS), help="array shapes, e.g. 2x2 4x4")
     p.add_argument("--dataflow", choices=("os", "ws"), action="append", help="dataflow (repeatable; default both)")
+    p.add_argument("--pnr-timeout", type=float, help="seconds nextpnr may run per design")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     """Run the sweep, printing progress; the table and plots go to build/synth/."""
     results = sweep(tuple(args.fpga or ["ecp5"]), tuple(args.bits), tuple(args.arrays),
-                    tuple(args.dataflow or ["os", "ws"]), progress=lambda line: print(line, flush=True))
+                    tuple(args.dataflow or ["os", "ws"]), pnr_timeout=args.pnr_timeout,
+                    progress=lambda line: print(line, flush=True))
     done = [r for r in results if not r.get("skipped")]
     print(f"{len(done)} synthesised, {sum(r['fits'] for r in done)} fit; "
           "table build/synth/sweep.md, plots build/synth/sweep_<fpga>.png")
