@@ -250,7 +250,7 @@ class Controller(wiring.Component):
         """(count, mask) of the columns (filters) a fold context uses."""
         count = Mux(ctx.last_group, d.last_cols, self._cols)
         mask = Signal(self._cols)
-        return count, mask, [mask[j].eq(count > j) for j in range(self._cols)]
+        return count, mask, [mask.eq(Cat(*(count > j for j in range(self._cols))))]
 
     def _channel_mask(self, last, d):
         if self._binary:
@@ -322,7 +322,7 @@ class Controller(wiring.Component):
                 m.d.sync += busy.eq(0)
             m.d.sync += tail.eq(tail - 1)
 
-        # Register-file context of each row, double-buffered: [half][row][entry].
+        # Register-file context of each row, double-buffered: rowctx[row][half*G + entry].
         if ws:
             rowctx_layout = data.StructLayout({"offset": 32, "r": 32, "s": 32, "valid": 1, "last": 1})
             lw_value = {"offset": lw.offset, "r": lw.r, "s": lw.s, "valid": lw.k < d.Kw, "last": lw.cw == d.Cw - 1}

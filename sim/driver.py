@@ -14,13 +14,17 @@ from cocotb.triggers import FallingEdge, First, RisingEdge, Timer
 from model.perf import COUNTERS
 from model.program import HostRead, HostRun, HostWrite
 
-__all__ = ["DoneTimeout", "Driver"]
+__all__ = ["DoneTimeout", "UnknownOutput", "Driver"]
 
 CLOCK_NS = 10
 
 
 class DoneTimeout(AssertionError):
     """The accelerator did not raise ``done`` within the allowed number of cycles."""
+
+
+class UnknownOutput(AssertionError):
+    """An output read back holds X or Z bits (an uninitialised or undriven value)."""
 
 
 class Driver:
@@ -54,6 +58,8 @@ class Driver:
         ------
         DoneTimeout
             If a pass does not finish within ``max_pass_cycles`` cycles.
+        UnknownOutput
+            If an output reads back with X or Z bits.
         """
         d = self.dut
         out = np.zeros(output_shape, dtype=np.int64)
@@ -70,7 +76,10 @@ class Driver:
                 d.host_wdata.value = op.data
             await FallingEdge(d.clk)  # the rising edge in between performed the access
             if isinstance(op, HostRead):
-                out[op.index] = d.host_rdata.value.to_signed()
+                value = d.host_rdata.value
+                if not value.is_resolvable:
+                    raise UnknownOutput(f"output (n, m, e, f) = {op.index} read back as {value} (X/Z bits)")
+                out[op.index] = value.to_signed()
         d.host_we.value = 0
         d.host_re.value = 0
         return out

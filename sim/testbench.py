@@ -23,7 +23,7 @@ from model.data import random_operands
 from model.layer import parse_layer
 from model.perf import predict
 from model.program import build_program
-from sim.driver import CLOCK_NS, DoneTimeout, Driver
+from sim.driver import CLOCK_NS, DoneTimeout, Driver, UnknownOutput
 from sim.scoreboard import check
 
 
@@ -36,7 +36,7 @@ async def run_job(driver: Driver, config: AcceleratorConfig, layer, seed: int) -
     await driver.reset()
     try:
         actual = await driver.execute(ops, layer.output_shape, max_pass_cycles=2 * prediction.cycles + 1000)
-    except DoneTimeout as err:
+    except (DoneTimeout, UnknownOutput) as err:
         return {"layer": str(layer), "seed": seed, "pass": False, "outputs_match": False, "error": str(err)}
     return check(layer, seed, expected, actual, prediction.counters, driver.counters())
 

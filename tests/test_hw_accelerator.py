@@ -21,12 +21,15 @@ LAYERS = {
     "1x1": ConvLayer(C=5, H=3, W=4, M=3, R=1, S=1),
     "N2": ConvLayer(N=2, C=2, H=4, W=4, M=3, R=2, S=2),
     "two-passes": ConvLayer(N=2, C=1, H=12, W=12, M=4, R=1, S=1),
+    "one-pixel": ConvLayer(C=3, H=3, W=3, M=3, R=3, S=3),  # WS: P=1 < rows; fold after fold on one psum line
 }
 
 CONFIGS = [
     *(dict(dataflow=df, bits=b, rf_depth=rf) for df in ("ws", "os") for b in (1, 4, 8, 16) for rf in (2, 4)),
     *(dict(dataflow=df, bits=b, rf_depth=rf, rows=r, cols=c)
       for df in ("ws", "os") for (r, c, b, rf) in ((3, 2, 8, 2), (2, 3, 1, 4))),
+    # one row, one register-file set: a period of one cycle, so a psum line is read in the cycle it is written
+    dict(dataflow="ws", bits=4, rf_depth=2, rows=1, cols=3),
 ]
 
 
