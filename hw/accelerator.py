@@ -122,8 +122,11 @@ class Accelerator(wiring.Component):
         # Icarus may never evaluate).
         host_line = Signal(cols)
         m.d.comb += host_line.eq(Mux(host_w[PSUM], lane_bit, 0))
+        # Row 0's read address is the host's when idle, cut to the ifmap address width: `host_addr`
+        # spans the deepest buffer, and a wider first element would shift every other row's address.
+        ifmap_addr_bits = len(ctrl.ifmap_raddr[0])
         m.d.comb += [
-            gb.ifmap_raddr.eq(Cat(Mux(idle, self.host_addr, ctrl.ifmap_raddr[0]),
+            gb.ifmap_raddr.eq(Cat(Mux(idle, self.host_addr[:ifmap_addr_bits], ctrl.ifmap_raddr[0]),
                                   *(ctrl.ifmap_raddr[i] for i in range(1, rows)))),
             gb.ifmap_ren.eq(Cat(Mux(idle, host_r[IFMAP], ctrl.ifmap_ren[0]), ctrl.ifmap_ren[1:])),
             gb.weight_raddr.eq(Mux(idle, self.host_addr, ctrl.weight_raddr)),

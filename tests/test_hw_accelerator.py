@@ -73,3 +73,17 @@ def test_requantized_outputs_match_the_model(overrides):
         assert not bad.size, f"{layer}: output {tuple(bad[0])} is {out[tuple(bad[0])]}, want {want[tuple(bad[0])]}"
         predicted = predict(config, layer)
         assert counters == predicted.counters
+
+
+def test_psum_buffer_deeper_than_ifmap_buffer():
+    """The host address spans the deepest buffer; row 1's ifmap address must not shift when it is wider.
+
+    Found by the random regression (``qconv regress``): with ``psum_depth`` deeper than
+    ``ifmap_depth`` every row after the first read the wrong ifmap words.
+    """
+    config = AcceleratorConfig(rows=2, cols=1, bits=8, rf_depth=2, ifmap_depth=64, weight_depth=24, psum_depth=65)
+    layer = ConvLayer(C=1, H=4, W=7, M=3, R=3, S=1, stride=2)
+    x, w = random_operands(layer, config.bits, np.random.default_rng(1))
+    ((out, counters),) = run_layers(config, [(layer, x, w)])
+    assert np.array_equal(out, conv2d_layer(x, w, layer, config.bits))
+    assert counters == predict(config, layer).counters
