@@ -25,7 +25,7 @@ import numpy as np
 
 from model.validate import check_int
 
-__all__ = ["conv2d_loops", "conv2d_int", "conv2d_binary", "conv2d_layer", "conv2d_float", "check_operands", "pack_bits"]
+__all__ = ["conv2d_loops", "conv2d_int", "conv2d_binary", "conv2d_layer", "conv2d_float", "check_layer_operands", "check_operands", "pack_bits"]
 
 _EXACT_LIMIT = 2**53  # float64 represents every integer of smaller magnitude exactly
 
@@ -230,18 +230,35 @@ def conv2d_binary(x_bits: np.ndarray, w_bits: np.ndarray, stride: int = 1, pad: 
     return 2 * out - n_real[None, None]
 
 
-def conv2d_layer(x: np.ndarray, w: np.ndarray, layer, bits: int) -> np.ndarray:
-    """Golden output of ``layer`` for operands of ``bits`` (1 = binary bits, else signed integers).
+def check_layer_operands(x: np.ndarray, w: np.ndarray, layer, bits: int) -> None:
+    """Check that ``x`` and ``w`` have ``layer``'s shapes and hold values of ``bits``.
 
-    Checks that the operand shapes are the layer's, then dispatches to
-    :func:`conv2d_binary` or :func:`conv2d_int` with the layer's stride and pad.
+    ``bits=1`` means binary bits (0/1); otherwise signed ``bits``-bit integers.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Naming the operand, the value or shape, and what is allowed.
     """
     for name, a, shape in (("x", x, layer.input_shape), ("w", w, layer.weight_shape)):
         if getattr(a, "shape", None) != shape:
             raise ValueError(f"{name} has shape {getattr(a, 'shape', None)}, but layer {layer} needs {shape}")
     if bits == 1:
+        _check_bits("x", x)
+        _check_bits("w", w)
+    else:
+        check_operands(x, w, layer.stride, layer.pad, bits)
+
+
+def conv2d_layer(x: np.ndarray, w: np.ndarray, layer, bits: int) -> np.ndarray:
+    """Golden output of ``layer`` for operands of ``bits`` (1 = binary bits, else signed integers).
+
+    Checks the operands (:func:`check_layer_operands`), then dispatches to
+    :func:`conv2d_binary` or :func:`conv2d_int` with the layer's stride and pad.
+    """
+    check_layer_operands(x, w, layer, bits)
+    if bits == 1:
         return conv2d_binary(x, w, layer.stride, layer.pad)
-    check_operands(x, w, layer.stride, layer.pad, bits)
     return conv2d_int(x, w, layer.stride, layer.pad)
 
 

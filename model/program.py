@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from model.config import AcceleratorConfig
-from model.conv import pack_bits
+from model.conv import check_layer_operands, pack_bits
 from model.layer import ConvLayer
 from model.tiling import Pass, plan, reduction_words, words_per_pixel
 
@@ -232,9 +232,7 @@ def build_program(config: AcceleratorConfig, layer: ConvLayer, x: np.ndarray, w:
         Requantize the outputs in hardware: the parameter writes come first, every pass's
         descriptor enables the stage, and the reads return ``requant.apply(accumulators)``.
     """
-    for name, a, shape in (("x", x, layer.input_shape), ("w", w, layer.weight_shape)):
-        if getattr(a, "shape", None) != shape:
-            raise ValueError(f"{name} has shape {getattr(a, 'shape', None)}, but layer {layer} needs {shape}")
+    check_layer_operands(x, w, layer, config.bits)  # out-of-range values are an error, never silently masked
     xw, ww = _words(config, x), _words(config, w)
     ops: list = []
     if requant is not None:

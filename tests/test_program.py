@@ -86,3 +86,13 @@ def test_program_with_requant_writes_parameters_and_sets_the_descriptor():
     assert all(op.chan == op.index[1] for op in ops if isinstance(op, HostRead))
     with pytest.raises(ValueError, match="out_bits"):
         build_program(config, layer, x, w, RequantParams(rq.bias, rq.multiplier, rq.shift, 0, 17))
+
+
+@pytest.mark.parametrize("bits, bad", [(4, 8), (4, -9), (1, 2), (8, 128)])
+def test_out_of_range_operands_are_an_error_not_masked(bits, bad):
+    config = AcceleratorConfig.preset("tiny", bits=bits)
+    layer = ConvLayer(C=1, H=3, W=3, M=1, R=1, S=1)
+    x = np.zeros(layer.input_shape, dtype=np.int64)
+    x[0, 0, 1, 2] = bad
+    with pytest.raises(ValueError, match=f"x holds {bad}"):
+        build_program(config, layer, x, np.zeros(layer.weight_shape, dtype=np.int64))
