@@ -112,8 +112,13 @@ class Accelerator(wiring.Component):
         # Icarus may never evaluate).
         host_line = Signal(cols)
         m.d.comb += host_line.eq(Mux(host_w[PSUM], lane_bit, 0))
+        # Row 0's address is sliced to the ifmap address width: host_addr is as wide as the deepest buffer,
+        # so when the weight or psum buffer is deeper than the ifmap buffer the Mux is wider than one
+        # element and the Cat would shift the addresses of rows 1.. (wrong data, e.g. weight_depth 2048
+        # with ifmap_depth 1024).
+        ifmap_abits = len(ctrl.ifmap_raddr[0])
         m.d.comb += [
-            gb.ifmap_raddr.eq(Cat(Mux(idle, self.host_addr, ctrl.ifmap_raddr[0]),
+            gb.ifmap_raddr.eq(Cat(Mux(idle, self.host_addr, ctrl.ifmap_raddr[0])[:ifmap_abits],
                                   *(ctrl.ifmap_raddr[i] for i in range(1, rows)))),
             gb.ifmap_ren.eq(Cat(Mux(idle, host_r[IFMAP], ctrl.ifmap_ren[0]), ctrl.ifmap_ren[1:])),
             gb.weight_raddr.eq(Mux(idle, self.host_addr, ctrl.weight_raddr)),

@@ -51,3 +51,20 @@ def test_layers_match_golden_model_and_performance_model(overrides):
         wrong = {k: (v, predicted.counters[k]) for k, v in counters.items() if v != predicted.counters[k]}
         assert not wrong, f"{name}: counters (rtl, model) differ: {wrong}"
         assert counters["cycles"] == predicted.cycles and counters["macs"] == layer.macs
+
+
+@pytest.mark.parametrize("dataflow", ["ws", "os"])
+def test_binary_weight_buffer_deeper_than_ifmap_buffer(dataflow):
+    """Regression: weight_depth 2048 > ifmap_depth 1024 made ``host_addr`` (as wide as the deepest buffer)
+    one bit wider than an ifmap address, and the host/row-0 address Mux shifted rows 1.. of the ifmap
+    read addresses: binary padded 3x3 layers computed wrong accumulators (weight_depth <= 1024 was fine)."""
+    config = AcceleratorConfig(rows=2, cols=2, bits=1, pack=8, dataflow=dataflow,
+                               weight_depth=2048, ifmap_depth=1024, psum_depth=512)
+    layer = ConvLayer(N=1, C=3, H=5, W=5, M=2, R=3, S=3, pad=1)
+    x, w = random_operands(layer, config.bits, np.random.default_rng(7))
+    (out, counters), = run_layers(config, [(layer, x, w)])
+    want = conv2d_layer(x, w, layer, config.bits)
+    bad = np.argwhere(out != want)
+    assert not bad.size, f"output {tuple(bad[0])} is {out[tuple(bad[0])]}, want {want[tuple(bad[0])]}"
+    predicted = predict(config, layer)
+    assert counters == predicted.counters and counters["cycles"] == predicted.cycles
