@@ -162,7 +162,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault("weight_address_off_by_one", "weight-buffer loads read line wbase + k + 1",
           "ws", "qconv_top.controller", r"(= load_ctx\[\d+:\d+\] \+ lw_k);", r"\1 + 1'h1;"),
     Fault("rf_half_not_swapped", "the streaming fold always reads register-file half 0 (the loader fills half 1)",
-          "ws", "qconv_top.controller", r"stream_ctx\[1\] \? 2'h2 : 2'h0", "2'h0", count=27),
+          "ws", "qconv_top.controller", r"stream_ctx\[1\] \? 2'h2 : 2'h0", "2'h0", count=105),
     Fault("done_never_rises", "the pipeline-tail counter never reaches 1, so busy stays high and done never rises",
           "ws", "qconv_top.controller", rf"(assign {_ID}= )tail == 1'h1;", r"\g<1>1'h0;"),
     Fault("weight_write_all_lanes", "a host write to the weight buffer writes every lane of the line",
