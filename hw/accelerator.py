@@ -7,7 +7,7 @@ from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.array import PEArray
-from hw.controller import DESC_LAYOUT, Controller
+from hw.controller import Controller, desc_layout
 from hw.counters import COUNTER_BITS, Counters
 from hw.global_buffer import GlobalBuffer
 from hw.requant import Requant
@@ -30,8 +30,9 @@ class Accelerator(wiring.Component):
     -----
     start : In(1)
         Pulse one cycle while ``done``: run one pass with ``desc``.
-    desc : In(DESC_LAYOUT)
-        Packed layer descriptor (:func:`model.program.pack_descriptor`).
+    desc : In(desc_layout(config))
+        Packed layer descriptor (:func:`model.program.pack_descriptor`), its fields sized
+        from the buffer depths (:func:`model.program.desc_fields`).
     done : Out(1)
         1 when idle (after reset, and from the end of a pass until the next ``start``).
     host_sel : In(2)
@@ -64,7 +65,7 @@ class Accelerator(wiring.Component):
         deepest = max(config.ifmap_depth, config.weight_depth, config.psum_depth)
         members = {
             "start": In(1),
-            "desc": In(DESC_LAYOUT),
+            "desc": In(desc_layout(config)),
             "done": Out(1),
             "host_sel": In(2),
             "host_addr": In(range(max(deepest, 4 * REQUANT_CHANNELS))),
@@ -88,9 +89,7 @@ class Accelerator(wiring.Component):
         m = Module()
         gb = m.submodules.buffer = GlobalBuffer(rows, cols, cfg.word_bits, cfg.acc_bits,
                                                 cfg.ifmap_depth, cfg.weight_depth, cfg.psum_depth)
-        ctrl = m.submodules.controller = Controller(rows, cols, cfg.rf_sets, cfg.dataflow, cfg.binary,
-                                                    cfg.word_bits, cfg.ifmap_depth, cfg.weight_depth,
-                                                    cfg.psum_depth)
+        ctrl = m.submodules.controller = Controller(cfg)
         array = m.submodules.array = PEArray(rows, cols, cfg.word_bits, cfg.binary, cfg.acc_bits, cfg.rf_depth,
                                             cfg.dataflow)
         counters = m.submodules.counters = Counters({

@@ -23,32 +23,42 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.select import select
-from model.program import DESC_FIELDS
+from model.config import AcceleratorConfig
 from model.perf import TAIL
+from model.program import desc_fields, dim_bits
 
-__all__ = ["Controller", "DESC_LAYOUT"]
+__all__ = ["Controller", "desc_layout"]
 
-#: The ``desc`` port: :data:`model.program.DESC_FIELDS`, LSB first.
-DESC_LAYOUT = data.StructLayout({name: unsigned(width) for name, width in DESC_FIELDS})
 
-_COORD = signed(40)  # signed pixel coordinates and address offsets (pad may make them negative)
+def desc_layout(config: AcceleratorConfig) -> data.StructLayout:
+    """The ``desc`` port of the design built for ``config``: :func:`model.program.desc_fields`, LSB first."""
+    return data.StructLayout({name: unsigned(width) for name, width in desc_fields(config)})
 
 
 def _popcount(value):
     return _sum([value[i] for i in range(len(value))])
 
 
+def _coord(dim):
+    """Signed pixel coordinates (``-pad <= h0 + r < H + pad``, each term below ``2**dim``).
+
+    Addresses built from them (``nbase + h0*W + w0 + offset``) are only used modulo the
+    buffer depth, so a wrapped intermediate sum still gives the right address.
+    """
+    return signed(dim + 2)
+
+
 class _PixelWalker:
     """Output pixel p = (n*E + e)*F + f -> window origin (h0, w0) and base address nbase + h0*W + w0."""
 
-    def __init__(self, name):
-        self.p = Signal(32, name=f"{name}_p")
-        self.e = Signal(32, name=f"{name}_e")
-        self.f = Signal(32, name=f"{name}_f")
-        self.h0 = Signal(_COORD, name=f"{name}_h0")
-        self.w0 = Signal(_COORD, name=f"{name}_w0")
-        self.hw = Signal(_COORD, name=f"{name}_hw")
-        self.nbase = Signal(_COORD, name=f"{name}_nbase")
+    def __init__(self, name, dim):
+        self.p = Signal(dim, name=f"{name}_p")
+        self.e = Signal(dim, name=f"{name}_e")
+        self.f = Signal(dim, name=f"{name}_f")
+        self.h0 = Signal(_coord(dim), name=f"{name}_h0")
+        self.w0 = Signal(_coord(dim), name=f"{name}_w0")
+        self.hw = Signal(_coord(dim), name=f"{name}_hw")
+        self.nbase = Signal(_coord(dim), name=f"{name}_nbase")
         self.base = self.nbase + self.hw + self.w0
 
     def reset(self, d):
@@ -72,13 +82,13 @@ class _PixelWalker:
 class _WordWalker:
     """Reduction word k = (cw*R + r)*S + s -> address offset cw*H*W + r*W + s."""
 
-    def __init__(self, name):
-        self.k = Signal(32, name=f"{name}_k")
-        self.cw = Signal(32, name=f"{name}_cw")
-        self.r = Signal(32, name=f"{name}_r")
-        self.s = Signal(32, name=f"{name}_s")
-        self.cw_off = Signal(32, name=f"{name}_cw_off")
-        self.r_off = Signal(32, name=f"{name}_r_off")
+    def __init__(self, name, dim):
+        self.k = Signal(dim, name=f"{name}_k")
+        self.cw = Signal(dim, name=f"{name}_cw")
+        self.r = Signal(dim, name=f"{name}_r")
+        self.s = Signal(dim, name=f"{name}_s")
+        self.cw_off = Signal(dim, name=f"{name}_cw_off")
+        self.r_off = Signal(dim, name=f"{name}_r_off")  # only used modulo the ifmap depth
         self.offset = self.cw_off + self.r_off + self.s
 
     def reset(self, d):
@@ -97,17 +107,19 @@ class _WordWalker:
             m.d.sync += self.s.eq(self.s + 1)
 
 
-_CONTEXT = data.StructLayout({
-    "valid": 1, "half": 1, "fold": 32, "group": 32, "last_group": 1, "wbase": 32, "pbase": 32, "p0": 32,
-})
+def _context(dim):
+    """A fold context: filter group, fold index, register-file half and buffer bases."""
+    return data.StructLayout({
+        "valid": 1, "half": 1, "fold": dim, "group": dim, "last_group": 1, "wbase": dim, "pbase": dim, "p0": dim,
+    })
 
 
 class _Slots:
     """A slot counter ``inner`` in [0, inner_n), ``outer`` in [0, outer_n), and its done flag."""
 
-    def __init__(self, name, inner_n):
+    def __init__(self, name, inner_n, dim):
         self.inner = Signal(range(max(inner_n, 2)), name=f"{name}_inner")
-        self.outer = Signal(32, name=f"{name}_outer")
+        self.outer = Signal(dim, name=f"{name}_outer")
         self.done = Signal(name=f"{name}_done")
         self.inner_n = inner_n
         self.on = Signal(name=f"{name}_on")
@@ -153,24 +165,16 @@ class Controller(wiring.Component):
 
     Parameters
     ----------
-    rows, cols : int
-        PE array shape.
-    rf_sets : int
-        ``G``: register-file entries per fold (half the register file).
-    stationary : {"ws", "os"}
-        Dataflow.
-    binary : bool
-        Binary words (channel masks) instead of signed operands.
-    word_bits : int
-        Word width (``pack`` when binary).
-    ifmap_depth, weight_depth, psum_depth : int
-        Buffer depths (address widths).
+    config : AcceleratorConfig
+        Array shape, ``G = rf_sets`` register-file entries per fold (half the register
+        file), dataflow, binary or signed words, and the buffer depths, which size the
+        addresses, the descriptor fields and every counter (:func:`model.program.dim_bits`).
 
     Ports
     -----
     start : In(1)
         Start a pass with ``desc`` (ignored while busy).
-    desc : In(DESC_LAYOUT)
+    desc : In(desc_layout(config))
         Layer descriptor, latched at ``start``.
     busy : Out(1)
         High from the cycle after ``start`` until the last buffer write of the pass.
@@ -197,19 +201,21 @@ class Controller(wiring.Component):
         Per-cycle counts: products (in channels), register-file reads and writes summed over PEs.
     """
 
-    def __init__(self, rows: int, cols: int, rf_sets: int, stationary: str, binary: bool, word_bits: int,
-                 ifmap_depth: int, weight_depth: int, psum_depth: int):
-        if stationary not in ("ws", "os"):
-            raise ValueError(f"stationary must be 'ws' or 'os', not {stationary!r}")
-        self._rows, self._cols, self._g = rows, cols, rf_sets
-        self._ws = stationary == "ws"
-        self._binary, self._word_bits = binary, word_bits
-        rf_depth = 2 * rf_sets
+    def __init__(self, config: AcceleratorConfig):
+        rows, cols, word_bits = config.rows, config.cols, config.word_bits
+        self._config = config
+        self._rows, self._cols, self._g = rows, cols, config.rf_sets
+        self._ws = config.dataflow == "ws"
+        self._binary, self._word_bits = config.binary, word_bits
+        self._dim = dim_bits(config)
+        ifmap_depth, weight_depth, psum_depth = config.ifmap_depth, config.weight_depth, config.psum_depth
+        binary = config.binary
+        rf_depth = config.rf_depth
         mask_bits = word_bits if binary else 1
         chans = rows * mask_bits
         members = {
             "start": In(1),
-            "desc": In(DESC_LAYOUT),
+            "desc": In(desc_layout(config)),
             "busy": Out(1),
             "ifmap_raddr": Out(data.ArrayLayout(range(ifmap_depth), rows)),
             "ifmap_ren": Out(rows),
@@ -255,26 +261,26 @@ class Controller(wiring.Component):
 
     def _channel_mask(self, last, d):
         if self._binary:
-            return Mux(last, d.last_mask[:self._word_bits], (1 << self._word_bits) - 1)
+            return Mux(last, d.last_mask, (1 << self._word_bits) - 1)
         return Const(1, 1)
 
     def elaborate(self, platform):
         m = Module()
         rows, cols, G = self._rows, self._cols, self._g
-        ws = self._ws
+        ws, dim = self._ws, self._dim
         span = rows * G
 
-        d = Signal(DESC_LAYOUT)
+        d = Signal(desc_layout(self._config))
         busy, running = self.busy, Signal()
         tail = Signal(range(TAIL["ws" if ws else "os"] + 1))
 
-        load, stream, drain = (Signal(_CONTEXT, name=n) for n in ("load_ctx", "stream_ctx", "drain_ctx"))
+        load, stream, drain = (Signal(_context(dim), name=n) for n in ("load_ctx", "stream_ctx", "drain_ctx"))
         folds = d.k_folds if ws else d.p_folds
         stream_n = d.P if ws else d.Kw
 
-        ls = _Slots("load", rows)           # inner: row, outer: register-file entry
-        ss = _Slots("stream", G)            # inner: entry g, outer: pixel (WS) / reduction word (OS)
-        ds = _Slots("drain", rows)          # inner: row, outer: register-file entry (OS)
+        ls = _Slots("load", rows, dim)      # inner: row, outer: register-file entry
+        ss = _Slots("stream", G, dim)       # inner: entry g, outer: pixel (WS) / reduction word (OS)
+        ds = _Slots("drain", rows, dim)     # inner: row, outer: register-file entry (OS)
         ls.logic(m, running & load.valid, G)
         ss.logic(m, running & stream.valid, stream_n)
         if not ws:
@@ -297,8 +303,8 @@ class Controller(wiring.Component):
 
         period_end = running & (~ls.on | ls.last) & (~ss.on | ss.last) & (~drain_on | drain_last)
         # Walkers: the load walker continues across the folds of one filter group.
-        lw = _WordWalker("lw") if ws else _PixelWalker("lw")
-        sw = _PixelWalker("sw") if ws else _WordWalker("sw")
+        lw = _WordWalker("lw", dim) if ws else _PixelWalker("lw", dim)
+        sw = _PixelWalker("sw", dim) if ws else _WordWalker("sw", dim)
         with m.If(ls.on):
             lw.step(m, d)
         with m.If(ss.on & ss.inner_last):
@@ -325,10 +331,10 @@ class Controller(wiring.Component):
 
         # Register-file context of each row, double-buffered: rowctx[row][half*G + entry].
         if ws:
-            rowctx_layout = data.StructLayout({"offset": 32, "r": 32, "s": 32, "valid": 1, "last": 1})
+            rowctx_layout = data.StructLayout({"offset": len(lw.offset), "r": dim, "s": dim, "valid": 1, "last": 1})
             lw_value = {"offset": lw.offset, "r": lw.r, "s": lw.s, "valid": lw.k < d.Kw, "last": lw.cw == d.Cw - 1}
         else:
-            rowctx_layout = data.StructLayout({"base": _COORD, "h0": _COORD, "w0": _COORD, "valid": 1})
+            rowctx_layout = data.StructLayout({"base": _coord(dim), "h0": _coord(dim), "w0": _coord(dim), "valid": 1})
             lw_value = {"base": lw.base, "h0": lw.h0, "w0": lw.w0, "valid": lw.p < d.P}
         rowctx = [[Signal(rowctx_layout, name=f"rowctx_{i}_{e}") for e in range(2 * G)] for i in range(rows)]
         for i in range(rows):
@@ -416,7 +422,7 @@ class Controller(wiring.Component):
             ]
             n_act2 = _delay(m, n_active, 2, "n_active")
             # Drain: slot j = (entry, row) of the previous fold -> psum line pbase + p0 + j, two cycles later.
-            dj = Signal(32)
+            dj = Signal(dim)
             with m.If(period_end | (self.start & ~busy)):
                 m.d.sync += dj.eq(0)
             with m.Elif(ds.on):

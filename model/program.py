@@ -37,8 +37,8 @@ from model.tiling import Pass, plan, reduction_words, words_per_pixel
 
 __all__ = [
     "IFMAP", "WEIGHT", "PSUM", "REQUANT", "READ_LATENCY", "REQUANT_CHANNELS", "RequantParams",
-    "requant_writes", "HostWrite", "HostRun", "HostRead", "DESC_FIELDS", "DESC_BITS",
-    "pack_descriptor", "descriptor_fields", "build_program",
+    "requant_writes", "HostWrite", "HostRun", "HostRead", "DIM_FIELDS", "dim_bits", "desc_fields",
+    "desc_bits", "pack_descriptor", "descriptor_fields", "build_program",
 ]
 
 IFMAP, WEIGHT, PSUM, REQUANT = 0, 1, 2, 3  #: ``host_sel`` values
@@ -53,19 +53,43 @@ REQUANT_CHANNELS = 256
 #: (name, width); the total shift ``31 + shift`` is stored unsigned.
 REQUANT_FIELDS: tuple[tuple[str, int], ...] = (("bias", 32), ("multiplier", 31), ("total_shift", 6))
 
-#: Descriptor fields, (name, width in bits), packed LSB first in this order.
-DESC_FIELDS: tuple[tuple[str, int], ...] = (
-    *((name, 32) for name in (
-        "N", "C", "Cw", "H", "W", "M", "R", "S", "stride", "pad",
-        "E", "F", "P", "Kw", "HW", "CwHW", "strideW", "padW",
-        "m_groups", "last_cols", "k_folds", "p_folds",
-    )),
-    # requantization of the host reads of this pass's outputs (0: raw accumulators)
-    ("requant", 1), ("relu", 1), ("out_bits", 5), ("zero_point", 16),
-    ("last_mask", 64),
+#: Descriptor fields that hold a layer dimension, an address or a count, in packing order (LSB first).
+#: Their width is :func:`dim_bits`: what a pass that fits the built buffers can need.
+DIM_FIELDS: tuple[str, ...] = (
+    "Cw", "H", "W", "R", "S", "stride", "pad", "E", "F", "P", "Kw", "HW", "CwHW", "strideW", "padW",
+    "m_groups", "last_cols", "k_folds", "p_folds",
 )
-#: Width of the packed descriptor (the ``desc`` port).
-DESC_BITS: int = sum(width for _, width in DESC_FIELDS)
+
+
+def dim_bits(config: AcceleratorConfig) -> int:
+    """Width of the descriptor's dimension fields and of the controller's counters and walkers.
+
+    Within one pass the input, weights and partial sums all sit in the global
+    buffer, so every dimension, address, fold count and walker position is at
+    most the deepest buffer plus one fold's span (``rows*rf_depth``); a stride
+    product ``stride*W`` (taken only when ``E > 1``) is below ``H*W + 2*pad*W``.
+    Fields get four times that bound. A layer that needs more (an absurd
+    padding) is refused when its descriptor is packed, naming the field.
+    Sizing from the buffers rather than a fixed 32 bits halves the controller
+    (its descriptor register, walkers and fold contexts) on small designs.
+    """
+    deepest = max(config.ifmap_depth, config.weight_depth, config.psum_depth)
+    return (4 * (deepest + config.rows * config.rf_depth)).bit_length()
+
+
+def desc_fields(config: AcceleratorConfig) -> tuple[tuple[str, int], ...]:
+    """Descriptor fields of the design built for ``config``: (name, width in bits), packed LSB first."""
+    return (
+        *((name, dim_bits(config)) for name in DIM_FIELDS),
+        # requantization of the host reads of this pass's outputs (0: raw accumulators)
+        ("requant", 1), ("relu", 1), ("out_bits", 5), ("zero_point", 16),
+        ("last_mask", config.word_bits if config.binary else 1),
+    )
+
+
+def desc_bits(config: AcceleratorConfig) -> int:
+    """Width of the packed descriptor (the ``desc`` port) of the design built for ``config``."""
+    return sum(width for _, width in desc_fields(config))
 
 
 @dataclass(frozen=True)
@@ -147,41 +171,48 @@ def _requant_fields(rq: RequantParams | None) -> dict:
             "zero_point": int(rq.zero_point) & 0xFFFF}
 
 
-def pack_descriptor(fields: dict) -> int:
-    """Pack ``fields`` (every name of :data:`DESC_FIELDS`) into one integer, LSB first.
+def pack_descriptor(config: AcceleratorConfig, fields: dict) -> int:
+    """Pack ``fields`` (every name of :func:`desc_fields` of ``config``) into one integer, LSB first.
 
     Raises
     ------
     ValueError
         On a missing or unknown field, or a value that does not fit its width.
     """
-    names = [name for name, _ in DESC_FIELDS]
+    layout = desc_fields(config)
+    names = [name for name, _ in layout]
     missing = [n for n in names if n not in fields]
     unknown = sorted(set(fields) - set(names))
     if missing or unknown:
         raise ValueError(f"descriptor fields missing {missing}, unknown {unknown}")
     value, offset = 0, 0
-    for name, width in DESC_FIELDS:
+    for name, width in layout:
         v = fields[name]
         if not 0 <= v < 2**width:
-            raise ValueError(f"descriptor field {name}={v} does not fit {width} bits (0..{2**width - 1})")
+            raise ValueError(f"descriptor field {name}={v} does not fit the built design's {width} bits "
+                             f"(0..{2**width - 1})")
         value |= int(v) << offset
         offset += width
     return value
 
 
 def descriptor_fields(config: AcceleratorConfig, layer: ConvLayer, n_count: int, m_count: int) -> dict:
-    """Descriptor of a pass of ``n_count`` images and ``m_count`` filters of ``layer``."""
+    """Descriptor of a pass of ``n_count`` images and ``m_count`` filters of ``layer``.
+
+    The hardware steps a window by ``stride`` only between output columns (when ``F > 1``)
+    and by ``stride*W`` only between output rows (when ``E > 1``); a stride it never takes
+    is sent as 0, so a single-output layer with a huge stride still fits the descriptor.
+    """
     cw, kw = words_per_pixel(config, layer), reduction_words(config, layer)
     p = n_count * layer.E * layer.F
     span = config.rows * config.rf_sets  # outer-loop elements one fold covers
     m_groups = -(-m_count // config.cols)
     last_channels = layer.C - (cw - 1) * config.channels_per_word
     return {
-        "N": n_count, "C": layer.C, "Cw": cw, "H": layer.H, "W": layer.W, "M": m_count,
-        "R": layer.R, "S": layer.S, "stride": layer.stride, "pad": layer.pad,
+        "Cw": cw, "H": layer.H, "W": layer.W,
+        "R": layer.R, "S": layer.S, "stride": layer.stride if layer.E > 1 or layer.F > 1 else 0, "pad": layer.pad,
         "E": layer.E, "F": layer.F, "P": p, "Kw": kw, "HW": layer.H * layer.W,
-        "CwHW": cw * layer.H * layer.W, "strideW": layer.stride * layer.W, "padW": layer.pad * layer.W,
+        "CwHW": cw * layer.H * layer.W, "strideW": layer.stride * layer.W if layer.E > 1 else 0, "padW": layer.pad * layer.W,
         "m_groups": m_groups, "last_cols": m_count - (m_groups - 1) * config.cols,
         "k_folds": -(-kw // span), "p_folds": -(-p // span),
         "last_mask": (1 << last_channels) - 1,
@@ -209,7 +240,7 @@ def _pass_ops(config: AcceleratorConfig, layer: ConvLayer, xw: np.ndarray, ww: n
             line0 = (ml // cols) * kw
             ops += [HostWrite(WEIGHT, line0 + k, ml % cols, int(v)) for k, v in enumerate(ww[ps.m0 + ml].reshape(-1))]
     fields = descriptor_fields(config, layer, ps.n_count, ps.m_count) | _requant_fields(rq)
-    ops.append(HostRun(pack_descriptor(fields), fields))
+    ops.append(HostRun(pack_descriptor(config, fields), fields))
     E, F, P = layer.E, layer.F, fields["P"]
     for nl in range(ps.n_count):
         for ml in range(ps.m_count):

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from model.config import AcceleratorConfig
 from model.perf import COUNTERS
-from model.program import DESC_BITS
+from model.program import desc_bits
 
 __all__ = ["DesignMismatch", "COUNTER_BITS", "verilog_ports", "expected_ports", "check_design"]
 
@@ -60,7 +60,7 @@ def expected_ports(config: AcceleratorConfig) -> dict[str, tuple[str, int, str]]
     ports = {
         "start": ("input", 1, "=="),
         "done": ("output", 1, "=="),
-        "desc": ("input", DESC_BITS, "=="),
+        "desc": ("input", desc_bits(config), "=="),
         "host_sel": ("input", 2, "=="),
         "host_addr": ("input", max(1, (deepest - 1).bit_length()), ">="),
         "host_lane": ("input", max(1, (config.cols - 1).bit_length()), ">="),

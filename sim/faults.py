@@ -16,7 +16,7 @@ loudly instead of silently testing an unmodified design.
 
 Placeholders in patterns and replacements: ``<<DESC.X>>`` is the slice of
 descriptor field ``X`` in the controller's latched descriptor register ``d``
-(``d[hi:lo]``, from :data:`model.program.DESC_FIELDS`).
+(``d[hi:lo]``, from :func:`model.program.desc_fields` of the target configuration).
 
 Faults are applied one at a time, but built together: :func:`multiplex`
 puts every fault of a target configuration into one Verilog file, each edit
@@ -47,11 +47,9 @@ from pathlib import Path
 from hw.verilog import generate
 from model.config import AcceleratorConfig
 from model.layer import ConvLayer, parse_layer
-from model.program import DESC_FIELDS
+from model.program import desc_fields
 from model.validate import check_int
-from sim.design_check import check_design
-from sim.runner import TOPLEVEL, Build
-from sim.simulators import prepare
+from sim.runner import Build, compile_verilog, run
 
 __all__ = [
     "Fault", "FaultNotApplied", "FAULTS", "FAULT_CONFIGS", "FAULT_JOBS", "FAULTS_ROOT",
@@ -184,30 +182,27 @@ FAULTS: tuple[Fault, ...] = (
     Fault("binary_popcount_drops_channel", "PE(0,0)'s popcount drops the agreement bit of the last channel of a word",
           "binary", "qconv_top.array.pe_0_0", rf"(assign {_ID}= )({_ID})\+ {_ID}\[4\];", r"\1\2;"),
     Fault("binary_last_mask_ignored", "the channel mask of a pixel's last, partial word is ignored (all channels count)",
-          "binary", "qconv_top.controller", r"\? <<DESC.last_mask.low>> : (\d+'h[0-9a-f]+);", r"? \1 : \1;", count=12),
+          "binary", "qconv_top.controller", r"\? <<DESC.last_mask>> : (\d+'h[0-9a-f]+);", r"? \1 : \1;", count=12),
 )
 
 
-def _desc_slices() -> dict[str, str]:
-    """``DESC.X`` -> ``d[hi:lo]`` for each descriptor field, plus ``DESC.last_mask.low`` (the word's channels)."""
+def _desc_slices(config: AcceleratorConfig) -> dict[str, str]:
+    """``DESC.X`` -> ``d[hi:lo]`` for each descriptor field of the design built for ``config``."""
     slices, offset = {}, 0
-    for name, width in DESC_FIELDS:
+    for name, width in desc_fields(config):
         slices[f"DESC.{name}"] = f"d[{offset + width - 1}:{offset}]"
-        if name == "last_mask":
-            slices["DESC.last_mask.low"] = rf"d\[{offset + FAULT_CONFIGS['binary'].pack - 1}:{offset}\]"
         offset += width
     return slices
 
 
-def _expand(text: str, escape: bool) -> str:
-    slices = _desc_slices()
+def _expand(text: str, escape: bool, config: AcceleratorConfig) -> str:
+    slices = _desc_slices(config)
 
     def one(found: re.Match) -> str:
         key = found.group(1)
         if key not in slices:
             raise FaultNotApplied(f"unknown placeholder <<{key}>>")
-        value = slices[key]
-        return re.escape(value) if escape and not key.endswith(".low") else value
+        return re.escape(slices[key]) if escape else slices[key]
 
     return re.sub(r"<<([\w.]+)>>", one, text)
 
@@ -235,7 +230,8 @@ def apply_fault(fault: Fault, verilog: str) -> str:
     module = re.search(rf"^module \\?{re.escape(fault.module)}\s*\(.*?^endmodule$", text, re.M | re.S)
     if module is None:
         raise FaultNotApplied(f"fault {fault.name}: module {fault.module!r} is not in the Verilog")
-    pattern, replacement = _expand(fault.pattern, escape=True), _expand(fault.replacement, escape=False)
+    config = FAULT_CONFIGS[fault.target]
+    pattern, replacement = _expand(fault.pattern, True, config), _expand(fault.replacement, False, config)
     body, matches = re.subn(pattern, replacement, module.group(0))
     if matches != fault.count:
         raise FaultNotApplied(
@@ -322,58 +318,17 @@ def multiplex(faults: tuple[Fault, ...], verilog: str) -> str:
 
 def _build(config: AcceleratorConfig, verilog_text: str, directory: Path, simulator: str) -> Build:
     """Build ``verilog_text`` (a multiplexed ``qconv_top.v``) for ``simulator`` in ``directory``."""
-    prepare(simulator)
-    from cocotb_tools.runner import get_runner
-
     rtl = directory / "rtl"
     rtl.mkdir(parents=True, exist_ok=True)
     verilog, config_json = rtl / "qconv_top.v", rtl / "qconv_top.json"
     verilog.write_text(verilog_text)
     config_json.write_text(config.to_json())
-    get_runner(simulator).build(
-        sources=[verilog], hdl_toplevel=TOPLEVEL, build_dir=directory / "obj",
-        # as sim.runner: Amaranth's Verilog trips Verilator's width warnings, fatal by default
-        build_args=["-Wno-fatal", "-O3"] if simulator == "verilator" else [],
-        timescale=("1ns", "1ps"), always=True, log_file=directory / "build.log",
-    )
-    return Build(config, simulator, directory, verilog, config_json, False)
-
-
-def _run(built: Build, jobs: list[tuple[ConvLayer, int]], index: int) -> list[dict]:
-    """:func:`sim.runner.run` with fault ``index`` selected by plusarg (``sim.runner.run`` passes none)."""
-    prepare(built.simulator)
-    from cocotb_tools.runner import get_runner
-
-    run_dir = built.directory / f"fault-{index}"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    jobs_file, results_file = run_dir / "jobs.json", run_dir / "results.json"
-    results_file.unlink(missing_ok=True)
-    jobs_file.write_text(json.dumps([{"layer": str(layer), "seed": seed} for layer, seed in jobs]))
-    try:
-        get_runner(built.simulator).test(
-            test_module="sim.testbench", hdl_toplevel=TOPLEVEL, hdl_toplevel_lang="verilog",
-            build_dir=built.directory / "obj", test_dir=run_dir, plusargs=[f"+{FAULT_SELECT}={index}"],
-            extra_env={"QCONV_CONFIG": str(built.config_json), "QCONV_JOBS": str(jobs_file),
-                       "QCONV_RESULTS": str(results_file)},
-            timescale=("1ns", "1ps"), results_xml=str(run_dir / "results.xml"), log_file=run_dir / "sim.log",
-        )
-    except (SystemExit, RuntimeError):
-        pass  # a failing cocotb test: the results file says what failed
-    results = json.loads(results_file.read_text()) if results_file.exists() else []
-    log = run_dir / "sim.log"
-    raised = re.findall(r"^\s*(\w+(?:Error|Exception): .*)$", log.read_text(), re.M) if log.exists() else []
-    reason = f" ({raised[-1].strip()})" if raised else ""
-    return results + [
-        {"layer": str(layer), "seed": seed, "pass": False, "outputs_match": False,
-         "error": f"the simulation stopped before this job{reason}; see {log}"}
-        for layer, seed in jobs[len(results):]
-    ]
+    return compile_verilog(config, simulator, directory, verilog, config_json)
 
 
 def _golden_verilog(target: str, root: Path) -> str:
     config = FAULT_CONFIGS[target]
-    verilog, config_json = generate(config, root / "golden" / target)
-    check_design(verilog, config_json, config)
+    verilog, _ = generate(config, root / "golden" / target)
     return verilog.read_text()
 
 
@@ -386,7 +341,7 @@ def build_target(target: str, faults: tuple[Fault, ...], simulator: str, root: P
 def run_fault(built: Build, target: str, index: int, fault: Fault | None) -> dict:
     """Co-simulate the jobs of ``target`` with fault ``index`` selected (0 and ``None``: the baseline)."""
     start = time.monotonic()
-    results = _run(built, FAULT_JOBS[target], index)
+    results = run(built, FAULT_JOBS[target], plusargs=(f"+{FAULT_SELECT}={index}",))
     failed = [r for r in results if not r["pass"]]
     return {
         "name": fault.name if fault else f"baseline_{target}",

@@ -210,6 +210,18 @@ def test_verilog_of_another_configuration_beside_the_json(designs, capsys):
     assert status == 2 and re.search(message, err), err
 
 
+def test_runner_refuses_to_build_a_mismatched_design(designs, tmp_path):
+    """The runner checks the design before compiling it: a stale Verilog never reaches a simulator."""
+    from sim.design_check import DesignMismatch
+    from sim.runner import compile_verilog
+
+    config, _, config_json = designs[4]
+    _, other_verilog, _ = designs[6]
+    with pytest.raises(DesignMismatch, match=r"port host_wdata is a 6-bit input"):
+        compile_verilog(config, "icarus", tmp_path, other_verilog, config_json)
+    assert not (tmp_path / "obj").exists()
+
+
 def test_missing_simulator_says_how_to_install(monkeypatch, capsys):
     from sim.simulators import SimulatorMissing, prepare
 

@@ -68,9 +68,8 @@ def _expected(config, layer):
 
 
 def _simulate(config, layer):
-    dut = Controller(config.rows, config.cols, config.rf_sets, config.dataflow, config.binary, config.word_bits,
-                     config.ifmap_depth, config.weight_depth, config.psum_depth)
-    desc = pack_descriptor(descriptor_fields(config, layer, layer.N, layer.M))
+    dut = Controller(config)
+    desc = pack_descriptor(config, descriptor_fields(config, layer, layer.N, layer.M))
     ifmap, weights = [], []
 
     async def bench(ctx):

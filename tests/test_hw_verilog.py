@@ -6,7 +6,7 @@ import pytest
 
 from model.config import AcceleratorConfig
 from model.perf import COUNTERS
-from model.program import DESC_BITS
+from model.program import desc_bits
 from sim.cli import main
 
 
@@ -21,7 +21,7 @@ def test_verilog_top_has_the_contract_ports(tmp_path, overrides):
     assert AcceleratorConfig.from_json((tmp_path / "qconv_top.json").read_text()) == config
     widths = {name: int(hi) + 1 if hi else 1
               for hi, name in re.findall(r"^\s*(?:input|output)\s+(?:\[(\d+):0\]\s+)?(\w+);", text, re.M)}
-    assert widths["desc"] == DESC_BITS and widths["start"] == widths["done"] == 1
+    assert widths["desc"] == desc_bits(config) and widths["start"] == widths["done"] == 1
     assert widths["host_sel"] == 2 and widths["host_wdata"] == config.word_bits
     assert widths["host_rdata"] == config.acc_bits and widths["host_addr"] == (1023).bit_length()
     assert all(widths[f"count_{name}"] == 48 for name in COUNTERS)

@@ -5,24 +5,43 @@ import pytest
 
 from model.config import AcceleratorConfig
 from model.layer import ConvLayer
-from model.program import (DESC_BITS, DESC_FIELDS, IFMAP, PSUM, WEIGHT, HostRead, HostRun, HostWrite,
-                           build_program, descriptor_fields, pack_descriptor)
+from model.program import (DIM_FIELDS, IFMAP, PSUM, WEIGHT, HostRead, HostRun, HostWrite, build_program,
+                           desc_bits, desc_fields, descriptor_fields, dim_bits, pack_descriptor)
 
 
 def test_descriptor_packs_lsb_first():
-    fields = {name: 0 for name, _ in DESC_FIELDS}
-    fields["C"], fields["last_mask"] = 5, 0b111
-    value = pack_descriptor(fields)
-    assert value == (5 << 32) | (0b111 << (DESC_BITS - 64))
-    assert value < 2**DESC_BITS
+    config = AcceleratorConfig.preset("tiny")
+    dim = dim_bits(config)
+    assert dim == 13  # 4 * (1024 + 2*2) = 4112 < 2**13
+    fields = {name: 0 for name, _ in desc_fields(config)}
+    fields["H"], fields["last_mask"] = 5, 1
+    value = pack_descriptor(config, fields)
+    assert value == (5 << dim) | (1 << (desc_bits(config) - 1))  # H is the second field, last_mask the last
+    assert value < 2**desc_bits(config)
+    assert desc_bits(config) == len(DIM_FIELDS) * dim + 1 + 1 + 5 + 16 + 1
 
 
 def test_descriptor_rejects_bad_fields():
-    fields = {name: 0 for name, _ in DESC_FIELDS}
-    with pytest.raises(ValueError, match="does not fit 32 bits"):
-        pack_descriptor({**fields, "H": 2**32})
+    config = AcceleratorConfig.preset("tiny")
+    fields = {name: 0 for name, _ in desc_fields(config)}
+    with pytest.raises(ValueError, match=r"pad=8192 does not fit the built design's 13 bits \(0..8191\)"):
+        pack_descriptor(config, {**fields, "pad": 2**13})
     with pytest.raises(ValueError, match="missing"):
-        pack_descriptor({k: v for k, v in fields.items() if k != "H"})
+        pack_descriptor(config, {k: v for k, v in fields.items() if k != "H"})
+
+
+def test_binary_descriptor_mask_is_one_word():
+    config = AcceleratorConfig.preset("tiny", bits=1, pack=8)
+    assert dict(desc_fields(config))["last_mask"] == 8
+
+
+def test_unused_stride_is_not_sent():
+    """A single-output layer's stride is never taken: 0 in the descriptor, however large."""
+    config = AcceleratorConfig.preset("tiny")
+    f = descriptor_fields(config, ConvLayer(C=1, H=4, W=4, M=1, R=4, S=4, stride=60000), 1, 1)
+    assert (f["stride"], f["strideW"]) == (0, 0)
+    f = descriptor_fields(config, ConvLayer(C=1, H=1, W=9, M=1, R=1, S=1, stride=4), 1, 1)
+    assert (f["stride"], f["strideW"]) == (4, 0)  # E = 1: only the column step
 
 
 def test_derived_descriptor_fields():
