@@ -149,15 +149,10 @@ def _cocotb_passes(config: AcceleratorConfig, layer: ConvLayer, simulator: str, 
     from cocotb_tools.runner import get_runner
 
     from sim.runner import TOPLEVEL, build
-    from sim.simulators import prepare
 
     shutil.rmtree(root / simulator, ignore_errors=True)
-    if simulator == "verilator":
-        # the C++ of the model is compiled with -Os by default (quick builds); -O2 runs faster
-        prepare(simulator)
-        os.environ["MAKEFLAGS"] = (os.environ.get("MAKEFLAGS", "") + " OPT_FAST=-O2").strip()
     t0 = time.perf_counter()
-    built = build(config, simulator, root=root)
+    built = build(config, simulator, root=root, cxx_opt="-O2")  # the model's C++ at -O2 runs fastest
     build_s = time.perf_counter() - t0
     run_dir = built.directory / "bench"
     run_dir.mkdir(exist_ok=True)

@@ -323,7 +323,7 @@ def _build(config: AcceleratorConfig, verilog_text: str, directory: Path, simula
     verilog, config_json = rtl / "qconv_top.v", rtl / "qconv_top.json"
     verilog.write_text(verilog_text)
     config_json.write_text(config.to_json())
-    return compile_verilog(config, simulator, directory, verilog, config_json)
+    return compile_verilog(config, simulator, directory, verilog, config_json, cxx_opt="-O0")
 
 
 def _golden_verilog(target: str, root: Path) -> str:

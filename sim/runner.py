@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
 import uuid
 from dataclasses import dataclass
@@ -66,10 +67,20 @@ def _build_args(simulator: str) -> list[str]:
     return ["-Wno-fatal", "-O3", "--no-public-flat-rw", "--public-depth", "1"]
 
 
+def _make_flags(cxx_opt: str | None) -> str:
+    """``MAKEFLAGS`` for a Verilator model compiled at ``cxx_opt`` (None: Verilator's own -Os)."""
+    flags = os.environ.get("MAKEFLAGS", "")
+    return flags if cxx_opt is None else f"{flags} OPT_FAST={cxx_opt} OPT_SLOW={cxx_opt}".strip()
+
+
 def compile_verilog(config: AcceleratorConfig, simulator: str, directory: Path, verilog: Path, config_json: Path,
-                    *, waves: bool = False) -> Build:
+                    *, waves: bool = False, cxx_opt: str | None = None) -> Build:
     """Build ``verilog`` (the design of ``config``, with ``config_json`` beside it) for ``simulator`` in
-    ``directory``; skipped when that exact Verilog is already built there.
+    ``directory``; skipped when that exact Verilog is already built there with the same options.
+
+    ``cxx_opt`` is the C++ optimisation of a Verilator model: ``"-O0"`` compiles fastest
+    (regressions, fault runs, tests: short simulations, where the build dominates), ``"-O2"``
+    simulates fastest (benchmarks, long layers); None keeps Verilator's default ``-Os``.
 
     Raises
     ------
@@ -83,24 +94,32 @@ def compile_verilog(config: AcceleratorConfig, simulator: str, directory: Path, 
     check_design(verilog, config_json, config)
     runner = _runner(simulator)
     stamp = directory / "built.stamp"
-    digest = hashlib.sha256((verilog.read_text() + repr(_build_args(simulator))).encode()).hexdigest()
+    options = repr((_build_args(simulator), cxx_opt if simulator == "verilator" else None))
+    digest = hashlib.sha256((verilog.read_text() + options).encode()).hexdigest()
     if not stamp.exists() or stamp.read_text() != digest:
-        runner.build(
+        saved = os.environ.get("MAKEFLAGS")
+        os.environ["MAKEFLAGS"] = _make_flags(cxx_opt)
+        try:
+            runner.build(
             sources=[verilog],
             hdl_toplevel=TOPLEVEL,
-            build_dir=directory / "obj",
-            build_args=_build_args(simulator),
-            timescale=("1ns", "1ps"),
-            waves=waves,
-            always=True,
-            log_file=directory / "build.log",
-        )
+                build_dir=directory / "obj",
+                build_args=_build_args(simulator),
+                timescale=("1ns", "1ps"),
+                waves=waves,
+                always=True,
+                log_file=directory / "build.log",
+            )
+        finally:
+            os.environ["MAKEFLAGS"] = saved if saved is not None else ""
         stamp.write_text(digest)
     return Build(config, simulator, directory, verilog, config_json, waves)
 
 
-def build(config: AcceleratorConfig, simulator: str = "verilator", *, root: Path = BUILD_ROOT, waves: bool = False) -> Build:
-    """Generate the Verilog of ``config`` and build it for ``simulator`` (skipped when up to date).
+def build(config: AcceleratorConfig, simulator: str = "verilator", *, root: Path = BUILD_ROOT, waves: bool = False,
+          cxx_opt: str | None = None) -> Build:
+    """Generate the Verilog of ``config`` and build it for ``simulator`` (skipped when up to date;
+    ``cxx_opt`` as in :func:`compile_verilog`).
 
     Raises
     ------
@@ -111,7 +130,7 @@ def build(config: AcceleratorConfig, simulator: str = "verilator", *, root: Path
         raise ValueError(f"simulator must be one of {', '.join(SIMULATORS)}, not {simulator!r}")
     directory = (root / simulator / _key(config, waves)).resolve()
     verilog, config_json = generate(config, directory / "rtl")
-    return compile_verilog(config, simulator, directory, verilog, config_json, waves=waves)
+    return compile_verilog(config, simulator, directory, verilog, config_json, waves=waves, cxx_opt=cxx_opt)
 
 
 def run(built: Build, jobs: list[tuple], *, plusargs: tuple[str, ...] = ()) -> list[dict]:

@@ -42,7 +42,7 @@ def test_rtl_matches_model(simulator, dataflow, bits, require_simulator):
     require_simulator(simulator)
     config = BASE.replace(dataflow=dataflow, bits=bits, rf_depth=4 if bits == 8 else 2)
     jobs = [(parse_layer(text), seed) for seed, text in enumerate(LAYERS, start=1)]
-    results = run(build(config, simulator), jobs)
+    results = run(build(config, simulator, cxx_opt="-O0"), jobs)
     failures = [_describe(r) for r in results if not r["pass"]]
     assert not failures, f"{simulator} {dataflow} bits={bits}:\n" + "\n".join(failures)
 
