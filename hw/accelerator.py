@@ -10,6 +10,7 @@ from hw.array import PEArray
 from hw.controller import Controller, desc_layout
 from hw.counters import COUNTER_BITS, Counters
 from hw.global_buffer import GlobalBuffer
+from hw.requant import STAGES as REQUANT_STAGES
 from hw.requant import Requant
 from model.config import AcceleratorConfig
 from model.perf import COUNTERS
@@ -189,13 +190,19 @@ class Accelerator(wiring.Component):
             rq.multiplier.eq(params["multiplier"]), rq.total_shift.eq(params["total_shift"]),
             rq.zero_point.eq(rq_zero), rq.out_bits.eq(rq_bits), rq.relu.eq(rq_relu),
         ]
-        assert READ_LATENCY >= 2, "the read path has the buffer read and the requantization register"
-        stage_raw, stage_rq = Signal(cfg.acc_bits), Signal()
+        assert READ_LATENCY >= 1 + REQUANT_STAGES, "the read path has the buffer read and the requantization stages"
+        # The raw word (and whether to requantize it) is registered with the data and kept aligned with
+        # the requantization pipeline; each register holds until the next read.
+        stage_raw, stage_rq = Signal(cfg.acc_bits, name="raw_s1"), Signal(name="rq_s1")
         with m.If(read_valid):
             m.d.sync += [stage_raw.eq(raw), stage_rq.eq(rq_on & (read_sel == PSUM))]
+        for k in range(2, REQUANT_STAGES + 1):
+            raw_k, rq_k = Signal.like(stage_raw, name=f"raw_s{k}"), Signal(name=f"rq_s{k}")
+            m.d.sync += [raw_k.eq(stage_raw), rq_k.eq(stage_rq)]
+            stage_raw, stage_rq = raw_k, rq_k
         word = Signal(cfg.acc_bits)
         m.d.comb += word.eq(Mux(stage_rq, rq.out.as_signed(), stage_raw))  # sign-extends rq.out
-        for i in range(READ_LATENCY - 2):  # further register stages, if the constant asks for them
+        for i in range(READ_LATENCY - 1 - REQUANT_STAGES):  # further register stages, if the constant asks for them
             delayed = Signal(cfg.acc_bits, name=f"read_delay{i}")
             m.d.sync += delayed.eq(word)
             word = delayed

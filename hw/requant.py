@@ -2,15 +2,19 @@
 
 It mirrors :func:`model.quant.requantize.requantize` line for line::
 
-    v   = acc + bias                                  (int32)
-    p   = v * M                                       (exact, registered: the one pipeline stage)
+    v   = acc + bias                                  (int32)                      stage 1
+    p   = v * M                                       (exact)                      stage 2
     y   = floor(p / 2**s) + step                      s = 31 + shift, step by the named rounding mode
     out = clamp(y + zero_point, floor_lo, hi)         floor_lo = max(lo, zero_point) with ReLU
 
 where ``step`` is :func:`model.quant.rounding._step_up` of the floor, of
-``rem > 2**(s-1)`` and of ``rem == 2**(s-1)`` (``rem = p - floor*2**s``, no
-step when ``s = 0``). ``out_bits`` (2..16), ``zero_point`` and ``relu`` are
+``rem > 2**(s-1)`` and of ``rem == 2**(s-1)`` (``rem = p mod 2**s``, no step
+when ``s = 0``); the floor and the two comparisons are stage 3, the rest is
+combinational from it. ``out_bits`` (2..16), ``zero_point`` and ``relu`` are
 per layer, ``bias``, ``multiplier`` and ``total_shift`` per output channel.
+Three register stages keep the 32-bit add, the 32x31 multiply and the 64-bit
+shift out of each other's path (one stage of all three limited an iCE40 to
+7.5 MHz).
 """
 
 from __future__ import annotations
@@ -22,17 +26,18 @@ from amaranth.lib.wiring import In, Out
 from model.quant.rounding import DEFAULT_ROUNDING, ROUNDING_MODES
 from model.validate import check_choice
 
-__all__ = ["Requant", "BIAS_BITS", "MULTIPLIER_BITS", "SHIFT_BITS", "ZERO_POINT_BITS", "OUT_BITS_BITS"]
+__all__ = ["Requant", "STAGES", "BIAS_BITS", "MULTIPLIER_BITS", "SHIFT_BITS", "ZERO_POINT_BITS", "OUT_BITS_BITS"]
 
 BIAS_BITS = 32        #: int32 bias
 MULTIPLIER_BITS = 31  #: Q31 multiplier, 0..2**31-1
 SHIFT_BITS = 6        #: total shift 31 + shift, 0..62
 ZERO_POINT_BITS = 16  #: output zero point, signed
 OUT_BITS_BITS = 5     #: output width 2..16
+STAGES = 3            #: register stages from ``en`` to ``out``
 
 
 class Requant(wiring.Component):
-    """One requantization lane with a single pipeline register (``en`` loads it).
+    """One requantization lane: a pipeline of :data:`STAGES` registers, each loaded when its input is valid.
 
     Parameters
     ----------
@@ -44,11 +49,12 @@ class Requant(wiring.Component):
     Ports
     -----
     en : In(1)
-        Register ``acc`` and the parameters at this clock edge; ``out`` follows on the next cycle.
+        The operands are valid this cycle: they enter the pipeline at this clock edge, and
+        ``out`` shows their result :data:`STAGES` edges later, held until the next result.
     acc : In(signed(acc_bits)); bias : In(signed(32)); multiplier : In(31); total_shift : In(6)
     zero_point : In(signed(16)); out_bits : In(5); relu : In(1)
     out : Out(signed(16))
-        The requantized value of the registered operands (combinational from the register).
+        The requantized value (combinational from the last register).
     """
 
     def __init__(self, acc_bits: int, rounding: str = DEFAULT_ROUNDING):
@@ -68,27 +74,39 @@ class Requant(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        v = Signal(signed(BIAS_BITS))  # acc + bias lies in the int32 range (the model checks it)
-        m.d.comb += v.eq(self.acc + self.bias)
-        p = Signal(signed(BIAS_BITS + MULTIPLIER_BITS + 1))
-        s = Signal(unsigned(SHIFT_BITS))
-        zp = Signal(signed(ZERO_POINT_BITS))
-        ob = Signal(unsigned(OUT_BITS_BITS))
-        relu = Signal()
-        with m.If(self.en):
-            m.d.sync += [p.eq(v * self.multiplier),
-                         s.eq(self.total_shift), zp.eq(self.zero_point), ob.eq(self.out_bits), relu.eq(self.relu)]
+        valid = [self.en]
+        for k in range(1, STAGES):
+            v_k = Signal(name=f"valid{k}")
+            m.d.sync += v_k.eq(valid[-1])
+            valid.append(v_k)
 
-        floor = Signal.like(p)
-        rem = Signal(unsigned(63))
-        half = Signal(unsigned(63))
-        m.d.comb += [
-            floor.eq(p >> s),
-            rem.eq(p - (floor << s)),
-            half.eq((Const(1, 64) << s) >> 1),
-        ]
+        def stage(k, names_values):
+            """Registers loaded when stage ``k``'s input is valid."""
+            regs = []
+            for name, value, shape in names_values:
+                reg = Signal(shape, name=f"{name}_s{k + 1}")
+                with m.If(valid[k]):
+                    m.d.sync += reg.eq(value)
+                regs.append(reg)
+            return regs
+
+        layer = ((self.zero_point, signed(ZERO_POINT_BITS)), (self.out_bits, unsigned(OUT_BITS_BITS)), (self.relu, 1))
+        # stage 1: v = acc + bias (in the int32 range: the model checks it)
+        v, M, s, *lay = stage(0, [("v", self.acc + self.bias, signed(BIAS_BITS)),
+                                  ("multiplier", self.multiplier, unsigned(MULTIPLIER_BITS)),
+                                  ("shift", self.total_shift, unsigned(SHIFT_BITS)),
+                                  *((f"layer{i}", x, shape) for i, (x, shape) in enumerate(layer))])
+        # stage 2: the exact product
+        p, s, *lay = stage(1, [("p", v * M, signed(BIAS_BITS + MULTIPLIER_BITS + 1)), ("shift", s, s.shape()),
+                               *((f"layer{i}", x, x.shape()) for i, x in enumerate(lay))])
+        # stage 3: floor and the rounding comparisons on the remainder
+        rem = (p & ((Const(1, 64) << s) - 1))[:63]
+        half = ((Const(1, 64) << s) >> 1)[:63]
         nonzero = s != 0
-        above, at = nonzero & (rem > half), nonzero & (rem == half)
+        floor, above, at, zp, ob, relu = stage(2, [
+            ("floor", p >> s, p.shape()), ("above", nonzero & (rem > half), 1), ("at", nonzero & (rem == half), 1),
+            *((f"layer{i}", x, x.shape()) for i, x in enumerate(lay))])
+
         if self._rounding == "floor":
             step = 0
         elif self._rounding == "half_even":
@@ -97,7 +115,7 @@ class Requant(wiring.Component):
             step = above | (at & (floor >= 0))
         else:  # half_up
             step = above | at
-        y = Signal(signed(p.shape().width + 2))
+        y = Signal(signed(floor.shape().width + 2))
         m.d.comb += y.eq(floor + step + zp)
         lo = Signal(signed(17))
         hi = Signal(signed(17))

@@ -44,9 +44,9 @@ __all__ = [
 IFMAP, WEIGHT, PSUM, REQUANT = 0, 1, 2, 3  #: ``host_sel`` values
 
 #: Clock edges from a host read (``host_re``) to its word on ``host_rdata``: the buffer's
-#: synchronous read, then the requantization stage's pipeline register (every read goes through it).
-#: The RTL, the cocotb driver and the Amaranth-sim executor all take it from here.
-READ_LATENCY = 2
+#: synchronous read, then the requantization stage's three pipeline registers (every read goes
+#: through them). The RTL, the cocotb driver and the Amaranth-sim executor all take it from here.
+READ_LATENCY = 4
 #: Output channels the requantization parameter memory holds (``host_chan`` of a read).
 REQUANT_CHANNELS = 256
 #: Requantization parameter fields per channel, written at ``host_addr = 4*channel + field``:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from hw.requant import Requant
+from hw.requant import STAGES, Requant
 from model.quant.requantize import SHIFT_RANGE, requantize
 from model.quant.rounding import ROUNDING_MODES
 
@@ -45,18 +45,21 @@ def test_requant_unit_matches_the_model(rounding):
     got = []
 
     async def bench(ctx):
-        for c in cases:
-            ctx.set(dut.acc, c["acc"])
-            ctx.set(dut.bias, c["bias"])
-            ctx.set(dut.multiplier, c["multiplier"])
-            ctx.set(dut.total_shift, 31 + c["shift"])
-            ctx.set(dut.zero_point, c["zero_point"])
-            ctx.set(dut.out_bits, c["out_bits"])
-            ctx.set(dut.relu, int(c["relu"]))
-            ctx.set(dut.en, 1)
+        # one case per cycle: the pipeline must keep STAGES cases in flight apart
+        for i in range(len(cases) + STAGES - 1):
+            if i < len(cases):
+                c = cases[i]
+                ctx.set(dut.acc, c["acc"])
+                ctx.set(dut.bias, c["bias"])
+                ctx.set(dut.multiplier, c["multiplier"])
+                ctx.set(dut.total_shift, 31 + c["shift"])
+                ctx.set(dut.zero_point, c["zero_point"])
+                ctx.set(dut.out_bits, c["out_bits"])
+                ctx.set(dut.relu, int(c["relu"]))
+            ctx.set(dut.en, int(i < len(cases)))
             await ctx.tick()
-            ctx.set(dut.en, 0)
-            got.append(ctx.get(dut.out))
+            if i >= STAGES - 1:
+                got.append(ctx.get(dut.out))
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
@@ -76,8 +79,11 @@ def test_requant_unit_holds_its_output_without_en():
         await ctx.tick()
         ctx.set(dut.en, 0)
         ctx.set(dut.acc, -7)
-        await ctx.tick()
-        assert ctx.get(dut.out) == 50
+        for _ in range(STAGES - 1):
+            await ctx.tick()
+        for _ in range(3):  # the result arrives STAGES edges after en, then holds
+            assert ctx.get(dut.out) == 50
+            await ctx.tick()
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
