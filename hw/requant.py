@@ -36,6 +36,23 @@ OUT_BITS_BITS = 5     #: output width 2..16
 STAGES = 3            #: register stages from ``en`` to ``out``
 
 
+#: Width the floor is saturated to: any floor beyond it clamps the output (16 bits at most, after a
+#: zero point of 16 bits and a step of 1) exactly as the unsaturated one would, and the last add is short.
+_FLOOR_BITS = 19
+
+
+def _saturate(m, value, bits):
+    """``value`` clamped to the signed ``bits``-bit range, from its upper bits (no wide comparison).
+
+    The saturated value keeps the parity that ``half_even`` rounding reads whenever it is not clamped.
+    """
+    wide = Signal(value.shape(), name="floor_wide")
+    m.d.comb += wide.eq(value)
+    upper, sign = wide[bits - 1:], wide[-1]
+    top, bottom = (1 << (bits - 1)) - 1, -(1 << (bits - 1))
+    return Mux(~sign & upper.any(), top, Mux(sign & ~upper.all(), bottom, wide[:bits].as_signed()))
+
+
 class Requant(wiring.Component):
     """One requantization lane: a pipeline of :data:`STAGES` registers, each loaded when its input is valid.
 
@@ -90,7 +107,12 @@ class Requant(wiring.Component):
                 regs.append(reg)
             return regs
 
-        layer = ((self.zero_point, signed(ZERO_POINT_BITS)), (self.out_bits, unsigned(OUT_BITS_BITS)), (self.relu, 1))
+        # the output range of the layer: [bottom, hi], bottom = max(lo, zero_point) with ReLU
+        hi = Signal(signed(17))
+        lo = Signal(signed(17))
+        m.d.comb += [hi.eq((Const(1, 17) << (self.out_bits - 1)[:OUT_BITS_BITS]) - 1), lo.eq(-hi - 1)]
+        bottom = Mux(self.relu & (self.zero_point > lo), self.zero_point, lo)
+        layer = ((self.zero_point, signed(ZERO_POINT_BITS)), (hi, signed(17)), (bottom, signed(17)))
         # stage 1: v = acc + bias (in the int32 range: the model checks it)
         v, M, s, *lay = stage(0, [("v", self.acc + self.bias, signed(BIAS_BITS)),
                                   ("multiplier", self.multiplier, unsigned(MULTIPLIER_BITS)),
@@ -103,8 +125,9 @@ class Requant(wiring.Component):
         rem = (p & ((Const(1, 64) << s) - 1))[:63]
         half = ((Const(1, 64) << s) >> 1)[:63]
         nonzero = s != 0
-        floor, above, at, zp, ob, relu = stage(2, [
-            ("floor", p >> s, p.shape()), ("above", nonzero & (rem > half), 1), ("at", nonzero & (rem == half), 1),
+        floor, above, at, zp, hi, bottom = stage(2, [
+            ("floor", _saturate(m, p >> s, _FLOOR_BITS), signed(_FLOOR_BITS)),
+            ("above", nonzero & (rem > half), 1), ("at", nonzero & (rem == half), 1),
             *((f"layer{i}", x, x.shape()) for i, x in enumerate(lay))])
 
         if self._rounding == "floor":
@@ -117,10 +140,5 @@ class Requant(wiring.Component):
             step = above | at
         y = Signal(signed(floor.shape().width + 2))
         m.d.comb += y.eq(floor + step + zp)
-        lo = Signal(signed(17))
-        hi = Signal(signed(17))
-        m.d.comb += [hi.eq((Const(1, 17) << (ob - 1)[:OUT_BITS_BITS]) - 1), lo.eq(-hi - 1)]
-        bottom = Signal(signed(17))
-        m.d.comb += bottom.eq(Mux(relu & (zp > lo), zp, lo))
         m.d.comb += self.out.eq(Mux(y < bottom, bottom, Mux(y > hi, hi, y)))
         return m
