@@ -16,8 +16,8 @@ the documented one, quantize-dequantize is within half a step inside the
 range, quantize is monotone, values past the range clip to the end codes,
 per-channel and per-group quantization are per-tensor quantization of each
 channel or group alone, and the binary / ternary / power-of-two codes lie in
-their sets. Library defects the properties found are pinned by strict-xfail
-tests at the end (the properties themselves steer around them).
+their sets. Library defects the properties found (and that are now fixed)
+have regression tests at the end.
 
 Runs are deterministic under CI (``CI=true`` selects the derandomised
 ``ci`` profile; ``HYPOTHESIS_PROFILE`` overrides) and kept small so the
@@ -40,7 +40,7 @@ from model.loopnest import conv_nest, execute
 from model.mapping import conv_mapping
 from model.quant import (CALIBRATIONS, ROUNDING_MODES, SCHEMES, binarize, integer_range, log_quantize, quantize,
                          ternarize)
-from model.quant.grid import grid_parameters, quantize_values
+from model.quant.grid import SMALLEST_STEP, grid_parameters, quantize_values
 
 _COMMON = dict(deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True, **_COMMON)
@@ -184,7 +184,6 @@ def tiled_conv_nests(draw):
     nest = nest.interchange(draw(st.permutations(nest.names)))
     if draw(st.booleans()):
         nest = nest.squeeze()
-    assume(nest.loops)  # a nest without loops does not run: see test_a_nest_without_loops_runs_its_one_iteration
     assume(math.prod(lp.bound for lp in nest.loops) <= MAX_POINTS)
     return layer, nest
 
@@ -213,7 +212,6 @@ def conv_mappings(draw):
     mapping = conv_mapping(layer, glb_tile=glb_tile, spatial=spatial, rf_tile=rf_tile, dram_order=orders[0],
                            glb_order=orders[1], rf_order=orders[2],
                            rf_tensor=draw(st.sampled_from(("input", "weights", "output"))))
-    assume(mapping.nest.loops)  # all-1 layers squeeze to no loops: see test_a_nest_without_loops_runs_its_one_iteration
     assume(math.prod(lp.bound for lp in mapping.nest.loops) <= MAX_POINTS)
     return layer, mapping
 
@@ -233,8 +231,7 @@ def test_every_mapping_equals_the_reference_conv(case, bits, seed):
 # -- quantizers: integer range, round-trip error, monotonicity, clipping, granularity, code sets --------------
 
 NEAREST = tuple(m for m in ROUNDING_MODES if m != "floor")
-# no subnormals: a subnormal-width range underflows the step to 0 (test_a_tiny_nonzero_range_still_gets_a_positive_step)
-reals = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False, allow_subnormal=False)
+reals = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
 real_arrays = hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=5), elements=reals)
 
 
@@ -259,9 +256,13 @@ def _grid_ends(lo: float, hi: float, scheme: str) -> tuple[float, float]:
 
 
 def _expected_step(lo: float, hi: float, bits: int, scheme: str) -> float:
-    """The documented step: the grid's real width over ``2**bits - 1`` intervals (1.0 for a zero width)."""
+    """The documented step: the grid's real width over ``2**bits - 1`` intervals.
+
+    At least the smallest normal float64 (a subnormal step loses precision or
+    underflows to 0), and 1.0 for a zero width.
+    """
     glo, ghi = _grid_ends(lo, hi, scheme)
-    return (ghi - glo) / (2**bits - 1) if ghi > glo else 1.0
+    return max((ghi - glo) / (2**bits - 1), SMALLEST_STEP) if ghi > glo else 1.0
 
 
 @given(x=real_arrays, bits=st.integers(2, 16), scheme=st.sampled_from(SCHEMES),
@@ -337,12 +338,14 @@ def test_values_outside_the_range_clip_to_the_end_codes(lo_hi, beyond, bits, sch
     The covered range is ``[-A, A]`` (symmetric) or ``[lo, hi]`` widened to 0
     (asymmetric). With rounding to nearest any value beyond it clips; with
     floor rounding a value one step beyond it does. Distances are in steps.
-    An all-zero range (step 1.0 by convention) is left out.
+    Ranges whose step is raised (to 1.0 for an all-zero range, to the
+    smallest normal float64 for a tinier step) are left out: their grids
+    cover more than the range.
     """
     lo, hi = lo_hi
     qmin, qmax = _stored_range(bits, scheme)
     glo, ghi = _grid_ends(lo, hi, scheme)
-    assume(ghi > glo)  # an all-zero range gets the arbitrary step 1.0, which covers more than [0, 0]
+    assume((ghi - glo) / (2**bits - 1) >= SMALLEST_STEP)  # the step is the width over 2**bits - 1 intervals
     step = _expected_step(lo, hi, bits, scheme)
     d = np.array(beyond) + (1.0 if rounding == "floor" else 0.0)
     qt = quantize(np.concatenate([ghi + d * step, glo - d * step]), bits, scheme, clip=(lo, hi), rounding=rounding)
@@ -409,8 +412,7 @@ def test_power_of_two_codes_are_signed_powers_of_two(x, bits, rounding):
     octave of its level, and a dropped non-zero value is below the smallest
     level's half octave.
     """
-    with np.errstate(invalid="ignore"):  # log_quantize rounds log(0) = -inf, which warns (an error in this suite)
-        lq = log_quantize(x, bits, base=2.0, rounding=rounding)
+    lq = log_quantize(x, bits, base=2.0, rounding=rounding)
     v = lq.dequantize()
     assert set(np.unique(lq.sign)) <= {-1, 0, 1}
     nz = v != 0
@@ -427,37 +429,50 @@ def test_power_of_two_codes_are_signed_powers_of_two(x, bits, rounding):
     assert np.all(np.log2(np.abs(x[dropped])) <= lq.min_exponent - 0.5 + 1e-12)
 
 
-# -- library defects these properties found (strict xfail: they fail loudly once fixed) --------------------
+# -- library defects these properties found, now fixed (regression tests) --------------------------------
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="LoopNest.loop_values cannot enumerate zero loops (np.indices(()) reshape); library bug")
 def test_a_nest_without_loops_runs_its_one_iteration():
     """A 1x1 conv of one pixel squeezes to a nest without loops, which still has one iteration.
 
-    ``conv_mapping`` always squeezes, so every mapping of such a layer fails
-    to execute.
+    ``conv_mapping`` always squeezes, so every mapping of such a layer used
+    to fail to execute (``LoopNest.loop_values`` could not enumerate zero loops).
     """
     layer = ConvLayer(N=1, C=1, H=1, W=1, M=1, R=1, S=1)
     x, w = np.array([[[[3]]]]), np.array([[[[-5]]]])
-    assert np.array_equal(_run(conv_nest(layer).squeeze(), x, w), [[[[-15]]]])
+    nest = conv_nest(layer).squeeze()
+    assert nest.loops == () and nest.loop_values().shape == (1, 0)
+    assert np.array_equal(_run(nest, x, w), [[[[-15]]]])
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="grid_parameters tests width > 0, not scale > 0: a subnormal width underflows the step to 0")
-def test_a_tiny_nonzero_range_still_gets_a_positive_step():
-    """A range narrower than ``(2**bits - 1) * 5e-324`` must still give a step > 0 and codes in range.
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_a_tiny_nonzero_range_still_gets_a_positive_step(scheme):
+    """A range narrower than ``(2**bits - 1) * 2.2e-308`` gets the smallest normal step, not 0 (or a subnormal).
 
-    The properties above draw no subnormal values for this reason.
+    The step used to underflow to 0.0 (codes ``-2**63``, divide-by-zero
+    warnings, which are errors in this suite).
     """
-    with np.errstate(all="ignore"):
-        qt = quantize(np.array([0.0, 5e-324]), 8, "asymmetric")
-    assert qt.scale > 0 and np.all((qt.q >= 0) & (qt.q <= 255)) and 0 <= qt.zero_point <= 255
+    x = np.array([0.0, 5e-324])
+    qmin, qmax = _stored_range(8, scheme)
+    qt = quantize(x, 8, scheme)
+    assert qt.scale == SMALLEST_STEP and np.all((qt.q >= qmin) & (qt.q <= qmax)) and qmin <= qt.zero_point <= qmax
+    assert np.all(np.abs(qt.dequantize() - x) <= qt.scale / 2)
+
+
+def test_values_far_past_a_tiny_grid_saturate_silently():
+    """``x / scale`` may overflow float64 (1e6 on a step of 1e-300); the code is still the end code, without warnings."""
+    qt = quantize(np.array([1e6, 0.0, -1e6]), 8, "asymmetric", clip=(0.0, 1e-300))
+    assert np.array_equal(qt.q, [255, 0, 0])
+    qt = quantize(np.array([1e6, 0.0, -1e6]), 8, "symmetric", clip=(0.0, 5e-324))
+    assert np.array_equal(qt.q, [127, 0, -128])
 
 
 @pytest.mark.filterwarnings("error::RuntimeWarning")
-@pytest.mark.xfail(strict=True, raises=RuntimeWarning,
-                   reason="log_quantize rounds log(0) = -inf: 'invalid value' RuntimeWarnings for exact zeros")
 def test_log_quantize_of_exact_zeros_is_silent():
-    """Exact zeros (pruned weights, ReLU outputs) are ordinary input and must not warn (warnings are errors here)."""
-    assert np.array_equal(log_quantize(np.array([0.0, 1.0, -4.0]), 4).dequantize(), [0.0, 1.0, -4.0])
+    """Exact zeros (pruned weights, ReLU outputs) are ordinary input and must not warn (warnings are errors here).
+
+    ``log_quantize`` used to round ``log(0) = -inf`` ("invalid value" RuntimeWarnings).
+    """
+    lq = log_quantize(np.array([0.0, 1.0, -4.0, -0.0]), 4)
+    assert np.array_equal(lq.sign, [0, 1, -1, 0])
+    assert np.array_equal(lq.dequantize(), [0.0, 1.0, -4.0, 0.0])
