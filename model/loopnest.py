@@ -252,6 +252,9 @@ class LoopNest:
     def loop_values(self) -> np.ndarray:
         """Every executed iteration in program order: int64 array (iterations, loops).
 
+        A nest without loops (e.g. a squeezed all-1 layer) has exactly one
+        iteration, the row of no loop values (shape ``(1, 0)``).
+
         Raises
         ------
         ValueError
@@ -263,7 +266,7 @@ class LoopNest:
         if points > MAX_ENUMERATED:
             raise ValueError(f"nest has {points} loop points, more than the {MAX_ENUMERATED} that are enumerated; "
                              f"use a smaller layer (model.accesses.analytical_counts works at any size)")
-        vals = np.indices(bounds, dtype=np.int64).reshape(len(bounds), -1).T
+        vals = np.indices(bounds, dtype=np.int64).reshape(len(bounds), points).T  # points = 1 without loops
         keep = np.ones(len(vals), bool)
         col = {n: i for i, n in enumerate(self.names)}
         for g in self.guards:

@@ -130,6 +130,17 @@ def test_symmetric_step_and_power_of_two_grid():
     assert np.array_equal(fake_quantize(x, 4), qt.dequantize())
 
 
+def test_steps_stay_finite_at_the_float64_limits():
+    """Ends near +-1.8e308 have a width that overflows float64, but their step does not; 2**1024 is no step."""
+    x = np.array([-1.7e308, 0.0, 1.7e308])
+    for scheme in ("symmetric", "asymmetric"):
+        qt = quantize(x, 8, scheme)
+        assert np.isfinite(qt.scale) and np.isclose(qt.scale, 1.7e308 / 255 * 2, rtol=1e-15, atol=0)
+        assert np.all(np.abs(qt.dequantize() - x) <= qt.scale / 2 * (1 + 1e-12))  # ends may lie half a step off the grid
+    with pytest.raises(ValueError, match=r"power_of_two: the range \[-1.7e\+308, 1.7e\+308\] at 2 bits"):
+        quantize(x, 2, power_of_two=True)
+
+
 def test_calibration_methods():
     rng = np.random.default_rng(5)
     rows = rng.normal(size=(3, 4000))

@@ -85,13 +85,19 @@ def log_quantize(x, bits: int, base: float = 2.0, rounding: str = DEFAULT_ROUNDI
     Parameters
     ----------
     x : array_like
-        Real values, finite.
+        Real values, finite. Exact zeros (pruned weights, ReLU outputs) get
+        the zero code, without warnings.
     bits : int
         2..16.
     base : float
         Ratio of neighbouring levels, > 1 (2 = power-of-two quantizer).
     rounding : str
         Rounding of ``log_base |x|`` (see :mod:`model.quant.rounding`).
+
+    Returns
+    -------
+    LogQuantized
+        ``sign`` 0 for zeros and for values whose rounded exponent is below ``min_exponent``.
     """
     check_int("bits", bits, 2, 16)
     if not base > 1.0:
@@ -105,9 +111,10 @@ def log_quantize(x, bits: int, base: float = 2.0, rounding: str = DEFAULT_ROUNDI
     logb = np.log(base)
     max_exponent = int(round_to_int(np.log(amax) / logb, rounding))
     min_exponent = max_exponent - (2 ** (bits - 1) - 2)
-    with np.errstate(divide="ignore"):
-        exponent = round_to_int(np.log(mag) / logb, rounding)
-    keep = (mag > 0) & (exponent >= min_exponent)
+    nonzero = mag > 0
+    # log(0) = -inf is never taken: zeros get the placeholder log(1) = 0 and are dropped by ``keep``
+    exponent = round_to_int(np.log(np.where(nonzero, mag, 1.0)) / logb, rounding)
+    keep = nonzero & (exponent >= min_exponent)
     exponent = np.where(keep, np.clip(exponent, min_exponent, max_exponent), min_exponent).astype(np.int64)
     sign = np.where(keep, np.sign(x), 0).astype(np.int8)
     return LogQuantized(sign, exponent, float(base), min_exponent, max_exponent)
