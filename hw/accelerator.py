@@ -9,6 +9,7 @@ from amaranth.lib.wiring import In, Out
 from hw.array import PEArray
 from hw.controller import Controller, desc_layout
 from hw.counters import COUNTER_BITS, Counters
+from hw.delay import delay
 from hw.global_buffer import GlobalBuffer
 from hw.requant import STAGES as REQUANT_STAGES
 from hw.requant import Requant
@@ -193,20 +194,14 @@ class Accelerator(wiring.Component):
         assert READ_LATENCY >= 1 + REQUANT_STAGES, "the read path has the buffer read and the requantization stages"
         # The raw word (and whether to requantize it) is registered with the data and kept aligned with
         # the requantization pipeline; each register holds until the next read.
-        stage_raw, stage_rq = Signal(cfg.acc_bits, name="raw_s1"), Signal(name="rq_s1")
+        stage_raw, stage_rq = Signal(cfg.acc_bits, name="raw"), Signal(name="rq")
         with m.If(read_valid):
             m.d.sync += [stage_raw.eq(raw), stage_rq.eq(rq_on & (read_sel == PSUM))]
-        for k in range(2, REQUANT_STAGES + 1):
-            raw_k, rq_k = Signal.like(stage_raw, name=f"raw_s{k}"), Signal(name=f"rq_s{k}")
-            m.d.sync += [raw_k.eq(stage_raw), rq_k.eq(stage_rq)]
-            stage_raw, stage_rq = raw_k, rq_k
         word = Signal(cfg.acc_bits)
-        m.d.comb += word.eq(Mux(stage_rq, rq.out.as_signed(), stage_raw))  # sign-extends rq.out
-        for i in range(READ_LATENCY - 1 - REQUANT_STAGES):  # further register stages, if the constant asks for them
-            delayed = Signal(cfg.acc_bits, name=f"read_delay{i}")
-            m.d.sync += delayed.eq(word)
-            word = delayed
-        m.d.comb += self.host_rdata.eq(word)
+        m.d.comb += word.eq(Mux(delay(m, stage_rq, REQUANT_STAGES - 1, "rq"), rq.out.as_signed(),
+                                delay(m, stage_raw, REQUANT_STAGES - 1, "raw")))  # sign-extends rq.out
+        # further register stages, if the constant asks for them
+        m.d.comb += self.host_rdata.eq(delay(m, word, READ_LATENCY - 1 - REQUANT_STAGES, "read"))
 
         # Datapath: ifmap words to the rows; weights from the weight buffer.
         m.d.comb += [array.a.eq(gb.ifmap_rdata), array.mask.eq(ctrl.mask)]

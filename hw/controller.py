@@ -22,6 +22,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
+from hw.delay import delay
 from hw.select import select
 from model.config import AcceleratorConfig
 from model.perf import TAIL
@@ -152,14 +153,6 @@ def _sum(values):
     return total
 
 
-def _delay(m, value, cycles, name):
-    for c in range(cycles):
-        reg = Signal.like(value, name=f"{name}_d{c + 1}")
-        m.d.sync += reg.eq(value)
-        value = reg
-    return value
-
-
 class Controller(wiring.Component):
     """Controller of one pass; fold order WS: filter group, then reduction-word group; OS: filter group, then pixel group.
 
@@ -202,27 +195,24 @@ class Controller(wiring.Component):
     """
 
     def __init__(self, config: AcceleratorConfig):
-        rows, cols, word_bits = config.rows, config.cols, config.word_bits
+        rows, cols, rf_depth = config.rows, config.cols, config.rf_depth
         self._config = config
         self._rows, self._cols, self._g = rows, cols, config.rf_sets
         self._ws = config.dataflow == "ws"
-        self._binary, self._word_bits = config.binary, word_bits
+        self._binary, self._word_bits = config.binary, config.word_bits
         self._dim = dim_bits(config)
-        ifmap_depth, weight_depth, psum_depth = config.ifmap_depth, config.weight_depth, config.psum_depth
-        binary = config.binary
-        rf_depth = config.rf_depth
-        mask_bits = word_bits if binary else 1
+        mask_bits = config.word_bits if config.binary else 1
         chans = rows * mask_bits
         members = {
             "start": In(1),
             "desc": In(desc_layout(config)),
             "busy": Out(1),
-            "ifmap_raddr": Out(data.ArrayLayout(range(ifmap_depth), rows)),
+            "ifmap_raddr": Out(data.ArrayLayout(range(config.ifmap_depth), rows)),
             "ifmap_ren": Out(rows),
-            "weight_raddr": Out(range(weight_depth)),
+            "weight_raddr": Out(range(config.weight_depth)),
             "weight_ren": Out(1),
             "mask": Out(data.ArrayLayout(mask_bits, rows)),
-            "psum_waddr": Out(range(psum_depth)),
+            "psum_waddr": Out(range(config.psum_depth)),
             "psum_we": Out(1),
             "ev_macs": Out(range(chans * cols + 1)),
             "ev_rf_reads": Out(range(rows * cols + cols + 1)),  # OS: accumulate and drain reads
@@ -236,7 +226,7 @@ class Controller(wiring.Component):
                 "load_sel": Out(range(rf_depth)),
                 "acc_en": Out(1),
                 "acc_first": Out(1),
-                "psum_raddr": Out(range(psum_depth)),
+                "psum_raddr": Out(range(config.psum_depth)),
                 "psum_ren": Out(1),
                 "psum_first": Out(1),
             }
@@ -369,7 +359,7 @@ class Controller(wiring.Component):
         m.d.comb += self.ifmap_ren.eq(ren)
         n_active, n_chans = _sum(actives), _sum(chans)
 
-        mask1 = [_delay(m, x, 1, f"mask{i}") for i, x in enumerate(masks)]
+        mask1 = [delay(m, x, 1, f"mask{i}") for i, x in enumerate(masks)]
         m.d.comb += [self.mask[i].eq(x) for i, x in enumerate(mask1)]
 
         if ws:
@@ -379,48 +369,48 @@ class Controller(wiring.Component):
             m.d.comb += stmts
             m.d.comb += [self.weight_raddr.eq(load.wbase + lw.k), self.weight_ren.eq(load_valid)]
             m.d.comb += [
-                self.load_en.eq(_delay(m, load_valid, 1, "load_en")),
-                self.load_row.eq(_delay(m, ls.inner, 1, "load_row")),
-                self.load_sel.eq(_delay(m, _rf_index(load.half, ls.outer, G), 1, "load_sel")),
+                self.load_en.eq(delay(m, load_valid, 1, "load_en")),
+                self.load_row.eq(delay(m, ls.inner, 1, "load_row")),
+                self.load_sel.eq(delay(m, _rf_index(load.half, ls.outer, G), 1, "load_sel")),
             ]
-            ev_writes = Mux(self.load_en, _delay(m, l_cols, 1, "load_cols"), 0)
-            m.d.comb += self.rf_sel.eq(_delay(m, entry, 1, "rf_sel"))
-            cols1 = _delay(m, s_cols, 1, "s_cols")
+            ev_writes = Mux(self.load_en, delay(m, l_cols, 1, "load_cols"), 0)
+            m.d.comb += self.rf_sel.eq(delay(m, entry, 1, "rf_sel"))
+            cols1 = delay(m, s_cols, 1, "s_cols")
             m.d.comb += [
-                self.ev_macs.eq(_delay(m, n_chans, 1, "n_chans") * cols1),
-                self.ev_rf_reads.eq(_delay(m, n_active, 1, "n_active") * cols1),
+                self.ev_macs.eq(delay(m, n_chans, 1, "n_chans") * cols1),
+                self.ev_rf_reads.eq(delay(m, n_active, 1, "n_active") * cols1),
                 self.ev_rf_writes.eq(ev_writes),
             ]
             # Stage 2: column accumulate; a pixel's last entry reads its psum line.
-            on2 = _delay(m, ss.on, 2, "s_on")
-            g2 = _delay(m, ss.inner, 2, "s_g")
+            on2 = delay(m, ss.on, 2, "s_on")
+            g2 = delay(m, ss.inner, 2, "s_g")
             line = stream.pbase + sw.p
             first = stream.fold == 0
-            line2 = _delay(m, line, 2, "s_line")
-            first2 = _delay(m, first, 2, "s_first")
+            line2 = delay(m, line, 2, "s_line")
+            first2 = delay(m, first, 2, "s_first")
             last2 = on2 & (g2 == G - 1)
             m.d.comb += [
                 self.acc_en.eq(on2), self.acc_first.eq(g2 == 0),
                 self.psum_raddr.eq(line2), self.psum_ren.eq(last2 & ~first2),
-                self.psum_waddr.eq(_delay(m, line2, 1, "s_line")),
-                self.psum_we.eq(_delay(m, last2, 1, "s_last")),
-                self.psum_first.eq(_delay(m, first2, 1, "s_first")),
+                self.psum_waddr.eq(delay(m, line2, 1, "s_line")),
+                self.psum_we.eq(delay(m, last2, 1, "s_last")),
+                self.psum_first.eq(delay(m, first2, 1, "s_first")),
             ]
         else:
             # One weight line per reduction word, read at entry 0; the read port holds it for G cycles.
             m.d.comb += [self.weight_raddr.eq(stream.wbase + sw.k), self.weight_ren.eq(ss.on & (ss.inner == 0))]
             # Stage 2: accumulate into register-file entry (half, g).
             act2 = Signal(rows)
-            m.d.comb += act2.eq(_delay(m, Cat(*actives), 2, "s_active"))
-            first2 = _delay(m, sw.k == 0, 2, "s_first")
-            cols2 = _delay(m, s_cols, 2, "s_cols")
+            m.d.comb += act2.eq(delay(m, Cat(*actives), 2, "s_active"))
+            first2 = delay(m, sw.k == 0, 2, "s_first")
+            cols2 = delay(m, s_cols, 2, "s_cols")
             m.d.comb += [
                 self.acc_row_en.eq(act2),
-                self.acc_col_en.eq(_delay(m, s_colmask, 2, "s_colmask")),
+                self.acc_col_en.eq(delay(m, s_colmask, 2, "s_colmask")),
                 self.acc_first.eq(first2),
-                self.acc_sel.eq(_delay(m, entry, 2, "acc_sel")),
+                self.acc_sel.eq(delay(m, entry, 2, "acc_sel")),
             ]
-            n_act2 = _delay(m, n_active, 2, "n_active")
+            n_act2 = delay(m, n_active, 2, "n_active")
             # Drain: slot j = (entry, row) of the previous fold -> psum line pbase + p0 + j, two cycles later.
             dj = Signal(dim)
             with m.If(period_end | (self.start & ~busy)):
@@ -430,16 +420,16 @@ class Controller(wiring.Component):
             d_cols, _, stmts = self._active_cols(drain, d)
             m.d.comb += stmts
             d_we = ds.on & (drain.p0 + dj < d.P)
-            we2 = _delay(m, d_we, 2, "drain_we")
+            we2 = delay(m, d_we, 2, "drain_we")
             m.d.comb += [
-                self.drain_row.eq(_delay(m, ds.inner, 2, "drain_row")),
-                self.drain_sel.eq(_delay(m, _rf_index(drain.half, ds.outer, G), 2, "drain_sel")),
-                self.psum_waddr.eq(_delay(m, drain.pbase + drain.p0 + dj, 2, "drain_line")),
+                self.drain_row.eq(delay(m, ds.inner, 2, "drain_row")),
+                self.drain_sel.eq(delay(m, _rf_index(drain.half, ds.outer, G), 2, "drain_sel")),
+                self.psum_waddr.eq(delay(m, drain.pbase + drain.p0 + dj, 2, "drain_line")),
                 self.psum_we.eq(we2),
             ]
-            drain_reads = Mux(we2, _delay(m, d_cols, 2, "drain_cols"), 0)
+            drain_reads = Mux(we2, delay(m, d_cols, 2, "drain_cols"), 0)
             m.d.comb += [
-                self.ev_macs.eq(_delay(m, n_chans, 2, "n_chans") * cols2),
+                self.ev_macs.eq(delay(m, n_chans, 2, "n_chans") * cols2),
                 self.ev_rf_writes.eq(n_act2 * cols2),
                 self.ev_rf_reads.eq(Mux(first2, 0, n_act2 * cols2) + drain_reads),
             ]

@@ -23,6 +23,7 @@ from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from hw.delay import delay
 from model.quant.rounding import DEFAULT_ROUNDING, ROUNDING_MODES
 from model.validate import check_choice
 
@@ -91,11 +92,9 @@ class Requant(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        valid = [self.en]
+        valid = [self.en]  # valid[k]: stage k's input is valid
         for k in range(1, STAGES):
-            v_k = Signal(name=f"valid{k}")
-            m.d.sync += v_k.eq(valid[-1])
-            valid.append(v_k)
+            valid.append(delay(m, valid[-1], 1, f"valid{k}"))
 
         def stage(k, names_values):
             """Registers loaded when stage ``k``'s input is valid."""
