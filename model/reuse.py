@@ -6,6 +6,15 @@ A fully associative LRU buffer of capacity ``K`` hits exactly the accesses
 whose distance is below ``K``, so one pass gives the hit rate of every
 capacity at once.
 
+Addresses. A trace is any 1-D sequence of hashable addresses: integers (the
+fast path: an integer array is used as it is), letters typed from a textbook
+(``"abcab"`` or ``list("abcab")``), tuples such as ``(tensor, index)``, or a
+mix. Anything that is not an integer array is first numbered in order of
+first touch (:func:`encode_trace`); distances do not depend on the names.
+Addresses are compared as dictionary keys are (so ``1`` and ``True`` are one
+address). Floating-point addresses are refused: they compare unreliably
+(``0.1 + 0.2 != 0.3``, and a NaN is not even equal to itself).
+
 Algorithm. For an access at time ``t`` whose previous access is at ``p``,
 the addresses touched in ``(p, t)`` are ``t - p - 1`` accesses minus the
 re-accesses nested inside the interval, i.e. minus the number of earlier
@@ -26,8 +35,78 @@ import numpy as np
 from model.validate import check_int
 
 __all__ = [
-    "reuse_distances", "reuse_distances_naive", "hit_rate", "hit_rate_curve", "histogram", "benchmark",
+    "encode_trace", "reuse_distances", "reuse_distances_naive", "hit_rate", "hit_rate_curve", "histogram",
+    "benchmark",
 ]
+
+_TRACE = "trace must be a 1-D sequence of hashable addresses (integers, strings, tuples, ...)"
+
+
+def _address_list(trace) -> list:
+    """The addresses of ``trace`` as a Python list, each checked to be a usable address."""
+    if isinstance(trace, np.ndarray):
+        if trace.ndim != 1:
+            raise TypeError(f"{_TRACE}, not an array of shape {trace.shape}")
+        items = trace.tolist()
+    else:
+        try:
+            items = list(trace)
+        except TypeError:
+            raise TypeError(f"{_TRACE}, not {trace!r}") from None
+    for i, x in enumerate(items):
+        if isinstance(x, (float, complex, np.floating, np.complexfloating)):
+            raise TypeError(f"{_TRACE}; trace[{i}] is the floating-point number {x!r} "
+                            "(floats compare unreliably: give integers or names)")
+        try:
+            hash(x)
+        except TypeError:
+            raise TypeError(f"{_TRACE}; trace[{i}] = {x!r} is not hashable") from None
+    return items
+
+
+def encode_trace(trace) -> np.ndarray:
+    """Integer addresses of ``trace``: an integer array as it is, anything else numbered by first touch.
+
+    Parameters
+    ----------
+    trace : sequence of hashable
+        Addresses in access order (see the module notes).
+
+    Returns
+    -------
+    ndarray
+        1-D integer array, the same length: ``trace`` itself when it is a 1-D
+        integer array (or a list of integers), else int64 codes ``0, 1, 2, ...``
+        given to the distinct addresses in the order they are first touched.
+
+    Raises
+    ------
+    TypeError
+        If ``trace`` is not one-dimensional, or holds a float or an unhashable value.
+    """
+    if isinstance(trace, np.ndarray) and trace.ndim == 1 and np.issubdtype(trace.dtype, np.integer):
+        return trace
+    items = _address_list(trace)
+    if all(isinstance(x, int) and not isinstance(x, bool) for x in items):
+        a = np.asarray(items, dtype=np.int64 if not items else None)
+        if np.issubdtype(a.dtype, np.integer):  # not when an integer does not fit in 64 bits (dtype object)
+            return a
+    codes: dict = {}
+    return np.fromiter((codes.setdefault(x, len(codes)) for x in items), np.int64, len(items))
+
+
+def _distances(distances) -> np.ndarray:
+    """``distances`` as a 1-D float64 array, checked to be reuse distances."""
+    d = np.asarray(distances if isinstance(distances, np.ndarray) else list(distances))
+    allowed = "reuse distances (whole numbers >= 0, inf for a first touch) such as reuse_distances returns"
+    if d.ndim != 1 or not (d.dtype.kind in "iuf" or d.size == 0):
+        raise TypeError(f"distances must be a 1-D sequence of {allowed}, not {d.dtype} of shape {d.shape} "
+                        "(for a trace of addresses, call reuse_distances(trace) first)")
+    d = d.astype(np.float64)
+    bad = np.flatnonzero(~((d >= 0) & ((d == np.floor(d)) | (d == np.inf))))
+    if bad.size:
+        raise ValueError(f"distances must be {allowed}, not {float(d[bad[0]])!r} (distances[{bad[0]}])")
+    return d
 
 
 def _previous_access(a: np.ndarray) -> np.ndarray:
@@ -81,18 +160,23 @@ def reuse_distances(trace) -> np.ndarray:
 
     Parameters
     ----------
-    trace : array_like of int
-        Addresses in access order (any integers).
+    trace : sequence of hashable
+        Addresses in access order: any integers (used as they are), or any
+        hashable values such as letters or ``(tensor, index)`` tuples
+        (numbered first, :func:`encode_trace`).
 
     Returns
     -------
     ndarray
         float64, one per access: distinct addresses since the previous access
         to the same address, ``inf`` for a first touch.
+
+    Raises
+    ------
+    TypeError
+        If ``trace`` is not one-dimensional, or holds a float or an unhashable value.
     """
-    a = np.asarray(trace)
-    if a.ndim != 1 or not (np.issubdtype(a.dtype, np.integer) or a.size == 0):
-        raise TypeError(f"trace must be a 1-D array of integer addresses, not {a.dtype} of shape {a.shape}")
+    a = encode_trace(trace)
     out = np.full(len(a), np.inf)
     if len(a) == 0:
         return out
@@ -105,10 +189,13 @@ def reuse_distances(trace) -> np.ndarray:
 
 
 def reuse_distances_naive(trace) -> np.ndarray:
-    """Reference O(N^2) reuse distances: a set of the addresses since the previous access."""
-    a = [int(x) for x in np.asarray(trace)]
+    """Reference O(N^2) reuse distances: a set of the addresses since the previous access.
+
+    It takes the addresses themselves (no numbering), so it also checks :func:`encode_trace`.
+    """
+    a = _address_list(trace)
     out = np.full(len(a), np.inf)
-    last: dict[int, int] = {}
+    last: dict = {}
     for t, x in enumerate(a):
         if x in last:
             out[t] = len(set(a[last[x] + 1:t]))
@@ -119,7 +206,7 @@ def reuse_distances_naive(trace) -> np.ndarray:
 def hit_rate(distances, capacity: int) -> float:
     """Hit rate of a fully associative LRU buffer of ``capacity`` entries: share of distances below it."""
     check_int("capacity", capacity, 0)
-    d = np.asarray(distances, dtype=np.float64)
+    d = _distances(distances)
     return float((d < capacity).mean()) if d.size else 0.0
 
 
@@ -129,7 +216,7 @@ def hit_rate_curve(distances, max_capacity: int | None = None) -> np.ndarray:
     ``max_capacity`` defaults to the number of distinct addresses, where the
     curve reaches its ceiling (every non-first access hits).
     """
-    d = np.asarray(distances, dtype=np.float64)
+    d = _distances(distances)
     finite = d[np.isfinite(d)].astype(np.int64)
     if max_capacity is None:
         max_capacity = int(d.size - finite.size)
@@ -159,7 +246,7 @@ def histogram(distances, nbins: int | None = None) -> tuple[np.ndarray, np.ndarr
     cold : int
         First touches (infinite distance).
     """
-    d = np.asarray(distances, dtype=np.float64)
+    d = _distances(distances)
     finite = d[np.isfinite(d)].astype(np.int64)
     if nbins is None:
         nbins = (int(finite.max()) if finite.size else 0).bit_length() + 1

@@ -5,7 +5,7 @@ import pytest
 
 from model.loopnest import broadcast_nest, tensor_trace
 from model.reuse import (
-    benchmark, hit_rate, hit_rate_curve, histogram, reuse_distances, reuse_distances_naive,
+    benchmark, encode_trace, hit_rate, hit_rate_curve, histogram, reuse_distances, reuse_distances_naive,
 )
 
 INF = np.inf
@@ -96,10 +96,73 @@ def test_benchmark_reports_throughput():
     assert min(result["accesses_per_s"], result["cpu_accesses_per_s"], result["naive_accesses_per_s"]) > 0
 
 
+def test_textbook_example_typed_as_letters():
+    # a b c a a c b, worked by hand: the second a saw {b, c} since the first (2); the third a
+    # follows the second (0); c saw {a} since position 2 (1); b saw {c, a} since position 1 (2).
+    expected = [INF, INF, INF, 2, 0, 1, 2]
+    for trace in ("abcaacb", list("abcaacb"), np.array(list("abcaacb")), tuple("abcaacb")):
+        assert reuse_distances(trace).tolist() == expected
+        assert reuse_distances_naive(trace).tolist() == expected
+    d = reuse_distances("abcaacb")
+    # LRU by hand: 2 entries hit the accesses at distance 0 and 1 (2 of 7); 3 entries all four reuses.
+    assert [hit_rate(d, k) for k in (0, 1, 2, 3)] == [0.0, 1 / 7, 2 / 7, 4 / 7]
+    assert hit_rate_curve(d).tolist() == [0.0, 1 / 7, 2 / 7, 4 / 7]
+    edges, counts, cold = histogram(d)
+    assert (edges.tolist(), counts.tolist(), cold) == ([0, 1, 2], [1, 1, 2], 3)
+
+
+def test_tuples_and_mixed_addresses():
+    # (tensor, index) pairs: A[0] B[0] A[1] A[0] B[0]; A[0] saw {B[0], A[1]}, B[0] saw {A[1], A[0]}
+    trace = [("A", 0), ("B", 0), ("A", 1), ("A", 0), ("B", 0)]
+    assert reuse_distances(trace).tolist() == [INF, INF, INF, 2, 2]
+    # a letter, an integer and a tuple are three addresses; ("a", 1) is not "a" and not 1
+    assert reuse_distances(["a", 1, ("a", 1), "a", 1, 1]).tolist() == [INF, INF, INF, 2, 2, 0]
+    # integers too wide for 64 bits are numbered like any other address
+    assert reuse_distances([2**70, 5, 2**70, -2**70]).tolist() == [INF, INF, 1, INF]
+
+
+def test_encoding_is_first_touch_order_and_integers_pass_through():
+    assert encode_trace(list("cabcb")).tolist() == [0, 1, 2, 0, 2]
+    assert encode_trace([("x", 1), ("y", 2), ("x", 1)]).tolist() == [0, 1, 0]
+    ints = np.array([7, -3, 7], np.int16)
+    assert encode_trace(ints) is ints  # the fast path takes an integer array as it is
+    assert encode_trace([7, -3, 7]).tolist() == [7, -3, 7]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_symbolic_traces_equal_the_naive_reference_and_their_integer_twins(seed):
+    rng = np.random.default_rng(seed)
+    n_addr = int(rng.integers(1, 40))
+    names = [f"t{k % 3}[{k}]" if k % 2 else ("W", k) for k in rng.permutation(n_addr).tolist()]
+    ints = rng.integers(0, n_addr, int(rng.integers(0, 500)))
+    symbolic = [names[i] for i in ints.tolist()]
+    d = reuse_distances(symbolic)
+    assert np.array_equal(d, reuse_distances_naive(symbolic))  # the naive one keys on the names themselves
+    assert np.array_equal(d, reuse_distances_naive(ints))  # renaming addresses changes no distance
+
+
+def test_distances_accept_any_sequence():
+    assert hit_rate((INF, 0, 1), 1) == 1 / 3
+    assert hit_rate_curve([INF, 0, 1]).tolist() == [0.0, 1 / 3]
+    assert histogram(iter([INF, 0, 3]))[1].tolist() == [1, 0, 1]
+
+
 def test_errors():
-    with pytest.raises(TypeError, match="1-D array of integer addresses"):
+    with pytest.raises(TypeError, match=r"1-D sequence of hashable addresses .*shape \(2, 2\)"):
         reuse_distances(np.zeros((2, 2), int))
-    with pytest.raises(TypeError, match="1-D array of integer addresses"):
+    with pytest.raises(TypeError, match=r"trace\[0\] is the floating-point number 0.5"):
         reuse_distances([0.5, 1.5])
+    with pytest.raises(TypeError, match=r"trace\[1\] is the floating-point number nan"):
+        reuse_distances_naive(["a", float("nan")])
+    with pytest.raises(TypeError, match=r"trace\[1\] = \[1, 2\] is not hashable"):
+        reuse_distances(["a", [1, 2]])
+    with pytest.raises(TypeError, match="hashable addresses .*, not 5"):
+        reuse_distances(5)
     with pytest.raises(ValueError, match="capacity must be in >= 0, not -1"):
         hit_rate([INF], -1)
+    with pytest.raises(TypeError, match=r"call reuse_distances\(trace\) first"):
+        hit_rate(list("abca"), 2)
+    with pytest.raises(ValueError, match=r"not 1.5 \(distances\[1\]\)"):
+        hit_rate_curve([0, 1.5])
+    with pytest.raises(ValueError, match=r"not -1.0 \(distances\[0\]\)"):
+        histogram([-1])
