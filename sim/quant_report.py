@@ -84,20 +84,15 @@ def _plot_accuracy(study: Study, path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
-def write_study(study: Study, out: Path, key: str) -> list[Path]:
-    """Write ``accuracy.json``, ``accuracy.md``, ``accuracy_vs_bits.png``, ``study.json`` and the
-    fine-tuned networks (``<name>.npz``, tagged with ``key``, see :meth:`model.quant.network.Parameters.load`)
-    under ``out``."""
+def write_study(study: Study, out: Path) -> list[Path]:
+    """Write ``accuracy.json``, ``accuracy.md``, ``accuracy_vs_bits.png`` and ``study.json`` under ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "accuracy.json", out / "accuracy.md", out / "accuracy_vs_bits.png", out / "study.json"]
     paths[0].write_text(json.dumps(study.rows, indent=2) + "\n")
     paths[1].write_text("# Quantization of the digits CNN\n\n" + markdown_table(study))
     _plot_accuracy(study, paths[2])
-    extra = {f.name: getattr(study, f.name) for f in dataclasses.fields(study) if f.name not in ("rows", "trained")}
+    extra = {f.name: getattr(study, f.name) for f in dataclasses.fields(study) if f.name != "rows"}
     paths[3].write_text(json.dumps(extra, indent=2) + "\n")
-    for name, params in study.trained.items():
-        paths.append(out / f"{name}.npz")
-        params.save(paths[-1], key)
     return paths
 
 

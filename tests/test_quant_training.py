@@ -1,9 +1,16 @@
 """Training side: straight-through masks, backpropagation, QAT against PTQ, mixed precision, and the study pipeline."""
 
+import contextlib
+import io
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
+
+from cpu_dispatch import baseline_only_environment
 
 from model.quant import calibrate_rows, choose_bits, fake_quantize, fake_quantize_ste, sign_ste
 from model.quant.experiment import weight_bytes
@@ -93,11 +100,20 @@ def test_parameters_cache_round_trip(tmp_path):
     assert Parameters.load(tmp_path / "missing.npz", "key-1") is None
 
 
-def test_quant_command_smoke(tmp_path, capsys):
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    """``qconv quant --smoke`` run once in this process: its folder and what it printed."""
+    out, printed = tmp_path_factory.mktemp("quant_smoke"), io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["quant", "--smoke", "--out", str(out)]) == 0
+    return out, printed.getvalue()
+
+
+def test_quant_command_smoke(smoke_run):
     """The `make quant` code path with tiny training: every file, the JSON schema, integer == fake-quant."""
-    assert main(["quant", "--smoke", "--out", str(tmp_path)]) == 0
+    tmp_path, printed = smoke_run
     names = {"accuracy.json", "accuracy.md", "accuracy_vs_bits.png", "study.json", "quantization_loss.png",
-             "fp32_smoke.npz", "qat4.npz", "qat2.npz", "ternary.npz", "binary.npz"}
+             "fp32_smoke.npz", "qat4_smoke.npz", "qat2_smoke.npz", "ternary_smoke.npz", "binary_smoke.npz"}
     assert names <= {p.name for p in tmp_path.iterdir()}
     rows = json.loads((tmp_path / "accuracy.json").read_text())
     assert [r["method"] for r in rows].count("ptq") == 12
@@ -113,7 +129,26 @@ def test_quant_command_smoke(tmp_path, capsys):
     assert study["integer_checks"][0]["agreement"] >= 0.95
     assert all(c["agreement"] >= 0.8 for c in study["integer_checks"])
     assert "| method | bits |" in (tmp_path / "accuracy.md").read_text()
-    assert "qconv quant took" in capsys.readouterr().out
+    assert "qconv quant took" in printed
+    # not a terminal here: one plain line per finished network and epoch, no bar
+    assert "study networks: 5/5 binary done" in printed and "training qat4: 1/1 done" in printed
+    assert "\r" not in printed
+
+
+def test_quant_study_is_reproducible_on_another_cpu_and_thread_count(smoke_run, tmp_path):
+    """Two runs of the study give the same accuracy.json, study.json and networks, bit for bit, although the
+    second runs in a child whose numpy uses only its baseline instructions (no AVX2/AVX-512: numpy's exp and
+    log give other last bits there) and one BLAS thread."""
+    first, _ = smoke_run
+    tests = os.path.dirname(__file__)
+    subprocess.run([sys.executable, "-m", "sim", "quant", "--smoke", "--out", str(tmp_path)], check=True,
+                   env=baseline_only_environment(), cwd=os.path.dirname(tests), capture_output=True)
+    for name in ("accuracy.json", "study.json"):
+        assert (tmp_path / name).read_bytes() == (first / name).read_bytes(), name
+    for name in ("fp32", "qat4", "qat2", "ternary", "binary"):
+        with np.load(first / f"{name}_smoke.npz") as a, np.load(tmp_path / f"{name}_smoke.npz") as b:
+            assert sorted(a.files) == sorted(b.files)
+            assert all(a[k].tobytes() == b[k].tobytes() for k in a.files), name
 
 
 def test_quant_command_bad_seed_is_a_clear_error(capsys):

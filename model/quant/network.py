@@ -26,6 +26,7 @@ import numpy as np
 
 from model.conv import conv2d_float
 from model.layer import ConvLayer
+from model.quant import portable_math
 
 __all__ = ["LAYERS", "LAYER_NAMES", "RELU", "POOL", "CLASSES", "Parameters", "QuantPlan", "init_parameters",
            "forward", "loss_and_gradients", "predict", "accuracy", "layer_shapes"]
@@ -167,10 +168,10 @@ def loss_and_gradients(params: Parameters, x: np.ndarray, labels: np.ndarray,
     """Mean softmax cross-entropy of a batch and its gradients (straight-through for quantizers)."""
     logits, cache = forward(params, x, plan)
     shifted = logits - logits.max(axis=1, keepdims=True)
-    prob = np.exp(shifted)
+    prob = portable_math.exp(shifted)  # not np.exp: its last bit depends on the CPU (see portable_math)
     prob /= prob.sum(axis=1, keepdims=True)
     n = len(x)
-    loss = float(-np.log(prob[np.arange(n), labels] + 1e-300).mean())
+    loss = float(-portable_math.log(prob[np.arange(n), labels] + 1e-300).mean())
     grad = prob
     grad[np.arange(n), labels] -= 1.0
     grad = (grad / n).reshape(cache[-1]["out"].shape)

@@ -21,7 +21,10 @@ import numpy as np
 from model.config import AcceleratorConfig
 from model.infer import accelerator_stages
 from model.perf import COUNTERS, predict
+from model.quant.settings import StudySettings
+from model.quant.trained import Network, TrainedNetworks, split_digits
 from sim.cli import add_config_args, config_from_args
+from sim.progress import track
 
 #: Binary runs default to this weight depth and pack (acc_bits 16, room for the 16-bit logits).
 BINARY_WEIGHT_DEPTH, BINARY_PACK = 1024, 16
@@ -35,54 +38,11 @@ def register(subparsers) -> None:
     add_config_args(p)
     p.add_argument("--images", type=int, default=8, help="test images in the batch (default 8)")
     p.add_argument("--sim", default="verilator", choices=("verilator", "icarus"), help="simulator")
-    p.add_argument("--quant-dir", type=Path, default=Path("build/quant"), help="where `qconv quant` caches networks")
+    p.add_argument("--quant-dir", type=Path, default=Path("build/quant"),
+                   help="where the study's networks are cached (those missing are trained there, as `qconv quant` does)")
     p.add_argument("--out", type=Path, default=Path("build/infer"), help="output folder (default build/infer)")
     p.add_argument("--seed", type=int, default=0, help="seed of the study's split and training (as `qconv quant`)")
     p.set_defaults(func=run)
-
-
-def load_network(bits: int, quant_dir: Path, seed: int = 0, log=print):
-    """The study's trained network as an integer network (``bits=8``) or binary network (``bits=1``),
-    with its held-out images and labels. Trains (and caches) what ``build/quant`` lacks."""
-    from sklearn.datasets import load_digits
-
-    from model.quant.experiment import StudySettings, float_cache_key, split_data, train_float
-    from model.quant.integer_network import build_integer_network
-    from model.quant.network import Parameters, forward
-    from model.quant.plans import activation_ranges, binary_plan
-    from model.quant.training import train
-    from model.quant.binary_network import build_binary_network
-
-    settings = StudySettings(seed=seed)
-    digits = load_digits()
-    x_train, y_train, x_test, y_test = split_data(digits.images, digits.target, settings)
-    rng = np.random.default_rng([settings.seed, 2])  # the study's calibration images
-    x_cal = x_train[rng.permutation(len(x_train))[:settings.calibration_images]]
-    quant_dir.mkdir(parents=True, exist_ok=True)
-    cache = quant_dir / "fp32.npz"
-    params = Parameters.load(cache, float_cache_key(settings))
-    if params is None:
-        log(f"training the float network ({settings.float_schedule.epochs} epochs) into {cache}")
-        params = train_float(x_train, y_train, settings)
-        params.save(cache, float_cache_key(settings))
-    if bits == 8:
-        ranges = activation_ranges(params, x_cal, 8)
-        return build_integer_network(params, ranges[:-1], ranges[-1], 8), x_test, y_test, str(cache)
-    if bits != 1:
-        raise ValueError(f"qconv infer runs the 8-bit (--bits 8) or the binary (--bits 1) network, not --bits {bits}")
-    cache = quant_dir / "binary.npz"
-    binary = Parameters.load(cache, repr(settings))
-    if binary is None:
-        cache = quant_dir / "binary_infer.npz"
-        binary = Parameters.load(cache, repr(settings))
-    if binary is None:
-        log(f"training the binary network ({settings.binary_schedule.epochs} epochs) into {cache} "
-            "(not the study's batch order: `make quant` writes the study's copy)")
-        binary = train(params, x_train, y_train, settings.binary_schedule, np.random.default_rng([seed, 3]),
-                       binary_plan())
-        binary.save(cache, repr(settings))
-    logits = forward(binary, x_cal, binary_plan())[0]
-    return build_binary_network(binary, (float(logits.min()), float(logits.max()))), x_test, y_test, str(cache)
 
 
 def summarize(config: AcceleratorConfig, result: dict, images: int, labels: np.ndarray) -> dict:
@@ -113,19 +73,27 @@ def summarize(config: AcceleratorConfig, result: dict, images: int, labels: np.n
 
 
 def run(args) -> int:
-    """Train or load the network, co-simulate it, check it, print and write the report."""
+    """Load (or train) the network, co-simulate it, check it, print and write the report."""
     from sim.runner import build, run_module
 
     start = time.perf_counter()
     config = config_from_args(args)
     if config.binary and args.weight_depth is None and args.pack is None:
-        # 16-bit logits need acc_bits >= 16; weight_depth 1024 x pack 16 gives it (weight_depth >= 2048
-        # in binary mode mis-computes padded 3x3 layers on main's RTL, a known bug: see the README).
+        # the 16-bit logits need acc_bits >= 16: weight_depth 1024 x pack 16 gives it
         config = config.replace(weight_depth=BINARY_WEIGHT_DEPTH, pack=BINARY_PACK)
+    if config.bits not in (8, 1):
+        raise ValueError(f"qconv infer runs the 8-bit (--bits 8) or the binary (--bits 1) network, not --bits {config.bits}")
     if args.images < 1:
         raise ValueError(f"--images must be at least 1, not {args.images}")
-    network, x_test, y_test, source = load_network(config.bits, args.quant_dir, args.seed)
-    images, labels = x_test[:args.images], y_test[:args.images]
+    from sklearn.datasets import load_digits  # slow to import: only once the arguments are good
+
+    settings = StudySettings(seed=args.seed)
+    digits = load_digits()
+    networks = TrainedNetworks(split_digits(digits.images, digits.target, settings), settings, args.quant_dir,
+                               track=track)
+    network = networks.integer_network() if config.bits == 8 else networks.binary_network()
+    source = str(networks.path(Network.FP32 if config.bits == 8 else Network.BINARY))
+    images, labels = networks.data.x_test[:args.images], networks.data.y_test[:args.images]
     for stage in accelerator_stages(network, len(images)):
         predict(config, stage.layer)  # raises if a layer does not fit the build
     print(f"network {source}: {config.bits}-bit, {len(images)} images, {args.sim} on "
