@@ -17,10 +17,15 @@ from matplotlib.figure import Figure
 from model.quant import quantize
 from model.quant.experiment import Study, activation_description
 
-__all__ = ["write_study", "markdown_table", "write_image_loss", "IMAGE_BITS"]
+__all__ = ["write_study", "markdown_table", "write_image_loss", "check_document", "copy_tables", "IMAGE_BITS",
+           "TABLES_BEGIN", "TABLES_END"]
 
 #: Bit widths of the quantization-loss picture.
 IMAGE_BITS = (4, 3, 2)
+#: Lines around the copy of ``accuracy.md`` in a document (README.md, docs/...): ``qconv quant --docs FILE``
+#: replaces what lies between them with the tables of the run it just made.
+TABLES_BEGIN = "<!-- tables from build/quant/accuracy.md, copied by `qconv quant --docs`: do not edit by hand -->"
+TABLES_END = "<!-- end of the tables from build/quant/accuracy.md -->"
 
 
 def _cell(value) -> str:
@@ -126,3 +131,35 @@ def write_image_loss(image: np.ndarray, out: Path, name: str) -> Path:
     path = out / "quantization_loss.png"
     fig.savefig(path, dpi=100)
     return path
+
+
+def _table_span(text: str, document: Path) -> tuple[int, int]:
+    """Where the copied tables go in ``text``: after the begin marker, up to the end marker."""
+    begin, end = text.find(TABLES_BEGIN), text.find(TABLES_END)
+    if begin < 0 or end < begin:
+        raise ValueError(f"{document} needs the line {TABLES_BEGIN!r} and, after it, {TABLES_END!r}")
+    return begin + len(TABLES_BEGIN), end
+
+
+def check_document(document: Path) -> None:
+    """Raise ``ValueError`` unless ``document`` is a file with the marker lines :func:`copy_tables` needs."""
+    if not document.is_file():
+        raise ValueError(f"{document}: no such file")
+    _table_span(document.read_text(), document)
+
+
+def copy_tables(accuracy_md: Path, document: Path) -> bool:
+    """Copy the tables of ``accuracy_md`` (all of it but its title) between :data:`TABLES_BEGIN` and
+    :data:`TABLES_END` in ``document``; returns whether the document changed.
+
+    Raises
+    ------
+    ValueError
+        If ``document`` lacks either marker line, or has them out of order.
+    """
+    tables = accuracy_md.read_text().split("\n", 1)[1].strip("\n")
+    text = document.read_text()
+    begin, end = _table_span(text, document)
+    new = text[:begin] + "\n" + tables + "\n" + text[end:]
+    document.write_text(new)
+    return new != text

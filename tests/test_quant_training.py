@@ -154,3 +154,32 @@ def test_quant_study_is_reproducible_on_another_cpu_and_thread_count(smoke_run, 
 def test_quant_command_bad_seed_is_a_clear_error(capsys):
     assert main(["quant", "--seed", "-3", "--smoke"]) == 2
     assert "qconv quant: error: seed must be in >= 0, not -3" in capsys.readouterr().err
+
+
+def test_docs_get_the_runs_tables_between_their_markers(smoke_run, tmp_path):
+    from sim.quant_report import TABLES_BEGIN, TABLES_END, copy_tables
+
+    out, _ = smoke_run
+    doc = tmp_path / "README.md"
+    doc.write_text(f"# Title\n\nbefore\n{TABLES_BEGIN}\n| stale | table |\n{TABLES_END}\nafter\n")
+    assert copy_tables(out / "accuracy.md", doc) is True
+    text = doc.read_text()
+    accuracy_md = (out / "accuracy.md").read_text()
+    assert accuracy_md.startswith("# Quantization of the digits CNN\n\n| method | bits |")
+    assert text == ("# Title\n\nbefore\n" + TABLES_BEGIN + "\n" + accuracy_md.split("\n", 1)[1].strip("\n") + "\n"
+                    + TABLES_END + "\nafter\n")
+    assert "stale" not in text
+    assert copy_tables(out / "accuracy.md", doc) is False  # a second copy changes nothing
+    doc.write_text("no markers here\n")
+    with pytest.raises(ValueError, match="needs the line"):
+        copy_tables(out / "accuracy.md", doc)
+
+
+def test_docs_without_markers_are_refused_before_any_training(tmp_path, capsys):
+    doc = tmp_path / "notes.md"
+    doc.write_text("# notes\n")
+    assert main(["quant", "--smoke", "--out", str(tmp_path), "--docs", str(doc)]) == 2
+    assert f"qconv quant: error: {doc} needs the line" in capsys.readouterr().err
+    assert main(["quant", "--smoke", "--out", str(tmp_path), "--docs", str(tmp_path / "missing.md")]) == 2
+    assert "missing.md: no such file" in capsys.readouterr().err
+    assert not (tmp_path / "fp32_smoke.npz").exists()

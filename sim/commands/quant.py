@@ -31,6 +31,8 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the split, weights and batch order")
     p.add_argument("--smoke", action="store_true", help="tiny training runs: checks the pipeline, not the accuracy")
     p.add_argument("--retrain", action="store_true", help="train the float network even if a cached copy matches")
+    p.add_argument("--docs", type=Path, nargs="+", default=[], metavar="FILE",
+                   help="copy the run's tables (accuracy.md) into these Markdown files, between their marker lines")
     p.set_defaults(func=run)
 
 
@@ -38,10 +40,13 @@ def run(args) -> int:
     """Run the study and write its files; prints the table."""
     start = time.perf_counter()
     settings = StudySettings(seed=args.seed, **(SMOKE if args.smoke else {}))
+    from sim.quant_report import check_document, copy_tables, markdown_table, write_image_loss, write_study
+
+    for doc in args.docs:
+        check_document(doc)  # before minutes of training
     from sklearn.datasets import load_digits, load_sample_image  # slow to import: only once the arguments are good
 
     from sim.progress import track
-    from sim.quant_report import markdown_table, write_image_loss, write_study
 
     digits = load_digits()
     # The study fine-tunes afresh (its numbers are the point); the float network is reused unless --retrain.
@@ -55,5 +60,7 @@ def run(args) -> int:
     print(markdown_table(study))
     for path in paths:
         print(f"wrote {path}")
+    for doc in args.docs:
+        print(f"{'updated' if copy_tables(paths[1], doc) else 'unchanged'} {doc} (tables of {paths[1]})")
     print(f"qconv quant took {time.perf_counter() - start:.1f} s")
     return 0
