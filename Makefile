@@ -26,7 +26,7 @@ help:
 	@echo "make test                                                              run every test"
 	@echo "make analyze [LAYER=..]                                                loop-nest analysis figures in build/analyze/"
 	@echo "make verilog DATAFLOW=os|ws BITS=1..16 [ROWS=.. COLS=..]                write build/verilog/qconv_top.v + .json"
-	@echo "make quant                                                             quantization study of a digits CNN (build/quant/)"
+	@echo "make quant [DOCS=README.md]                                            quantization study of a digits CNN (build/quant/); DOCS: copy its tables there"
 	@echo "make synth FPGA=ice40|ice40-hx8k|ecp5 [DATAFLOW= BITS= ROWS= COLS= PRESET= PNR_TIMEOUT=s]  LUTs/FFs/BRAMs/DSPs/Fmax"
 	@echo "make synth-sweep [FPGA=ecp5|ice40]                                     bits x arrays x dataflows sweep"
 	@echo "make lint [DATAFLOW= BITS= ...]                                        verilator --lint-only -Wall"
@@ -67,7 +67,7 @@ test: setup
 	@$(BIN)/python -m pytest -q -n auto $(PYTEST_ARGS)
 
 quant: setup
-	@$(QCONV) quant
+	@$(QCONV) quant $(if $(DOCS),--docs $(DOCS))
 
 # Reliability (README "Reliability"): random regression and fault injection.
 .PHONY: regress faults check-design

@@ -11,9 +11,11 @@ ternary, binary), :mod:`~model.quant.ste` (straight-through estimators),
 :mod:`~model.quant.requantize`, :mod:`~model.quant.integer_conv`,
 :mod:`~model.quant.mixed_precision`, and the digits CNN:
 :mod:`~model.quant.network`, :mod:`~model.quant.training`,
+:mod:`~model.quant.portable_math` (``exp``/``log``/``cos`` with the same bits on every CPU),
 :mod:`~model.quant.plans` (which quantizer each layer uses),
 :mod:`~model.quant.integer_network`, :mod:`~model.quant.binary_network`,
-:mod:`~model.quant.experiment` (the study).
+:mod:`~model.quant.settings`, :mod:`~model.quant.trained` (the study's networks, trained once and
+cached), :mod:`~model.quant.experiment` (the study).
 """
 
 from model.quant.calibration import CALIBRATIONS, calibrate_rows
