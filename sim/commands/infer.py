@@ -12,7 +12,6 @@ cycles and buffer accesses) in the output folder (``report_b1.json`` for the bin
 from __future__ import annotations
 
 import json
-import pickle
 import time
 from pathlib import Path
 
@@ -20,7 +19,8 @@ import numpy as np
 
 from model.config import AcceleratorConfig
 from model.infer import accelerator_stages
-from model.perf import COUNTERS, predict
+from model.contract import COUNTERS
+from model.perf import predict
 from model.quant.settings import StudySettings
 from model.quant.trained import Network, TrainedNetworks, split_digits
 from sim.cli import add_config_args, config_from_args
@@ -74,7 +74,8 @@ def summarize(config: AcceleratorConfig, result: dict, images: int, labels: np.n
 
 def run(args) -> int:
     """Load (or train) the network, co-simulate it, check it, print and write the report."""
-    from sim.runner import build, run_module
+    from sim.infer import cosimulate_network
+    from sim.runner import build
 
     start = time.perf_counter()
     config = config_from_args(args)
@@ -101,15 +102,9 @@ def run(args) -> int:
     built = build(config, args.sim)
     args.out.mkdir(parents=True, exist_ok=True)
     tag = "" if config.bits == 8 else f"_b{config.bits}"
-    job, results = args.out / f"job{tag}.pkl", (args.out / f"rtl_results{tag}.json").resolve()
     report_path = args.out / f"report{tag}.json"
-    results.unlink(missing_ok=True)
-    job.write_bytes(pickle.dumps({"network": network, "images": images}))
-    run_dir = run_module(built, "sim.infer_bench", {"QCONV_INFER": str(job.resolve()), "QCONV_RESULTS": str(results)})
-    if not results.exists():
-        print(f"qconv infer: the simulation wrote no results; see {run_dir / 'sim.log'}")
-        return 1
-    report = summarize(config, json.loads(results.read_text()), len(images), labels)
+    result = cosimulate_network(built, network, images)
+    report = summarize(config, result, len(images), labels)
     report["network"] = source
     report_path.write_text(json.dumps(report, indent=1))
     print(f"{'layer':6} {'shape':48} {'cycles':>8} {'model':>8}  counters  bit-exact")
