@@ -54,7 +54,8 @@ from functools import lru_cache
 import numpy as np
 
 from model.accesses import (
-    PE_LEVELS, Counts, Keep, Mapping, analytical_counts, fills, footprints, key_values, tile_max,
+    PE_LEVELS, Counts, Keep, Mapping, _component_max, _component_words, _components, analytical_counts, footprints,
+    key_values,
 )
 from model.config import AcceleratorConfig
 from model.energy import LEVELS, EnergyTable, Hierarchy, Level, parse_table
@@ -283,71 +284,99 @@ def _orders(dims: str, relevant: tuple) -> tuple[str, ...]:
     return tuple(out)
 
 
-class _Chains:
-    """The per-dimension loop chains of one GLB tile, array assignment and PE tile, with memoised counts.
+class _Counter:
+    """Counts of searched mappings as products of memoised per-dimension factors.
 
-    A count is identified by its tensor, the number of each dimension's
-    temporal loops in its key (the keys are prefixes of the chains) and
-    whether the PE is part of the key.
+    A dimension's chain is fixed by its parameters ``(t2, t1, p)``; a count's
+    key takes a prefix of each chain's temporal loops (``depths``) and, per PE,
+    the spatial loops. Dimensions a tensor does not depend on contribute their
+    number of distinct key values, its axis groups their summed (or largest)
+    distinct words (:mod:`model.accesses`).
     """
 
-    def __init__(self, layer: ConvLayer, tensors: dict, t2: dict, p: dict, a0: dict) -> None:
-        full = _full(layer)
-        self.tensors = tensors
-        self.temporal, self.structures, self.spatial, self.bounds = {}, {}, {}, {}
-        for d in DIMS:
-            t1 = min(p.get(d, 1) * a0.get(d, 1), t2[d])
-            chain = [(f"{d}{lv}", ext) for lv, ext in zip(CHAIN, (t2[d], t1, p.get(d, 1), 1))]
-            loops, guards = _dim_chain(d, full[d], chain)
-            kept = [lp for lp in loops if lp.bound > 1]
+    def __init__(self, layer: ConvLayer, tensors: dict) -> None:
+        self.full, self.tensors = _full(layer), tensors
+        self.comps = {t: _components(ref) for t, ref in tensors.items()}
+        self._dim, self._memo = {}, {}
+
+    def dim(self, d: str, params: tuple) -> tuple:
+        """``(structure, temporal loop names, spatial loop names)`` of dimension ``d`` with chain ``params``."""
+        k = (d, params)
+        if k not in self._dim:
+            loops, guards = _dim_chain(d, self.full[d], [(f"{d}{lv}", x) for lv, x in zip(CHAIN, (*params, 1))])
             unit = {lp.name for lp in loops if lp.bound == 1}
+            kept = [lp for lp in loops if lp.bound > 1]
             gs = tuple(g for g in (Guard(tuple(t for t in g.terms if t[0] not in unit), g.limit) for g in guards)
                        if g.terms)
-            structure = (tuple((lp.name, lp.bound, lp.step) for lp in kept), gs)
-            self.structures[d] = (structure, frozenset(lp.name for lp in kept))
-            self.temporal[d] = [lp.name for lp in kept if not lp.name.endswith("1")]
-            self.spatial[d] = [lp.name for lp in kept if lp.name.endswith("1")]
-            self.bounds.update({lp.name: lp.bound for lp in kept})
-        self._memo = {}
+            self._dim[k] = ((tuple((lp.name, lp.bound, lp.step) for lp in kept), gs),
+                            [lp.name for lp in kept if not lp.name.endswith("1")],
+                            [lp.name for lp in kept if lp.name.endswith("1")])
+        return self._dim[k]
 
-    def key(self, depths: tuple, per_pe: bool) -> frozenset:
-        """The key loops: the first ``depths[i]`` temporal loops of dimension ``DIMS[i]`` (and the PEs)."""
-        names = [n for d, k in zip(DIMS, depths) for n in self.temporal[d][:k]]
-        if per_pe:
-            names += [n for d in DIMS for n in self.spatial[d]]
-        return frozenset(names)
+    def _keyset(self, d: str, params: tuple, depth: int, per_pe: bool) -> frozenset:
+        _, temporal, spatial = self.dim(d, params)
+        return frozenset(temporal[:depth] + (spatial if per_pe else []))
 
-    def fills(self, tensor: str, depths: tuple, per_pe: bool) -> int:
-        """:func:`model.accesses.fills` of ``tensor`` with the key given by ``depths``."""
-        k = (tensor, depths, per_pe)
+    def _part(self, kind: str, tensor: str, ci: int, ps: tuple, depths: tuple, per_pe: bool) -> int:
+        k = (kind, tensor, ci, ps, depths, per_pe)
         if k not in self._memo:
-            self._memo[k] = fills(self.structures, self.key(depths, per_pe), self.tensors[tensor])
+            axes, ds = self.comps[tensor][ci]
+            ref = self.tensors[tensor]
+            parts = tuple((self.dim(d, p)[0], self._keyset(d, p, n, per_pe)) for d, p, n in zip(ds, ps, depths))
+            fn = _component_words if kind == "words" else _component_max
+            self._memo[k] = fn(tuple(ref.index[a] for a in axes), tuple(ref.shape[a] for a in axes), ds, parts)
         return self._memo[k]
 
-    def footprint(self, tensor: str, depths: tuple, per_pe: bool) -> int:
-        """Words of ``tensor``'s largest tile when the loops of the key lie outside it."""
-        k = ("fp", tensor, depths, per_pe)
+    def groups(self, d: str, params: tuple, depth: int, per_pe: bool) -> int:
+        """Distinct values of dimension ``d``'s key loops."""
+        k = ("groups", d, params, depth, per_pe)
         if k not in self._memo:
-            self._memo[k] = tile_max(self.structures, self.key(depths, per_pe), self.tensors[tensor])
+            self._memo[k] = key_values(self.dim(d, params)[0], self._keyset(d, params, depth, per_pe))
         return self._memo[k]
 
-    def compute_cycles(self) -> int:
-        """Temporal iterations (one cycle each): distinct values of the temporal loops."""
-        return math.prod(key_values(st, names - frozenset(self.spatial[d]))
-                         for d, (st, names) in self.structures.items())
+    def fills(self, tensor: str, params: tuple, depths: tuple, per_pe: bool) -> int:
+        """``F`` (or ``F_pe``) of ``tensor``: words over its tiles, the key given by ``depths`` (model.accesses)."""
+        k = ("fills", tensor, params, depths, per_pe)
+        if k not in self._memo:
+            dims = self.tensors[tensor].dims
+            total = 1
+            for d, p, n in zip(DIMS, params, depths):
+                if d not in dims:
+                    total *= self.groups(d, p, n, per_pe)
+            for ci, (_, ds) in enumerate(self.comps[tensor]):
+                idx = [DIMS.index(d) for d in ds]
+                total *= self._part("words", tensor, ci, tuple(params[i] for i in idx),
+                                    tuple(depths[i] for i in idx), per_pe)
+            self._memo[k] = total
+        return self._memo[k]
+
+    def footprint(self, tensor: str, params: tuple, outside: tuple, per_pe: bool) -> int:
+        """Words of ``tensor``'s largest tile when each dimension's first ``outside`` temporal loops select it."""
+        total = 1
+        for ci, (_, ds) in enumerate(self.comps[tensor]):
+            idx = [DIMS.index(d) for d in ds]
+            total *= self._part("max", tensor, ci, tuple(params[i] for i in idx), tuple(outside[i] for i in idx),
+                                per_pe)
+        return total
+
+    def temporal(self, d: str, params: tuple) -> list[str]:
+        """Names of dimension ``d``'s temporal loops of bound > 1, outermost first."""
+        return self.dim(d, params)[1]
+
+    def compute_cycles(self, params: tuple) -> int:
+        """Temporal iterations (one cycle each)."""
+        return math.prod(self.groups(d, p, len(self.temporal(d, p)), False) for d, p in zip(DIMS, params))
 
 
-def _depths(order: list, tensor_dims: frozenset, cut: int) -> tuple:
+@lru_cache(maxsize=1 << 16)
+def _depths(order: str, tensor_dims: frozenset, cut: int) -> tuple:
     """Per dimension, how many of its loops are in the key of a tile cut at ``cut``.
 
-    ``order`` lists the dimension of each temporal loop, outermost first; a
+    ``order`` holds the dimension of each temporal loop, outermost first; a
     dimension's loops appear in chain order, so its key loops are a prefix.
     """
     inner = max((i for i in range(cut) if order[i] in tensor_dims), default=-1)
-    counts = dict.fromkeys(DIMS, 0)
-    for d in order[: inner + 1]:
-        counts[d] += 1
-    return tuple(counts[d] for d in DIMS)
+    return tuple(order[: inner + 1].count(d) for d in DIMS)
 
 
 @dataclass
@@ -358,9 +387,9 @@ class _Option:
     order3: str
     whole: frozenset
     dram_energy: float
+    side_energy: float  # DRAM energy and the GLB's fill and drain accesses
     dram_words: int
     glb_fills: dict  # tensor -> F(glb)
-    bound: float = 0.0
 
 
 @dataclass
@@ -390,31 +419,35 @@ class SearchResult:
 
 
 class _Search:
-    """State of one search (see :func:`search`): costs per word, stage one, stage two, the best so far."""
+    """State of one search (see :func:`search`): costs per word, the two stages, the best so far."""
 
-    def __init__(self, layer, hierarchy, table, bits, acc_bits, objective, margin, top, progress):
-        self.layer, self.h, self.table, self.objective = layer, hierarchy, table, objective
-        self.margin, self.top, self.progress = margin, top, progress
+    def __init__(self, layer, hierarchy, table, bits, acc_bits, objective, margin, top, spatial_keep, progress):
+        self.layer, self.h, self.objective = layer, hierarchy, objective
+        self.margin, self.top, self.spatial_keep, self.progress = margin, top, spatial_keep, progress
         self.full = _full(layer)
         nest = conv_nest(layer)
         self.tensors = {t.name: t for t in nest.tensors}
         self.dims = {t.name: frozenset(t.dims) for t in nest.tensors}
         self.relevant = tuple("".join(sorted(t.dims)) for t in nest.tensors)
-        self.width = {"input": bits, "weights": bits, "output": acc_bits}
-        self.cost = {(lv, t): table.access(lv, w) for lv in LEVELS for t, w in self.width.items()}
+        self.counter = _Counter(layer, self.tensors)
+        width = {"input": bits, "weights": bits, "output": acc_bits}
+        self.cost = {(lv, t): table.access(lv, w) for lv in LEVELS for t, w in width.items()}
         self.macs = layer.macs
         self.mac_energy = self.macs * table.mac(bits, acc_bits)
-        whole = _Chains(layer, self.tensors, self.full, {}, {})
+        whole = tuple((self.full[d], 1, 1) for d in DIMS)
         zero = tuple(0 for _ in DIMS)
-        self.size = {t: whole.fills(t, zero, False) for t in TENSORS}  # distinct words touched
-        self.whole_fp = {t: whole.footprint(t, zero, False) for t in TENSORS}
-        every = tuple(len(whole.temporal[d]) for d in DIMS)
-        self.uses = {"input": whole.fills("input", every, False), "weights": self.macs}
+        every = tuple(len(self.counter.temporal(d, p)) for d, p in zip(DIMS, whole))
+        self.size = {t: self.counter.fills(t, whole, zero, False) for t in TENSORS}  # distinct words touched
+        self.whole_fp = {t: self.counter.footprint(t, whole, zero, False) for t in TENSORS}
+        self.uses = {"input": self.counter.fills("input", whole, every, False), "weights": self.macs}
         self.rf_choices = list(TENSORS) if hierarchy.rf_words > hierarchy.reg_words else [None]
-        self.ranked = []  # (score, counter, params) of the best `top`
+        self.spatial_values = {d: sorted({f for c in _candidates(self.full[d])
+                                          for f in _spatial_factors(c, max(hierarchy.rows, hierarchy.cols))})
+                               for d in DIMS}
+        self.ranked = []  # (score, tie, params) of the best `top`
         self.per_dataflow = {}
         self.points = []
-        self.counter = itertools.count()
+        self.tie = itertools.count()
 
     # -- stage one --------------------------------------------------------------------------
 
@@ -423,84 +456,100 @@ class _Search:
             return False
         return all(self.h.glb_limit(t) is None or w <= self.h.glb_limit(t) for t, w in fp.items())
 
-    def _dram_energy(self, t: str, f: int) -> float:
-        words = 2 * f - self.size[t] if t == "output" else f
-        return words * self.cost[Level.DRAM, t]
+    def _side(self, t: str, f: int) -> tuple[float, float]:
+        """(DRAM energy, DRAM + GLB fill/drain energy) of tensor ``t`` with ``f`` GLB fills (module notes)."""
+        c_dram, c_glb = self.cost[Level.DRAM, t], self.cost[Level.GLB, t]
+        if t == "output":
+            u = self.size[t]
+            return (2 * f - u) * c_dram, (2 * f - u) * c_dram + (2 * f - 2 * u) * c_glb
+        return f * c_dram, f * (c_dram + c_glb)
 
     def stage_one(self) -> tuple[list[_Option], dict]:
+        """Every fitting GLB tile x DRAM order, with its best choice of whole tensors; kept and ranked."""
         tiled = [d for d in "nmcef" if self.full[d] > 1]
         combos = list(itertools.product(*[_candidates(self.full[d]) for d in tiled]))
         options, aligned, scored = [], {}, 0
         for i, combo in enumerate(combos):
-            if self.progress and i % 200 == 0:
+            if self.progress and i % 500 == 0:
                 self.progress("GLB tiles", i, len(combos))
             t2 = self.full | dict(zip(tiled, combo))
-            chains = _Chains(self.layer, self.tensors, t2, {}, {})
+            params = tuple((t2[d], 1, 1) for d in DIMS)
             outer = "".join(d for d in tiled if t2[d] < self.full[d])
-            depth_all = tuple(1 if d in outer else 0 for d in DIMS)  # the d3 loops lie outside the GLB tile
-            split_fp = {t: chains.footprint(t, depth_all, False) for t in TENSORS}
+            outside = tuple(1 if d in outer else 0 for d in DIMS)  # the d3 loops select the GLB tile
+            split_fp = {t: self.counter.footprint(t, params, outside, False) for t in TENSORS}
             if not self._fits(split_fp):
                 continue
             is_aligned = any(t2[a] % self.h.rows == 0 and t2[b] % self.h.cols == 0
                              for a, b in itertools.permutations(DIMS, 2))
             for order3 in _orders(outer, self.relevant):
-                seq = list(order3)
-                split_f = {t: chains.fills(t, _depths(seq, self.dims[t], len(seq)), False) for t in TENSORS}
+                split_f = {t: self.counter.fills(t, params, _depths(order3, self.dims[t], len(order3)), False)
+                           for t in TENSORS}
+                best = None
                 for r in range(4):
                     for whole in itertools.combinations(TENSORS, r):
-                        fp = {t: self.whole_fp[t] if t in whole else split_fp[t] for t in TENSORS}
-                        if not self._fits(fp):
+                        if not self._fits({t: self.whole_fp[t] if t in whole else split_fp[t] for t in TENSORS}):
                             continue
-                        f = {t: self.size[t] if t in whole else split_f[t] for t in TENSORS}
-                        energy = sum(self._dram_energy(t, f[t]) for t in TENSORS)
-                        words = sum(f.values()) + f["output"] - self.size["output"]
-                        opt = _Option(t2, order3, frozenset(whole), energy, words, f)
                         scored += 1
-                        options.append(opt)
-                        if is_aligned and (combo not in aligned or energy < aligned[combo].dram_energy):
-                            aligned[combo] = opt
+                        f = {t: self.size[t] if t in whole else split_f[t] for t in TENSORS}
+                        sides = [self._side(t, f[t]) for t in TENSORS]
+                        opt = _Option(t2, order3, frozenset(whole), sum(x[0] for x in sides), sum(x[1] for x in sides),
+                                      sum(f.values()) + f["output"] - self.size["output"], f)
+                        if best is None or opt.side_energy < best.side_energy:
+                            best = opt
+                options.append(best)
+                if is_aligned and (combo not in aligned or best.dram_energy < aligned[combo].dram_energy):
+                    aligned[combo] = best
         if not options:
             raise ValueError(f"no GLB tile of layer {self.layer} fits glb_words={self.h.glb_words}"
                              f"{f' and glb_split={self.h.glb_split}' if self.h.glb_split else ''}")
-        best = min(o.dram_energy for o in options)
-        kept = [o for o in options if o.dram_energy <= best * (1 + self.margin)]
-        in_margin = len(kept)
-        ids = {id(o) for o in kept}
+        least = min(o.dram_energy for o in options)
+        kept = [o for o in options if o.dram_energy <= least * (1 + self.margin)]
+        in_margin, ids = len(kept), {id(o) for o in kept}
         kept += [o for o in aligned.values() if id(o) not in ids]
-        for o in kept:
-            o.bound = self._bound(o)
-        kept.sort(key=lambda o: (o.bound, o.dram_energy, -sum(o.t2.values())))
-        return kept, {"glb_tiles": len(combos), "stage_one_options": scored, "kept_within_margin": in_margin,
-                      "kept_as_array_multiples": len(kept) - in_margin}
+        kept.sort(key=lambda o: (self._lower(o, 0.0), o.side_energy, -sum(o.t2.values())))
+        return kept, {"glb_tiles": len(combos), "stage_one_scored": scored, "tile_orders": len(options),
+                      "kept_within_margin": in_margin, "kept_as_array_multiples": len(kept) - in_margin}
 
-    def _bound(self, o: _Option) -> float:
-        """Energy no completion of option ``o`` can go below (see the module notes)."""
-        pe = {t: min(self.cost[lv, t] for lv in PE_LEVELS) for t in TENSORS}
-        e = self.mac_energy + o.dram_energy
-        e += self.uses["input"] * pe["input"] + self.uses["weights"] * pe["weights"] + 2 * self.macs * pe["output"]
-        for t in ("input", "weights"):
-            e += 2 * o.glb_fills[t] * self.cost[Level.GLB, t]  # written once, read at least once
-        e += 2 * o.glb_fills["output"] * self.cost[Level.GLB, "output"]
-        return e
-
-    def _lower_score(self, o: _Option) -> tuple:
-        cycles = max(-(-self.macs // self.h.pes), math.ceil(o.dram_words / self.h.dram_words_per_cycle))
-        return {"energy": (o.bound, 0, 0), "dram": (o.dram_words, o.bound, 0),
-                "cycles": (cycles, o.bound, 0)}[self.objective]
+    def _lower(self, o: _Option, floor: float) -> float:
+        """The objective's value no completion of ``o`` can beat, with ``floor`` the least on-chip energy."""
+        if self.objective == "energy":
+            return o.side_energy + floor
+        if self.objective == "dram":
+            return o.dram_words
+        return max(-(-self.macs // self.h.pes), math.ceil(o.dram_words / self.h.dram_words_per_cycle))
 
     # -- stage two --------------------------------------------------------------------------
 
-    def _spatial(self, t2: dict) -> list[dict]:
+    def _spatial(self, t2: dict) -> list[tuple]:
+        """Array assignments ``((row dim, PEs) or None, (col dim, PEs) or None)`` for GLB tile ``t2``.
+
+        Of every assignment (one dimension per axis, PEs from the candidate
+        factors), those of the ``spatial_keep`` best array utilisations (ties
+        included) on the whole layer.
+        """
+        def factors(d: str, axis: int) -> list[int]:
+            return [f for f in self.spatial_values[d] if f <= min(axis, t2[d]) and f > 1]
+
         dims = [d for d in DIMS if t2[d] > 1]
-        out = []
-        for a, b in itertools.permutations(dims, 2):
-            for pa in _spatial_factors(t2[a], self.h.rows):
-                for pb in _spatial_factors(t2[b], self.h.cols):
-                    out.append({"rows": (a, pa), "cols": (b, pb)})
+        out = [((a, pa), (b, pb)) for a, b in itertools.permutations(dims, 2)
+               for pa in factors(a, self.h.rows) for pb in factors(b, self.h.cols)]
         if not out:  # at most one dimension left: one axis or none
-            out = [{"rows": (d, pa), "cols": None} for d in dims for pa in _spatial_factors(t2[d], self.h.rows)]
-            out = out or [{"rows": None, "cols": None}]
-        return out
+            out = [((d, pa), None) for d in dims for pa in factors(d, self.h.rows)] or [(None, None)]
+        util = {sp: self._utilisation(sp) for sp in out}
+        ranked = sorted(set(util.values()), reverse=True)
+        cut = ranked[min(self.spatial_keep, len(ranked)) - 1]
+        return [sp for sp in out if util[sp] >= cut]
+
+    def _utilisation(self, sp: tuple) -> float:
+        """Fraction of PE-cycles doing a MAC with this array assignment on the whole layer."""
+        u = 1.0
+        for v, axis in zip(sp, (self.h.rows, self.h.cols)):
+            if v:
+                d, pes = v
+                u *= self.full[d] / (pes * -(-self.full[d] // pes)) * pes / axis
+            else:
+                u /= axis
+        return u
 
     def _pe_tiles(self, t2: dict, p: dict, held) -> list[dict]:
         """Every ``d0`` extent assignment of the RF tensor's dimensions whose PE tile fits the RF."""
@@ -514,7 +563,8 @@ class _Search:
                 found.append(dict(a0))
                 return
             d = dims[i]
-            for k in _candidates(-(-t2[d] // p.get(d, 1))):
+            most = -(-t2[d] // p.get(d, 1))
+            for k in (k for k in _candidates(-(-self.full[d] // p.get(d, 1))) if k <= most):
                 a0[d] = k
                 if self._pe_words(t2, p, a0, held) > self.h.rf_words:
                     break
@@ -524,81 +574,87 @@ class _Search:
         grow(0, {})
         return found
 
+    def _params(self, t2: dict, p: dict, a0: dict) -> tuple:
+        return tuple((t2[d], min(p.get(d, 1) * a0.get(d, 1), t2[d]), p.get(d, 1)) for d in DIMS)
+
     def _pe_words(self, t2, p, a0, held) -> int:
         """Words of the RF tensor's largest PE tile (the ``d0`` loops) for PE extents ``a0``."""
-        chains = _Chains(self.layer, self.tensors, t2, p, a0)
-        outside = tuple(sum(1 for n in chains.temporal[d] if not n.endswith("0")) for d in DIMS)
-        return chains.footprint(held, outside, True)
+        params = self._params(t2, p, a0)
+        outside = tuple(sum(1 for n in self.counter.temporal(d, q) if not n.endswith("0"))
+                        for d, q in zip(DIMS, params))
+        return self.counter.footprint(held, params, outside, True)
 
-    def stage_two(self, o: _Option) -> int:
-        scored = 0
-        seq3 = list(o.order3)
+    def stage_two(self, o: _Option, record: bool = True) -> tuple[float, int]:
+        """Score every completion of option ``o``; returns the least on-chip energy and the number scored."""
+        least, scored = math.inf, 0
         for held in self.rf_choices:
             for sp in self._spatial(o.t2):
-                p = {v[0]: v[1] for v in (sp["rows"], sp["cols"]) if v}
+                p = {v[0]: v[1] for v in sp if v}
                 for a0 in self._pe_tiles(o.t2, p, held):
-                    chains = _Chains(self.layer, self.tensors, o.t2, p, a0)
-                    seg2 = "".join(d for d in DIMS if any(n.endswith("2") for n in chains.temporal[d]))
-                    seg0 = "".join(d for d in DIMS if any(n.endswith("0") for n in chains.temporal[d]))
-                    compute = chains.compute_cycles()
-                    for o2 in _orders(seg2, self.relevant):
-                        for o0 in _orders(seg0, self.relevant):
+                    params = self._params(o.t2, p, a0)
+                    segs = {lv: "".join(d for d, q in zip(DIMS, params)
+                                        if any(n.endswith(lv) for n in self.counter.temporal(d, q))) for lv in "20"}
+                    compute = self.counter.compute_cycles(params)
+                    for o2 in _orders(segs["2"], self.relevant):
+                        for o0 in _orders(segs["0"], self.relevant):
                             scored += 1
-                            self._score(o, held, sp, p, a0, chains, seq3 + list(o2) + list(o0),
-                                        len(seq3) + len(o2), compute, (o2, o0))
-        return scored
+                            e = self._onchip(held, params, o.order3 + o2 + o0, len(o.order3) + len(o2))
+                            least = min(least, e)
+                            if record:
+                                self._record(o, e, compute, (o, held, sp, a0, o2, o0))
+        return least, scored
 
-    def _score(self, o, held, sp, p, a0, chains, seq, rf_cut, compute, orders) -> None:
-        c = self.cost
-        energy = self.mac_energy + o.dram_energy
-        stationary = None
+    def _onchip(self, held, params, seq: str, rf_cut: int) -> float:
+        """On-chip energy of one completion: MACs, PE levels, NoC and the GLB's reads for the PEs."""
+        c, energy = self.cost, self.mac_energy
         for t in TENSORS:
             level = Level.RF if t == held else Level.REG
-            cut = rf_cut if t == held else len(seq)
-            depths = _depths(seq, self.dims[t], cut)
-            f_pe, f_mc, f_glb = chains.fills(t, depths, True), chains.fills(t, depths, False), o.glb_fills[t]
-            energy += f_pe * c[Level.NOC, t]
+            depths = _depths(seq, self.dims[t], rf_cut if t == held else len(seq))
+            f_pe, f_mc = self.counter.fills(t, params, depths, True), self.counter.fills(t, params, depths, False)
             if t == "output":
-                u = self.size[t]
-                energy += 2 * self.macs * c[level, t] + (2 * f_mc + 2 * f_glb - 2 * u) * c[Level.GLB, t]
+                energy += 2 * self.macs * c[level, t] + f_pe * c[Level.NOC, t] + 2 * f_mc * c[Level.GLB, t]
             else:
-                energy += (self.uses[t] + f_pe) * c[level, t] + (f_mc + f_glb) * c[Level.GLB, t]
-        if held is not None:
-            stationary = held
-        elif seq:
-            stationary = next(t for t in TENSORS if seq[-1] not in self.dims[t])
+                energy += (self.uses[t] + f_pe) * c[level, t] + f_pe * c[Level.NOC, t] + f_mc * c[Level.GLB, t]
+        return energy
+
+    def _record(self, o: _Option, onchip: float, compute: int, params: tuple) -> None:
+        energy = o.side_energy + onchip
         cycles = max(compute, math.ceil(o.dram_words / self.h.dram_words_per_cycle))
         self.points.append((energy, cycles))
         score = _score(self.objective, energy, o.dram_words, cycles)
-        params = (o, held, sp, a0, orders)
+        _, held, _, _, o2, o0 = params
+        seq = o.order3 + o2 + o0
+        stationary = held or (next(t for t in TENSORS if seq[-1] not in self.dims[t]) if seq else None)
         label = DATAFLOW_OF.get(stationary, "none")
         if label not in self.per_dataflow or score < self.per_dataflow[label][0]:
             self.per_dataflow[label] = (score, params)
         if len(self.ranked) < self.top or score < self.ranked[-1][0]:
-            bisect.insort(self.ranked, (score, next(self.counter), params))
+            bisect.insort(self.ranked, (score, next(self.tie), params))
             del self.ranked[self.top:]
+
+    def floor(self) -> float:
+        """Least on-chip energy over every completion of the whole-layer tile: no tile goes below it."""
+        t2 = dict(self.full)
+        return self.stage_two(_Option(t2, "", frozenset(), 0.0, 0.0, 0, {}), record=False)[0]
 
     def mapping(self, params, name: str) -> Mapping:
         """The :class:`Mapping` of a scored candidate."""
-        o, held, sp, a0, (o2, o0) = params
-        p = {v[0]: v[1] for v in (sp["rows"], sp["cols"]) if v}
-        tiles = {d: tuple((f"{d}{lv}", ext) for lv, ext in
-                          zip(CHAIN, (o.t2[d], min(p.get(d, 1) * a0.get(d, 1), o.t2[d]), p.get(d, 1), 1)))
-                 for d in DIMS}
+        o, held, sp, a0, o2, o0 = params
+        p = {v[0]: v[1] for v in sp if v}
+        tiles = {d: tuple((f"{d}{lv}", x) for lv, x in zip(CHAIN, (*q, 1)))
+                 for d, q in zip(DIMS, self._params(o.t2, p, a0))}
         order = [f"{d}3" for d in o.order3] + [f"{d}2" for d in o2] + [f"{d}0" for d in o0]
         split, rf_cut = len(o.order3), len(o.order3) + len(o2)
-        keep = {}
-        for t in TENSORS:
-            glb = 0 if t in o.whole else split
-            keep[t] = (glb, rf_cut, Level.RF) if t == held else (glb, len(order), Level.REG)
-        rows = (f"{sp['rows'][0]}1",) if sp["rows"] else ()
-        cols = (f"{sp['cols'][0]}1",) if sp["cols"] else ()
+        keep = {t: (0 if t in o.whole else split, rf_cut if t == held else len(order),
+                    Level.RF if t == held else Level.REG) for t in TENSORS}
+        rows = (f"{sp[0][0]}1",) if sp[0] else ()
+        cols = (f"{sp[1][0]}1",) if sp[1] else ()
         return conv_mapping(self.layer, tiles=tiles, order=order, rows=rows, cols=cols, keep=keep, name=name)
 
 
 def search(layer: ConvLayer, hierarchy: Hierarchy | None = None, *, table="eyeriss", bits: int = 8,
            acc_bits: int | None = None, objective: str = "energy", margin: float = 0.1, top: int = 5,
-           progress=None) -> SearchResult:
+           spatial_keep: int = 8, bound: bool = True, progress=None) -> SearchResult:
     """Search GLB tiles, orders, array unrolling, PE tiles and buffer cuts for ``layer`` (module notes).
 
     Parameters
@@ -616,10 +672,18 @@ def search(layer: ConvLayer, hierarchy: Hierarchy | None = None, *, table="eyeri
     objective : {"energy", "dram", "cycles"}
         What to minimise.
     margin : float
-        Stage one keeps every option within this fraction of the best DRAM
+        Stage one keeps every option within this fraction of the least DRAM
         energy (plus the array-multiple tiles).
     top : int
         Best mappings returned.
+    spatial_keep : int
+        Array assignments tried: those of the ``spatial_keep`` best array
+        utilisations (ties included).
+    bound : bool
+        Skip stage-one options whose lower bound on the objective cannot beat
+        the best so far: the best value is exact, the other listed mappings
+        (and ties) are the best of the options scored. ``False`` scores every
+        kept option.
     progress : callable, optional
         ``progress(stage, done, total)``, called now and then.
     """
@@ -632,16 +696,18 @@ def search(layer: ConvLayer, hierarchy: Hierarchy | None = None, *, table="eyeri
     check_int("top", top, 1)
     if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0 <= margin <= 10:
         raise ValueError(f"margin must be a number in 0..10, not {margin!r}")
-    s = _Search(layer, hierarchy, table, bits, acc_bits, objective, margin, top, progress)
+    check_int("spatial_keep", spatial_keep, 1)
+    s = _Search(layer, hierarchy, table, bits, acc_bits, objective, margin, top, spatial_keep, progress)
     options, pruning = s.stage_one()
+    floor = s.floor() if bound else 0.0
     skipped = evaluated = 0
     for i, o in enumerate(options):
         if progress and i % 10 == 0:
             progress("mappings", i, len(options))
-        if len(s.ranked) == top and s._lower_score(o) >= s.ranked[-1][0]:
+        if bound and s.ranked and s._lower(o, floor) >= s.ranked[0][0][0]:
             skipped += 1
             continue
-        evaluated += s.stage_two(o)
+        evaluated += s.stage_two(o)[1]
     pruning |= {"stage_two_options": len(options) - skipped, "skipped_by_bound": skipped}
     best = [evaluate(s.mapping(params, f"#{i + 1}"), hierarchy, table, bits, acc_bits)
             for i, (_, _, params) in enumerate(s.ranked)]
