@@ -297,7 +297,9 @@ class _Counter:
     def __init__(self, layer: ConvLayer, tensors: dict) -> None:
         self.full, self.tensors = _full(layer), tensors
         self.comps = {t: _components(ref) for t, ref in tensors.items()}
-        self._dim, self._memo = {}, {}
+        self.comp_index = {t: [[DIMS.index(d) for d in ds] for _, ds in c] for t, c in self.comps.items()}
+        self.irrelevant = {t: [i for i, d in enumerate(DIMS) if d not in ref.dims] for t, ref in tensors.items()}
+        self._dim, self._memo, self._fills = {}, {}, {}
 
     def dim(self, d: str, params: tuple) -> tuple:
         """``(structure, temporal loop names, spatial loop names)`` of dimension ``d`` with chain ``params``."""
@@ -336,19 +338,17 @@ class _Counter:
 
     def fills(self, tensor: str, params: tuple, depths: tuple, per_pe: bool) -> int:
         """``F`` (or ``F_pe``) of ``tensor``: words over its tiles, the key given by ``depths`` (model.accesses)."""
-        k = ("fills", tensor, params, depths, per_pe)
-        if k not in self._memo:
-            dims = self.tensors[tensor].dims
+        k = (tensor, params, depths, per_pe)
+        memo = self._fills
+        if k not in memo:
             total = 1
-            for d, p, n in zip(DIMS, params, depths):
-                if d not in dims:
-                    total *= self.groups(d, p, n, per_pe)
-            for ci, (_, ds) in enumerate(self.comps[tensor]):
-                idx = [DIMS.index(d) for d in ds]
+            for i in self.irrelevant[tensor]:
+                total *= self.groups(DIMS[i], params[i], depths[i], per_pe)
+            for ci, idx in enumerate(self.comp_index[tensor]):
                 total *= self._part("words", tensor, ci, tuple(params[i] for i in idx),
                                     tuple(depths[i] for i in idx), per_pe)
-            self._memo[k] = total
-        return self._memo[k]
+            memo[k] = total
+        return memo[k]
 
     def footprint(self, tensor: str, params: tuple, outside: tuple, per_pe: bool) -> int:
         """Words of ``tensor``'s largest tile when each dimension's first ``outside`` temporal loops select it."""
@@ -481,24 +481,25 @@ class _Search:
                 continue
             is_aligned = any(t2[a] % self.h.rows == 0 and t2[b] % self.h.cols == 0
                              for a, b in itertools.permutations(DIMS, 2))
+            wholes = [w for r in range(4) for w in itertools.combinations(TENSORS, r)
+                      if self._fits({t: self.whole_fp[t] if t in w else split_fp[t] for t in TENSORS})]
             for order3 in _orders(outer, self.relevant):
                 split_f = {t: self.counter.fills(t, params, _depths(order3, self.dims[t], len(order3)), False)
                            for t in TENSORS}
+                sides = {t: (self._side(t, split_f[t]), self._side(t, self.size[t])) for t in TENSORS}
                 best = None
-                for r in range(4):
-                    for whole in itertools.combinations(TENSORS, r):
-                        if not self._fits({t: self.whole_fp[t] if t in whole else split_fp[t] for t in TENSORS}):
-                            continue
-                        scored += 1
-                        f = {t: self.size[t] if t in whole else split_f[t] for t in TENSORS}
-                        sides = [self._side(t, f[t]) for t in TENSORS]
-                        opt = _Option(t2, order3, frozenset(whole), sum(x[0] for x in sides), sum(x[1] for x in sides),
-                                      sum(f.values()) + f["output"] - self.size["output"], f)
-                        if best is None or opt.side_energy < best.side_energy:
-                            best = opt
-                options.append(best)
-                if is_aligned and (combo not in aligned or best.dram_energy < aligned[combo].dram_energy):
-                    aligned[combo] = best
+                for whole in wholes:
+                    scored += 1
+                    side = sum(sides[t][t in whole][1] for t in TENSORS)
+                    if best is None or side < best[0]:
+                        best = (side, whole)
+                whole = best[1]
+                f = {t: self.size[t] if t in whole else split_f[t] for t in TENSORS}
+                opt = _Option(t2, order3, frozenset(whole), sum(sides[t][t in whole][0] for t in TENSORS), best[0],
+                              sum(f.values()) + f["output"] - self.size["output"], f)
+                options.append(opt)
+                if is_aligned and (combo not in aligned or opt.dram_energy < aligned[combo].dram_energy):
+                    aligned[combo] = opt
         if not options:
             raise ValueError(f"no GLB tile of layer {self.layer} fits glb_words={self.h.glb_words}"
                              f"{f' and glb_split={self.h.glb_split}' if self.h.glb_split else ''}")
@@ -524,8 +525,8 @@ class _Search:
         """Array assignments ``((row dim, PEs) or None, (col dim, PEs) or None)`` for GLB tile ``t2``.
 
         Of every assignment (one dimension per axis, PEs from the candidate
-        factors), those of the ``spatial_keep`` best array utilisations (ties
-        included) on the whole layer.
+        factors), the ``spatial_keep`` of best array utilisation on the whole
+        layer, and any tied with the last of them.
         """
         def factors(d: str, axis: int) -> list[int]:
             return [f for f in self.spatial_values[d] if f <= min(axis, t2[d]) and f > 1]
@@ -536,7 +537,7 @@ class _Search:
         if not out:  # at most one dimension left: one axis or none
             out = [((d, pa), None) for d in dims for pa in factors(d, self.h.rows)] or [(None, None)]
         util = {sp: self._utilisation(sp) for sp in out}
-        ranked = sorted(set(util.values()), reverse=True)
+        ranked = sorted(util.values(), reverse=True)
         cut = ranked[min(self.spatial_keep, len(ranked)) - 1]
         return [sp for sp in out if util[sp] >= cut]
 
@@ -677,8 +678,8 @@ def search(layer: ConvLayer, hierarchy: Hierarchy | None = None, *, table="eyeri
     top : int
         Best mappings returned.
     spatial_keep : int
-        Array assignments tried: those of the ``spatial_keep`` best array
-        utilisations (ties included).
+        Array assignments tried per GLB tile: the ``spatial_keep`` of best
+        utilisation (and ties).
     bound : bool
         Skip stage-one options whose lower bound on the objective cannot beat
         the best so far: the best value is exact, the other listed mappings
