@@ -53,7 +53,7 @@ from model.energy import LEVELS, Level
 from model.loopnest import LoopNest, TensorRef
 
 __all__ = ["PE_LEVELS", "Keep", "Mapping", "Counts", "analytical_counts", "footprints", "structures_of", "tile_max",
-           "fills", "key_values"]
+           "fills", "key_values", "axis_groups", "group_words", "group_max"]
 
 #: PE-level storages a tensor may use.
 PE_LEVELS = (Level.REG, Level.RF)
@@ -222,7 +222,7 @@ def key_values(structure: tuple, key: frozenset) -> int:
 
 
 @lru_cache(maxsize=1 << 16)
-def _components(t: TensorRef) -> tuple[tuple[tuple[int, ...], tuple[str, ...]], ...]:
+def axis_groups(t: TensorRef) -> tuple[tuple[tuple[int, ...], tuple[str, ...]], ...]:
     """Axes of ``t`` grouped by shared dimensions: (axis indices, dims) per group."""
     comps: list[tuple[list[int], set]] = []
     for a, ix in enumerate(t.index):
@@ -235,7 +235,7 @@ def _components(t: TensorRef) -> tuple[tuple[tuple[int, ...], tuple[str, ...]], 
 
 
 @lru_cache(maxsize=1 << 18)
-def _component_words(index: tuple, shape: tuple, dims: tuple, parts: tuple) -> int:
+def group_words(index: tuple, shape: tuple, dims: tuple, parts: tuple) -> int:
     """Sum over key groups of distinct in-bounds index tuples of one axis group (``parts``: per dim, structure and key)."""
     groups = [_dim_groups(s, k) for s, k in parts]
     mesh = [g.ravel() for g in np.meshgrid(*[np.arange(len(g[1])) for g in groups], indexing="ij")]
@@ -261,8 +261,8 @@ def fills(structures: dict, key_loops: frozenset, t: TensorRef) -> int:
     for d, (s, _) in structures.items():
         if d not in t.dims:
             total *= _dim_groups(s, keys[d])[0]
-    for axes, ds in _components(t):
-        total *= _component_words(tuple(t.index[a] for a in axes), tuple(t.shape[a] for a in axes), ds,
+    for axes, ds in axis_groups(t):
+        total *= group_words(tuple(t.index[a] for a in axes), tuple(t.shape[a] for a in axes), ds,
                                   tuple((structures[d][0], keys[d]) for d in ds))
     return total
 
@@ -285,7 +285,7 @@ def analytical_counts(m: Mapping) -> Counts:
 
 
 @lru_cache(maxsize=1 << 16)
-def _component_max(index: tuple, shape: tuple, dims: tuple, parts: tuple) -> int:
+def group_max(index: tuple, shape: tuple, dims: tuple, parts: tuple) -> int:
     """Largest number of distinct in-bounds index tuples of one axis group in any tile (key group)."""
     groups = [_dim_groups(s, k) for s, k in parts]
     mesh = [g.ravel() for g in np.meshgrid(*[np.arange(len(g[1])) for g in groups], indexing="ij")]
@@ -308,8 +308,8 @@ def tile_max(structures: dict, outside: frozenset, t: TensorRef) -> int:
     :func:`analytical_counts` builds them.
     """
     words = 1
-    for axes, ds in _components(t):
-        words *= _component_max(tuple(t.index[a] for a in axes), tuple(t.shape[a] for a in axes), ds,
+    for axes, ds in axis_groups(t):
+        words *= group_max(tuple(t.index[a] for a in axes), tuple(t.shape[a] for a in axes), ds,
                                 tuple((structures[d][0], structures[d][1] & outside) for d in ds))
     return words
 

@@ -52,7 +52,7 @@ from model.validate import check_choice, check_int
 from model.perf import COUNTERS
 
 __all__ = [
-    "Level", "LEVELS", "EnergyTable", "TABLES", "parse_table", "Hierarchy", "HIERARCHIES",
+    "Level", "LEVELS", "EnergyTable", "TABLES", "parse_table", "table_from_dict", "Hierarchy", "HIERARCHIES",
     "add_energy", "mult_energy", "mac_energy", "accelerator_energy", "total",
 ]
 
@@ -158,8 +158,8 @@ _USER_KEYS = ("ref_bits", "MAC", "RF", "NoC", "GLB", "DRAM")
 _USER_OPTIONAL = ("REG", "ref_acc_bits")
 
 
-def _user_table(data: object, name: str) -> EnergyTable:
-    """An :class:`EnergyTable` from a user's JSON object (see the module notes)."""
+def table_from_dict(data: object, name: str) -> EnergyTable:
+    """An :class:`EnergyTable` from a user table's JSON object (see the module notes)."""
     if not isinstance(data, dict):
         raise ValueError(f"energy table {name} must be a JSON object with keys {', '.join(_USER_KEYS)}")
     missing = [k for k in _USER_KEYS if k not in data]
@@ -204,7 +204,7 @@ def parse_table(text: str) -> EnergyTable:
         raise ValueError(f"cannot read energy table {text}: {err.strerror}") from None
     except json.JSONDecodeError as err:
         raise ValueError(f"energy table {text} is not valid JSON: {err}") from None
-    return _user_table(data, path.name)
+    return table_from_dict(data, path.name)
 
 
 def _table(table) -> EnergyTable:

@@ -54,8 +54,7 @@ from functools import lru_cache
 import numpy as np
 
 from model.accesses import (
-    PE_LEVELS, Counts, Keep, Mapping, _component_max, _component_words, _components, analytical_counts, footprints,
-    key_values,
+    PE_LEVELS, Counts, Keep, Mapping, analytical_counts, axis_groups, footprints, group_max, group_words, key_values,
 )
 from model.config import AcceleratorConfig
 from model.energy import LEVELS, EnergyTable, Hierarchy, Level, parse_table
@@ -296,7 +295,7 @@ class _Counter:
 
     def __init__(self, layer: ConvLayer, tensors: dict) -> None:
         self.full, self.tensors = _full(layer), tensors
-        self.comps = {t: _components(ref) for t, ref in tensors.items()}
+        self.comps = {t: axis_groups(ref) for t, ref in tensors.items()}
         self.comp_index = {t: [[DIMS.index(d) for d in ds] for _, ds in c] for t, c in self.comps.items()}
         self.irrelevant = {t: [i for i, d in enumerate(DIMS) if d not in ref.dims] for t, ref in tensors.items()}
         self._dim, self._memo, self._fills = {}, {}, {}
@@ -325,7 +324,7 @@ class _Counter:
             axes, ds = self.comps[tensor][ci]
             ref = self.tensors[tensor]
             parts = tuple((self.dim(d, p)[0], self._keyset(d, p, n, per_pe)) for d, p, n in zip(ds, ps, depths))
-            fn = _component_words if kind == "words" else _component_max
+            fn = group_words if kind == "words" else group_max
             self._memo[k] = fn(tuple(ref.index[a] for a in axes), tuple(ref.shape[a] for a in axes), ds, parts)
         return self._memo[k]
 
