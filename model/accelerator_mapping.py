@@ -29,7 +29,7 @@ group (``M`` a multiple of ``cols``).
 from __future__ import annotations
 
 from model.accesses import Mapping
-from model.config import AcceleratorConfig
+from model.config import AcceleratorConfig, Dataflow
 from model.energy import Level
 from model.layer import ConvLayer
 from model.mapping import conv_mapping
@@ -95,7 +95,7 @@ def accelerator_mapping(config: AcceleratorConfig, layer: ConvLayer) -> Mapping:
         raise ValueError("accelerator_mapping needs a multi-bit build: bits=1 packs channels into words")
     the_plan = plan(config, layer)
     n_count, m_chunk = the_plan.passes[0].n_count, the_plan.passes[0].m_count
-    ws = config.dataflow == "ws"
+    ws = config.dataflow is Dataflow.WS
     folded = ("c", "r", "s") if ws else ("n", "e", "f")  # most significant first
     extent = {"c": layer.C, "r": layer.R, "s": layer.S, "n": n_count, "e": layer.E, "f": layer.F}
     chunks = _fold([(d, extent[d]) for d in reversed(folded)], (config.rows, config.rf_sets),
@@ -116,7 +116,7 @@ def accelerator_mapping(config: AcceleratorConfig, layer: ConvLayer) -> Mapping:
     rf_cut = len(order) - len(slots) if ws else len(passes) + 1 + len(folded)  # WS: the slots; OS: from the words
     keep = {held: (len(passes), rf_cut, Level.RF)} | {t: (len(passes), len(order), Level.REG) for t in regs}
     return conv_mapping(layer, tiles=tiles, order=order, rows=[f"{d}_row" for d in folded], cols=("m_col",),
-                        keep=keep, name=f"accelerator-{config.dataflow}")
+                        keep=keep, name=f"accelerator-{config.dataflow.value}")
 
 
 def counter_words(config: AcceleratorConfig, counters: dict) -> dict:
@@ -129,7 +129,7 @@ def counter_words(config: AcceleratorConfig, counters: dict) -> dict:
     """
     c, cols = counters, config.cols
     host_psum_reads = c["dram_psum_writes"]
-    rf = ({"weights": (c["rf_weight_reads"], c["rf_weight_writes"])} if config.dataflow == "ws"
+    rf = ({"weights": (c["rf_weight_reads"], c["rf_weight_writes"])} if config.dataflow is Dataflow.WS
           else {"output": (c["rf_psum_reads"], c["rf_psum_writes"])})
     return {
         Level.RF: rf,

@@ -47,9 +47,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from model.config import PRESETS
+from model.config import PRESETS, Dataflow
 from model.validate import check_choice, check_int
-from model.perf import COUNTERS
+from model.contract import COUNTERS
 
 __all__ = [
     "Level", "LEVELS", "EnergyTable", "TABLES", "parse_table", "table_from_dict", "Hierarchy", "HIERARCHIES",
@@ -373,7 +373,7 @@ def accelerator_energy(config, counters: dict, table="eyeriss") -> dict:
     t = _table(table)
     c = counters
     wb, ab = config.word_bits, config.acc_bits
-    ws = config.dataflow == "ws"
+    ws = config.dataflow is Dataflow.WS
     psum_hops = config.rows if ws else 1
     weight_fanout = 1 if ws else config.rows
     weight_words_read = c["glb_weight_reads"] * config.cols  # array line reads

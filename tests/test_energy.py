@@ -1,11 +1,11 @@
 """Energy tables, bit-width scaling, hierarchies and the accelerator's energy from its counters."""
 
+import json
+
 import pytest
 
 from model.config import AcceleratorConfig
-from model.perf import COUNTERS
-import json
-
+from model.contract import COUNTERS
 from model.energy import (
     HIERARCHIES, TABLES, Hierarchy, accelerator_energy, add_energy, mac_energy, mult_energy, parse_table, total,
 )

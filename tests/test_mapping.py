@@ -216,11 +216,11 @@ def _assert_counters_equal_counts(config, layer, counters) -> None:
         for t, v in per.items():
             assert counts.words[level][t] == v, (config.dataflow, str(layer), str(level), t)
     assert counts.macs == counters["macs"]
-    other = "output" if config.dataflow == "ws" else "weights"
+    other = "output" if config.dataflow.value == "ws" else "weights"
     assert counts.words[Level.RF][other] == (0, 0)  # the other tensor has no RF, so no RF counter
 
 
-@pytest.mark.parametrize("config,layer", RTL_CASES, ids=lambda x: getattr(x, "dataflow", None) or str(x))
+@pytest.mark.parametrize("config,layer", RTL_CASES, ids=lambda x: x.dataflow.value if isinstance(x, AcceleratorConfig) else str(x))
 def test_accelerator_mapping_counts_equal_the_hardware_counters(config, layer):
     """``model.perf.predict`` equals the RTL's counters (co-simulation tests); the mapping's counts equal it."""
     _assert_counters_equal_counts(config, layer, predict(config, layer).counters)
