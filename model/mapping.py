@@ -47,6 +47,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
+import operator
 import time
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -283,6 +284,14 @@ def _orders(dims: str, relevant: tuple) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _picker(idx: list[int]):
+    """A function returning the tuple of the items at ``idx`` of a tuple."""
+    if len(idx) == 1:
+        i = idx[0]
+        return lambda xs: (xs[i],)
+    return operator.itemgetter(*idx)
+
+
 class _Counter:
     """Counts of searched mappings as products of memoised per-dimension factors.
 
@@ -297,6 +306,7 @@ class _Counter:
         self.full, self.tensors = _full(layer), tensors
         self.comps = {t: axis_groups(ref) for t, ref in tensors.items()}
         self.comp_index = {t: [[DIMS.index(d) for d in ds] for _, ds in c] for t, c in self.comps.items()}
+        self._pick = {t: [_picker(idx) for idx in c] for t, c in self.comp_index.items()}
         self.irrelevant = {t: [i for i, d in enumerate(DIMS) if d not in ref.dims] for t, ref in tensors.items()}
         self._dim, self._memo, self._fills = {}, {}, {}
 
@@ -343,9 +353,8 @@ class _Counter:
             total = 1
             for i in self.irrelevant[tensor]:
                 total *= self.groups(DIMS[i], params[i], depths[i], per_pe)
-            for ci, idx in enumerate(self.comp_index[tensor]):
-                total *= self._part("words", tensor, ci, tuple(params[i] for i in idx),
-                                    tuple(depths[i] for i in idx), per_pe)
+            for ci, pick in enumerate(self._pick[tensor]):
+                total *= self._part("words", tensor, ci, pick(params), pick(depths), per_pe)
             memo[k] = total
         return memo[k]
 
@@ -443,6 +452,7 @@ class _Search:
         self.spatial_values = {d: sorted({f for c in _candidates(self.full[d])
                                           for f in _spatial_factors(c, max(hierarchy.rows, hierarchy.cols))})
                                for d in DIMS}
+        self._spatial_memo = {}
         self.ranked = []  # (score, tie, params) of the best `top`
         self.per_dataflow = {}
         self.points = []
@@ -521,6 +531,12 @@ class _Search:
     # -- stage two --------------------------------------------------------------------------
 
     def _spatial(self, t2: dict) -> list[tuple]:
+        key = tuple(t2[d] for d in DIMS)
+        if key not in self._spatial_memo:
+            self._spatial_memo[key] = self._assignments(t2)
+        return self._spatial_memo[key]
+
+    def _assignments(self, t2: dict) -> list[tuple]:
         """Array assignments ``((row dim, PEs) or None, (col dim, PEs) or None)`` for GLB tile ``t2``.
 
         Of every assignment (one dimension per axis, PEs from the candidate
