@@ -234,9 +234,8 @@ def axis_groups(t: TensorRef) -> tuple[tuple[tuple[int, ...], tuple[str, ...]], 
     return tuple((tuple(sorted(axes)), tuple(sorted(ds))) for axes, ds in comps if ds)
 
 
-@lru_cache(maxsize=1 << 18)
-def group_words(index: tuple, shape: tuple, dims: tuple, parts: tuple) -> int:
-    """Sum over key groups of distinct in-bounds index tuples of one axis group (``parts``: per dim, structure and key)."""
+def _group_pairs(index: tuple, shape: tuple, dims: tuple, parts: tuple) -> tuple[np.ndarray, int]:
+    """Distinct ``(key group, in-bounds address)`` pairs of one axis group, as ``group * size + address``, and size."""
     groups = [_dim_groups(s, k) for s, k in parts]
     mesh = [g.ravel() for g in np.meshgrid(*[np.arange(len(g[1])) for g in groups], indexing="ij")]
     vals = {d: g[2][i] for d, g, i in zip(dims, groups, mesh)}
@@ -247,7 +246,14 @@ def group_words(index: tuple, shape: tuple, dims: tuple, parts: tuple) -> int:
         v = ix(vals)
         inside &= (v >= 0) & (v < n)
         addr = addr * n + v
-    return int(np.unique(key[inside] * int(np.prod(shape)) + addr[inside]).size)
+    size = int(np.prod(shape))
+    return np.unique(key[inside] * size + addr[inside]), size
+
+
+@lru_cache(maxsize=1 << 18)
+def group_words(index: tuple, shape: tuple, dims: tuple, parts: tuple) -> int:
+    """Sum over key groups of distinct in-bounds index tuples of one axis group (``parts``: per dim, structure and key)."""
+    return int(_group_pairs(index, shape, dims, parts)[0].size)
 
 
 def fills(structures: dict, key_loops: frozenset, t: TensorRef) -> int:
@@ -263,7 +269,7 @@ def fills(structures: dict, key_loops: frozenset, t: TensorRef) -> int:
             total *= _dim_groups(s, keys[d])[0]
     for axes, ds in axis_groups(t):
         total *= group_words(tuple(t.index[a] for a in axes), tuple(t.shape[a] for a in axes), ds,
-                                  tuple((structures[d][0], keys[d]) for d in ds))
+                             tuple((structures[d][0], keys[d]) for d in ds))
     return total
 
 
@@ -287,18 +293,8 @@ def analytical_counts(m: Mapping) -> Counts:
 @lru_cache(maxsize=1 << 16)
 def group_max(index: tuple, shape: tuple, dims: tuple, parts: tuple) -> int:
     """Largest number of distinct in-bounds index tuples of one axis group in any tile (key group)."""
-    groups = [_dim_groups(s, k) for s, k in parts]
-    mesh = [g.ravel() for g in np.meshgrid(*[np.arange(len(g[1])) for g in groups], indexing="ij")]
-    vals = {d: g[2][i] for d, g, i in zip(dims, groups, mesh)}
-    key = np.ravel_multi_index([g[1][i] for g, i in zip(groups, mesh)], [g[0] for g in groups])
-    inside = np.ones(len(key), bool)
-    addr = np.zeros(len(key), np.int64)
-    for ix, n in zip(index, shape):
-        v = ix(vals)
-        inside &= (v >= 0) & (v < n)
-        addr = addr * n + v
-    pairs = np.unique(key[inside] * int(np.prod(shape)) + addr[inside])
-    return int(np.bincount(pairs // int(np.prod(shape))).max()) if pairs.size else 0
+    pairs, size = _group_pairs(index, shape, dims, parts)
+    return int(np.bincount(pairs // size).max()) if pairs.size else 0
 
 
 def tile_max(structures: dict, outside: frozenset, t: TensorRef) -> int:
@@ -310,7 +306,7 @@ def tile_max(structures: dict, outside: frozenset, t: TensorRef) -> int:
     words = 1
     for axes, ds in axis_groups(t):
         words *= group_max(tuple(t.index[a] for a in axes), tuple(t.shape[a] for a in axes), ds,
-                                tuple((structures[d][0], structures[d][1] & outside) for d in ds))
+                            tuple((structures[d][0], structures[d][1] & outside) for d in ds))
     return words
 
 
