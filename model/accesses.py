@@ -1,36 +1,44 @@
-"""Accesses per memory level and tensor of a mapped loop nest: trace-driven (exact) and analytical (fast).
+"""Words moved per memory level and tensor of a mapped loop nest, with no implicit storage.
 
-A :class:`Mapping` places a :class:`~model.loopnest.LoopNest` on a
-:class:`~model.energy.Hierarchy`: ``loops[:glb]`` run over DRAM (each of
-their iterations works on one global-buffer tile), then GLB-level loops, then
-the ``spatial`` loops unrolled over the PE array (rows, then columns), then
-``loops[rf:]``, which run inside one PE on its register-file tile.
+A :class:`Mapping` places a :class:`~model.loopnest.LoopNest` on a spatial
+array: the nest's loops are the *temporal* loops (outermost first) followed by
+the *spatial* loops, unrolled over the array's rows and columns. Every tensor
+is kept at three levels (:class:`Keep`): DRAM holds all of it; its global
+buffer (GLB) tile holds what the temporal loops ``[glb:]`` and the spatial
+loops touch; each PE's tile -- in the PE's operand register (``REG``) or its
+register file (``RF``) -- holds what the temporal loops ``[pe:]`` touch.
+Tensors have their own cuts (``glb <= pe``): one may stay whole in the GLB
+while another streams through it. Nothing else stores data: every word a MAC
+uses is in its PE's tile, every word a PE tile receives comes from the GLB
+tile at that moment, every GLB word from DRAM.
 
-Rule for every level (as in Timeloop-like models): a tensor's tile at a
-boundary is (re)fetched whenever a loop above the boundary advances at or
-above the innermost loop the tensor depends on (loops of bound 1 never
-advance); one fetch brings the distinct in-bounds words the tile touches.
-At the RF boundary the spatial loops are above it and each PE has its own
-RF, so spatial loops always separate tiles; at the array boundary they are
-inside the tile, so one GLB read is multicast to every PE that needs it.
-Tensors not held in the RF (``rf_tensors``) bypass it: the network delivers
-the operand when it changes (a PE input register) and takes a partial sum
-away when it is done.
+**Replacement rule.** A tile is replaced when a temporal loop above its cut
+advances at or above the innermost loop above the cut that the tensor depends
+on (a loop of bound 1 never advances); a replacement moves the distinct
+in-bounds words of the new tile (halos and padding exact; a padded position
+is no word). ``F(t, cut)`` counts those words over the whole run, once per
+distinct word per replacement: a word that several PEs need in the same
+replacement is read from the GLB once and multicast (a partial sum that
+several PEs hold is reduced on the way up and written once). ``F_pe`` counts
+the same per PE: the words the network delivers to, or drains from, the PEs.
 
-Per operand: DRAM reads = GLB writes = fills of the GLB tile; GLB reads =
-fills of the array tile; NoC = fills of the per-PE tile; RF writes = those
-fills and RF reads = one per use, when held in the RF. Per output, with
-``U`` distinct output words: ``D`` drains per boundary; DRAM writes = ``D_glb``,
-DRAM reads = ``D_glb - U`` (psums fetched back); GLB writes = ``D_array +
-D_glb - U``, GLB reads = ``D_array - U`` (accumulation) ``+ D_glb``; NoC =
-``D_pe``; RF reads = RF writes = one per use when held in the RF.
+**Counts**, with ``U`` the distinct output words and ``uses`` the in-bounds
+accesses of a tensor by the MACs:
 
-:func:`trace_counts` evaluates the rule on the executed iterations (distinct
-(tile, address) pairs); :func:`analytical_counts` from per-dimension tile
-footprints without enumerating the nest: remainder guards only couple loops
-of one dimension, so the iteration space is a product over dimensions, and a
-tensor's words are a product over its groups of axes that share dimensions
-(the input's ``h`` couples ``e`` and ``r``). They agree exactly.
+* operand: DRAM reads = GLB writes = ``F(glb)``; GLB reads = ``F(pe)``;
+  NoC = PE-level writes = ``F_pe(pe)``; PE-level reads = ``uses``;
+* output: PE-level reads = writes = one per MAC (a residency's first MAC
+  writes without reading, its drain reads once); NoC = ``F_pe(pe)`` drains;
+  the GLB adds each drained word into its copy (a read except the word's
+  first arrival, and a write): GLB writes = ``F(pe) + F(glb) - U``, reads =
+  ``F(pe) - U + F(glb)``; DRAM cannot add, so a GLB tile that returns fetches
+  its partial sums back: DRAM reads = ``F(glb) - U``, writes = ``F(glb)``.
+
+:func:`analytical_counts` evaluates this without enumerating the nest:
+remainder guards only couple loops of one dimension, so the iteration space is
+a product over dimensions, and a tensor's words are a product over its groups
+of axes that share dimensions (the input's ``h`` couples ``e`` and ``r``).
+:func:`footprints` gives each tile's words (capacity checks).
 """
 
 from __future__ import annotations
@@ -41,134 +49,137 @@ from functools import lru_cache
 
 import numpy as np
 
-from model.loopnest import LoopNest, TensorRef, addresses
+from model.energy import LEVELS, Level
+from model.loopnest import LoopNest, TensorRef
 
-__all__ = ["Mapping", "Counts", "trace_counts", "analytical_counts", "footprints"]
+__all__ = ["PE_LEVELS", "Keep", "Mapping", "Counts", "analytical_counts", "footprints", "structures_of", "tile_max",
+           "fills", "key_values", "axis_groups", "group_words", "group_max"]
+
+#: PE-level storages a tensor may use.
+PE_LEVELS = (Level.REG, Level.RF)
+
+
+@dataclass(frozen=True)
+class Keep:
+    """Where one tensor is kept: GLB tile from temporal loop ``glb`` inward, PE tile from ``pe`` inward, in ``level``."""
+
+    tensor: str
+    glb: int
+    pe: int
+    level: Level = Level.REG
 
 
 @dataclass(frozen=True)
 class Mapping:
-    """A loop nest on the hierarchy (see the module notes).
+    """A loop nest on an array with per-tensor buffer cuts (see the module notes).
 
     Parameters
     ----------
     nest : LoopNest
-        The (tiled, ordered) nest.
-    glb : int
-        ``loops[glb:]`` work inside the global buffer.
-    rf : int
-        ``loops[rf:]`` work inside one PE's register file.
-    spatial : tuple of str
-        Loops unrolled over rows then columns: the loops directly above ``rf``.
-    rf_tensors : frozenset of str
-        Tensors kept in the RF; the others bypass it.
+        Temporal loops, outermost first, then the spatial loops.
+    rows, cols : tuple of str
+        Spatial loops unrolled over the array's rows and columns: together,
+        the last loops of ``nest``.
+    keep : tuple of Keep
+        One per tensor of the nest.
     name : str
         A label for reports.
     """
 
     nest: LoopNest
-    glb: int
-    rf: int
-    spatial: tuple[str, ...] = ()
-    rf_tensors: frozenset = frozenset()
+    rows: tuple[str, ...]
+    cols: tuple[str, ...]
+    keep: tuple[Keep, ...]
     name: str = ""
 
     def __post_init__(self) -> None:
+        spatial = self.rows + self.cols
         n = len(self.nest.loops)
-        if not 0 <= self.glb <= self.rf - len(self.spatial) or self.rf > n:
-            raise ValueError(f"need 0 <= glb <= rf - len(spatial) and rf <= {n}; got glb={self.glb}, rf={self.rf}")
-        if tuple(self.nest.names[self.rf - len(self.spatial):self.rf]) != tuple(self.spatial):
-            raise ValueError(f"spatial loops {self.spatial} must be the loops just above rf={self.rf}: "
-                             f"{self.nest.names[self.rf - len(self.spatial):self.rf]}")
-        unknown = set(self.rf_tensors) - {t.name for t in self.nest.tensors}
-        if unknown:
-            raise ValueError(f"rf_tensors names unknown tensors {sorted(unknown)}")
+        if spatial and tuple(self.nest.names[n - len(spatial):]) != spatial:
+            raise ValueError(f"spatial loops {list(spatial)} must be the last loops of the nest, "
+                             f"not {list(self.nest.names[n - len(spatial):])}")
+        names = sorted(k.tensor for k in self.keep)
+        tensors = sorted(t.name for t in self.nest.tensors)
+        if names != tensors:
+            raise ValueError(f"keep must name each tensor once ({', '.join(tensors)}), not {names}")
+        for k in self.keep:
+            if not 0 <= k.glb <= k.pe <= self.temporal:
+                raise ValueError(f"tensor {k.tensor!r} needs 0 <= glb <= pe <= {self.temporal} "
+                                 f"(the temporal loops), not glb={k.glb}, pe={k.pe}")
+            if k.level not in PE_LEVELS:
+                raise ValueError(f"tensor {k.tensor!r} PE level must be one of {[str(v) for v in PE_LEVELS]}, "
+                                 f"not {k.level!r}")
 
     @property
-    def array(self) -> int:
-        """Index of the first spatial loop: the boundary between GLB and the array."""
-        return self.rf - len(self.spatial)
+    def spatial(self) -> tuple[str, ...]:
+        """The spatial loops (rows, then columns)."""
+        return self.rows + self.cols
+
+    @property
+    def temporal(self) -> int:
+        """Number of temporal loops (``nest.loops[:temporal]``)."""
+        return len(self.nest.loops) - len(self.spatial)
+
+    def of(self, tensor: str) -> Keep:
+        """The :class:`Keep` of ``tensor``."""
+        for k in self.keep:
+            if k.tensor == tensor:
+                return k
+        raise ValueError(f"unknown tensor {tensor!r}; tensors are {', '.join(k.tensor for k in self.keep)}")
 
     def describe(self) -> str:
-        """One line: the loops (name:bound) of each level; ``PE[...]`` holds the spatial loops."""
-        L = self.nest.loops
+        """One line: temporal loops (name:bound), the array, and each tensor's GLB and PE tiles."""
+        loops = self.nest.loops
 
-        def fmt(loops) -> str:
-            return " ".join(f"{lp.name}:{lp.bound}" for lp in loops) or "-"
+        def fmt(names) -> str:
+            return " ".join(f"{n}:{self.nest.loop(n).bound}" for n in names) or "-"
 
-        return (f"DRAM[{fmt(L[:self.glb])}] GLB[{fmt(L[self.glb:self.array])}] "
-                f"PE[{fmt(L[self.array:self.rf])}] RF[{fmt(L[self.rf:])}] in RF: {','.join(sorted(self.rf_tensors)) or '-'}")
+        def tile(cut: int) -> str:
+            return loops[cut].name + ".." if cut < self.temporal else "-"
+
+        keeps = "; ".join(f"{k.tensor} GLB {tile(k.glb)} {k.level} {tile(k.pe)}" for k in self.keep)
+        return (f"T[{fmt(self.nest.names[:self.temporal])}] rows[{fmt(self.rows)}] cols[{fmt(self.cols)}] "
+                f"| {keeps}")
 
 
 @dataclass(frozen=True)
 class Counts:
-    """Accesses of a mapping: ``accesses[level][tensor] = (reads, writes)`` (NoC: transfers, 0)."""
+    """Words of a mapping: ``words[level][tensor] = (reads, writes)`` for every level (NoC: transfers, 0)."""
 
-    accesses: dict
+    words: dict
     macs: int
     compute_cycles: int
 
-    def words(self, level: str) -> int:
+    def total(self, level: str) -> int:
         """All reads and writes at ``level``."""
-        return int(sum(r + w for r, w in self.accesses[level].values()))
+        return int(sum(r + w for r, w in self.words[level].values()))
 
 
-def _key_end(nest: LoopNest, t: TensorRef, boundary: int, private: frozenset) -> int:
-    """Index of the innermost loop above ``boundary`` whose advance refetches ``t``'s tile (-1: none)."""
-    return max((i for i, lp in enumerate(nest.loops[:boundary])
-                if (lp.dim in t.dims and lp.bound > 1) or lp.name in private), default=-1)
+def _key(m: Mapping, t: TensorRef, cut: int, per_pe: bool) -> frozenset:
+    """Loops whose values identify ``t``'s tile at ``cut``: temporal loops down to the innermost relevant one."""
+    loops = m.nest.loops
+    inner = max((i for i in range(cut) if loops[i].dim in t.dims and loops[i].bound > 1), default=-1)
+    key = frozenset(lp.name for lp in loops[: inner + 1])
+    return key | frozenset(m.spatial) if per_pe else key
 
 
-def _assemble(m: Mapping, fills) -> dict:
-    """Accesses per level and tensor from ``fills(tensor, boundary, private)`` (see the module notes)."""
-    nest, end, sp = m.nest, len(m.nest.loops), frozenset(m.spatial)
-    acc = {lv: {} for lv in ("RF", "NoC", "GLB", "DRAM")}
-    for t in nest.operands:
-        f_glb, f_arr = fills(t, m.glb, frozenset()), fills(t, m.array, frozenset())
-        held = t.name in m.rf_tensors
-        f_pe = fills(t, m.rf if held else end, sp)
-        acc["DRAM"][t.name] = (f_glb, 0)
-        acc["GLB"][t.name] = (f_arr, f_glb)
-        acc["NoC"][t.name] = (f_pe, 0)
-        acc["RF"][t.name] = (fills(t, end, frozenset(nest.names)) if held else 0, f_pe if held else 0)
-    o = nest.output
-    u = fills(o, 0, frozenset())
-    d_glb, d_arr = fills(o, m.glb, frozenset()), fills(o, m.array, frozenset())
-    held = o.name in m.rf_tensors
-    d_pe = fills(o, m.rf if held else end, sp)
-    uses = nest.iterations if held else 0
-    acc["DRAM"][o.name] = (d_glb - u, d_glb)
-    acc["GLB"][o.name] = (d_arr - u + d_glb, d_arr + d_glb - u)
-    acc["NoC"][o.name] = (d_pe, 0)
-    acc["RF"][o.name] = (uses, uses)
-    return acc
-
-
-# -- trace-driven -------------------------------------------------------------------------
-
-
-def trace_counts(m: Mapping) -> Counts:
-    """Accesses by running the nest: distinct (tile, address) pairs on the executed iterations."""
-    nest = m.nest
-    values = nest.loop_values()
-    dims = nest.dim_values(values)
-    bounds = [lp.bound for lp in nest.loops]
-    cache = {}
-
-    def fills(t, boundary, private):
-        k = _key_end(nest, t, boundary, private)
-        if (t.name, k) not in cache:
-            addr, inside = addresses(t, dims)
-            addr = np.broadcast_to(addr, (len(values),))[np.broadcast_to(inside, (len(values),))]
-            key = (np.ravel_multi_index(values[:, : k + 1].T, bounds[: k + 1]) if k >= 0
-                   else np.zeros(len(values), np.int64))
-            key = key[np.broadcast_to(inside, (len(values),))]
-            cache[t.name, k] = int(np.unique(key * t.size + addr).size)
-        return cache[t.name, k]
-
-    temporal = [i for i, lp in enumerate(nest.loops) if lp.name not in m.spatial]
-    cycles = np.unique(np.ravel_multi_index(values[:, temporal].T, [bounds[i] for i in temporal])).size
-    return Counts(_assemble(m, fills), len(values), int(cycles))
+def _assemble(m: Mapping, tile_fills, uses) -> dict:
+    """Words per level and tensor from ``tile_fills(tensor, cut, per_pe)`` and ``uses(tensor)`` (module notes)."""
+    words = {lv: {t.name: (0, 0) for t in m.nest.tensors} for lv in LEVELS}
+    for t in m.nest.tensors:
+        k = m.of(t.name)
+        f_glb, f_pe, f_mc = tile_fills(t, k.glb, False), tile_fills(t, k.pe, True), tile_fills(t, k.pe, False)
+        words[Level.NOC][t.name] = (f_pe, 0)
+        if t is m.nest.output:
+            u, macs = tile_fills(t, 0, False), m.nest.iterations
+            words[k.level][t.name] = (macs, macs)
+            words[Level.GLB][t.name] = (f_mc - u + f_glb, f_mc + f_glb - u)
+            words[Level.DRAM][t.name] = (f_glb - u, f_glb)
+        else:
+            words[k.level][t.name] = (uses(t), f_pe)
+            words[Level.GLB][t.name] = (f_mc, f_glb)
+            words[Level.DRAM][t.name] = (f_glb, 0)
+    return words
 
 
 # -- analytical ---------------------------------------------------------------------------
@@ -205,8 +216,13 @@ def _dim_groups(structure: tuple, key: frozenset) -> tuple[int, np.ndarray, np.n
     return len(uniq), group.ravel(), value
 
 
+def key_values(structure: tuple, key: frozenset) -> int:
+    """Distinct values of the ``key`` loops of one dimension's structure over the executed iterations."""
+    return _dim_groups(structure, key)[0]
+
+
 @lru_cache(maxsize=1 << 16)
-def _components(t: TensorRef) -> tuple[tuple[tuple[int, ...], tuple[str, ...]], ...]:
+def axis_groups(t: TensorRef) -> tuple[tuple[tuple[int, ...], tuple[str, ...]], ...]:
     """Axes of ``t`` grouped by shared dimensions: (axis indices, dims) per group."""
     comps: list[tuple[list[int], set]] = []
     for a, ix in enumerate(t.index):
@@ -218,9 +234,8 @@ def _components(t: TensorRef) -> tuple[tuple[tuple[int, ...], tuple[str, ...]], 
     return tuple((tuple(sorted(axes)), tuple(sorted(ds))) for axes, ds in comps if ds)
 
 
-@lru_cache(maxsize=1 << 18)
-def _component_words(index: tuple, shape: tuple, dims: tuple, parts: tuple) -> int:
-    """Sum over key groups of distinct in-bounds index tuples of one axis group (``parts``: per dim, structure and key)."""
+def _group_pairs(index: tuple, shape: tuple, dims: tuple, parts: tuple) -> tuple[np.ndarray, int]:
+    """Distinct ``(key group, in-bounds address)`` pairs of one axis group, as ``group * size + address``, and size."""
     groups = [_dim_groups(s, k) for s, k in parts]
     mesh = [g.ravel() for g in np.meshgrid(*[np.arange(len(g[1])) for g in groups], indexing="ij")]
     vals = {d: g[2][i] for d, g, i in zip(dims, groups, mesh)}
@@ -231,65 +246,86 @@ def _component_words(index: tuple, shape: tuple, dims: tuple, parts: tuple) -> i
         v = ix(vals)
         inside &= (v >= 0) & (v < n)
         addr = addr * n + v
-    return int(np.unique(key[inside] * int(np.prod(shape)) + addr[inside]).size)
+    size = int(np.prod(shape))
+    return np.unique(key[inside] * size + addr[inside]), size
 
 
-def _analytical_fills(structures: dict, key_loops: frozenset, t: TensorRef) -> int:
-    """Sum over tiles (key = ``key_loops``) of distinct in-bounds words: a product over axis groups."""
+@lru_cache(maxsize=1 << 18)
+def group_words(index: tuple, shape: tuple, dims: tuple, parts: tuple) -> int:
+    """Sum over key groups of distinct in-bounds index tuples of one axis group (``parts``: per dim, structure and key)."""
+    return int(_group_pairs(index, shape, dims, parts)[0].size)
+
+
+def fills(structures: dict, key_loops: frozenset, t: TensorRef) -> int:
+    """Sum over tiles (key = ``key_loops``) of distinct in-bounds words: a product over axis groups.
+
+    ``structures`` is :func:`structures_of` the nest; dimensions ``t`` does not
+    depend on contribute their number of distinct key values.
+    """
     keys = {d: names & key_loops for d, (_, names) in structures.items()}
     total = 1
     for d, (s, _) in structures.items():
         if d not in t.dims:
             total *= _dim_groups(s, keys[d])[0]
-    for axes, ds in _components(t):
-        total *= _component_words(tuple(t.index[a] for a in axes), tuple(t.shape[a] for a in axes), ds,
-                                  tuple((structures[d][0], keys[d]) for d in ds))
+    for axes, ds in axis_groups(t):
+        total *= group_words(tuple(t.index[a] for a in axes), tuple(t.shape[a] for a in axes), ds,
+                             tuple((structures[d][0], keys[d]) for d in ds))
     return total
 
 
 def analytical_counts(m: Mapping) -> Counts:
-    """Accesses from tile footprints, per dimension, without enumerating the nest."""
+    """Words of ``m`` per level and tensor from tile footprints, per dimension, without enumerating the nest."""
     nest = m.nest
-    structures = {d: (s, frozenset(n for n, _, _ in s[0])) for d, s in _dim_structures(nest).items()}
-    cache = {}
+    structures = structures_of(nest)
+    everything = frozenset(nest.names)
 
-    def fills(t, boundary, private):
-        k = _key_end(nest, t, boundary, private)
-        if (t.name, k) not in cache:
-            cache[t.name, k] = _analytical_fills(structures, frozenset(nest.names[: k + 1]), t)
-        return cache[t.name, k]
+    def tile_fills(t, cut, per_pe):
+        return fills(structures, _key(m, t, cut, per_pe), t)
 
-    temporal = frozenset(n for n in nest.names if n not in m.spatial)
+    def uses(t):
+        return fills(structures, everything, t)
+
+    temporal = frozenset(nest.names[: m.temporal])
     cycles = math.prod(_dim_groups(s, names & temporal)[0] for s, names in structures.values())
-    return Counts(_assemble(m, fills), nest.iterations, cycles)
+    return Counts(_assemble(m, tile_fills, uses), nest.iterations, cycles)
 
 
-def footprints(m: Mapping) -> dict[str, int]:
-    """Words needed at each level: ``{"RF": per PE, "GLB": total}``, for a full (first) tile.
+@lru_cache(maxsize=1 << 16)
+def group_max(index: tuple, shape: tuple, dims: tuple, parts: tuple) -> int:
+    """Largest number of distinct in-bounds index tuples of one axis group in any tile (key group)."""
+    pairs, size = _group_pairs(index, shape, dims, parts)
+    return int(np.bincount(pairs // size).max()) if pairs.size else 0
 
-    A tile's footprint is counted without clipping at tensor edges or
-    remainders, so it bounds every tile; the RF holds only ``rf_tensors``.
+
+def tile_max(structures: dict, outside: frozenset, t: TensorRef) -> int:
+    """Words of ``t``'s largest tile when the loops in ``outside`` select the tile: a product over axis groups.
+
+    ``structures`` maps each dimension to ``(structure, loop names)`` as
+    :func:`analytical_counts` builds them.
     """
-    nest = m.nest
+    words = 1
+    for axes, ds in axis_groups(t):
+        words *= group_max(tuple(t.index[a] for a in axes), tuple(t.shape[a] for a in axes), ds,
+                            tuple((structures[d][0], structures[d][1] & outside) for d in ds))
+    return words
 
-    def tile_words(t: TensorRef, boundary: int) -> int:
-        inside = nest.loops[boundary:]
-        words = 1
-        for axes, ds in _components(t):
-            per_dim = []
-            for d in ds:
-                lps = [lp for lp in inside if lp.dim == d]
-                v = np.zeros(1, np.int64)
-                for lp in lps:
-                    v = (v[:, None] + lp.step * np.arange(lp.bound)).ravel()
-                per_dim.append(v)
-            mesh = [g.ravel() for g in np.meshgrid(*per_dim, indexing="ij")]
-            vals = dict(zip(ds, mesh))
-            cols = np.stack([t.index[a](vals) * np.ones(len(mesh[0]), np.int64) for a in axes])
-            words *= int(np.unique(cols, axis=1).shape[1])
-        return words
 
-    return {
-        "RF": sum(tile_words(t, m.rf) for t in nest.tensors if t.name in m.rf_tensors),
-        "GLB": sum(tile_words(t, m.glb) for t in nest.tensors),
-    }
+def structures_of(nest: LoopNest) -> dict:
+    """Per dimension ``(structure, loop names)``: the cache keys of the per-dimension counts."""
+    return {d: (s, frozenset(n for n, _, _ in s[0])) for d, s in _dim_structures(nest).items()}
+
+
+def footprints(m: Mapping) -> dict[str, dict[str, int]]:
+    """Words of each tensor's largest tile: ``{"GLB": {tensor: words}, "PE": {tensor: words per PE}}``.
+
+    The largest tile over the run, in-bounds words only (a padded position
+    occupies no storage; remainder tiles are smaller).
+    """
+    structures = structures_of(m.nest)
+    names = m.nest.names
+    out = {"GLB": {}, "PE": {}}
+    for t in m.nest.tensors:
+        k = m.of(t.name)
+        out["GLB"][t.name] = tile_max(structures, frozenset(names[:k.glb]), t)
+        out["PE"][t.name] = tile_max(structures, frozenset(names[:k.pe]) | frozenset(m.spatial), t)
+    return out

@@ -1,10 +1,11 @@
 """Energy of arithmetic and memory accesses: two published tables, bit-width scaling, a hierarchy.
 
-Levels, innermost first: ``RF`` (a PE's register file), ``NoC`` (a transfer
-between the global buffer and a PE or between PEs), ``GLB`` (the global
-buffer), ``DRAM``. Energies are per access of one word; a word of ``b`` bits
-costs ``b / ref_bits`` of the table's entry (memory energy is taken as linear
-in the bits moved).
+Levels (:class:`Level`), innermost first: ``REG`` (a PE's operand
+register), ``RF`` (a PE's register file), ``NoC`` (a transfer between the
+global buffer and a PE or between PEs), ``GLB`` (the global buffer), ``DRAM``.
+Energies are per access of one word; a word of ``b`` bits costs
+``b / ref_bits`` of the table's entry (memory energy is taken as linear in the
+bits moved). A table without a ``REG`` entry charges registers as ``RF``.
 
 Tables (:data:`TABLES`):
 
@@ -28,24 +29,46 @@ one XNOR and one full adder of the popcount tree, ``2 add(1)``, plus its share
 ``add(acc_bits) / pack`` of the accumulation of the popcount. The Eyeriss
 table scales MACs the same way relative to its 16-bit MAC with a 32-bit
 accumulator (``mac(16, 32) = 1``).
+
+A user table (:func:`parse_table`, ``qconv map --table FILE.json``) is a JSON
+object ``{"ref_bits": 8, "MAC": 1, "RF": 1, "NoC": 0, "GLB": 6, "DRAM": 200}``
+(optional ``"REG"``, and ``"ref_acc_bits"``, the accumulator width its MAC
+entry is for, default ``ref_bits``): memory entries per ``ref_bits`` word, the
+MAC entry one ``ref_bits x ref_bits`` MAC, both scaled to other widths as the
+built-in tables are.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import numbers
 from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
 
 from model.config import PRESETS, Dataflow
 from model.validate import check_choice, check_int
 from model.contract import COUNTERS
 
 __all__ = [
-    "LEVELS", "EnergyTable", "TABLES", "Hierarchy", "HIERARCHIES",
+    "Level", "LEVELS", "EnergyTable", "TABLES", "parse_table", "table_from_dict", "Hierarchy", "HIERARCHIES",
     "add_energy", "mult_energy", "mac_energy", "accelerator_energy", "total",
 ]
 
-#: Memory levels, innermost first.
-LEVELS = ("RF", "NoC", "GLB", "DRAM")
+
+class Level(StrEnum):
+    """A level of the memory hierarchy (its value is the name used in tables and reports)."""
+
+    REG = "REG"  #: a PE's operand register (one per tensor that does not use the RF)
+    RF = "RF"  #: a PE's register file
+    NOC = "NoC"  #: the network between the global buffer and the PEs (a transfer, not storage)
+    GLB = "GLB"  #: the global buffer
+    DRAM = "DRAM"  #: off-chip memory
+
+
+#: Levels, innermost first.
+LEVELS: tuple[Level, ...] = tuple(Level)
 
 _ADD_ALPHA = math.log(0.1 / 0.03) / math.log(4)  # 0.868: Horowitz 8-bit and 32-bit adds
 _MULT_BETA = math.log(3.1 / 0.2) / math.log(4)  # 1.977: Horowitz 8-bit and 32-bit multiplies
@@ -89,7 +112,8 @@ class EnergyTable:
     ref_bits : int
         Word width the ``memory`` entries are given for.
     memory : dict
-        Level (:data:`LEVELS`) -> energy of one access of a ``ref_bits`` word.
+        Level (:data:`LEVELS`) -> energy of one access of a ``ref_bits`` word;
+        ``REG`` may be left out (then it costs as ``RF``).
     mac_scale : float
         Factor from :func:`mac_energy` (pJ) to this table's unit.
     """
@@ -105,7 +129,8 @@ class EnergyTable:
         """Energy of one access of a ``bits``-wide word at ``level``."""
         check_choice("level", level, LEVELS)
         check_int("bits", bits, 1, 4096)
-        return self.memory[level] * bits / self.ref_bits
+        entry = self.memory.get(level, self.memory["RF"]) if level == Level.REG else self.memory[level]
+        return entry * bits / self.ref_bits
 
     def mac(self, bits: int, acc_bits: int, pack: int = 1) -> float:
         """Energy of one product-accumulate (see :func:`mac_energy`)."""
@@ -129,6 +154,59 @@ TABLES: dict[str, EnergyTable] = {
 }
 
 
+_USER_KEYS = ("ref_bits", "MAC", "RF", "NoC", "GLB", "DRAM")
+_USER_OPTIONAL = ("REG", "ref_acc_bits")
+
+
+def table_from_dict(data: object, name: str) -> EnergyTable:
+    """An :class:`EnergyTable` from a user table's JSON object (see the module notes)."""
+    if not isinstance(data, dict):
+        raise ValueError(f"energy table {name} must be a JSON object with keys {', '.join(_USER_KEYS)}")
+    missing = [k for k in _USER_KEYS if k not in data]
+    unknown = sorted(set(data) - set(_USER_KEYS) - set(_USER_OPTIONAL))
+    if missing or unknown:
+        raise ValueError(f"energy table {name}: missing keys {missing}, unknown keys {unknown}; "
+                         f"needs {', '.join(_USER_KEYS)} (optional {', '.join(_USER_OPTIONAL)})")
+    ref_bits = check_int(f"energy table {name} ref_bits", data["ref_bits"], 1, 32)
+    ref_acc = check_int(f"energy table {name} ref_acc_bits", data.get("ref_acc_bits", ref_bits), 1, 64)
+    values = {}
+    for key in ("MAC", *LEVELS):
+        if key not in data:
+            continue
+        v = data[key]
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v) or v < 0:
+            raise ValueError(f"energy table {name} entry {key} must be a finite number >= 0, not {v!r}")
+        values[key] = float(v)
+    return EnergyTable(name=name, unit="table units", source=f"user table {name}", ref_bits=ref_bits,
+                       memory={lv: values[lv] for lv in LEVELS if lv in values},
+                       mac_scale=values["MAC"] / mac_energy(ref_bits, ref_acc))
+
+
+def parse_table(text: str) -> EnergyTable:
+    """A built-in table by name (:data:`TABLES`) or a user table read from a ``.json`` file (module notes).
+
+    Raises
+    ------
+    ValueError
+        If ``text`` is neither a table name nor a readable JSON file, or the
+        file's object has missing or unknown keys or bad values.
+    """
+    if isinstance(text, EnergyTable):
+        return text
+    if text in TABLES:
+        return TABLES[text]
+    path = Path(text)
+    if path.suffix != ".json":
+        raise ValueError(f"table must be one of {', '.join(TABLES)} or a .json file, not {text!r}")
+    try:
+        data = json.loads(path.read_text())
+    except OSError as err:
+        raise ValueError(f"cannot read energy table {text}: {err.strerror}") from None
+    except json.JSONDecodeError as err:
+        raise ValueError(f"energy table {text} is not valid JSON: {err}") from None
+    return table_from_dict(data, path.name)
+
+
 def _table(table) -> EnergyTable:
     if isinstance(table, EnergyTable):
         return table
@@ -138,31 +216,49 @@ def _table(table) -> EnergyTable:
 
 @dataclass(frozen=True, kw_only=True)
 class Hierarchy:
-    """A spatial array with per-PE register files, a global buffer and DRAM.
+    """A spatial array of PEs with operand registers and a register file, a global buffer and DRAM.
+
+    Every level that holds data has a capacity here: a mapping that needs more
+    is refused (``model.mapping.check_fits``), nothing is stored implicitly.
 
     Parameters
     ----------
     rows, cols : int
         PE array shape.
+    reg_words : int
+        Words of each PE's operand register, one register per tensor that
+        does not use the RF (at least one word: a PE holds its operands).
     rf_words : int
-        Register-file words in each PE.
+        Words of each PE's register file, used by at most one tensor
+        (0: no register file).
     glb_words : int
-        Global-buffer words (all tensors together).
+        Global-buffer words, all tensors together.
+    glb_split : tuple of int, optional
+        Separate global-buffer words for (input, weights, output), as the
+        accelerator's three buffers; each tensor's tile must also fit its own.
     dram_words_per_cycle : float
         DRAM bandwidth; cycles are the larger of compute and DRAM transfer time.
     """
 
     rows: int = 8
     cols: int = 8
+    reg_words: int = 1
     rf_words: int = 16
     glb_words: int = 65536
+    glb_split: tuple[int, int, int] | None = None
     dram_words_per_cycle: float = 4.0
 
     def __post_init__(self) -> None:
         check_int("rows", self.rows, 1, 1024)
         check_int("cols", self.cols, 1, 1024)
-        check_int("rf_words", self.rf_words, 1)
+        check_int("reg_words", self.reg_words, 1)
+        check_int("rf_words", self.rf_words, 0)
         check_int("glb_words", self.glb_words, 1)
+        if self.glb_split is not None:
+            if not (isinstance(self.glb_split, tuple) and len(self.glb_split) == 3):
+                raise ValueError(f"glb_split must be a tuple (input, weights, output) of words, not {self.glb_split!r}")
+            for name, v in zip(("input", "weights", "output"), self.glb_split):
+                check_int(f"glb_split {name}", v, 1)
         if not (isinstance(self.dram_words_per_cycle, (int, float)) and self.dram_words_per_cycle > 0):
             raise ValueError(f"dram_words_per_cycle must be a positive number, not {self.dram_words_per_cycle!r}")
 
@@ -171,19 +267,30 @@ class Hierarchy:
         """Number of PEs."""
         return self.rows * self.cols
 
+    def glb_limit(self, tensor: str) -> int | None:
+        """The global-buffer words ``tensor`` has to itself (``None``: only the shared limit)."""
+        if self.glb_split is None:
+            return None
+        return dict(zip(("input", "weights", "output"), self.glb_split)).get(tensor)
+
     @classmethod
     def from_config(cls, config) -> "Hierarchy":
         """The hierarchy of an :class:`~model.config.AcceleratorConfig`: its array, RF and three buffers."""
-        glb = config.ifmap_depth + (config.weight_depth + config.psum_depth) * config.cols
-        return cls(rows=config.rows, cols=config.cols, rf_words=config.rf_depth, glb_words=glb)
+        split = (config.ifmap_depth, config.weight_depth * config.cols, config.psum_depth * config.cols)
+        return cls(rows=config.rows, cols=config.cols, rf_words=config.rf_depth, glb_words=sum(split),
+                   glb_split=split)
 
     @classmethod
     def parse(cls, text: str) -> "Hierarchy":
-        """A name of :data:`HIERARCHIES` or ``"rows=8,cols=8,rf_words=16,glb_words=65536"``."""
+        """A name of :data:`HIERARCHIES` or ``"rows=8,cols=8,rf_words=16,glb_words=65536"``.
+
+        Keys: ``rows cols reg_words rf_words glb_words dram_words_per_cycle``
+        and ``glb_split=INPUT/WEIGHTS/OUTPUT``.
+        """
         text = text.strip()
         if text in HIERARCHIES:
             return HIERARCHIES[text]
-        fields = ("rows", "cols", "rf_words", "glb_words", "dram_words_per_cycle")
+        fields = ("rows", "cols", "reg_words", "rf_words", "glb_words", "glb_split", "dram_words_per_cycle")
         values = {}
         for item in text.split(","):
             key, sep, value = (p.strip() for p in item.partition("="))
@@ -193,15 +300,23 @@ class Hierarchy:
                     f"(or name one of {', '.join(HIERARCHIES)})"
                 )
             try:
-                values[key] = float(value) if key == "dram_words_per_cycle" else int(value)
+                if key == "dram_words_per_cycle":
+                    values[key] = float(value)
+                elif key == "glb_split":
+                    values[key] = tuple(int(v) for v in value.split("/"))
+                else:
+                    values[key] = int(value)
             except ValueError:
-                raise ValueError(f"hierarchy field {key}={value!r} is not a number") from None
+                raise ValueError(f"hierarchy field {key}={value!r} is not a number"
+                                 f"{' (glb_split is INPUT/WEIGHTS/OUTPUT words)' if key == 'glb_split' else ''}") from None
         return cls(**values)
 
 
-#: Named hierarchies: Eyeriss (12x14 PEs, 0.5 KB RF and 108 KB GLB of 16-bit words) and qconv's presets.
+#: Named hierarchies: Eyeriss (12x14 PEs, 0.5 KB RF and 108 KB GLB of 16-bit words); the array of the
+#: ZigZag comparison (16x16 PEs, 1-word registers for every operand, no RF, 128 Ki-word GLB); qconv's presets.
 HIERARCHIES: dict[str, Hierarchy] = {
     "eyeriss": Hierarchy(rows=12, cols=14, rf_words=256, glb_words=55296),
+    "zigzag-16x16": Hierarchy(rows=16, cols=16, reg_words=1, rf_words=0, glb_words=131072),
     **{f"qconv-{name}": Hierarchy.from_config(config) for name, config in PRESETS.items()},
 }
 

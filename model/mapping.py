@@ -1,208 +1,206 @@
-"""Mapping search for a conv layer: loop orders x tile sizes under buffer capacities.
+"""Mapping search for a conv layer: tiles, loop orders, array unrolling and per-tensor buffer cuts.
 
-A conv mapping splits each dimension ``d`` (n m c e f r s) into four loops:
-``d3`` over DRAM (steps of the GLB tile), ``d2`` inside the global buffer,
-``d1`` unrolled over the PE array and ``d0`` inside one PE's register file
-(:func:`conv_mapping`). Three dataflows fix what the register file holds and
-which dimensions go to rows and columns:
+**Searched mappings.** Each dimension ``d`` (n m c e f r s) is split into a
+chain of loops, outermost first: ``d3`` over the layer in steps of the GLB
+tile ``t2``, ``d2`` over the GLB tile in steps of the array tile ``t1``,
+``d0`` inside a PE over the array tile in steps of ``p``, and ``d1``, the
+``p`` PEs of one array axis (spatial, step 1). The temporal loops run in three
+segments -- the DRAM-level loops ``d3``, then the GLB-level ``d2``, then the
+PE-level ``d0`` -- each in any order. Each tensor's GLB tile is either the
+whole tensor or the GLB tile (its cut at the end of the ``d3`` loops); the
+tensor kept in the register file (at most one; none when the RF is no bigger
+than a register) has its PE tile hold the ``d0`` loops, the others sit in
+one operand register each (cut at the end). :func:`conv_mapping` builds any
+such mapping (and more general ones); :mod:`model.accesses` counts it.
 
-* ``os`` (output-stationary): partial sums stay; RF loops ``c r s``; rows
-  ``f`` or ``e``, columns ``m``;
-* ``ws`` (weight-stationary): weights stay; RF loops ``e f``; rows ``c``,
-  columns ``m``;
-* ``is`` (input-stationary): inputs stay; RF loop ``m``; rows ``c``, columns
-  ``f`` or ``e``.
+**The search** (:func:`search`):
 
-:func:`search` explores, with this pruning: (1) loop orders are enumerated
-per level and de-duplicated by their *signature* -- for every tensor, the set
-of the level's loops below its innermost relevant loop -- which is exactly
-what the access counts depend on; (2) a first stage picks GLB tile sizes and
-the DRAM loop order alone (DRAM traffic depends only on them), rejecting
-tiles that overflow the GLB and keeping the ``keep`` cheapest in DRAM
-energy; (3) a second stage tries every dataflow, array assignment, RF tile
-and GLB loop order on those and scores whole mappings by energy, DRAM words
-or cycles. Cycles are the larger of compute (temporal iterations, one MAC
-per PE per cycle) and DRAM transfer time. :func:`sweep` runs many layers on
-a local process pool, Dask or Ray.
+1. *Stage one* scores every GLB tile -- extents from :func:`_candidates`
+   (powers of two, the whole extent, ``ceil(D/k)`` for ``k = 2..4``; the kernel
+   ``R x S`` whole) -- with every DRAM-level order and every choice of tensors
+   kept whole, that fits the GLB (shared and per-tensor limits), by DRAM
+   energy in closed form. It keeps every option within ``margin`` of the best
+   DRAM energy, and for every tile whose extents along two dimensions are
+   multiples of the array's rows and columns (or whole), its best option.
+   Kept options are ranked by DRAM energy plus an on-chip lower bound (MACs,
+   the PE-level accesses every MAC makes, the GLB's fills and at least one
+   read of each fill).
+2. *Stage two* takes the options in rank order and tries, on each, every RF
+   tensor, every array assignment (one dimension per axis, ``p`` the whole
+   axis or the balanced ``ceil(t2 / ceil(t2 / axis))``), every PE tile of the
+   RF tensor that fits the RF (``d0`` extents from the candidates), and every
+   GLB-level and PE-level order, scoring each exactly. An option whose lower
+   bound cannot beat the ``top``-th best so far is skipped.
+
+Pruning that loses nothing: orders are enumerated per segment and
+de-duplicated by their *signature* -- for every tensor, the set of the
+segment's loops below its innermost relevant loop -- which, with every cut on
+a segment boundary, is all the counts depend on; the bound. Pruning that may
+lose: the ``margin`` of stage one and the candidate extents. :class:`SearchResult`
+reports how many options each step kept and skipped. Cycles are the larger of
+compute (temporal iterations, one MAC per PE per cycle) and DRAM words over the
+DRAM bandwidth.
 """
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
-import sys
+import operator
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import numpy as np
 
-from model.accesses import Counts, Mapping, analytical_counts
+from model.accesses import (
+    PE_LEVELS, Counts, Keep, Mapping, analytical_counts, axis_groups, footprints, group_max, group_words, key_values,
+)
 from model.config import AcceleratorConfig
-from model.energy import Hierarchy, TABLES, EnergyTable
+from model.energy import LEVELS, EnergyTable, Hierarchy, Level, parse_table
 from model.layer import ConvLayer
 from model.loopnest import Guard, Loop, conv_nest
 from model.validate import check_choice, check_int
 
 __all__ = [
-    "DATAFLOW_SPECS", "OBJECTIVES", "Evaluated", "SearchResult",
-    "conv_mapping", "dram_words", "handwritten", "evaluate", "search", "pareto_front", "sweep",
+    "DIMS", "OBJECTIVES", "DATAFLOW_OF", "Evaluated", "SearchResult",
+    "conv_mapping", "check_fits", "evaluate", "search", "pareto_front",
 ]
 
 DIMS = "nmcefrs"
-
-#: Per dataflow: tensor held in the RF, RF loop dimensions (the held tensor does not depend on
-#: them), (row, column) dimension choices, and the dimension along which the RF may hold several
-#: words of the held tensor (its innermost loop: the other operand stays in the PE meanwhile).
-DATAFLOW_SPECS = {
-    "os": ("output", "crs", (("f", "m"), ("e", "m")), "f"),
-    "ws": ("weights", "nef", (("c", "m"),), "m"),
-    "is": ("input", "m", (("c", "f"), ("c", "e")), "c"),
-}
-
+TENSORS = ("input", "weights", "output")
 OBJECTIVES = ("energy", "dram", "cycles")
 
+#: Dataflow label of a mapping by the tensor that stays in its PEs (the RF tensor, else the register
+#: that the innermost loops leave unchanged).
+DATAFLOW_OF = {"weights": "ws", "output": "os", "input": "is"}
 
-def conv_mapping(layer: ConvLayer, *, glb_tile: dict, spatial: tuple, rf_tile: dict, dram_order: str,
-                 glb_order: str, rf_order: str, rf_tensor: str, name: str = "") -> Mapping:
-    """Build a conv :class:`Mapping` from tile sizes and per-level orders.
-
-    Parameters
-    ----------
-    layer : ConvLayer
-        The layer.
-    glb_tile : dict
-        Dimension -> extent of the GLB tile (default 1; raised to cover the
-        array and RF tile, clipped to the dimension).
-    spatial : tuple of (str, int)
-        (dimension, PEs) for rows then columns.
-    rf_tile : dict
-        Dimension -> extent worked on inside one PE (default 1).
-    dram_order, glb_order, rf_order : str
-        Dimension letters, outermost first, of the loops at each level
-        (dimensions whose loop has bound 1 may be left out).
-    rf_tensor : str
-        Tensor the RF holds: ``"input"``, ``"weights"`` or ``"output"``.
-    name : str
-        Label.
-    """
-    bounds = _full(layer)
-    sp = dict(spatial)
-    base = conv_nest(layer)
-    loops, guards = [], []
-    for d in DIMS:
-        t0 = min(rf_tile.get(d, 1), bounds[d])
-        t1 = min(t0 * sp.get(d, 1), bounds[d])
-        t2 = min(max(glb_tile.get(d, 1), t1), bounds[d])
-        chain = ((f"{d}3", bounds[d], t2), (f"{d}2", t2, t1), (f"{d}1", t1, t0), (f"{d}0", t0, 1))
-        for i, (loop_name, extent, step) in enumerate(chain):  # a loop over `extent` in steps of `step`
-            loops.append(Loop(loop_name, d, -(-extent // step), step))
-            if extent % step:  # remainder: the loops from here inward must stay below `extent`
-                guards.append(Guard(tuple((n, s) for n, _, s in chain[i:]), extent))
-    nest = replace(base, loops=tuple(loops), guards=tuple(guards))
-    nest = nest.squeeze()
-    present = set(nest.names)
-    levels = [[f"{d}{i}" for d in order if f"{d}{i}" in present] for i, order in
-              ((3, dram_order), (2, glb_order), (1, "".join(d for d, _ in spatial)), (0, rf_order))]
-    for i, lv in zip((3, 2, 1, 0), levels):
-        missing = sorted(n for n in present if n.endswith(str(i)) and n not in lv)
-        if missing:
-            raise ValueError(f"loops {missing} are not placed by the level order (level {i})")
-    order = [n for lv in levels for n in lv]
-    nest = nest.interchange(order)
-    glb = len(levels[0])
-    rf = glb + len(levels[1]) + len(levels[2])
-    return Mapping(nest, glb, rf, tuple(levels[2]), frozenset({rf_tensor}), name)
+#: Chain levels of a dimension, outermost first: DRAM, GLB, PE (temporal), array (spatial).
+CHAIN = ("3", "2", "0", "1")
 
 
 def _full(layer: ConvLayer) -> dict:
     return {"n": layer.N, "m": layer.M, "c": layer.C, "e": layer.E, "f": layer.F, "r": layer.R, "s": layer.S}
 
 
-def _glb_words(layer: ConvLayer, t: dict) -> int:
-    """Unclipped GLB footprint of a contiguous tile ``t`` (extent per dimension), all three tensors."""
-    h = min((t["e"] - 1) * layer.stride + t["r"], t["e"] * t["r"])  # rows read; gaps when stride > R
-    w = min((t["f"] - 1) * layer.stride + t["s"], t["f"] * t["s"])
-    return (t["n"] * t["c"] * h * w + t["m"] * t["c"] * t["r"] * t["s"] + t["n"] * t["m"] * t["e"] * t["f"])
+def _dim_chain(d: str, extent: int, chain) -> tuple[list[Loop], list[Guard]]:
+    """Loops (outermost first) and remainder guards of dimension ``d`` split as ``chain``.
+
+    ``chain`` lists ``(loop name, extent inside the loop)``, outermost first:
+    each loop runs over the extent of the loop around it (``extent`` for the
+    first) in steps of its own inside extent; extents are clipped to be
+    non-increasing and the last must be 1. A loop whose range is not a
+    multiple of its step leaves a guard, so remainders are exact.
+    """
+    spec, outer = [], extent
+    for name, inside in chain:
+        inside = max(1, min(int(inside), outer))
+        spec.append((name, outer, inside))
+        outer = inside
+    if outer != 1:
+        raise ValueError(f"the innermost loop of dimension {d!r} must have inside extent 1, not {outer}")
+    loops, guards = [], []
+    for i, (name, span, step) in enumerate(spec):
+        loops.append(Loop(name, d, -(-span // step), step))
+        if span % step:
+            guards.append(Guard(tuple((n, s) for n, _, s in spec[i:]), span))
+    return loops, guards
 
 
-@lru_cache(maxsize=4096)
-def _halo_words(out: int, tile: int, stride: int, kernel: int, pad: int, size: int) -> int:
-    """Sum over output tiles of ``tile`` rows of the distinct in-bounds input rows they read."""
-    taps = np.arange(kernel)
-    total = 0
-    for start in range(0, out, tile):
-        rows = (np.arange(start, min(start + tile, out))[:, None] * stride + taps - pad).ravel()
-        total += np.unique(rows[(rows >= 0) & (rows < size)]).size
-    return total
+def conv_mapping(layer: ConvLayer, *, tiles: dict, order, rows=(), cols=(), keep: dict, name: str = "") -> Mapping:
+    """Build a conv :class:`~model.accesses.Mapping` from per-dimension chains, an order and cuts.
 
-
-def dram_words(layer: ConvLayer, tile: dict, order: str) -> dict[str, tuple[int, int]]:
-    """DRAM (reads, writes) per tensor of GLB tiles ``tile`` visited in loop ``order``, in closed form.
-
-    The same rule as :mod:`model.accesses` (kernel dimensions untiled): a
-    tensor's tile is refetched when a DRAM loop at or above its innermost
-    relevant loop advances, so its traffic is its whole (halo-counted) extent
-    times the trip counts of the irrelevant loops above that point.
+    Parameters
+    ----------
+    layer : ConvLayer
+        The layer.
+    tiles : dict
+        Dimension -> chain ``((loop name, extent inside), ...)``, outermost
+        first (see :func:`_dim_chain`); a dimension left out is one loop named
+        after it.
+    order : sequence of str
+        Temporal loop names, outermost first (loops of bound 1 may be left out).
+    rows, cols : sequence of str
+        Spatial loops on the array's rows and columns.
+    keep : dict
+        Tensor -> ``(glb, pe, level)``: cuts as indices into ``order`` (the
+        tile holds ``order[cut:]``) and the PE level (``"REG"`` or ``"RF"``).
+    name : str
+        Label.
     """
     full = _full(layer)
-    trips = {d: -(-full[d] // tile[d]) for d in DIMS}
-    loops = [d for d in order if trips[d] > 1]
+    loops, guards = [], []
+    for d in DIMS:
+        lps, gs = _dim_chain(d, full[d], tiles.get(d, ((d, 1),)))
+        loops += lps
+        guards += gs
+    nest = replace(conv_nest(layer), loops=tuple(loops), guards=tuple(guards)).squeeze()
+    present = set(nest.names)
+    order = list(order)
+    rows = tuple(n for n in rows if n in present)
+    cols = tuple(n for n in cols if n in present)
+    temporal = [n for n in order if n in present]
+    placed = temporal + list(rows + cols)
+    if sorted(placed) != sorted(present):
+        missing, twice = sorted(present - set(placed)), sorted({n for n in placed if placed.count(n) > 1})
+        raise ValueError(f"loops {missing} are placed nowhere and {twice} twice; order and rows/cols must "
+                         f"place each loop of bound > 1 once")
 
-    def repeats(rel: str) -> int:
-        inner = max((i for i, d in enumerate(loops) if d in rel), default=-1)
-        return math.prod(trips[d] for d in loops[: inner + 1] if d not in rel)
+    def cut(tensor: str, which: str, i: int) -> int:
+        check_int(f"{which} cut of {tensor}", i, 0, len(order))
+        return sum(1 for n in order[:i] if n in present)
 
-    h = _halo_words(layer.E, tile["e"], layer.stride, layer.R, layer.pad, layer.H)
-    w = _halo_words(layer.F, tile["f"], layer.stride, layer.S, layer.pad, layer.W)
-    outputs = layer.N * layer.M * layer.E * layer.F
-    drains = repeats("nmef") * outputs
-    return {
-        "input": (repeats("ncef") * layer.N * layer.C * h * w, 0),
-        "weights": (repeats("mcrs") * layer.M * layer.C * layer.R * layer.S, 0),
-        "output": (drains - outputs, drains),
-    }
+    keeps = []
+    for t, (g, p, level) in keep.items():
+        check_choice(f"PE level of {t}", level, PE_LEVELS)
+        keeps.append(Keep(t, cut(t, "GLB", g), cut(t, "PE", p), Level(level)))
+    return Mapping(nest.interchange(placed), rows, cols, tuple(keeps), name)
 
 
-def handwritten(layer: ConvLayer, hierarchy: Hierarchy) -> dict[str, Mapping]:
-    """Textbook OS, WS and IS mappings, the baselines a search must beat.
+def check_fits(m: Mapping, hierarchy: Hierarchy) -> None:
+    """Raise ``ValueError`` unless every tile of ``m`` fits its level of ``hierarchy`` (no implicit storage).
 
-    Each streams one array fold at a time: the array takes ``rows x cols`` of
-    its two dimensions, the RF loops run over the whole GLB tile, DRAM loops
-    run filters outermost and GLB loops the kernel window outermost. The GLB
-    tile starts with all channels and the whole output plane (of the RF
-    dimensions; OS: all rows) and is halved -- channels first, then output
-    rows, then columns -- until it fits the GLB.
-
-    Raises
-    ------
-    ValueError
-        If even the smallest such tile overflows the GLB.
+    Checks: the spatial loops fit the rows and columns; each tensor's largest
+    GLB tile fits its own limit (``glb_split``) and all together ``glb_words``;
+    each PE tile fits ``reg_words`` (operand register) or, all RF tensors
+    together, ``rf_words``.
     """
-    full = _full(layer)
-    out = {}
-    for df, (held, rf_dims, choices, _) in DATAFLOW_SPECS.items():
-        rd, cd = choices[0]
-        spatial = ((rd, min(hierarchy.rows, full[rd])), (cd, min(hierarchy.cols, full[cd])))
-        tile = {d: 1 for d in DIMS} | {"r": layer.R, "s": layer.S, "c": full["c"]} | {d: p for d, p in spatial}
-        tile |= {d: full[d] for d in rf_dims} | ({"e": full["e"]} if df == "os" else {})
-        for d in ("c", "e", "f"):
-            floor = dict(spatial).get(d, 1)
-            while tile[d] > floor and _glb_words(layer, tile) > hierarchy.glb_words:
-                tile[d] = max(floor, -(-tile[d] // 2))
-        if _glb_words(layer, tile) > hierarchy.glb_words:
-            raise ValueError(f"the hand-written {df} mapping of {layer} needs {_glb_words(layer, tile)} GLB words, "
-                             f"more than glb_words={hierarchy.glb_words}")
-        rf_tile = {d: tile[d] for d in rf_dims}
-        out[df] = conv_mapping(layer, glb_tile=tile, spatial=spatial, rf_tile=rf_tile, dram_order="nmcef",
-                               glb_order="rsnmcef", rf_order=rf_dims, rf_tensor=held, name=f"hand-{df}")
+    for axis, names, size in (("rows", m.rows, hierarchy.rows), ("cols", m.cols, hierarchy.cols)):
+        used = math.prod(m.nest.loop(n).bound for n in names)
+        if used > size:
+            raise ValueError(f"spatial loops {list(names)} need {used} {axis}, the array has {size}")
+    fp = footprints(m)
+    for t, words in fp["GLB"].items():
+        limit = hierarchy.glb_limit(t)
+        if limit is not None and words > limit:
+            raise ValueError(f"the GLB tile of {t} needs {words} words, its buffer has {limit} (glb_split)")
+    if sum(fp["GLB"].values()) > hierarchy.glb_words:
+        raise ValueError(f"the GLB tiles need {sum(fp['GLB'].values())} words ({fp['GLB']}), "
+                         f"glb_words={hierarchy.glb_words}")
+    rf = 0
+    for k in m.keep:
+        words = fp["PE"][k.tensor]
+        if k.level == Level.REG and words > hierarchy.reg_words:
+            raise ValueError(f"the PE tile of {k.tensor} needs {words} words, an operand register has "
+                             f"reg_words={hierarchy.reg_words}")
+        rf += words if k.level == Level.RF else 0
+    if rf > hierarchy.rf_words:
+        raise ValueError(f"the RF tiles need {rf} words per PE, rf_words={hierarchy.rf_words}")
+
+
+def _breakdown(counts: Counts, output: str, table: EnergyTable, bits: int, acc_bits: int) -> dict:
+    """Energy ``{level: {tensor: e}}`` (and ``MAC``) of counted words: operands ``bits`` wide, the output ``acc_bits``."""
+    out = {"MAC": {"all": counts.macs * table.mac(bits, acc_bits)}}
+    for level in LEVELS:
+        out[str(level)] = {t: (r + w) * table.access(level, acc_bits if t == output else bits)
+                           for t, (r, w) in counts.words[level].items()}
     return out
 
 
 @dataclass(frozen=True)
 class Evaluated:
-    """A scored mapping: its accesses, energy breakdown ``{level: {tensor: e}}``, cycles."""
+    """A scored mapping: its words, energy breakdown ``{level: {tensor: e}}``, cycles and DRAM words."""
 
     mapping: Mapping
     counts: Counts
@@ -213,8 +211,12 @@ class Evaluated:
 
     def score(self, objective: str) -> tuple:
         """Sort key for an objective (ties broken by the others)."""
-        e, c, d = self.energy, self.cycles, self.dram_words
-        return {"energy": (e, c, d), "dram": (d, e, c), "cycles": (c, e, d)}[objective]
+        return _score(objective, self.energy, self.dram_words, self.cycles)
+
+    def words(self) -> dict:
+        """``{level: {tensor: {"reads": int, "writes": int}}}`` (NoC: transfers as reads)."""
+        return {str(lv): {t: {"reads": int(r), "writes": int(w)} for t, (r, w) in per.items()}
+                for lv, per in self.counts.words.items()}
 
     def summary(self) -> dict:
         """Plain-data view for reports."""
@@ -225,30 +227,42 @@ class Evaluated:
             "cycles": self.cycles,
             "dram_words": self.dram_words,
             "breakdown": self.breakdown,
+            "words": self.words(),
         }
 
 
-def evaluate(m: Mapping, hierarchy: Hierarchy, table: EnergyTable, bits: int, acc_bits: int) -> Evaluated:
-    """Energy breakdown and cycles of a mapping, from its analytical access counts.
+def _score(objective: str, energy: float, dram: int, cycles: int) -> tuple:
+    return {"energy": (energy, cycles, dram), "dram": (dram, energy, cycles), "cycles": (cycles, energy, dram)}[objective]
+
+
+def evaluate(m: Mapping, hierarchy: Hierarchy, table, bits: int, acc_bits: int) -> Evaluated:
+    """Check that ``m`` fits ``hierarchy``, count its words and price them.
 
     Operand words are ``bits`` wide, partial sums ``acc_bits``; cycles are the
     larger of compute cycles and DRAM words over the DRAM bandwidth.
     """
+    table = parse_table(table)
+    check_fits(m, hierarchy)
     counts = analytical_counts(m)
-    width = {t.name: acc_bits if t is m.nest.output else bits for t in m.nest.tensors}
-    breakdown = {"MAC": {"all": counts.macs * table.mac(bits, acc_bits)}}
-    for level, per in counts.accesses.items():
-        breakdown[level] = {t: (r + w) * table.access(level, width[t]) for t, (r, w) in per.items()}
-    dram = counts.words("DRAM")
+    breakdown = _breakdown(counts, m.nest.output.name, table, bits, acc_bits)
+    dram = counts.total(Level.DRAM)
     cycles = max(counts.compute_cycles, math.ceil(dram / hierarchy.dram_words_per_cycle))
     energy = float(sum(sum(v.values()) for v in breakdown.values()))
     return Evaluated(m, counts, breakdown, energy, int(cycles), int(dram))
+
+
+# -- the search ---------------------------------------------------------------------------------
 
 
 def _candidates(n: int) -> list[int]:
     """Tile extents tried for a dimension of extent ``n``: powers of two, ``n`` and ``ceil(n/k)``, k = 2..4."""
     vals = {1 << i for i in range(n.bit_length()) if 1 << i <= n} | {n} | {-(-n // k) for k in (2, 3, 4)}
     return sorted(vals)
+
+
+def _spatial_factors(extent: int, axis: int) -> list[int]:
+    """PEs of one axis given to a dimension of ``extent``: the whole axis (or extent) and the balanced split."""
+    return sorted({min(axis, extent), -(-extent // -(-extent // axis))})
 
 
 @lru_cache(maxsize=4096)
@@ -270,38 +284,134 @@ def _orders(dims: str, relevant: tuple) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _stage_two(tile: dict, dram_order: str, full: dict, hierarchy: Hierarchy, relevant: tuple) -> list[dict]:
-    """:func:`conv_mapping` arguments of every second-stage candidate on one GLB tile."""
-    jobs = []
-    for df, (held, rf_dims, choices, extra) in DATAFLOW_SPECS.items():
-        for rd, cd in choices:
-            spatial = ((rd, min(hierarchy.rows, tile[rd])), (cd, min(hierarchy.cols, tile[cd])))
-            sp = dict(spatial)
-            per_pe = {d: -(-tile[d] // sp.get(d, 1)) for d in DIMS}  # extent left for one PE
-            options = [(full[d],) if d in "rs" else sorted({1, per_pe[d]}) for d in rf_dims]
-            held_words = [k for k in (1, 2, 4, 8, 16) if k <= min(hierarchy.rf_words, per_pe[extra])]
-            for combo in itertools.product(*options, held_words):
-                rf_tile = dict(zip(rf_dims, combo[:-1])) | {extra: combo[-1]}
-                inner = {d: min(tile[d], rf_tile.get(d, 1) * sp.get(d, 1)) for d in DIMS}
-                glb_dims = "".join(d for d in DIMS if -(-tile[d] // inner[d]) > 1)
-                for glb_order in _orders(glb_dims, relevant):
-                    jobs.append(dict(glb_tile=tile, spatial=spatial, rf_tile=rf_tile, dram_order=dram_order,
-                                     glb_order=glb_order, rf_order=rf_dims + extra, rf_tensor=held, name=df))
-    return jobs
+def _picker(idx: list[int]):
+    """A function returning the tuple of the items at ``idx`` of a tuple."""
+    if len(idx) == 1:
+        i = idx[0]
+        return lambda xs: (xs[i],)
+    return operator.itemgetter(*idx)
+
+
+class _Counter:
+    """Counts of searched mappings as products of memoised per-dimension factors.
+
+    A dimension's chain is fixed by its parameters ``(t2, t1, p)``; a count's
+    key takes a prefix of each chain's temporal loops (``depths``) and, per PE,
+    the spatial loops. Dimensions a tensor does not depend on contribute their
+    number of distinct key values, its axis groups their summed (or largest)
+    distinct words (:mod:`model.accesses`).
+    """
+
+    def __init__(self, layer: ConvLayer, tensors: dict) -> None:
+        self.full, self.tensors = _full(layer), tensors
+        self.comps = {t: axis_groups(ref) for t, ref in tensors.items()}
+        self.comp_index = {t: [[DIMS.index(d) for d in ds] for _, ds in c] for t, c in self.comps.items()}
+        self._pick = {t: [_picker(idx) for idx in c] for t, c in self.comp_index.items()}
+        self.irrelevant = {t: [i for i, d in enumerate(DIMS) if d not in ref.dims] for t, ref in tensors.items()}
+        self._dim, self._memo, self._fills = {}, {}, {}
+
+    def dim(self, d: str, params: tuple) -> tuple:
+        """``(structure, temporal loop names, spatial loop names)`` of dimension ``d`` with chain ``params``."""
+        k = (d, params)
+        if k not in self._dim:
+            loops, guards = _dim_chain(d, self.full[d], [(f"{d}{lv}", x) for lv, x in zip(CHAIN, (*params, 1))])
+            unit = {lp.name for lp in loops if lp.bound == 1}
+            kept = [lp for lp in loops if lp.bound > 1]
+            gs = tuple(g for g in (Guard(tuple(t for t in g.terms if t[0] not in unit), g.limit) for g in guards)
+                       if g.terms)
+            self._dim[k] = ((tuple((lp.name, lp.bound, lp.step) for lp in kept), gs),
+                            [lp.name for lp in kept if not lp.name.endswith("1")],
+                            [lp.name for lp in kept if lp.name.endswith("1")])
+        return self._dim[k]
+
+    def _keyset(self, d: str, params: tuple, depth: int, per_pe: bool) -> frozenset:
+        _, temporal, spatial = self.dim(d, params)
+        return frozenset(temporal[:depth] + (spatial if per_pe else []))
+
+    def _part(self, kind: str, tensor: str, ci: int, ps: tuple, depths: tuple, per_pe: bool) -> int:
+        k = (kind, tensor, ci, ps, depths, per_pe)
+        if k not in self._memo:
+            axes, ds = self.comps[tensor][ci]
+            ref = self.tensors[tensor]
+            parts = tuple((self.dim(d, p)[0], self._keyset(d, p, n, per_pe)) for d, p, n in zip(ds, ps, depths))
+            fn = group_words if kind == "words" else group_max
+            self._memo[k] = fn(tuple(ref.index[a] for a in axes), tuple(ref.shape[a] for a in axes), ds, parts)
+        return self._memo[k]
+
+    def groups(self, d: str, params: tuple, depth: int, per_pe: bool) -> int:
+        """Distinct values of dimension ``d``'s key loops."""
+        k = ("groups", d, params, depth, per_pe)
+        if k not in self._memo:
+            self._memo[k] = key_values(self.dim(d, params)[0], self._keyset(d, params, depth, per_pe))
+        return self._memo[k]
+
+    def fills(self, tensor: str, params: tuple, depths: tuple, per_pe: bool) -> int:
+        """``F`` (or ``F_pe``) of ``tensor``: words over its tiles, the key given by ``depths`` (model.accesses)."""
+        k = (tensor, params, depths, per_pe)
+        memo = self._fills
+        if k not in memo:
+            total = 1
+            for i in self.irrelevant[tensor]:
+                total *= self.groups(DIMS[i], params[i], depths[i], per_pe)
+            for ci, pick in enumerate(self._pick[tensor]):
+                total *= self._part("words", tensor, ci, pick(params), pick(depths), per_pe)
+            memo[k] = total
+        return memo[k]
+
+    def footprint(self, tensor: str, params: tuple, outside: tuple, per_pe: bool) -> int:
+        """Words of ``tensor``'s largest tile when each dimension's first ``outside`` temporal loops select it."""
+        total = 1
+        for ci, (_, ds) in enumerate(self.comps[tensor]):
+            idx = [DIMS.index(d) for d in ds]
+            total *= self._part("max", tensor, ci, tuple(params[i] for i in idx), tuple(outside[i] for i in idx),
+                                per_pe)
+        return total
+
+    def temporal(self, d: str, params: tuple) -> list[str]:
+        """Names of dimension ``d``'s temporal loops of bound > 1, outermost first."""
+        return self.dim(d, params)[1]
+
+    def compute_cycles(self, params: tuple) -> int:
+        """Temporal iterations (one cycle each)."""
+        return math.prod(self.groups(d, p, len(self.temporal(d, p)), False) for d, p in zip(DIMS, params))
+
+
+@lru_cache(maxsize=1 << 16)
+def _depths(order: str, tensor_dims: frozenset, cut: int) -> tuple:
+    """Per dimension, how many of its loops are in the key of a tile cut at ``cut``.
+
+    ``order`` holds the dimension of each temporal loop, outermost first; a
+    dimension's loops appear in chain order, so its key loops are a prefix.
+    """
+    inner = max((i for i in range(cut) if order[i] in tensor_dims), default=-1)
+    return tuple(order[: inner + 1].count(d) for d in DIMS)
+
+
+@dataclass
+class _Option:
+    """A stage-one option: GLB tile, DRAM-level order, tensors kept whole, and their DRAM-side numbers."""
+
+    t2: dict
+    order3: str
+    whole: frozenset
+    dram_energy: float
+    side_energy: float  # DRAM energy and the GLB's fill and drain accesses
+    dram_words: int
+    glb_fills: dict  # tensor -> F(glb)
 
 
 @dataclass
 class SearchResult:
-    """Outcome of :func:`search`: best mappings overall and per dataflow, the hand-written baselines, every point."""
+    """Outcome of :func:`search`: best mappings overall and per dataflow, every point, what was pruned."""
 
     layer: ConvLayer
     objective: str
     best: list
     per_dataflow: dict
-    handwritten: dict
     points: np.ndarray = field(repr=False)  # (energy, cycles) of every scored mapping
     evaluated: int = 0
     seconds: float = 0.0
+    pruning: dict = field(default_factory=dict)
 
     def summary(self) -> dict:
         """Plain-data view (JSON-ready)."""
@@ -310,33 +420,258 @@ class SearchResult:
             "objective": self.objective,
             "evaluated": self.evaluated,
             "seconds": self.seconds,
+            "pruning": self.pruning,
             "best": [e.summary() for e in self.best],
             "per_dataflow": {k: e.summary() for k, e in self.per_dataflow.items()},
-            "handwritten": {k: e.summary() for k, e in self.handwritten.items()},
         }
 
 
-class _Progress:
-    """A plain text progress bar on stderr (no dependency); silent when disabled."""
+class _Search:
+    """State of one search (see :func:`search`): costs per word, the two stages, the best so far."""
 
-    def __init__(self, total: int, label: str, enabled: bool) -> None:
-        self.total, self.label, self.enabled, self.done, self.start = max(total, 1), label, enabled, 0, time.time()
+    def __init__(self, layer, hierarchy, table, bits, acc_bits, objective, margin, top, spatial_keep, progress):
+        self.layer, self.h, self.objective = layer, hierarchy, objective
+        self.margin, self.top, self.spatial_keep, self.progress = margin, top, spatial_keep, progress
+        self.full = _full(layer)
+        nest = conv_nest(layer)
+        self.tensors = {t.name: t for t in nest.tensors}
+        self.dims = {t.name: frozenset(t.dims) for t in nest.tensors}
+        self.relevant = tuple("".join(sorted(t.dims)) for t in nest.tensors)
+        self.counter = _Counter(layer, self.tensors)
+        width = {"input": bits, "weights": bits, "output": acc_bits}
+        self.cost = {(lv, t): table.access(lv, w) for lv in LEVELS for t, w in width.items()}
+        self.macs = layer.macs
+        self.mac_energy = self.macs * table.mac(bits, acc_bits)
+        whole = tuple((self.full[d], 1, 1) for d in DIMS)
+        zero = tuple(0 for _ in DIMS)
+        every = tuple(len(self.counter.temporal(d, p)) for d, p in zip(DIMS, whole))
+        self.size = {t: self.counter.fills(t, whole, zero, False) for t in TENSORS}  # distinct words touched
+        self.whole_fp = {t: self.counter.footprint(t, whole, zero, False) for t in TENSORS}
+        self.uses = {"input": self.counter.fills("input", whole, every, False), "weights": self.macs}
+        self.rf_choices = list(TENSORS) if hierarchy.rf_words > hierarchy.reg_words else [None]
+        self.spatial_values = {d: sorted({f for c in _candidates(self.full[d])
+                                          for f in _spatial_factors(c, max(hierarchy.rows, hierarchy.cols))})
+                               for d in DIMS}
+        self._spatial_memo = {}
+        self.ranked = []  # (score, tie, params) of the best `top`
+        self.per_dataflow = {}
+        self.points = []
+        self.tie = itertools.count()
 
-    def step(self, n: int = 1) -> None:
-        self.done += n
-        if self.enabled and (self.done == self.total or self.done % 50 == 0):
-            frac = self.done / self.total
-            bar = "#" * int(30 * frac)
-            sys.stderr.write(f"\r{self.label} [{bar:<30}] {self.done}/{self.total} {time.time() - self.start:5.1f}s")
-            if self.done >= self.total:
-                sys.stderr.write("\n")
-            sys.stderr.flush()
+    # -- stage one --------------------------------------------------------------------------
+
+    def _fits(self, fp: dict) -> bool:
+        if sum(fp.values()) > self.h.glb_words:
+            return False
+        return all(self.h.glb_limit(t) is None or w <= self.h.glb_limit(t) for t, w in fp.items())
+
+    def _side(self, t: str, f: int) -> tuple[float, float]:
+        """(DRAM energy, DRAM + GLB fill/drain energy) of tensor ``t`` with ``f`` GLB fills (module notes)."""
+        c_dram, c_glb = self.cost[Level.DRAM, t], self.cost[Level.GLB, t]
+        if t == "output":
+            u = self.size[t]
+            return (2 * f - u) * c_dram, (2 * f - u) * c_dram + (2 * f - 2 * u) * c_glb
+        return f * c_dram, f * (c_dram + c_glb)
+
+    def stage_one(self) -> tuple[list[_Option], dict]:
+        """Every fitting GLB tile x DRAM order, with its best choice of whole tensors; kept and ranked."""
+        tiled = [d for d in "nmcef" if self.full[d] > 1]
+        combos = list(itertools.product(*[_candidates(self.full[d]) for d in tiled]))
+        options, aligned, scored = [], {}, 0
+        for i, combo in enumerate(combos):
+            if self.progress and i % 500 == 0:
+                self.progress("GLB tiles", i, len(combos))
+            t2 = self.full | dict(zip(tiled, combo))
+            params = tuple((t2[d], 1, 1) for d in DIMS)
+            outer = "".join(d for d in tiled if t2[d] < self.full[d])
+            outside = tuple(1 if d in outer else 0 for d in DIMS)  # the d3 loops select the GLB tile
+            split_fp = {t: self.counter.footprint(t, params, outside, False) for t in TENSORS}
+            if not self._fits(split_fp):
+                continue
+            is_aligned = any(t2[a] % self.h.rows == 0 and t2[b] % self.h.cols == 0
+                             for a, b in itertools.permutations(DIMS, 2))
+            wholes = [w for r in range(4) for w in itertools.combinations(TENSORS, r)
+                      if self._fits({t: self.whole_fp[t] if t in w else split_fp[t] for t in TENSORS})]
+            for order3 in _orders(outer, self.relevant):
+                split_f = {t: self.counter.fills(t, params, _depths(order3, self.dims[t], len(order3)), False)
+                           for t in TENSORS}
+                sides = {t: (self._side(t, split_f[t]), self._side(t, self.size[t])) for t in TENSORS}
+                best = None
+                for whole in wholes:
+                    scored += 1
+                    side = sum(sides[t][t in whole][1] for t in TENSORS)
+                    if best is None or side < best[0]:
+                        best = (side, whole)
+                whole = best[1]
+                f = {t: self.size[t] if t in whole else split_f[t] for t in TENSORS}
+                opt = _Option(t2, order3, frozenset(whole), sum(sides[t][t in whole][0] for t in TENSORS), best[0],
+                              sum(f.values()) + f["output"] - self.size["output"], f)
+                options.append(opt)
+                if is_aligned and (combo not in aligned or opt.dram_energy < aligned[combo].dram_energy):
+                    aligned[combo] = opt
+        if not options:
+            raise ValueError(f"no GLB tile of layer {self.layer} fits glb_words={self.h.glb_words}"
+                             f"{f' and glb_split={self.h.glb_split}' if self.h.glb_split else ''}")
+        least = min(o.dram_energy for o in options)
+        kept = [o for o in options if o.dram_energy <= least * (1 + self.margin)]
+        in_margin, ids = len(kept), {id(o) for o in kept}
+        kept += [o for o in aligned.values() if id(o) not in ids]
+        kept.sort(key=lambda o: (self._lower(o, 0.0), o.side_energy, -sum(o.t2.values())))
+        return kept, {"glb_tiles": len(combos), "stage_one_scored": scored, "tile_orders": len(options),
+                      "kept_within_margin": in_margin, "kept_as_array_multiples": len(kept) - in_margin}
+
+    def _lower(self, o: _Option, floor: float) -> float:
+        """The objective's value no completion of ``o`` can beat, with ``floor`` the least on-chip energy."""
+        if self.objective == "energy":
+            return o.side_energy + floor
+        if self.objective == "dram":
+            return o.dram_words
+        return max(-(-self.macs // self.h.pes), math.ceil(o.dram_words / self.h.dram_words_per_cycle))
+
+    # -- stage two --------------------------------------------------------------------------
+
+    def _spatial(self, t2: dict) -> list[tuple]:
+        key = tuple(t2[d] for d in DIMS)
+        if key not in self._spatial_memo:
+            self._spatial_memo[key] = self._assignments(t2)
+        return self._spatial_memo[key]
+
+    def _assignments(self, t2: dict) -> list[tuple]:
+        """Array assignments ``((row dim, PEs) or None, (col dim, PEs) or None)`` for GLB tile ``t2``.
+
+        Of every assignment (one dimension per axis, PEs from the candidate
+        factors), the ``spatial_keep`` of best array utilisation on the whole
+        layer, and any tied with the last of them.
+        """
+        def factors(d: str, axis: int) -> list[int]:
+            return [f for f in self.spatial_values[d] if f <= min(axis, t2[d]) and f > 1]
+
+        dims = [d for d in DIMS if t2[d] > 1]
+        out = [((a, pa), (b, pb)) for a, b in itertools.permutations(dims, 2)
+               for pa in factors(a, self.h.rows) for pb in factors(b, self.h.cols)]
+        if not out:  # at most one dimension left: one axis or none
+            out = [((d, pa), None) for d in dims for pa in factors(d, self.h.rows)] or [(None, None)]
+        util = {sp: self._utilisation(sp) for sp in out}
+        ranked = sorted(util.values(), reverse=True)
+        cut = ranked[min(self.spatial_keep, len(ranked)) - 1]
+        return [sp for sp in out if util[sp] >= cut]
+
+    def _utilisation(self, sp: tuple) -> float:
+        """Fraction of PE-cycles doing a MAC with this array assignment on the whole layer."""
+        u = 1.0
+        for v, axis in zip(sp, (self.h.rows, self.h.cols)):
+            if v:
+                d, pes = v
+                u *= self.full[d] / (pes * -(-self.full[d] // pes)) * pes / axis
+            else:
+                u /= axis
+        return u
+
+    def _pe_tiles(self, t2: dict, p: dict, held) -> list[dict]:
+        """Every ``d0`` extent assignment of the RF tensor's dimensions whose PE tile fits the RF."""
+        if held is None:
+            return [{}]
+        dims = [d for d in DIMS if d in self.dims[held] and -(-t2[d] // p.get(d, 1)) > 1]
+        found = []
+
+        def grow(i: int, a0: dict) -> None:
+            if i == len(dims):
+                found.append(dict(a0))
+                return
+            d = dims[i]
+            most = -(-t2[d] // p.get(d, 1))
+            for k in (k for k in _candidates(-(-self.full[d] // p.get(d, 1))) if k <= most):
+                a0[d] = k
+                if self._pe_words(t2, p, a0, held) > self.h.rf_words:
+                    break
+                grow(i + 1, a0)
+            a0.pop(d, None)
+
+        grow(0, {})
+        return found
+
+    def _params(self, t2: dict, p: dict, a0: dict) -> tuple:
+        return tuple((t2[d], min(p.get(d, 1) * a0.get(d, 1), t2[d]), p.get(d, 1)) for d in DIMS)
+
+    def _pe_words(self, t2, p, a0, held) -> int:
+        """Words of the RF tensor's largest PE tile (the ``d0`` loops) for PE extents ``a0``."""
+        params = self._params(t2, p, a0)
+        outside = tuple(sum(1 for n in self.counter.temporal(d, q) if not n.endswith("0"))
+                        for d, q in zip(DIMS, params))
+        return self.counter.footprint(held, params, outside, True)
+
+    def stage_two(self, o: _Option, record: bool = True) -> tuple[float, int]:
+        """Score every completion of option ``o``; returns the least on-chip energy and the number scored."""
+        least, scored = math.inf, 0
+        for held in self.rf_choices:
+            for sp in self._spatial(o.t2):
+                p = {v[0]: v[1] for v in sp if v}
+                for a0 in self._pe_tiles(o.t2, p, held):
+                    params = self._params(o.t2, p, a0)
+                    segs = {lv: "".join(d for d, q in zip(DIMS, params)
+                                        if any(n.endswith(lv) for n in self.counter.temporal(d, q))) for lv in "20"}
+                    compute = self.counter.compute_cycles(params)
+                    for o2 in _orders(segs["2"], self.relevant):
+                        for o0 in _orders(segs["0"], self.relevant):
+                            scored += 1
+                            e = self._onchip(held, params, o.order3 + o2 + o0, len(o.order3) + len(o2))
+                            least = min(least, e)
+                            if record:
+                                self._record(o, e, compute, (o, held, sp, a0, o2, o0))
+        return least, scored
+
+    def _onchip(self, held, params, seq: str, rf_cut: int) -> float:
+        """On-chip energy of one completion: MACs, PE levels, NoC and the GLB's reads for the PEs."""
+        c, energy = self.cost, self.mac_energy
+        for t in TENSORS:
+            level = Level.RF if t == held else Level.REG
+            depths = _depths(seq, self.dims[t], rf_cut if t == held else len(seq))
+            f_pe, f_mc = self.counter.fills(t, params, depths, True), self.counter.fills(t, params, depths, False)
+            if t == "output":
+                energy += 2 * self.macs * c[level, t] + f_pe * c[Level.NOC, t] + 2 * f_mc * c[Level.GLB, t]
+            else:
+                energy += (self.uses[t] + f_pe) * c[level, t] + f_pe * c[Level.NOC, t] + f_mc * c[Level.GLB, t]
+        return energy
+
+    def _record(self, o: _Option, onchip: float, compute: int, params: tuple) -> None:
+        energy = o.side_energy + onchip
+        cycles = max(compute, math.ceil(o.dram_words / self.h.dram_words_per_cycle))
+        self.points.append((energy, cycles))
+        score = _score(self.objective, energy, o.dram_words, cycles)
+        _, held, _, _, o2, o0 = params
+        seq = o.order3 + o2 + o0
+        stationary = held or (next(t for t in TENSORS if seq[-1] not in self.dims[t]) if seq else None)
+        label = DATAFLOW_OF.get(stationary, "none")
+        if label not in self.per_dataflow or score < self.per_dataflow[label][0]:
+            self.per_dataflow[label] = (score, params)
+        if len(self.ranked) < self.top or score < self.ranked[-1][0]:
+            bisect.insort(self.ranked, (score, next(self.tie), params))
+            del self.ranked[self.top:]
+
+    def floor(self) -> float:
+        """Least on-chip energy over every completion of the whole-layer tile: no tile goes below it."""
+        t2 = dict(self.full)
+        return self.stage_two(_Option(t2, "", frozenset(), 0.0, 0.0, 0, {}), record=False)[0]
+
+    def mapping(self, params, name: str) -> Mapping:
+        """The :class:`Mapping` of a scored candidate."""
+        o, held, sp, a0, o2, o0 = params
+        p = {v[0]: v[1] for v in sp if v}
+        tiles = {d: tuple((f"{d}{lv}", x) for lv, x in zip(CHAIN, (*q, 1)))
+                 for d, q in zip(DIMS, self._params(o.t2, p, a0))}
+        order = [f"{d}3" for d in o.order3] + [f"{d}2" for d in o2] + [f"{d}0" for d in o0]
+        split, rf_cut = len(o.order3), len(o.order3) + len(o2)
+        keep = {t: (0 if t in o.whole else split, rf_cut if t == held else len(order),
+                    Level.RF if t == held else Level.REG) for t in TENSORS}
+        rows = (f"{sp[0][0]}1",) if sp[0] else ()
+        cols = (f"{sp[1][0]}1",) if sp[1] else ()
+        return conv_mapping(self.layer, tiles=tiles, order=order, rows=rows, cols=cols, keep=keep, name=name)
 
 
 def search(layer: ConvLayer, hierarchy: Hierarchy | None = None, *, table="eyeriss", bits: int = 8,
-           acc_bits: int | None = None, objective: str = "energy", keep: int = 8, top: int = 5,
-           progress: bool = False) -> SearchResult:
-    """Search loop orders x tile sizes for ``layer`` on ``hierarchy`` (see the module notes).
+           acc_bits: int | None = None, objective: str = "energy", margin: float = 0.1, top: int = 5,
+           spatial_keep: int = 8, bound: bool = True, progress=None) -> SearchResult:
+    """Search GLB tiles, orders, array unrolling, PE tiles and buffer cuts for ``layer`` (module notes).
 
     Parameters
     ----------
@@ -345,73 +680,58 @@ def search(layer: ConvLayer, hierarchy: Hierarchy | None = None, *, table="eyeri
     hierarchy : Hierarchy, optional
         Array and capacities (default: :class:`~model.energy.Hierarchy` defaults).
     table : str or EnergyTable
-        Energy table name (``"eyeriss"``, ``"horowitz"``) or object.
+        Energy table: a name of :data:`~model.energy.TABLES`, a ``.json``
+        file (:func:`~model.energy.parse_table`) or an object.
     bits, acc_bits : int
         Operand and partial-sum widths (``acc_bits`` default: the
         :class:`~model.config.AcceleratorConfig` accumulator for ``bits``).
-        ``bits=1`` counts one 1-bit word per channel and one accumulation
-        per product (no packing).
     objective : {"energy", "dram", "cycles"}
         What to minimise.
-    keep : int
-        GLB-tile / DRAM-order candidates carried from stage one to stage two.
+    margin : float
+        Stage one keeps every option within this fraction of the least DRAM
+        energy (plus the array-multiple tiles).
     top : int
         Best mappings returned.
-    progress : bool
-        Show a progress bar on stderr.
+    spatial_keep : int
+        Array assignments tried per GLB tile: the ``spatial_keep`` of best
+        utilisation (and ties).
+    bound : bool
+        Skip stage-one options whose lower bound on the objective cannot beat
+        the best so far: the best value is exact, the other listed mappings
+        (and ties) are the best of the options scored. ``False`` scores every
+        kept option.
+    progress : callable, optional
+        ``progress(stage, done, total)``, called now and then.
     """
     t_start = time.perf_counter()
     hierarchy = hierarchy or Hierarchy()
-    table = table if isinstance(table, EnergyTable) else TABLES[check_choice("table", table, tuple(TABLES))]
+    table = parse_table(table)
     check_choice("objective", objective, OBJECTIVES)
     check_int("bits", bits, 1, 16)
-    acc_bits = acc_bits if acc_bits is not None else AcceleratorConfig(bits=bits).acc_bits
-    check_int("keep", keep, 1)
+    acc_bits = AcceleratorConfig(bits=bits).acc_bits if acc_bits is None else check_int("acc_bits", acc_bits, 1, 64)
     check_int("top", top, 1)
-    full = _full(layer)
-    nest = conv_nest(layer)
-    relevant = tuple("".join(sorted(t.dims)) for t in nest.tensors)
-    tiled = [d for d in DIMS if d not in "rs" and full[d] > 1]
-
-    # stage one: GLB tiles and DRAM order, scored by DRAM energy
-    stage1 = []
-    combos = list(itertools.product(*[_candidates(full[d]) for d in tiled]))
-    bar = _Progress(len(combos), "GLB tiles ", progress)
-    width = {"input": bits, "weights": bits, "output": acc_bits}
-    for combo in combos:
-        bar.step()
-        tile = dict(full) | dict(zip(tiled, combo))
-        if _glb_words(layer, tile) > hierarchy.glb_words:
+    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0 <= margin <= 10:
+        raise ValueError(f"margin must be a number in 0..10, not {margin!r}")
+    check_int("spatial_keep", spatial_keep, 1)
+    s = _Search(layer, hierarchy, table, bits, acc_bits, objective, margin, top, spatial_keep, progress)
+    options, pruning = s.stage_one()
+    floor = s.floor() if bound else 0.0
+    skipped = evaluated = 0
+    for i, o in enumerate(options):
+        if progress and i % 10 == 0:
+            progress("mappings", i, len(options))
+        if bound and s.ranked and s._lower(o, floor) >= s.ranked[0][0][0]:
+            skipped += 1
             continue
-        outer = "".join(d for d in tiled if tile[d] < full[d])
-        for dram_order in _orders(outer, relevant):
-            e = sum((r + w) * table.access("DRAM", width[t])
-                    for t, (r, w) in dram_words(layer, tile, dram_order).items())
-            stage1.append((e, -_glb_words(layer, tile), len(stage1), tile, dram_order))
-    if not stage1:
-        raise ValueError(f"no GLB tile of layer {layer} fits glb_words={hierarchy.glb_words}")
-    stage1.sort(key=lambda x: x[:3])  # ties: the larger tile leaves the array and RF more to work with
-    chosen = stage1[:keep]
-
-    # stage two: dataflow, array assignment, RF tile and GLB order on each chosen GLB tile
-    jobs = [job for *_, tile, dram_order in chosen for job in _stage_two(tile, dram_order, full, hierarchy, relevant)]
-    scored, seen = [], set()
-    bar = _Progress(len(jobs), "mappings  ", progress)
-    for job in jobs:
-        bar.step()
-        m = conv_mapping(layer, **job)
-        if m.nest in seen:
-            continue
-        seen.add(m.nest)
-        scored.append(evaluate(m, hierarchy, table, bits, acc_bits))
-    scored.sort(key=lambda ev: ev.score(objective))
-    hand = {k: evaluate(m, hierarchy, table, bits, acc_bits) for k, m in handwritten(layer, hierarchy).items()}
-    points = np.array([(ev.energy, ev.cycles) for ev in scored], dtype=np.float64).reshape(-1, 2)
-    per_dataflow = {}
-    for ev in scored:  # sorted: the first of each dataflow is its best
-        per_dataflow.setdefault(ev.mapping.name, ev)
-    return SearchResult(layer, objective, scored[:top], per_dataflow, hand, points, len(scored),
-                        time.perf_counter() - t_start)
+        evaluated += s.stage_two(o)[1]
+    pruning |= {"stage_two_options": len(options) - skipped, "skipped_by_bound": skipped}
+    best = [evaluate(s.mapping(params, f"#{i + 1}"), hierarchy, table, bits, acc_bits)
+            for i, (_, _, params) in enumerate(s.ranked)]
+    per_dataflow = {label: evaluate(s.mapping(params, label), hierarchy, table, bits, acc_bits)
+                    for label, (_, params) in sorted(s.per_dataflow.items())}
+    points = np.array(s.points, dtype=np.float64).reshape(-1, 2)
+    return SearchResult(layer, objective, best, per_dataflow, points, evaluated, time.perf_counter() - t_start,
+                        pruning)
 
 
 def pareto_front(points: np.ndarray) -> np.ndarray:
@@ -424,50 +744,3 @@ def pareto_front(points: np.ndarray) -> np.ndarray:
             front.append(i)
             best = pts[i, 1]
     return np.array(front, dtype=np.int64)
-
-
-def _search_summary(args: tuple) -> dict:
-    layer, hierarchy, kwargs = args
-    return search(layer, hierarchy, **kwargs).summary()
-
-
-def sweep(layers, hierarchy: Hierarchy | None = None, *, address: str | None = None, workers: int | None = None,
-          **kwargs) -> list[dict]:
-    """Search many layers in parallel; returns :meth:`SearchResult.summary` dicts in layer order.
-
-    Parameters
-    ----------
-    layers : iterable of ConvLayer
-        Layers to map.
-    hierarchy : Hierarchy, optional
-        Shared by all layers.
-    address : str, optional
-        ``None``: a local process pool. ``"dask://host:port"`` (or
-        ``"tcp://..."``): an existing Dask scheduler. ``"ray://host:port"`` or
-        ``"ray:auto"``: an existing Ray cluster. Dask and Ray are optional
-        imports; the search itself is deterministic, so every engine returns
-        the same results (``seconds`` aside).
-    workers : int, optional
-        Size of the local pool (default: the CPU count).
-    **kwargs
-        Passed on to :func:`search` (``progress`` is forced off).
-    """
-    kwargs = dict(kwargs, progress=False)
-    jobs = [(layer, hierarchy, kwargs) for layer in layers]
-    if address is None:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(_search_summary, jobs))
-    if address.startswith("ray"):
-        try:
-            import ray
-        except ImportError:
-            raise ImportError(f"address {address!r} needs Ray: pip install 'ray[default]'") from None
-        ray.init(address=None if address == "ray:auto" else address, ignore_reinit_error=True)
-        remote = ray.remote(_search_summary)
-        return ray.get([remote.remote(j) for j in jobs])
-    try:
-        from dask.distributed import Client
-    except ImportError:
-        raise ImportError(f"address {address!r} needs Dask: pip install 'dask[distributed]'") from None
-    with Client(address.replace("dask://", "tcp://")) as client:
-        return client.gather(client.map(_search_summary, jobs, pure=False))

@@ -70,16 +70,16 @@ def hit_rate_curves(curves: dict, path: Path, title: str) -> Path:
 
 
 def energy_bars(breakdowns: dict, path: Path, title: str, unit: str) -> Path:
-    """Energy per level (MAC, RF, NoC, GLB, DRAM), stacked by tensor, one panel per mapping."""
-    levels = ["MAC", "RF", "NoC", "GLB", "DRAM"]
+    """Energy per level (MAC, REG, RF, NoC, GLB, DRAM), stacked by tensor, one panel per mapping."""
+    levels = ["MAC", "REG", "RF", "NoC", "GLB", "DRAM"]
     fig = Figure(figsize=(3.2 * len(breakdowns), 4.2))
-    top = max(max(sum(b[lv].values()) for lv in levels) for b in breakdowns.values())
+    top = max(max(sum(b.get(lv, {}).values()) for lv in levels) for b in breakdowns.values())
     for i, (label, b) in enumerate(breakdowns.items()):
         ax = fig.add_subplot(1, len(breakdowns), i + 1)
         x = np.arange(len(levels))
         bottom = np.zeros(len(levels))
         for tensor in ("all", "input", "weights", "output"):
-            v = np.array([b[lv].get(tensor, 0.0) for lv in levels])
+            v = np.array([b.get(lv, {}).get(tensor, 0.0) for lv in levels])
             if v.any():
                 ax.bar(x, v, bottom=bottom, color=_TENSOR_COLORS[tensor], label="MAC" if tensor == "all" else tensor)
                 bottom += v

@@ -24,7 +24,7 @@ from typing import TextIO, TypeVar
 
 from tqdm import tqdm
 
-__all__ = ["ProgressMode", "choose_mode", "track"]
+__all__ = ["ProgressMode", "StageProgress", "choose_mode", "track"]
 
 T = TypeVar("T")
 
@@ -106,3 +106,40 @@ def _lines(items: Iterable[T], what: str, total: int | None, stream: TextIO) -> 
         name = f" {item}" if isinstance(item, str) else ""
         left = f", about {_seconds(spent / done * (total - done))} left" if total is not None else ""
         print(f"{what}: {count}{name} done ({_seconds(spent)}{left})", file=stream, flush=True)
+
+
+class StageProgress:
+    """The ``progress(stage, done, total)`` hook of model code (e.g. :func:`model.mapping.search`), shown
+    as :func:`track` shows items: a bar per stage on a terminal, else one line when each stage ends.
+
+    Call :meth:`close` when the work is done (it ends the last stage).
+    """
+
+    def __init__(self, mode: ProgressMode | None = None, stream: TextIO | None = None):
+        self._mode = ProgressMode(mode) if mode is not None else choose_mode(stream if stream is not None else sys.stderr)
+        self._stream = stream
+        self._stage, self._done, self._total, self._bar = None, 0, 0, None
+        self._start = time.perf_counter()
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage != self._stage:
+            self.close()
+            self._stage, self._start = stage, time.perf_counter()
+            if self._mode is ProgressMode.BAR:
+                self._bar = tqdm(desc=stage, total=total, file=self._stream or sys.stderr, dynamic_ncols=True)
+        self._done, self._total = done, total
+        if self._bar is not None:
+            self._bar.total = total
+            self._bar.update(done - self._bar.n)
+
+    def close(self) -> None:
+        """End the current stage: close its bar, or print its line."""
+        if self._stage is None:
+            return
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+        else:
+            print(f"{self._stage}: {self._done}/{self._total} done ({_seconds(time.perf_counter() - self._start)})",
+                  file=self._stream or sys.stdout, flush=True)
+        self._stage = None

@@ -1,11 +1,13 @@
 """Energy tables, bit-width scaling, hierarchies and the accelerator's energy from its counters."""
 
+import json
+
 import pytest
 
 from model.config import AcceleratorConfig
 from model.contract import COUNTERS
 from model.energy import (
-    HIERARCHIES, TABLES, Hierarchy, accelerator_energy, add_energy, mac_energy, mult_energy, total,
+    HIERARCHIES, TABLES, Hierarchy, accelerator_energy, add_energy, mac_energy, mult_energy, parse_table, total,
 )
 
 
@@ -87,9 +89,47 @@ def test_hierarchies():
     config = AcceleratorConfig.preset("tiny")
     h = Hierarchy.from_config(config)
     assert h.glb_words == config.ifmap_depth + (config.weight_depth + config.psum_depth) * config.cols
+    assert h.glb_split == (config.ifmap_depth, config.weight_depth * config.cols, config.psum_depth * config.cols)
+    assert (h.rf_words, h.reg_words, h.glb_limit("weights")) == (config.rf_depth, 1, config.weight_depth * config.cols)
+    h = Hierarchy.parse("rows=2,cols=2,reg_words=2,rf_words=0,glb_split=10/20/30")
+    assert (h.reg_words, h.rf_words, h.glb_split, h.glb_limit("input"), h.glb_limit("other")) == (2, 0, (10, 20, 30), 10, None)
+    assert Hierarchy().glb_limit("input") is None
+    with pytest.raises(ValueError, match="glb_split is INPUT/WEIGHTS/OUTPUT"):
+        Hierarchy.parse("glb_split=10/x/3")
+    with pytest.raises(ValueError, match="glb_split must be a tuple"):
+        Hierarchy(glb_split=(1, 2))
     with pytest.raises(ValueError, match="not KEY=VALUE"):
         Hierarchy.parse("rows=4,depth=3")
     with pytest.raises(ValueError, match="rows must be in 1..1024, not 0"):
         Hierarchy.parse("rows=0")
     with pytest.raises(ValueError, match="is not a number"):
         Hierarchy.parse("rows=many")
+
+
+def test_user_tables_scale_like_the_built_in_ones(tmp_path):
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps({"ref_bits": 8, "MAC": 1, "RF": 1, "NoC": 0, "GLB": 6, "DRAM": 200}))
+    t = parse_table(str(path))
+    assert [t.access(lv, 8) for lv in ("REG", "RF", "NoC", "GLB", "DRAM")] == [1, 1, 0, 6, 200]  # REG costs as RF
+    assert t.access("DRAM", 16) == 400 and t.access("GLB", 27) == pytest.approx(6 * 27 / 8)
+    assert t.mac(8, 8) == pytest.approx(1.0)  # the MAC entry is for ref_bits operands and accumulator
+    assert t.mac(8, 24) / t.mac(8, 8) == pytest.approx(mac_energy(8, 24) / mac_energy(8, 8))
+    path.write_text(json.dumps({"ref_bits": 16, "ref_acc_bits": 32, "REG": 0.5, "MAC": 2, "RF": 1, "NoC": 2,
+                                "GLB": 6, "DRAM": 200}))
+    t = parse_table(str(path))
+    assert t.access("REG", 16) == 0.5 and t.mac(16, 32) == pytest.approx(2.0)
+    assert parse_table("eyeriss") is TABLES["eyeriss"] and TABLES["eyeriss"].access("REG", 16) == 1.0
+    for bad, message in (({"ref_bits": 8, "MAC": 1, "RF": 1, "NoC": 0, "GLB": 6}, r"missing keys \['DRAM'\]"),
+                         ({"ref_bits": 8, "MAC": 1, "RF": 1, "NoC": 0, "GLB": 6, "DRAM": 1, "SRAM": 2},
+                          r"unknown keys \['SRAM'\]"),
+                         ({"ref_bits": 8, "MAC": -1, "RF": 1, "NoC": 0, "GLB": 6, "DRAM": 1}, "MAC must be a finite"),
+                         ({"ref_bits": 0, "MAC": 1, "RF": 1, "NoC": 0, "GLB": 6, "DRAM": 1}, "ref_bits must be in"),
+                         ([1, 2], "must be a JSON object")):
+        path.write_text(json.dumps(bad))
+        with pytest.raises((ValueError, TypeError), match=message):
+            parse_table(str(path))
+    path.write_text("{not json")
+    with pytest.raises(ValueError, match="is not valid JSON"):
+        parse_table(str(path))
+    with pytest.raises(ValueError, match="cannot read energy table"):
+        parse_table(str(tmp_path / "missing.json"))

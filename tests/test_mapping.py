@@ -1,20 +1,19 @@
-"""Mapped loop nests: trace-driven == analytical accesses, closed forms, the search, sweeps and the CLI."""
+"""Mapped loop nests: counts against an explicit-buffer simulation, hand counts, the search and the RTL's schedule."""
 
-import json
-import sys
-import types
+import itertools
 
 import numpy as np
 import pytest
 
-from model.accesses import Mapping, analytical_counts, footprints, trace_counts
-from model.energy import HIERARCHIES, Hierarchy
+from buffer_sim import simulate
+from model.accelerator_mapping import accelerator_mapping, counter_words
+from model.accesses import Keep, Mapping, analytical_counts, footprints
+from model.config import AcceleratorConfig
+from model.energy import Hierarchy, Level, parse_table
 from model.layer import ConvLayer
 from model.loopnest import conv_nest, matmul_nest
-from model.mapping import (
-    _candidates, _full, _glb_words, conv_mapping, dram_words, handwritten, pareto_front, search, sweep,
-)
-from sim.cli import main
+from model.mapping import _Search, check_fits, conv_mapping, evaluate, pareto_front, search
+from model.perf import predict
 
 SMALL = [
     ConvLayer(C=3, H=7, W=6, M=5, R=3, S=2, stride=2, pad=1),
@@ -22,88 +21,161 @@ SMALL = [
     ConvLayer(N=2, C=3, H=8, W=8, M=4, R=1, S=1, stride=2),
 ]
 TINY = "N=1,C=4,H=6,W=6,M=4,R=3,S=3,stride=1,pad=1"
+TENSORS = ("input", "weights", "output")
 
 
-def _random_mapping(nest, rng):
-    nest = nest.interchange(list(rng.permutation(nest.names)))
-    n = len(nest.names)
-    glb = int(rng.integers(0, n - 1))
-    rf = int(rng.integers(glb + 2, n + 1))
-    spatial = tuple(nest.names[rf - 2:rf])
-    held = frozenset(t.name for t in nest.tensors if rng.random() < 0.5)
-    return Mapping(nest, glb, rf, spatial, held)
+def _assert_matches_simulation(m: Mapping) -> None:
+    sim = simulate(m)
+    counts = analytical_counts(m)
+    for level, per in counts.words.items():
+        for t, v in per.items():
+            assert v == sim["words"][str(level)][t], (str(level), t, m.describe())
+    assert counts.compute_cycles == sim["cycles"]
+    fp = footprints(m)
+    for kind in ("GLB", "PE"):
+        for t in fp[kind]:
+            assert sim["largest"][kind][t] <= fp[kind][t], (kind, t, m.describe())
+
+
+def _random_keep(rng, temporal: int, level_rf: str | None) -> dict:
+    out = {}
+    for t in TENSORS:
+        glb = int(rng.integers(0, temporal + 1))
+        pe = int(rng.integers(glb, temporal + 1))
+        out[t] = (glb, pe, "RF" if t == level_rf else "REG")
+    return out
+
+
+def test_counts_equal_the_buffer_simulation_on_every_order():
+    """Every order of five temporal loops, with random cuts, a spatial unroll on rows and columns, padding."""
+    layer = ConvLayer(C=2, H=4, W=4, M=3, R=2, S=2, pad=1)  # E = F = 5
+    rng = np.random.default_rng(0)
+    tiles = {"m": (("m2", 2), ("m1", 1)), "f": (("f2", 2), ("f1", 1)), "e": (("e2", 1),), "c": (("c2", 1),),
+             "r": (("r2", 1),), "s": (("s2", 1),)}
+    temporal = ["m2", "c2", "e2", "r2", "s2"]
+    for n, order in enumerate(itertools.permutations(temporal)):
+        order = list(order) + ["f2"] if n % 2 else ["f2"] + list(order)
+        keep = _random_keep(rng, len(order), TENSORS[n % 3])
+        m = conv_mapping(layer, tiles=tiles, order=order, rows=("f1",), cols=("m1",), keep=keep)
+        _assert_matches_simulation(m)
 
 
 @pytest.mark.parametrize("layer", SMALL, ids=str)
-def test_trace_driven_and_analytical_accesses_agree(layer):
-    rng = np.random.default_rng(0)
-    base = conv_nest(layer).tile("m", 2, "m1", "m0").tile("e", 2, "e1", "e0").tile("c", 2, "c1", "c0")
-    for _ in range(12):
-        m = _random_mapping(base, rng)
-        exact, fast = trace_counts(m), analytical_counts(m)
-        assert exact == fast, m.describe()
-        assert exact.macs == layer.macs
-
-
-def test_agreement_on_search_style_mappings_and_matmul():
-    layer = SMALL[1]
-    hier = Hierarchy(rows=2, cols=3, rf_words=4, glb_words=400)
-    for m in handwritten(layer, hier).values():
-        assert trace_counts(m) == analytical_counts(m)
-        assert footprints(m)["GLB"] <= hier.glb_words
-    m = conv_mapping(layer, glb_tile={"m": 3, "c": 2, "e": 4, "f": 6, "r": 3, "s": 3}, spatial=(("f", 2), ("m", 3)),
-                     rf_tile={"c": 2, "r": 3, "s": 3, "f": 2}, dram_order="cmef", glb_order="efm",
-                     rf_order="crsf", rf_tensor="output")
-    assert trace_counts(m) == analytical_counts(m)
-    mm = matmul_nest(5, 4, 7).tile("k", 3).tile("i", 2).interchange(["i_o", "k_o", "j", "i_i", "k_i"])
-    m = Mapping(mm, 2, 4, ("j", "i_i"), frozenset({"C"}))
-    assert trace_counts(m) == analytical_counts(m)
-
-
-def test_compulsory_traffic_and_hand_checkable_counts():
-    layer = SMALL[1]
-    whole = Mapping(conv_nest(layer, "nmefcrs"), 0, 4, (), frozenset({"output"}))
-    c = analytical_counts(whole)
-    # everything fits the GLB: each word crosses DRAM once; the output is drained once, never re-read
-    assert c.accesses["DRAM"]["weights"] == (layer.M * layer.C * layer.R * layer.S, 0)
-    assert c.accesses["DRAM"]["input"] == (layer.C * layer.H * layer.W, 0)
-    assert c.accesses["DRAM"]["output"] == (0, layer.M * layer.E * layer.F)
-    # the RF holds the psum over c r s: one drain per output, a read and a write per MAC
-    assert c.accesses["NoC"]["output"] == (layer.M * layer.E * layer.F, 0)
-    assert c.accesses["RF"]["output"] == (layer.macs, layer.macs)
-    assert c.compute_cycles == layer.macs
-
-
-def test_closed_form_dram_words_and_glb_footprint():
+def test_counts_equal_the_buffer_simulation_on_tiled_chains(layer):
+    """Three-level chains with remainders (stride, padding, N > 1) and random orders and cuts."""
     rng = np.random.default_rng(1)
-    for layer in SMALL:
-        full = _full(layer)
-        for _ in range(15):
-            tile = dict(full) | {d: int(rng.choice(_candidates(full[d]))) for d in "nmcef"}
-            order = "".join(rng.permutation(list("nmcef")))
-            m = conv_mapping(layer, glb_tile=tile, spatial=(), rf_tile={}, dram_order=order, glb_order="nmcefrs",
-                             rf_order="", rf_tensor="output")
-            assert dram_words(layer, tile, order) == analytical_counts(m).accesses["DRAM"]
-            assert footprints(m)["GLB"] == _glb_words(layer, tile)
+    full = {"n": layer.N, "m": layer.M, "c": layer.C, "e": layer.E, "f": layer.F, "r": layer.R, "s": layer.S}
+    for _ in range(6):
+        tiles, names = {}, []
+        for d, D in full.items():
+            t2 = int(rng.integers(1, D + 1))
+            t1 = int(rng.integers(1, t2 + 1))
+            tiles[d] = ((f"{d}3", t2), (f"{d}2", t1), (f"{d}1", 1))
+            names += [f"{d}3", f"{d}2"]
+        rows, cols = ("m1",), ("e1",)
+        names += [f"{d}1" for d in full if d not in "me"]
+        order = list(rng.permutation(names))
+        order.sort(key=lambda n: {"3": 0, "2": 1, "1": 2}[n[1]])  # a dimension's loops nest outer to inner
+        keep = _random_keep(rng, len(order), TENSORS[int(rng.integers(0, 3))])
+        _assert_matches_simulation(conv_mapping(layer, tiles=tiles, order=order, rows=rows, cols=cols, keep=keep))
 
 
-def test_search_beats_the_hand_written_dataflows():
+def test_matmul_counts_equal_the_buffer_simulation():
+    mm = matmul_nest(5, 4, 7).tile("k", 3).tile("i", 2).interchange(["i_o", "k_o", "k_i", "j", "i_i"])
+    for glb, pe in ((0, 1), (1, 3), (2, 2)):
+        keep = (Keep("A", glb, pe), Keep("B", 0, pe), Keep("C", glb, 3, Level.RF))
+        _assert_matches_simulation(Mapping(mm, ("j",), ("i_i",), keep))
+
+
+def _pixels_on_cols(order: str) -> Mapping:
+    """A 1x1 conv: 4 filters on 4 columns, 2 channels and 4 pixels in time (``order``), registers everywhere."""
+    layer = ConvLayer(C=2, H=2, W=2, M=4, R=1, S=1)
+    tiles = {"m": (("m1", 1),)}
+    keep = {t: (0, len(order), "REG") for t in TENSORS}
+    return conv_mapping(layer, tiles=tiles, order=list(order), cols=("m1",), keep=keep)
+
+
+def test_hand_counted_multicast_and_register_bypass():
+    m = _pixels_on_cols("cef")  # 8 cycles, channels outermost
+    w = analytical_counts(m).words
+    assert w[Level.GLB]["input"] == (8, 8)  # a new input word every cycle, read once and multicast to 4 PEs
+    assert w[Level.NOC]["input"] == (32, 0) and w[Level.REG]["input"] == (32, 32)  # but delivered to each PE
+    assert w[Level.GLB]["weights"] == (8, 8)  # each PE's weight register holds over the pixels of one channel
+    assert w[Level.NOC]["weights"] == (8, 0) and w[Level.REG]["weights"] == (32, 8)
+    # every output is drained after each of its two MACs: 16 first arrivals (write), 16 accumulations (read,
+    # write), 16 final drains to DRAM (read)
+    assert w[Level.GLB]["output"] == (32, 32) and w[Level.DRAM]["output"] == (0, 16)
+    assert w[Level.REG]["output"] == (32, 32) and w[Level.NOC]["output"] == (32, 0)
+    m = _pixels_on_cols("efc")  # channels innermost: the outputs stay in their registers, the weights do not
+    w = analytical_counts(m).words
+    assert w[Level.GLB]["output"] == (16, 16) and w[Level.NOC]["output"] == (16, 0)
+    assert w[Level.GLB]["weights"] == (32, 8) and w[Level.NOC]["weights"] == (32, 0)  # per cycle, no hidden buffer
+
+
+def test_hand_counted_spatial_reduction():
+    """Channels on 4 rows, one filter, one pixel: four partial sums per cycle reach the GLB as one word."""
+    layer = ConvLayer(C=4, H=1, W=1, M=1, R=1, S=1)
+    m = conv_mapping(layer, tiles={"c": (("c1", 1),)}, order=[], rows=("c1",),
+                     keep={t: (0, 0, "REG") for t in TENSORS})
+    w = analytical_counts(m).words
+    assert w[Level.NOC]["output"] == (4, 0) and w[Level.GLB]["output"] == (1, 1)
+    assert w[Level.GLB]["input"] == (4, 4) and w[Level.GLB]["weights"] == (4, 4)
+
+
+def test_capacities_are_checked():
     layer = ConvLayer.parse(TINY)
-    hier = Hierarchy(rows=2, cols=2, rf_words=2, glb_words=300)
-    result = search(layer, hier, table="horowitz", bits=8, keep=4)
-    best = result.best[0]
-    assert result.evaluated == len(result.points) > 0
-    for hand in ("os", "ws"):
-        assert best.energy <= result.handwritten[hand].energy
-    assert best.energy == result.points[:, 0].min()
+    m = _pixels_on_cols("cef")
+    check_fits(m, Hierarchy(rows=1, cols=4, glb_words=1000))
+    with pytest.raises(ValueError, match="need 4 cols, the array has 2"):
+        check_fits(m, Hierarchy(rows=1, cols=2))
+    with pytest.raises(ValueError, match="GLB tiles need 32 words"):
+        check_fits(m, Hierarchy(rows=1, cols=4, glb_words=31))
+    with pytest.raises(ValueError, match="its buffer has 3"):
+        check_fits(m, Hierarchy(rows=1, cols=4, glb_split=(3, 100, 100)))
+    whole = conv_mapping(layer, tiles={}, order=list("cefrsm"), keep={t: (0, 0, "REG") for t in TENSORS})
+    with pytest.raises(ValueError, match="operand register has reg_words=1"):
+        check_fits(whole, Hierarchy(glb_words=10**6))
+    with pytest.raises(ValueError, match="placed nowhere"):
+        conv_mapping(layer, tiles={}, order=list("cefrs"), keep={t: (0, 0, "REG") for t in TENSORS})
+    with pytest.raises(ValueError, match="spatial loops"):
+        Mapping(conv_nest(layer), ("m",), (), tuple(Keep(t, 0, 0) for t in TENSORS))
+    with pytest.raises(ValueError, match="needs 0 <= glb <= pe"):
+        Mapping(conv_nest(layer), (), (), tuple(Keep(t, 3, 1) for t in TENSORS))
+
+
+def _scored_mappings(layer, hierarchy, table="eyeriss"):
+    """Every candidate the search scores on its best stage-one option, with the energy it scored."""
+    s = _Search(layer, hierarchy, parse_table(table), 8, 20, "energy", 0.1, 10**6, 8, None)
+    options, _ = s.stage_one()
+    s.stage_two(options[0])
+    return s, [(score[0], s.mapping(params, "")) for score, _, params in s.ranked]
+
+
+def test_the_search_scores_exactly_what_the_counts_give():
+    layer = ConvLayer.parse(TINY)
+    hier = Hierarchy(rows=2, cols=2, rf_words=4, glb_words=300)
+    s, scored = _scored_mappings(layer, hier)
+    assert len(scored) > 50
+    for energy, m in scored[::7]:
+        assert evaluate(m, hier, "eyeriss", 8, 20).energy == pytest.approx(energy, rel=1e-12), m.describe()
+    for _, m in scored[::25]:
+        _assert_matches_simulation(m)
+
+
+def test_the_search_bound_loses_nothing_and_beats_fixed_dataflows():
+    layer = ConvLayer(C=4, H=5, W=5, M=4, R=3, S=3, pad=1)
+    hier = Hierarchy(rows=2, cols=2, rf_words=2, glb_words=200)
+    fast = search(layer, hier, table="horowitz", top=2)
+    full = search(layer, hier, table="horowitz", top=2, bound=False)
+    assert fast.best[0].energy == pytest.approx(full.best[0].energy)
+    assert fast.pruning["skipped_by_bound"] > 0 and full.pruning["skipped_by_bound"] == 0
+    assert fast.evaluated < full.evaluated
+    best = fast.best[0]
+    assert best.energy == pytest.approx(full.points[:, 0].min())
+    check_fits(best.mapping, hier)
     assert sum(sum(v.values()) for v in best.breakdown.values()) == pytest.approx(best.energy)
-    assert footprints(best.mapping)["RF"] <= hier.rf_words
-    assert footprints(best.mapping)["GLB"] <= hier.glb_words
-    assert trace_counts(best.mapping) == best.counts  # the winner's counts hold on the executed nest
-    assert set(result.per_dataflow) == {"os", "ws", "is"}
-    fastest = search(layer, hier, objective="cycles", keep=4).best[0]
-    assert fastest.cycles <= best.cycles
-    assert fastest.cycles >= -(-layer.macs // hier.pes)
+    fastest = search(layer, hier, objective="cycles", top=1).best[0]
+    assert fastest.cycles <= best.cycles and fastest.cycles >= -(-layer.macs // hier.pes)
 
 
 def test_search_errors():
@@ -112,8 +184,8 @@ def test_search_errors():
         search(layer, Hierarchy(glb_words=5))
     with pytest.raises(ValueError, match="objective must be one of"):
         search(layer, objective="area")
-    with pytest.raises(ValueError, match="spatial loops"):
-        Mapping(conv_nest(layer), 0, 7, ("m",), frozenset())
+    with pytest.raises(ValueError, match="margin must be a number"):
+        search(layer, margin=-1)
 
 
 def test_pareto_front():
@@ -121,74 +193,54 @@ def test_pareto_front():
     assert sorted(pareto_front(pts).tolist()) == [0, 1, 2]
 
 
-def _fake_engines(monkeypatch):
-    """Stand-ins for dask.distributed and ray that run the jobs in this process."""
-    dask, distributed = types.ModuleType("dask"), types.ModuleType("dask.distributed")
+# -- the accelerator's own schedule against its counters ----------------------------------------------
 
-    class Client:
-        def __init__(self, address):
-            self.address = address
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
-        def map(self, fn, jobs, pure=True):
-            return [fn(j) for j in jobs]
-
-        def gather(self, futures):
-            return futures
-
-    distributed.Client = Client
-    ray = types.ModuleType("ray")
-    ray.init = lambda address=None, ignore_reinit_error=False: None
-    ray.remote = lambda fn: types.SimpleNamespace(remote=fn)
-    ray.get = lambda results: results
-    monkeypatch.setitem(sys.modules, "dask", dask)
-    monkeypatch.setitem(sys.modules, "dask.distributed", distributed)
-    monkeypatch.setitem(sys.modules, "ray", ray)
+#: (build, layer): both dataflows, G = 1..3, padding, stride 2, N = 2, several passes in either order.
+RTL_CASES = [
+    (AcceleratorConfig(rows=3, cols=2, dataflow="ws"), ConvLayer(C=4, H=6, W=6, M=4, R=3, S=3)),
+    (AcceleratorConfig(rows=3, cols=2, dataflow="ws", rf_depth=6), ConvLayer(C=4, H=6, W=6, M=4, R=3, S=3, pad=1)),
+    (AcceleratorConfig(rows=4, cols=2, dataflow="ws"), ConvLayer(C=6, H=5, W=5, M=4, R=1, S=1)),
+    (AcceleratorConfig(rows=3, cols=2, dataflow="ws", weight_depth=27, ifmap_depth=108),
+     ConvLayer(N=2, C=3, H=6, W=6, M=4, R=3, S=3, stride=2, pad=1)),
+    (AcceleratorConfig(rows=2, cols=2, dataflow="os"), ConvLayer(C=3, H=6, W=6, M=4, R=3, S=3)),
+    (AcceleratorConfig(rows=2, cols=2, dataflow="os", rf_depth=4), ConvLayer(C=3, H=8, W=8, M=4, R=3, S=3, pad=1)),
+    (AcceleratorConfig(rows=2, cols=2, dataflow="os", weight_depth=27, ifmap_depth=108),
+     ConvLayer(N=2, C=3, H=6, W=6, M=4, R=3, S=3)),
+    (AcceleratorConfig(rows=2, cols=2, dataflow="os"), ConvLayer(N=2, C=3, H=6, W=6, M=4, R=3, S=3)),
+]
 
 
-def _strip(summaries):
-    return [{k: v for k, v in s.items() if k != "seconds"} for s in summaries]
+def _assert_counters_equal_counts(config, layer, counters) -> None:
+    counts = analytical_counts(accelerator_mapping(config, layer))
+    for level, per in counter_words(config, counters).items():
+        for t, v in per.items():
+            assert counts.words[level][t] == v, (config.dataflow, str(layer), str(level), t)
+    assert counts.macs == counters["macs"]
+    other = "output" if config.dataflow.value == "ws" else "weights"
+    assert counts.words[Level.RF][other] == (0, 0)  # the other tensor has no RF, so no RF counter
 
 
-def test_sweep_gives_the_same_results_on_every_engine(monkeypatch):
-    layers = [ConvLayer.parse(TINY), ConvLayer(C=2, H=5, W=5, M=3, R=3, S=3)]
-    hier = HIERARCHIES["qconv-tiny"]
-    serial = [search(layer, hier, keep=2).summary() for layer in layers]
-    local = sweep(layers, hier, workers=2, keep=2)
-    _fake_engines(monkeypatch)
-    dask = sweep(layers, hier, address="dask://127.0.0.1:8786", keep=2)
-    ray = sweep(layers, hier, address="ray:auto", keep=2)
-    assert _strip(serial) == _strip(local) == _strip(dask) == _strip(ray)
+@pytest.mark.parametrize("config,layer", RTL_CASES, ids=lambda x: x.dataflow.value if isinstance(x, AcceleratorConfig) else str(x))
+def test_accelerator_mapping_counts_equal_the_hardware_counters(config, layer):
+    """``model.perf.predict`` equals the RTL's counters (co-simulation tests); the mapping's counts equal it."""
+    _assert_counters_equal_counts(config, layer, predict(config, layer).counters)
+    check_fits(accelerator_mapping(config, layer), Hierarchy.from_config(config))
 
 
-def test_sweep_engine_missing_is_a_clear_error(monkeypatch):
-    monkeypatch.setitem(sys.modules, "dask", None)
-    monkeypatch.setitem(sys.modules, "dask.distributed", None)
-    monkeypatch.setitem(sys.modules, "ray", None)
-    with pytest.raises(ImportError, match="needs Dask: pip install"):
-        sweep([ConvLayer.parse(TINY)], address="tcp://127.0.0.1:8786")
-    with pytest.raises(ImportError, match="needs Ray: pip install"):
-        sweep([ConvLayer.parse(TINY)], address="ray://127.0.0.1:10001")
+def test_accelerator_mapping_counts_equal_the_rtl_in_simulation():
+    """Two layers run on the RTL in amaranth.sim: the counters it reports equal the mapping's counts."""
+    from hw_exec import run_layers
+
+    rng = np.random.default_rng(3)
+    for config, layer in (RTL_CASES[0], RTL_CASES[4]):
+        x = rng.integers(-8, 8, layer.input_shape)
+        w = rng.integers(-8, 8, layer.weight_shape)
+        (_, counters), = run_layers(config, [(layer, x, w)])
+        _assert_counters_equal_counts(config, layer, counters)
 
 
-def test_qconv_map_and_analyze(tmp_path, capsys):
-    out = tmp_path / "map.json"
-    assert main(["map", "--layer", TINY, "--hierarchy", "qconv-tiny", "--keep", "2", "--json", str(out)]) == 0
-    text = capsys.readouterr().out
-    assert "hand os" in text and "best ws" in text and "best #1" in text and "DRAM" in text
-    data = json.loads(out.read_text())
-    assert data[0]["best"][0]["energy"] <= data[0]["handwritten"]["ws"]["energy"]
-    assert main(["map", "--hierarchy", "rows=0"]) == 2
-    assert "rows must be in 1..1024, not 0" in capsys.readouterr().err
-    assert main(["map", "--address", "ray:auto"]) == 2
-    assert main(["analyze", "--layer", TINY, "--reuse-layer", TINY, "--hierarchy", "qconv-tiny",
-                 "--keep", "1", "--out", str(tmp_path / "an")]) == 0
-    for name in ("reuse_histograms.png", "hit_rate.png", "energy_breakdown.png", "mapping_pareto.png"):
-        assert (tmp_path / "an" / name).stat().st_size > 10_000
-    summary = json.loads((tmp_path / "an" / "summary.json").read_text())
-    assert summary["search"]["best"][0]["energy"] <= summary["search"]["handwritten"]["os"]["energy"]
+def test_accelerator_mapping_refuses_folds_off_the_digits():
+    with pytest.raises(ValueError, match="does not fall on the digit"):
+        accelerator_mapping(AcceleratorConfig(rows=2, cols=2, dataflow="ws"), ConvLayer(C=4, H=6, W=6, M=4, R=3, S=3))
+    with pytest.raises(ValueError, match="multi-bit build"):
+        accelerator_mapping(AcceleratorConfig(rows=2, cols=2, bits=1), ConvLayer(C=4, H=6, W=6, M=4, R=1, S=1))

@@ -9,7 +9,7 @@ integer convolution.
 
 Loop nests (:mod:`model.loopnest`, :func:`model.mapping.conv_mapping`): every
 loop order, every tiling (remainders and tiles of tiles included) and every
-four-level mapping executes to the reference convolution.
+mapping (chains in any order, spatial loops, any cuts) executes to the reference convolution.
 
 Quantizers (:mod:`model.quant`): codes stay in the integer range, the step is
 the documented one, quantize-dequantize is within half a step inside the
@@ -202,23 +202,28 @@ def test_every_tiling_and_loop_order_equals_the_reference_conv(case, bits, seed)
 
 @st.composite
 def conv_mappings(draw):
-    """A small layer and a :func:`conv_mapping` of it with random tiles, array, orders and RF tensor."""
+    """A small layer and a :func:`conv_mapping` of it: random chains, spatial loops, any order and cuts."""
     layer = draw(layers(max_dim=4, max_channels=2, max_filters=2))
     full = dict(zip(DIMS, (layer.N, layer.M, layer.C, layer.E, layer.F, layer.R, layer.S)))
-    tile = lambda: {d: draw(st.integers(1, full[d] + 1)) for d in DIMS}  # noqa: E731
-    glb_tile, rf_tile = tile(), tile()
-    spatial = tuple((d, draw(st.integers(1, 3))) for d in draw(st.permutations(DIMS))[:draw(st.integers(0, 2))])
-    orders = ["".join(draw(st.permutations(DIMS))) for _ in range(3)]
-    mapping = conv_mapping(layer, glb_tile=glb_tile, spatial=spatial, rf_tile=rf_tile, dram_order=orders[0],
-                           glb_order=orders[1], rf_order=orders[2],
-                           rf_tensor=draw(st.sampled_from(("input", "weights", "output"))))
+    spatial = draw(st.permutations(DIMS))[:draw(st.integers(0, 2))]
+    tiles, temporal = {}, []
+    for d in DIMS:
+        t2 = draw(st.integers(1, full[d] + 1))
+        t1 = draw(st.integers(1, t2))
+        tiles[d] = ((f"{d}3", t2), (f"{d}2", t1), (f"{d}1", 1))
+        temporal += [f"{d}3", f"{d}2"] + ([] if d in spatial else [f"{d}1"])
+    order = draw(st.permutations(temporal))
+    cuts = lambda: sorted(draw(st.integers(0, len(order))) for _ in range(2))  # noqa: E731
+    keep = {t: (*cuts(), draw(st.sampled_from(("REG", "RF")))) for t in ("input", "weights", "output")}
+    mapping = conv_mapping(layer, tiles=tiles, order=order, rows=[f"{d}1" for d in spatial[:1]],
+                           cols=[f"{d}1" for d in spatial[1:]], keep=keep)
     assume(math.prod(lp.bound for lp in mapping.nest.loops) <= MAX_POINTS)
     return layer, mapping
 
 
 @given(case=conv_mappings(), bits=st.integers(2, 16), seed=seeds)
 def test_every_mapping_equals_the_reference_conv(case, bits, seed):
-    """A four-level mapping (DRAM, GLB, array, RF tiles in any orders) still computes the conv.
+    """A mapping (three-level chains in any order, spatial loops, any cuts) still computes the conv.
 
     ``conv_mapping`` builds its own split loops and remainder guards (not
     through ``LoopNest.tile``), so its nests are checked separately.

@@ -13,13 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
-from model.config import AcceleratorConfig
-from model.energy import HIERARCHIES, TABLES, Hierarchy
+from model.energy import Hierarchy
 from model.layer import parse_layer
 from model.loopnest import conv_nest, trace
-from model.mapping import DATAFLOW_SPECS, pareto_front, search
+from model.mapping import pareto_front, search
 from model.reuse import hit_rate_curve, histogram, reuse_distances
 from sim import figures
+from sim.commands.map import add_search_args, search_kwargs
+from sim.progress import StageProgress
 
 #: Loop orders compared in the reuse figures (outermost first): label -> order of "nmcefrs".
 ORDERS = {
@@ -35,11 +36,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("analyze", help="loop-nest analysis figures: reuse, LRU hit rate, energy, mapping search")
     p.add_argument("--layer", default="resnet18_conv4", help="layer of the mapping search and energy bars")
     p.add_argument("--reuse-layer", default="small_3x3", help="layer whose address traces are analysed (keep it small)")
-    p.add_argument("--hierarchy", default="qconv-default",
-                   help=f"one of {', '.join(HIERARCHIES)} or 'rows=8,cols=8,rf_words=16,glb_words=65536'")
-    p.add_argument("--table", default="eyeriss", choices=sorted(TABLES), help="energy table")
-    p.add_argument("--bits", type=int, default=8, help="operand bits (the accumulator width is derived)")
-    p.add_argument("--keep", type=int, default=8, help="GLB-tile candidates the search carries to its second stage")
+    add_search_args(p)
     p.add_argument("--out", type=Path, default=Path("build/analyze"), help="output folder")
     p.set_defaults(func=run)
 
@@ -73,26 +70,26 @@ def run(args) -> int:
     """Compute and draw everything; print the files written."""
     layer, reuse_layer = parse_layer(args.layer), parse_layer(args.reuse_layer)
     hierarchy = Hierarchy.parse(args.hierarchy)
-    acc_bits = AcceleratorConfig(bits=args.bits).acc_bits
-    unit = TABLES[args.table].unit
+    kwargs = search_kwargs(args)
+    unit = kwargs["table"].unit
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     reuse_stats = _reuse(reuse_layer, out)
-    result = search(layer, hierarchy, table=args.table, bits=args.bits, acc_bits=acc_bits, keep=args.keep,
-                    progress=True)
+    bar = StageProgress()
+    result = search(layer, hierarchy, progress=bar, **kwargs)
+    bar.close()
     best = result.best[0]
-    bars = {f"hand {k.upper()}": result.handwritten[k].breakdown for k in ("os", "ws")}
-    bars |= {f"best {k.upper()}": result.per_dataflow[k].breakdown for k in DATAFLOW_SPECS if k in result.per_dataflow}
+    bars = {f"best {k.upper()}": ev.breakdown for k, ev in result.per_dataflow.items()}
     figures.energy_bars(bars, out / "energy_breakdown.png", f"energy per level and tensor, {layer}, {args.table}", unit)
-    marks = {f"hand {k.upper()}": (ev.energy, ev.cycles) for k, ev in result.handwritten.items()}
+    marks = {f"best {k.upper()}": (ev.energy, ev.cycles) for k, ev in result.per_dataflow.items()}
     marks["search best"] = (best.energy, best.cycles)
     figures.pareto_scatter(result.points, pareto_front(result.points), marks, out / "mapping_pareto.png",
                            f"mapping search, {layer}\n{result.evaluated} mappings scored in {result.seconds:.1f} s", unit)
     summary = {"reuse_layer": str(reuse_layer), "reuse": reuse_stats, "hierarchy": vars(hierarchy),
-               "table": args.table, "unit": unit, "search": result.summary()}
+               "table": kwargs["table"].name, "unit": unit, "search": result.summary()}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     for name in ("reuse_histograms.png", "hit_rate.png", "energy_breakdown.png", "mapping_pareto.png", "summary.json"):
         print(out / name)
-    print(f"best mapping: {best.mapping.describe()}  energy {best.energy:.4g} {unit}  "
-          f"(hand OS {result.handwritten['os'].energy:.4g}, hand WS {result.handwritten['ws'].energy:.4g})")
+    per = ", ".join(f"best {k.upper()} {ev.energy:.4g}" for k, ev in result.per_dataflow.items())
+    print(f"best mapping: {best.mapping.describe()}  energy {best.energy:.4g} {unit}  ({per})")
     return 0
