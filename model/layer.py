@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from model.validate import check_int
 
-__all__ = ["ConvLayer", "NAMED_LAYERS", "parse_layer"]
+__all__ = ["ConvLayer", "NAMED_LAYERS", "MOBILENET_V1_BLOCKS", "parse_layer"]
 
 _DIM_MAX = 65535  # every loop bound must fit the 16-bit fields of the hardware layer descriptor
 
@@ -226,7 +226,7 @@ NAMED_LAYERS: dict[str, ConvLayer] = {
 
 #: MobileNet-v1's depthwise-separable blocks: (input channels, output channels, input size, depthwise stride).
 #: The table's stride 2 on dw13 is a known misprint (the 7x7 map stays 7x7); the reference model uses 1.
-_MOBILENET_V1_BLOCKS = (
+MOBILENET_V1_BLOCKS = (
     (32, 64, 112, 1), (64, 128, 112, 2), (128, 128, 56, 1), (128, 256, 56, 2), (256, 256, 28, 1),
     (256, 512, 28, 2), (512, 512, 14, 1), (512, 512, 14, 1), (512, 512, 14, 1), (512, 512, 14, 1),
     (512, 512, 14, 1), (512, 1024, 14, 2), (1024, 1024, 7, 1),
@@ -236,7 +236,7 @@ _MOBILENET_V1_BLOCKS = (
 def _mobilenet_v1_blocks() -> dict[str, ConvLayer]:
     """``mobilenet_v1_dw<i>`` (depthwise 3x3, pad 1) and ``mobilenet_v1_pw<i>`` (1x1) for i = 1..13."""
     layers = {}
-    for i, (c, m, size, stride) in enumerate(_MOBILENET_V1_BLOCKS, start=1):
+    for i, (c, m, size, stride) in enumerate(MOBILENET_V1_BLOCKS, start=1):
         dw = ConvLayer(C=c, H=size, W=size, M=c, R=3, S=3, stride=stride, pad=1, groups=c)
         layers[f"mobilenet_v1_dw{i}"] = dw
         layers[f"mobilenet_v1_pw{i}"] = ConvLayer(C=c, H=dw.E, W=dw.F, M=m, R=1, S=1)

@@ -51,7 +51,7 @@ from model.program import REQUANT_CHANNELS, RequantParams
 from model.quant.integer_conv import fold_input_zero_point
 from model.quant.requantize import quantize_multiplier
 
-__all__ = ["RequantRule", "AcceleratorCall", "ConvPlan", "plan_conv"]
+__all__ = ["OUT_BITS", "RequantRule", "AcceleratorCall", "ConvPlan", "plan_conv"]
 
 _INT32_MAX = 2**31 - 1
 #: Output width of the requantization stage for 8-bit quantized tensors.

@@ -41,17 +41,15 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def load_network(bits: int, quant_dir: Path, seed: int = 0, log=print):
-    """The study's trained network as an integer network (``bits=8``) or binary network (``bits=1``),
-    with its held-out images and labels. Trains (and caches) what ``build/quant`` lacks."""
+def load_float_network(quant_dir: Path, seed: int = 0, log=print):
+    """The study's trained float network with its data: ``(params, x_train, y_train, x_cal, x_test, y_test, cache)``.
+
+    Trains (and caches in ``quant_dir/fp32.npz``) when the cache is missing or stale.
+    """
     from sklearn.datasets import load_digits
 
     from model.quant.experiment import StudySettings, float_cache_key, split_data, train_float
-    from model.quant.integer_network import build_integer_network
-    from model.quant.network import Parameters, forward
-    from model.quant.plans import activation_ranges, binary_plan
-    from model.quant.training import train
-    from model.quant.binary_network import build_binary_network
+    from model.quant.network import Parameters
 
     settings = StudySettings(seed=seed)
     digits = load_digits()
@@ -65,6 +63,21 @@ def load_network(bits: int, quant_dir: Path, seed: int = 0, log=print):
         log(f"training the float network ({settings.float_schedule.epochs} epochs) into {cache}")
         params = train_float(x_train, y_train, settings)
         params.save(cache, float_cache_key(settings))
+    return params, x_train, y_train, x_cal, x_test, y_test, cache
+
+
+def load_network(bits: int, quant_dir: Path, seed: int = 0, log=print):
+    """The study's trained network as an integer network (``bits=8``) or binary network (``bits=1``),
+    with its held-out images and labels. Trains (and caches) what ``build/quant`` lacks."""
+    from model.quant.experiment import StudySettings
+    from model.quant.integer_network import build_integer_network
+    from model.quant.network import Parameters, forward
+    from model.quant.plans import activation_ranges, binary_plan
+    from model.quant.training import train
+    from model.quant.binary_network import build_binary_network
+
+    settings = StudySettings(seed=seed)
+    params, x_train, y_train, x_cal, x_test, y_test, cache = load_float_network(quant_dir, seed, log)
     if bits == 8:
         ranges = activation_ranges(params, x_cal, 8)
         return build_integer_network(params, ranges[:-1], ranges[-1], 8), x_test, y_test, str(cache)
