@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ import onnx
 import onnxruntime as ort
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
-__all__ = ["session", "quantize_model", "reference_tensors", "time_inference"]
+__all__ = ["session", "quantize_model", "Reference", "reference_tensors", "time_inference"]
 
 _PROVIDERS = ["CPUExecutionProvider"]
 
@@ -63,16 +64,23 @@ def quantize_model(model: onnx.ModelProto, calibration: np.ndarray, path: Path) 
     return path
 
 
-def reference_tensors(model: onnx.ModelProto, x: np.ndarray, names: list[str]) -> tuple[dict[str, np.ndarray], bool]:
-    """ONNX Runtime's value of each tensor in ``names`` and of the output, on input ``x``.
+@dataclass(frozen=True)
+class Reference:
+    """ONNX Runtime on one input: the requested tensors, the output of a plain session, and whether they agree.
 
-    Returns
-    -------
-    tensors : dict
-        Tensor name -> array (the output under its own name too).
-    consistent : bool
-        Whether the output equals that of a session without the extra outputs.
+    ``consistent`` is False when exposing the intermediate tensors changed
+    the output (ONNX Runtime then fused differently, e.g. int8 activations it
+    converts to uint8 only when no one else reads them): only ``output`` is
+    what ONNX Runtime computes for the model as given.
     """
+
+    tensors: dict[str, np.ndarray]
+    output: np.ndarray
+    consistent: bool
+
+
+def reference_tensors(model: onnx.ModelProto, x: np.ndarray, names: list[str]) -> Reference:
+    """ONNX Runtime's value of each tensor in ``names`` (added to the graph outputs) and of the output, on ``x``."""
     exposed = onnx.ModelProto()
     exposed.CopyFrom(model)
     present = {o.name for o in exposed.graph.output}
@@ -83,8 +91,8 @@ def reference_tensors(model: onnx.ModelProto, x: np.ndarray, names: list[str]) -
     outputs = [o.name for o in exposed.graph.output]
     tensors = dict(zip(outputs, session(exposed).run(outputs, feed)))
     plain = session(model).run(None, feed)[0]
-    out = model.graph.output[0].name
-    return tensors, bool(np.array_equal(plain, tensors[out]) and plain.dtype == tensors[out].dtype)
+    exposed_out = tensors[model.graph.output[0].name]
+    return Reference(tensors, plain, bool(np.array_equal(plain, exposed_out) and plain.dtype == exposed_out.dtype))
 
 
 def time_inference(model: onnx.ModelProto, x: np.ndarray, repeats: int = 5) -> tuple[np.ndarray, float]:

@@ -326,11 +326,10 @@ class _Importer:
             self._add(QuantizeNode(name=_node_name(node), op="QuantizeLinear", inputs=(x,), output=out, grid=grid))
             return
         self.uses_qdq = True
-        if x in self.dequantized:  # DequantizeLinear straight into QuantizeLinear: a change of grid
-            dq = self._activation_input(node, x)
-            self._add(ActivationNode(name=_node_name(node), op="QuantizeLinear", inputs=(dq.source,), output=out,
-                                     grid=grid, input_grid=self.grids[dq.source], lo=-np.inf, hi=np.inf))
-            return
+        if x in self.dequantized:
+            raise _refuse(node, f"it quantizes a DequantizeLinear output ({x!r}) directly; such Q/DQ pairs are "
+                                f"rewritten by ONNX Runtime's optimizer, so their result is not defined node by node "
+                                f"-- remove the pair (or put an op between them)")
         producer = self.producer.get(x)
         if producer is None or producer.op_type not in FLOAT_OPS:
             raise _refuse(node, f"its input {x!r} is neither the network input nor the result of a supported "

@@ -18,7 +18,8 @@ from model.network.host_ops import requantize_accumulators
 from model.network.lowering import ConvPlan, RequantRule
 from model.network.performance import LayerPerformance
 
-__all__ = ["Divergence", "TensorComparison", "compare_tensor", "compare", "first_divergence", "top1_agreement",
+__all__ = ["Divergence", "TensorComparison", "compare_tensor", "compare", "quantized_output", "first_divergence",
+           "top1_agreement",
            "rounding_explanations", "node_rows", "totals"]
 
 
@@ -66,13 +67,29 @@ def compare_tensor(ours: np.ndarray, reference: np.ndarray, name: str) -> Tensor
 
 
 def compare(graph: Graph, execution: Execution, reference: dict[str, np.ndarray]) -> dict[str, TensorComparison]:
-    """Every node's output tensor against ``reference`` (tensor name -> array), by tensor name."""
-    return {n.output: compare_tensor(execution.tensors[n.output], reference[n.output], n.output) for n in graph.nodes}
+    """Every node's output tensor that ``reference`` (tensor name -> array) holds, by tensor name."""
+    return {n.output: compare_tensor(execution.tensors[n.output], reference[n.output], n.output)
+            for n in graph.nodes if n.output in reference}
+
+
+def quantized_output(graph: Graph, values: np.ndarray) -> np.ndarray:
+    """The integers of the network output from its values as ONNX Runtime returns them.
+
+    A dequantized output ``fl(float(q - z) * s)`` gives back ``q = z + rne(y / s)`` exactly (``|q - z| <= 255``
+    is far inside float32's exact range, and the float32 error of the product is far below half a step).
+    """
+    g = graph.grids[graph.output.tensor]
+    if not graph.output.dequantized:
+        return np.asarray(values)
+    steps = np.rint(np.asarray(values, dtype=np.float64) / np.float64(np.float32(g.scale))).astype(np.int64)
+    return (steps + g.zero_point).astype(g.qtype.dtype)
 
 
 def first_divergence(graph: Graph, comparisons: dict[str, TensorComparison]) -> Divergence | None:
-    """The first node, in execution order, whose output differs from the reference."""
+    """The first compared node, in execution order, whose output differs from the reference."""
     for n in graph.nodes:
+        if n.output not in comparisons:
+            continue
         first = comparisons[n.output].first
         if first is not None:
             return Divergence(n.name, n.op, n.output, *first)
@@ -111,7 +128,8 @@ def rounding_explanations(graph: Graph, plans: dict[str, ConvPlan], execution: E
         if not isinstance(node, ConvNode) or plan.rule is not RequantRule.ACCELERATOR:
             continue
         x = execution.tensors[node.inputs[0]]
-        if not np.array_equal(x, reference[node.inputs[0]]):
+        if node.inputs[0] not in reference or node.output not in reference or not np.array_equal(
+                x, reference[node.inputs[0]]):
             continue
         ours, ref = execution.tensors[node.output].astype(np.int64), reference[node.output].astype(np.int64)
         positions = np.argwhere(ours != ref)
@@ -151,7 +169,7 @@ def node_rows(graph: Graph, execution: Execution, plans: dict[str, ConvPlan], fi
         n = run.node
         perf = figures.get(n.output)
         accelerator = n.where is Where.ACCELERATOR
-        cmp = comparisons[n.output] if comparisons else None
+        cmp = comparisons.get(n.output) if comparisons else None
         rows.append({
             "name": n.name, "op": n.op, "where": n.where.value, "shape": list(run.shape), "tensor": n.output,
             "cycles": perf.cycles if perf else None, "stall_cycles": perf.stall_cycles if perf else None,
