@@ -52,7 +52,7 @@ def format_table(report: dict) -> str:
 def plot_layers(report: dict, path: Path) -> Path:
     """Bar charts of cycles and energy per accelerator node (unavailable ones left empty)."""
     rows = [r for r in report["nodes"] if r["where"] == "accelerator"]
-    fig = Figure(figsize=(max(6.0, 0.28 * len(rows) + 2), 6))
+    fig = Figure(figsize=(max(6.0, 0.28 * len(rows) + 2), 5))
     x = np.arange(len(rows))
     for i, (key, label) in enumerate((("cycles", "cycles"), ("energy", "energy (pJ, Horowitz 45 nm)"))):
         ax = fig.add_subplot(2, 1, i + 1)
@@ -63,7 +63,7 @@ def plot_layers(report: dict, path: Path) -> Path:
     fig.suptitle(f"{report['model']}: per-layer cycles and energy ({report['totals']['perf_unavailable_nodes']} "
                  f"layers do not fit the buffers: no bar)", fontsize=9)
     FigureCanvasAgg(fig)
-    fig.subplots_adjust(left=0.1, right=0.98, bottom=0.3, top=0.92, hspace=0.1)
+    fig.subplots_adjust(left=0.1, right=0.98, bottom=0.16, top=0.92, hspace=0.1)
     fig.savefig(path, dpi=100)
     return path
 

@@ -67,8 +67,8 @@ def qdq_model(nodes, inits, input_shape, output="y", opset=17, output_type=Tenso
 
 
 class _Reader(CalibrationDataReader):
-    def __init__(self, images):
-        self._items = iter([{"x": images[i:i + 1]} for i in range(len(images))])
+    def __init__(self, name, images):
+        self._items = iter([{name: images[i:i + 1]} for i in range(len(images))])
 
     def get_next(self):
         return next(self._items, None)
@@ -79,7 +79,7 @@ def quantize(model: onnx.ModelProto, form: str, calibration: np.ndarray, per_cha
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = Path(tmp) / "float.onnx", Path(tmp) / "quantized.onnx"
         onnx.save(model, src)
-        quantize_static(str(src), str(dst), _Reader(calibration.astype(F32)), quant_format=FORMATS[form],
+        quantize_static(str(src), str(dst), _Reader(model.graph.input[0].name, calibration.astype(F32)), quant_format=FORMATS[form],
                         per_channel=per_channel, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
         return onnx.load(dst)
 
