@@ -36,7 +36,7 @@ from pathlib import Path
 from amaranth.back import rtlil
 
 from hw.accelerator import Accelerator
-from hw.verilog import TOP_NAME
+from model.contract import TOP_NAME
 from model.config import AcceleratorConfig
 
 __all__ = [
