@@ -17,7 +17,7 @@ from model.network.builders import MOBILENET_V1, digits_cnn, mobilenet_v1, resne
 from model.network.graph import ConvNode
 from model.network.performance import combine, layer_performance
 from model.network.report import rounding_explanations
-from model.program import REQUANT_CHANNELS
+from model.contract import REQUANT_CHANNELS
 from model.quant.network import LAYERS, forward, init_parameters
 from sim.onnx_reference import session
 from tests.onnx_graphs import quantize, run_both

@@ -84,6 +84,7 @@ def test_an_unsupported_op():
     ("dq_q_pair", r"quantizes a DequantizeLinear output \('xf'\) directly"),
     ("float_bias", r"the bias \('b'\) must be a DequantizeLinear of an int32 constant"),
     ("unquantized", r"node 'relu' \(Relu\): its float output 'a' must feed exactly one node"),
+    ("gemm_alpha", r"node 'fc' \(Gemm\): attribute alpha=2.0 is not supported; only alpha=1"),
 ])
 def test_unsupported_patterns(case, message):
     if case == "avgpool_relu":
@@ -95,6 +96,13 @@ def test_unsupported_patterns(case, message):
         n, i = dq("dqw", "w", np.full(4, 0.01, np.float32), np.zeros(4, np.int8), "wf", axis=0)
         model = _qdq(n + [helper.make_node("Conv", ["xf", "wf", "b"], ["a"], name="conv", kernel_shape=[1, 1])],
                      i + [init("w", np.ones((4, 3, 1, 1), np.int8)), init("b", np.zeros(4))])
+    elif case == "gemm_alpha":
+        n, i = dq("dqw", "w", np.full(4, 0.01, np.float32), np.zeros(4, np.int8), "wf", axis=0)
+        flat = [helper.make_node("Flatten", ["xf"], ["f"], name="flatten")]
+        n2, i2 = q("qf", "f", np.float32(1 / 255), np.uint8(0), "f_q")
+        n3, i3 = dq("dqf", "f_q", np.float32(1 / 255), np.uint8(0), "ff")
+        gemm = helper.make_node("Gemm", ["ff", "wf"], ["a"], name="fc", transB=1, alpha=2.0)
+        model = _qdq(flat + n2 + n3 + n + [gemm], i2 + i3 + i + [init("w", np.ones((4, 108), np.int8))])
     else:  # the Relu's float output also leaves the graph unquantized
         model = _qdq([helper.make_node("Relu", ["xf"], ["a"], name="relu")], [])
         model.graph.node.append(helper.make_node("Relu", ["a"], ["z"], name="again"))

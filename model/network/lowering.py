@@ -31,7 +31,7 @@ Runtime's rule on the host (bit-exact with it).
 Lowering to what the hardware runs (:meth:`ConvPlan.calls`): a grouped or
 depthwise convolution becomes one ungrouped convolution per group (the
 hardware runs ``groups=1`` only), a layer with more than
-:data:`model.program.REQUANT_CHANNELS` filters is split into filter chunks
+:data:`model.contract.REQUANT_CHANNELS` filters is split into filter chunks
 (the stage holds that many channels), and Gemm/MatMul run as 1x1
 convolutions over a 1x1 image.
 """
@@ -47,7 +47,8 @@ from model.config import AcceleratorConfig
 from model.layer import ConvLayer
 from model.network.graph import ConvKind, ConvNode
 from model.network.host_ops import QType, accumulator_scale, requantize_accumulators
-from model.program import REQUANT_CHANNELS, RequantParams
+from model.contract import REQUANT_CHANNELS
+from model.program import RequantParams
 from model.quant.integer_conv import fold_input_zero_point
 from model.quant.requantize import quantize_multiplier
 
