@@ -35,6 +35,9 @@ help:
 	@echo "make faults [SIM=verilator|icarus WORKERS=..]                          inject faults; each must be caught"
 	@echo "make check-design [VERILOG=..] DATAFLOW=.. BITS=..                     does a Verilog + JSON match the configuration?"
 	@echo "make infer BITS=8|1 [IMAGES=8 SIM=verilator|icarus]                    the trained digits CNN on the RTL, bit-exact (build/infer/)"
+	@echo "make models                                                            digits CNN, ResNet-18, MobileNet-v1 quantized by ONNX Runtime (build/models/)"
+	@echo "make bench-networks                                                    networks vs ONNX Runtime: exactness, top-1, wall time (build/bench/)"
+	@echo "make run MODEL=m.onnx [BACKEND=model INPUT=x.npy|IMAGES=1 REQUANT=accelerator|onnxruntime]  a quantized ONNX model vs ONNX Runtime (build/run/)"
 
 # Virtual environment with the pinned packages; rebuilt when the pins change.
 $(READY): requirements.txt pyproject.toml
@@ -107,3 +110,17 @@ lint: setup
 
 bench: setup
 	@$(QCONV) bench
+
+# Quantized ONNX networks (issue 13): build the bundled models, run one against ONNX Runtime.
+.PHONY: models run bench-networks
+models: setup
+	@$(QCONV) models
+
+run: setup
+	@$(if $(MODEL),,$(error give MODEL=path/to/model.onnx, e.g. MODEL=build/models/resnet18.onnx after `make models`))
+	@$(QCONV) run $(MODEL) --backend $(or $(BACKEND),model) $(if $(INPUT),--input $(INPUT),--images $(or $(IMAGES),1)) \
+	  --compare $(call opt,REQUANT,requant) $(call opt,JSON,json) $(CONFIG_OPTS)
+
+# The three networks against ONNX Runtime: exactness under both rules, top-1, wall time (build/bench/onnx_networks.*).
+bench-networks: setup
+	@$(BIN)/python bench/onnx_bench.py

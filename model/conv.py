@@ -3,6 +3,12 @@
 Layouts: activations NCHW, weights MCRS, outputs NMEF (int64). Integer
 convolutions take signed integers of up to 16 bits; padding adds zeros.
 
+Every convolution takes ``groups`` (G, default 1): the C input channels and
+the M filters are split into G equal groups, the weights are
+``(M, C/G, R, S)`` and filter ``m`` reads only the channels of its group
+``g = m // (M/G)``, i.e. ``g*(C/G) .. (g+1)*(C/G) - 1``. Depthwise is
+``G = C = M``.
+
 Exactness of the fast path: :func:`conv2d_int` multiplies in float64 through
 BLAS. Every operand is an integer of magnitude <= 2**15, so every product is
 an integer <= 2**30 and every partial sum of a dot product of length K is an
@@ -40,7 +46,18 @@ def _check_array(name: str, a: object) -> np.ndarray:
     return a
 
 
-def check_operands(x: np.ndarray, w: np.ndarray, stride: int, pad: int, bits: int = 16) -> tuple[int, int]:
+def _check_groups(C: int, M: int, w_channels: int, groups: int) -> None:
+    """Raise unless ``groups`` divides C and M and each filter has ``C / groups`` channels."""
+    check_int("groups", groups, 1)
+    if C % groups or M % groups:
+        raise ValueError(f"x has C={C} channels and w has M={M} filters; both must be multiples of groups={groups}")
+    if C != w_channels * groups:
+        need = "they must match" if groups == 1 else f"with groups={groups} it must be C/groups={C // groups}"
+        raise ValueError(f"x has C={C} channels but w has C={w_channels}; {need}")
+
+
+def check_operands(x: np.ndarray, w: np.ndarray, stride: int, pad: int, bits: int = 16,
+                   groups: int = 1) -> tuple[int, int]:
     """Validate a convolution's operands and return the output size ``(E, F)``.
 
     Parameters
@@ -48,12 +65,14 @@ def check_operands(x: np.ndarray, w: np.ndarray, stride: int, pad: int, bits: in
     x : ndarray
         Input, NCHW, integer dtype.
     w : ndarray
-        Weights, MCRS, integer dtype.
+        Weights, MCRS (``C/groups`` channels), integer dtype.
     stride, pad : int
         Window step (>= 1) and zero padding (>= 0).
     bits : int
         Signed width the values must fit, 2..16: each value must lie in
         ``[-2**(bits-1), 2**(bits-1) - 1]``.
+    groups : int
+        Channel groups (>= 1); C and M must be multiples of it.
 
     Raises
     ------
@@ -65,8 +84,7 @@ def check_operands(x: np.ndarray, w: np.ndarray, stride: int, pad: int, bits: in
     check_int("stride", stride, 1)
     check_int("pad", pad, 0)
     check_int("bits", bits, 2, 16)
-    if x.shape[1] != w.shape[1]:
-        raise ValueError(f"x has C={x.shape[1]} channels but w has C={w.shape[1]}; they must match")
+    _check_groups(x.shape[1], w.shape[0], w.shape[1], groups)
     lo, hi = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
     for name, a in (("x", x), ("w", w)):
         if a.size and (a.min() < lo or a.max() > hi):
@@ -81,11 +99,12 @@ def check_operands(x: np.ndarray, w: np.ndarray, stride: int, pad: int, bits: in
     return (H + 2 * pad - R) // stride + 1, (W + 2 * pad - S) // stride + 1
 
 
-def conv2d_loops(x: np.ndarray, w: np.ndarray, stride: int = 1, pad: int = 0) -> np.ndarray:
+def conv2d_loops(x: np.ndarray, w: np.ndarray, stride: int = 1, pad: int = 0, groups: int = 1) -> np.ndarray:
     """The seven-loop convolution nest, in N, M, C, E, F, R, S order: the readable reference.
 
-    ``out[n, m, e, f] += x[n, c, e*stride + r - pad, f*stride + s - pad] * w[m, c, r, s]``
-    with Python integers (no overflow) and padded positions read as zero.
+    ``out[n, m, e, f] += x[n, g*Cg + c, e*stride + r - pad, f*stride + s - pad] * w[m, c, r, s]``
+    with ``Cg = C/groups`` channels per group, ``g = m // (M/groups)`` the group of
+    filter ``m``, Python integers (no overflow) and padded positions read as zero.
     Slow: use it on small shapes only.
 
     Returns
@@ -93,20 +112,21 @@ def conv2d_loops(x: np.ndarray, w: np.ndarray, stride: int = 1, pad: int = 0) ->
     ndarray
         int64, NMEF.
     """
-    E, F = check_operands(x, w, stride, pad)
-    N, C, H, W = x.shape
-    M, _, R, S = w.shape
+    E, F = check_operands(x, w, stride, pad, groups=groups)
+    N, _, H, W = x.shape
+    M, Cg, R, S = w.shape
     out = np.zeros((N, M, E, F), dtype=np.int64)
     for n in range(N):
         for m in range(M):
-            for c in range(C):
+            first = (m // (M // groups)) * Cg  # first input channel of the filter's group
+            for c in range(Cg):
                 for e in range(E):
                     for f in range(F):
                         for r in range(R):
                             for s in range(S):
                                 h, v = e * stride + r - pad, f * stride + s - pad
                                 if 0 <= h < H and 0 <= v < W:
-                                    out[n, m, e, f] += int(x[n, c, h, v]) * int(w[m, c, r, s])
+                                    out[n, m, e, f] += int(x[n, first + c, h, v]) * int(w[m, c, r, s])
     return out
 
 
@@ -118,40 +138,45 @@ def _windows(x: np.ndarray, R: int, S: int, stride: int, pad: int) -> np.ndarray
     return win[:, :, ::stride, ::stride]
 
 
-def conv2d_int(x: np.ndarray, w: np.ndarray, stride: int = 1, pad: int = 0) -> np.ndarray:
+def conv2d_int(x: np.ndarray, w: np.ndarray, stride: int = 1, pad: int = 0, groups: int = 1) -> np.ndarray:
     """Vectorised integer convolution, bit-identical to :func:`conv2d_loops`.
 
     Builds the im2col matrix once and multiplies it with the flattened
-    weights in float64 BLAS, in reduction chunks small enough that every
-    partial sum is an exact integer (see the module notes).
+    weights in float64 BLAS (one batched product per group), in reduction
+    chunks small enough that every partial sum is an exact integer (see the
+    module notes).
 
     Parameters
     ----------
     x : ndarray
         Input, NCHW, signed integers of up to 16 bits.
     w : ndarray
-        Weights, MCRS, signed integers of up to 16 bits.
+        Weights, MCRS (``C/groups`` channels), signed integers of up to 16 bits.
     stride, pad : int
         Window step and zero padding.
+    groups : int
+        Channel groups.
 
     Returns
     -------
     ndarray
         int64, NMEF.
     """
-    E, F = check_operands(x, w, stride, pad)
+    E, F = check_operands(x, w, stride, pad, groups=groups)
     N, C = x.shape[:2]
-    M, _, R, S = w.shape
-    # cols[(n, e, f), (c, r, s)]
-    cols = _windows(x, R, S, stride, pad).transpose(0, 2, 3, 1, 4, 5).reshape(N * E * F, C * R * S)
-    wmat = w.reshape(M, C * R * S)
+    M, Cg, R, S = w.shape
+    G, K = groups, Cg * R * S
+    # cols[g, (n, e, f), (c, r, s)] with c local to group g
+    win = _windows(x, R, S, stride, pad).reshape(N, G, Cg, E, F, R, S)
+    cols = win.transpose(1, 0, 3, 4, 2, 5, 6).reshape(G, N * E * F, K)
+    wmat = w.reshape(G, M // G, K).transpose(0, 2, 1)  # g, k, m local
     peak = max(int(np.abs(x).max(initial=0)) * int(np.abs(w).max(initial=0)), 1)
     chunk = max(1, (_EXACT_LIMIT - 1) // peak)
-    out = np.zeros((N * E * F, M), dtype=np.int64)
-    for k0 in range(0, C * R * S, chunk):
-        part = cols[:, k0:k0 + chunk].astype(np.float64) @ wmat[:, k0:k0 + chunk].astype(np.float64).T
+    out = np.zeros((G, N * E * F, M // G), dtype=np.int64)
+    for k0 in range(0, K, chunk):
+        part = np.matmul(cols[:, :, k0:k0 + chunk].astype(np.float64), wmat[:, k0:k0 + chunk].astype(np.float64))
         out += part.astype(np.int64)
-    return out.reshape(N, E, F, M).transpose(0, 3, 1, 2).copy()
+    return out.reshape(G, N, E, F, M // G).transpose(1, 0, 4, 2, 3).reshape(N, M, E, F).copy()
 
 
 def pack_bits(bits: np.ndarray, axis: int = 1, word: int = 64) -> np.ndarray:
@@ -184,22 +209,26 @@ def _check_bits(name: str, a: object) -> np.ndarray:
     return a
 
 
-def conv2d_binary(x_bits: np.ndarray, w_bits: np.ndarray, stride: int = 1, pad: int = 0) -> np.ndarray:
+def conv2d_binary(x_bits: np.ndarray, w_bits: np.ndarray, stride: int = 1, pad: int = 0,
+                  groups: int = 1) -> np.ndarray:
     """Binary (+1/-1) convolution by XNOR-popcount on packed 64-bit words.
 
     Each dot product is ``2 * popcount(XNOR(a, w)) - n`` where ``n`` counts
     the real (non-padded) channel-positions it covers; padded positions are
     excluded (see the module notes), so the result equals the +1/-1 integer
-    convolution with zero padding.
+    convolution with zero padding. A grouped layer is the ungrouped
+    convolution of each group's channels with the group's filters.
 
     Parameters
     ----------
     x_bits : ndarray
         Input bits, NCHW, values 0 (-1) or 1 (+1).
     w_bits : ndarray
-        Weight bits, MCRS, values 0 (-1) or 1 (+1).
+        Weight bits, MCRS (``C/groups`` channels), values 0 (-1) or 1 (+1).
     stride, pad : int
         Window step and padding.
+    groups : int
+        Channel groups.
 
     Returns
     -------
@@ -208,7 +237,10 @@ def conv2d_binary(x_bits: np.ndarray, w_bits: np.ndarray, stride: int = 1, pad: 
     """
     _check_bits("x_bits", x_bits)
     _check_bits("w_bits", w_bits)
-    E, F = check_operands(x_bits.astype(np.int8), w_bits.astype(np.int8), stride, pad, bits=2)
+    E, F = check_operands(x_bits.astype(np.int8), w_bits.astype(np.int8), stride, pad, bits=2, groups=groups)
+    if groups > 1:
+        pairs = zip(np.split(x_bits, groups, axis=1), np.split(w_bits, groups, axis=0))
+        return np.concatenate([conv2d_binary(xg, wg, stride, pad) for xg, wg in pairs], axis=1)
     N, C, H, W = x_bits.shape
     M, _, R, S = w_bits.shape
     xp = pack_bits(x_bits, axis=1)  # N, Cw, H, W
@@ -247,22 +279,22 @@ def check_layer_operands(x: np.ndarray, w: np.ndarray, layer, bits: int) -> None
         _check_bits("x", x)
         _check_bits("w", w)
     else:
-        check_operands(x, w, layer.stride, layer.pad, bits)
+        check_operands(x, w, layer.stride, layer.pad, bits, layer.groups)
 
 
 def conv2d_layer(x: np.ndarray, w: np.ndarray, layer, bits: int) -> np.ndarray:
     """Golden output of ``layer`` for operands of ``bits`` (1 = binary bits, else signed integers).
 
     Checks the operands (:func:`check_layer_operands`), then dispatches to
-    :func:`conv2d_binary` or :func:`conv2d_int` with the layer's stride and pad.
+    :func:`conv2d_binary` or :func:`conv2d_int` with the layer's stride, pad and groups.
     """
     check_layer_operands(x, w, layer, bits)
     if bits == 1:
-        return conv2d_binary(x, w, layer.stride, layer.pad)
-    return conv2d_int(x, w, layer.stride, layer.pad)
+        return conv2d_binary(x, w, layer.stride, layer.pad, layer.groups)
+    return conv2d_int(x, w, layer.stride, layer.pad, layer.groups)
 
 
-def conv2d_float(x: np.ndarray, w: np.ndarray, stride: int = 1, pad: int = 0) -> np.ndarray:
+def conv2d_float(x: np.ndarray, w: np.ndarray, stride: int = 1, pad: int = 0, groups: int = 1) -> np.ndarray:
     """Real-valued convolution in float64, by summing one shifted input slice per kernel tap.
 
     A formulation independent of :func:`conv2d_int` (no im2col, no chunking):
@@ -273,7 +305,9 @@ def conv2d_float(x: np.ndarray, w: np.ndarray, stride: int = 1, pad: int = 0) ->
     x : ndarray
         Input, NCHW, any real dtype.
     w : ndarray
-        Weights, MCRS, any real dtype.
+        Weights, MCRS (``C/groups`` channels), any real dtype.
+    groups : int
+        Channel groups.
 
     Returns
     -------
@@ -282,19 +316,21 @@ def conv2d_float(x: np.ndarray, w: np.ndarray, stride: int = 1, pad: int = 0) ->
     """
     x = np.asarray(x, dtype=np.float64)
     w = np.asarray(w, dtype=np.float64)
-    if x.ndim != 4 or w.ndim != 4 or x.shape[1] != w.shape[1]:
-        raise ValueError(f"need x NCHW and w MCRS with equal C, not shapes {x.shape} and {w.shape}")
+    if x.ndim != 4 or w.ndim != 4:
+        raise ValueError(f"need x NCHW and w MCRS, not shapes {x.shape} and {w.shape}")
     check_int("stride", stride, 1)
     check_int("pad", pad, 0)
+    _check_groups(x.shape[1], w.shape[0], w.shape[1], groups)
     N, C, H, W = x.shape
-    M, _, R, S = w.shape
+    M, Cg, R, S = w.shape
     E, F = (H + 2 * pad - R) // stride + 1, (W + 2 * pad - S) // stride + 1
     if E < 1 or F < 1:
         raise ValueError(f"kernel {R}x{S} is larger than the padded input {H + 2 * pad}x{W + 2 * pad}")
-    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    out = np.zeros((N, M, E, F))
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad))).reshape(N, groups, Cg, H + 2 * pad, W + 2 * pad)
+    wg = w.reshape(groups, M // groups, Cg, R, S)
+    out = np.zeros((N, groups, M // groups, E, F))
     for r in range(R):
         for s in range(S):
-            patch = xp[:, :, r:r + stride * (E - 1) + 1:stride, s:s + stride * (F - 1) + 1:stride]
-            out += np.einsum("nchw,mc->nmhw", patch, w[:, :, r, s])
-    return out
+            patch = xp[..., r:r + stride * (E - 1) + 1:stride, s:s + stride * (F - 1) + 1:stride]
+            out += np.einsum("ngchw,gmc->ngmhw", patch, wg[..., r, s])
+    return out.reshape(N, M, E, F)

@@ -1,8 +1,14 @@
-"""Convolution layer shapes: the seven loop bounds N, M, C, E, F, R, S and their text form.
+"""Convolution layer shapes: the seven loop bounds N, M, C, E, F, R, S, the groups G, and their text form.
 
 One set of dimension letters is used everywhere in the project:
 N batch, C input channels, H x W input size, M filters (output channels),
-R x S kernel, E x F output size. Activations are NCHW, weights MCRS, outputs NMEF.
+R x S kernel, E x F output size, G groups. Activations are NCHW, weights
+MCRS with ``C/G`` channels per filter, outputs NMEF.
+
+A grouped convolution (``groups = G > 1``) splits the C input channels and
+the M filters into G equal groups; filter ``m`` of group ``g = m // (M/G)``
+sees only the input channels ``g*(C/G) .. (g+1)*(C/G) - 1``. Depthwise is
+``G = C = M`` (one channel per filter).
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from dataclasses import dataclass
 
 from model.validate import check_int
 
-__all__ = ["ConvLayer", "NAMED_LAYERS", "parse_layer"]
+__all__ = ["ConvLayer", "NAMED_LAYERS", "MOBILENET_V1_BLOCKS", "parse_layer"]
 
 _DIM_MAX = 65535  # every loop bound must fit the 16-bit fields of the hardware layer descriptor
 
@@ -30,12 +36,16 @@ class ConvLayer:
         Step of the window in both directions, 1..65535.
     pad : int
         Zero rows/columns added on every side of the input, 0..65535.
+    groups : int
+        Channel groups G, 1..65535; C and M must both be multiples of G
+        (depthwise: ``G = C = M``).
 
     Raises
     ------
     ValueError
-        If a field is out of range or the kernel is larger than the padded
-        input (which would give an empty output rather than an error).
+        If a field is out of range, C or M is not a multiple of ``groups``, or
+        the kernel is larger than the padded input (which would give an empty
+        output rather than an error).
     """
 
     N: int = 1
@@ -47,11 +57,16 @@ class ConvLayer:
     S: int
     stride: int = 1
     pad: int = 0
+    groups: int = 1
 
     def __post_init__(self) -> None:
-        for name in ("N", "C", "H", "W", "M", "R", "S", "stride"):
+        for name in ("N", "C", "H", "W", "M", "R", "S", "stride", "groups"):
             check_int(name, getattr(self, name), 1, _DIM_MAX)
         check_int("pad", self.pad, 0, _DIM_MAX)
+        for name in ("C", "M"):
+            if getattr(self, name) % self.groups:
+                raise ValueError(f"{name}={getattr(self, name)} is not a multiple of groups={self.groups}; "
+                                 f"C and M must both be multiples of groups")
         for k, size, kname, sname in ((self.R, self.H, "R", "H"), (self.S, self.W, "S", "W")):
             if k > size + 2 * self.pad:
                 raise ValueError(
@@ -70,13 +85,28 @@ class ConvLayer:
         return (self.W + 2 * self.pad - self.S) // self.stride + 1
 
     @property
+    def group_channels(self) -> int:
+        """Input channels each filter sees, ``C / groups``."""
+        return self.C // self.groups
+
+    @property
+    def group_filters(self) -> int:
+        """Filters of each group, ``M / groups``."""
+        return self.M // self.groups
+
+    @property
+    def depthwise(self) -> bool:
+        """True when every group holds one channel and one filter (``groups = C = M``)."""
+        return self.groups == self.C == self.M
+
+    @property
     def reduction(self) -> int:
-        """Length of each output's dot product, ``C * R * S``."""
-        return self.C * self.R * self.S
+        """Length of each output's dot product, ``(C / groups) * R * S``."""
+        return self.group_channels * self.R * self.S
 
     @property
     def macs(self) -> int:
-        """Multiply-accumulates of the seven-loop nest, ``N*M*E*F*C*R*S``."""
+        """Multiply-accumulates of the loop nest, ``N*M*E*F*(C/groups)*R*S``."""
         return self.N * self.M * self.E * self.F * self.reduction
 
     @property
@@ -86,8 +116,8 @@ class ConvLayer:
 
     @property
     def weight_shape(self) -> tuple[int, int, int, int]:
-        """Weight shape, MCRS."""
-        return (self.M, self.C, self.R, self.S)
+        """Weight shape, MCRS with ``C / groups`` channels per filter."""
+        return (self.M, self.group_channels, self.R, self.S)
 
     @property
     def output_shape(self) -> tuple[int, int, int, int]:
@@ -95,11 +125,29 @@ class ConvLayer:
         return (self.N, self.M, self.E, self.F)
 
     def to_dict(self) -> dict:
-        """The fields as a plain dict (JSON-ready)."""
+        """The fields as a plain dict (JSON-ready; :meth:`from_dict` reads it back)."""
         return dataclasses.asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "ConvLayer":
+        """The layer of a dict such as :meth:`to_dict` writes (``N``, ``stride``, ``pad``, ``groups`` optional).
+
+        Raises
+        ------
+        TypeError, ValueError
+            On a non-dict, an unknown key or an invalid field.
+        """
+        if not isinstance(data, dict):
+            raise TypeError(f"layer must be a JSON object, not {type(data).__name__}")
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(data) - set(names))
+        if unknown:
+            raise ValueError(f"unknown layer field(s) {unknown}; allowed: {', '.join(names)}")
+        return cls(**data)
+
     def __str__(self) -> str:
-        return ",".join(f"{k}={v}" for k, v in self.to_dict().items())
+        """The text form; ``groups`` appears only when it is not 1 (so ungrouped layers read as before)."""
+        return ",".join(f"{k}={v}" for k, v in self.to_dict().items() if k != "groups" or v != 1)
 
     @classmethod
     def parse(cls, text: str) -> "ConvLayer":
@@ -114,8 +162,8 @@ def parse_layer(text: str) -> ConvLayer:
     ----------
     text : str
         Either a key of :data:`NAMED_LAYERS` or comma-separated ``KEY=VALUE``
-        pairs with keys N, C, H, W, M, R, S, stride, pad (N, stride and pad
-        may be left out: 1, 1 and 0).
+        pairs with keys N, C, H, W, M, R, S, stride, pad, groups (N, stride,
+        pad and groups may be left out: 1, 1, 0 and 1).
 
     Raises
     ------
@@ -168,7 +216,31 @@ NAMED_LAYERS: dict[str, ConvLayer] = {
     "vgg16_conv3_1": ConvLayer(C=128, H=56, W=56, M=256, R=3, S=3, pad=1),
     # MobileNet-style pointwise (1x1) layer.
     "mobilenet_pw": ConvLayer(C=64, H=14, W=14, M=64, R=1, S=1),
+    # MobileNet-v1 (Howard et al. 2017, table 1), 224x224 input: the first standard layer, then
+    # thirteen depthwise 3x3 (pad 1) + pointwise 1x1 pairs (below).
+    "mobilenet_v1_conv1": ConvLayer(C=3, H=224, W=224, M=32, R=3, S=3, stride=2, pad=1),
     # Layers whose sizes are not multiples of the array: the utilisation targets.
     "small_3x3": ConvLayer(C=8, H=16, W=16, M=16, R=3, S=3),
     "cifar_5x5": ConvLayer(C=3, H=32, W=32, M=32, R=5, S=5),
 }
+
+#: MobileNet-v1's depthwise-separable blocks: (input channels, output channels, input size, depthwise stride).
+#: The table's stride 2 on dw13 is a known misprint (the 7x7 map stays 7x7); the reference model uses 1.
+MOBILENET_V1_BLOCKS = (
+    (32, 64, 112, 1), (64, 128, 112, 2), (128, 128, 56, 1), (128, 256, 56, 2), (256, 256, 28, 1),
+    (256, 512, 28, 2), (512, 512, 14, 1), (512, 512, 14, 1), (512, 512, 14, 1), (512, 512, 14, 1),
+    (512, 512, 14, 1), (512, 1024, 14, 2), (1024, 1024, 7, 1),
+)
+
+
+def _mobilenet_v1_blocks() -> dict[str, ConvLayer]:
+    """``mobilenet_v1_dw<i>`` (depthwise 3x3, pad 1) and ``mobilenet_v1_pw<i>`` (1x1) for i = 1..13."""
+    layers = {}
+    for i, (c, m, size, stride) in enumerate(MOBILENET_V1_BLOCKS, start=1):
+        dw = ConvLayer(C=c, H=size, W=size, M=c, R=3, S=3, stride=stride, pad=1, groups=c)
+        layers[f"mobilenet_v1_dw{i}"] = dw
+        layers[f"mobilenet_v1_pw{i}"] = ConvLayer(C=c, H=dw.E, W=dw.F, M=m, R=1, S=1)
+    return layers
+
+
+NAMED_LAYERS.update(_mobilenet_v1_blocks())

@@ -301,25 +301,36 @@ def _nest(dims: dict[str, int], order: str, output: TensorRef, operands, combine
     return LoopNest(tuple(dims.items()), loops, output, tuple(operands), combine)
 
 
-def conv_nest(layer: ConvLayer, order: str = "nmcefrs") -> LoopNest:
+def conv_nest(layer: ConvLayer, order: str | None = None) -> LoopNest:
     """``output[n][m][e][f] += input[n][c][e*stride+r-pad][f*stride+s-pad] * weights[m][c][r][s]``.
+
+    A grouped layer (``groups > 1``) gets a group dimension ``g`` and ``m``,
+    ``c`` count the filters and channels *within* a group:
+    ``output[n][g*M/G + m][e][f] += input[n][g*C/G + c][...] * weights[g*M/G + m][c][r][s]``.
 
     Parameters
     ----------
     layer : ConvLayer
-        The shape; dimensions are the lower-case letters n m c e f r s.
-    order : str
-        Loop order, outermost first: a permutation of ``"nmcefrs"``.
+        The shape; dimensions are the lower-case letters n m c e f r s (and g when grouped).
+    order : str, optional
+        Loop order, outermost first: a permutation of ``"nmcefrs"`` (``"ngmcefrs"``
+        when grouped), which is also the default.
     """
     L = layer
-    dims = {"n": L.N, "m": L.M, "c": L.C, "e": L.E, "f": L.F, "r": L.R, "s": L.S}
+    grouped = L.groups > 1
+    dims = {"n": L.N, **({"g": L.groups} if grouped else {}), "m": L.group_filters, "c": L.group_channels,
+            "e": L.E, "f": L.F, "r": L.R, "s": L.S}
+    order = "".join(dims) if order is None else order
     if sorted(order) != sorted(dims):
         raise ValueError(f"order {order!r} is not a permutation of {''.join(dims)!r}")
-    x = TensorRef("input", L.input_shape, (_ix(("n", 1)), _ix(("c", 1)),
+    group = (("g", L.group_filters),) if grouped else ()
+    channel = _ix(*((("g", L.group_channels),) if grouped else ()), ("c", 1))
+    filt = _ix(*group, ("m", 1))
+    x = TensorRef("input", L.input_shape, (_ix(("n", 1)), channel,
                                            _ix(("e", L.stride), ("r", 1), offset=-L.pad),
                                            _ix(("f", L.stride), ("s", 1), offset=-L.pad)))
-    w = TensorRef("weights", L.weight_shape, (_ix(("m", 1)), _ix(("c", 1)), _ix(("r", 1)), _ix(("s", 1))))
-    out = TensorRef("output", L.output_shape, (_ix(("n", 1)), _ix(("m", 1)), _ix(("e", 1)), _ix(("f", 1))))
+    w = TensorRef("weights", L.weight_shape, (filt, _ix(("c", 1)), _ix(("r", 1)), _ix(("s", 1))))
+    out = TensorRef("output", L.output_shape, (_ix(("n", 1)), filt, _ix(("e", 1)), _ix(("f", 1))))
     return _nest(dims, order, out, (x, w), "mul")
 
 

@@ -178,7 +178,14 @@ def build_program(config: AcceleratorConfig, layer: ConvLayer, x: np.ndarray, w:
     requant : RequantParams, optional
         Requantize the outputs in hardware: the parameter writes come first, every pass's
         descriptor enables the stage, and the reads return ``requant.apply(accumulators)``.
+
+    Raises
+    ------
+    ValueError
+        If the layer does not fit the build or is grouped (see :func:`model.tiling.plan`),
+        or an operand or requantization parameter is out of range.
     """
+    passes = plan(config, layer).passes  # refuses grouped layers and layers that do not fit, first
     check_layer_operands(x, w, layer, config.bits)  # out-of-range values are an error, never silently masked
     xw, ww = _words(config, x), _words(config, w)
     ops: list = []
@@ -191,6 +198,6 @@ def build_program(config: AcceleratorConfig, layer: ConvLayer, x: np.ndarray, w:
             if np.shape(getattr(requant, name)) != (layer.M,):
                 raise ValueError(f"requant {name} needs one entry per output channel (M={layer.M})")
         ops += requant_writes(config, requant)
-    for ps in plan(config, layer).passes:
+    for ps in passes:
         ops += _pass_ops(config, layer, xw, ww, ps, requant)
     return ops

@@ -103,10 +103,15 @@ def plan(config: AcceleratorConfig, layer: ConvLayer) -> Plan:
     Raises
     ------
     ValueError
-        If ``C*R*S`` exceeds ``config.max_reduction``, or one image with
-        ``cols`` filters does not fit a buffer; the message names the buffer,
-        the size needed and the size available.
+        If the layer is grouped (``groups > 1``: the hardware runs ungrouped
+        layers only; lower it to one layer per group), ``C*R*S`` exceeds
+        ``config.max_reduction``, or one image with ``cols`` filters does not
+        fit a buffer; the message names the buffer, the size needed and the
+        size available.
     """
+    if layer.groups != 1:
+        raise ValueError(f"layer {layer} has groups={layer.groups}; the accelerator runs groups=1 only "
+                         f"(run it as {layer.groups} ungrouped layers, one per group)")
     if layer.reduction > config.max_reduction:
         raise ValueError(
             f"layer C*R*S={layer.reduction} exceeds max_reduction={config.max_reduction} of this build "

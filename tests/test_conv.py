@@ -124,3 +124,89 @@ def test_pack_bits_layout():
 def test_bad_operands_raise_clear_errors(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+# -- grouped and depthwise convolution ------------------------------------------------------------
+
+GROUPED = [
+    # N, C, H, W, M, R, S, stride, pad, groups
+    (1, 4, 5, 5, 4, 3, 3, 1, 1, 4),  # depthwise, padded
+    (2, 6, 7, 6, 6, 3, 3, 2, 1, 6),  # depthwise, stride 2
+    (1, 6, 5, 5, 9, 3, 2, 1, 0, 3),  # 3 groups of 2 channels and 3 filters
+    (1, 4, 4, 4, 8, 1, 1, 1, 0, 2),  # grouped 1x1
+    (1, 3, 4, 5, 6, 2, 2, 2, 2, 3),  # depthwise multiplier 2 (M = 2C)
+]
+
+
+def _grouped_layer(shape):
+    *rest, groups = shape
+    return ConvLayer(**_layer(tuple(rest)).to_dict() | {"groups": groups})
+
+
+def _per_group_loops(x, w, stride, pad, groups):
+    """The per-group loop nest: for each group, the ungrouped seven loops over its channels and filters."""
+    N, C, H, W = x.shape
+    M, Cg, R, S = w.shape
+    Mg = M // groups
+    E, F = (H + 2 * pad - R) // stride + 1, (W + 2 * pad - S) // stride + 1
+    out = np.zeros((N, M, E, F), np.int64)
+    for n in range(N):
+        for g in range(groups):
+            for m in range(Mg):
+                for c in range(Cg):
+                    for e in range(E):
+                        for f in range(F):
+                            for r in range(R):
+                                for s in range(S):
+                                    h, v = e * stride + r - pad, f * stride + s - pad
+                                    if 0 <= h < H and 0 <= v < W:
+                                        out[n, g * Mg + m, e, f] += int(x[n, g * Cg + c, h, v]) * int(w[g * Mg + m, c, r, s])
+    return out
+
+
+@pytest.mark.parametrize("shape", GROUPED, ids=lambda s: "N{}C{}H{}W{}M{}R{}S{}st{}p{}g{}".format(*s))
+@pytest.mark.parametrize("bits", [2, 8, 16])
+def test_grouped_equals_the_per_group_loop_nest(shape, bits):
+    layer = _grouped_layer(shape)
+    x, w = random_operands(layer, bits, np.random.default_rng(sum(shape) + bits))
+    assert w.shape == (layer.M, layer.C // layer.groups, layer.R, layer.S)
+    ref = _per_group_loops(x, w, layer.stride, layer.pad, layer.groups)
+    args = (layer.stride, layer.pad, layer.groups)
+    assert np.array_equal(conv2d_loops(x, w, *args), ref)
+    assert np.array_equal(conv2d_int(x, w, *args), ref)
+    assert np.array_equal(conv2d_layer(x, w, layer, bits), ref)
+    assert np.array_equal(conv2d_float(x, w, *args), ref.astype(np.float64))
+
+
+@pytest.mark.parametrize("shape", GROUPED, ids=lambda s: "N{}C{}H{}W{}M{}R{}S{}st{}p{}g{}".format(*s))
+def test_grouped_binary_equals_plus_minus_one_per_group_loops(shape):
+    layer = _grouped_layer(shape)
+    xb, wb = random_operands(layer, 1, np.random.default_rng(sum(shape)))
+    ref = _per_group_loops(2 * xb - 1, 2 * wb - 1, layer.stride, layer.pad, layer.groups)
+    assert np.array_equal(conv2d_binary(xb, wb, layer.stride, layer.pad, layer.groups), ref)
+    assert np.array_equal(conv2d_layer(xb, wb, layer, 1), ref)
+
+
+def test_depthwise_hand_worked_example():
+    # Two channels, one 2x2 filter each: channel 0 sums its window, channel 1 takes top-left minus bottom-right.
+    x = np.arange(18, dtype=np.int64).reshape(1, 2, 3, 3)
+    w = np.array([[[[1, 1], [1, 1]]], [[[1, 0], [0, -1]]]], dtype=np.int64)
+    out = conv2d_int(x, w, groups=2)
+    assert out[0, 0].tolist() == [[0 + 1 + 3 + 4, 1 + 2 + 4 + 5], [3 + 4 + 6 + 7, 4 + 5 + 7 + 8]]
+    assert out[0, 1].tolist() == [[-4, -4], [-4, -4]]
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: conv2d_int(np.zeros((1, 4, 3, 3), int), np.zeros((3, 2, 1, 1), int), groups=2), "M=3 filters; both must be multiples of groups=2"),
+        (lambda: conv2d_int(np.zeros((1, 3, 3, 3), int), np.zeros((2, 1, 1, 1), int), groups=2), "C=3 channels and w has M=2"),
+        (lambda: conv2d_int(np.zeros((1, 4, 3, 3), int), np.zeros((2, 1, 1, 1), int), groups=2), "w has C=1; with groups=2 it must be C/groups=2"),
+        (lambda: conv2d_loops(np.zeros((1, 2, 3, 3), int), np.zeros((2, 1, 1, 1), int), groups=0), "groups must be in >= 1, not 0"),
+        (lambda: conv2d_float(np.zeros((1, 2, 3, 3)), np.zeros((2, 2, 1, 1)), groups=2), "w has C=2; with groups=2 it must be C/groups=1"),
+        (lambda: conv2d_binary(np.zeros((1, 2, 3, 3), int), np.zeros((3, 1, 1, 1), int), groups=2), "M=3 filters"),
+    ],
+)
+def test_bad_groups_raise_clear_errors(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()

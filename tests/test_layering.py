@@ -38,3 +38,14 @@ def test_nothing_below_sim_imports_sim(package):
     offenders = [str(p.relative_to(ROOT)) for p in _files(package)
                  if any(m == "sim" or m.startswith("sim.") for m in _imports(p))]
     assert not offenders
+def test_model_needs_only_numpy_and_onnx():
+    allowed_third_party = {"numpy", "onnx", "google"}  # google.protobuf: the format onnx files are in
+    offenders = {}
+    for path in _files("model"):
+        for module in _imports(path):
+            top = module.split(".")[0]
+            if top in ("model", "__future__") or top in __import__("sys").stdlib_module_names:
+                continue
+            if top not in allowed_third_party:
+                offenders.setdefault(str(path.relative_to(ROOT)), set()).add(top)
+    assert not offenders, offenders

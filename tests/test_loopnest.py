@@ -127,3 +127,19 @@ def test_bad_conv_order_and_sizes():
         broadcast_nest(0, 3)
     with pytest.raises(TypeError, match="tile size must be an integer"):
         broadcast_nest(2, 3).tile("i", 1.5)
+
+
+@pytest.mark.parametrize("layer", [ConvLayer(C=4, H=5, W=5, M=4, R=3, S=3, stride=2, pad=1, groups=4),
+                                   ConvLayer(N=2, C=6, H=4, W=5, M=9, R=2, S=3, pad=1, groups=3)], ids=str)
+def test_grouped_nest_executes_to_the_grouped_conv(layer):
+    x, w = _operands(layer)
+    ref = conv2d_int(x, w, layer.stride, layer.pad, layer.groups)
+    base = conv_nest(layer)
+    assert base.names == ("n", "g", "m", "c", "e", "f", "r", "s") and base.iterations == layer.macs
+    assert np.array_equal(execute(base, {"input": x, "weights": w}), ref)
+    rng = np.random.default_rng(2)
+    for _ in range(4):
+        nest = _random_transform(base, rng)
+        assert np.array_equal(execute(nest, {"input": x, "weights": w}), ref), str(nest)
+    with pytest.raises(ValueError, match="not a permutation of 'ngmcefrs'"):
+        conv_nest(layer, "nmcefrs")

@@ -117,3 +117,10 @@ def test_out_of_range_operands_are_an_error_not_masked(bits, bad):
     x[0, 0, 1, 2] = bad
     with pytest.raises(ValueError, match=f"x holds {bad}"):
         build_program(config, layer, x, np.zeros(layer.weight_shape, dtype=np.int64))
+
+
+def test_grouped_layer_is_refused_not_run_wrongly():
+    layer = ConvLayer(C=4, H=3, W=3, M=4, R=1, S=1, groups=2)
+    x, w = np.zeros(layer.input_shape, np.int64), np.zeros(layer.weight_shape, np.int64)
+    with pytest.raises(ValueError, match="groups=2; the accelerator runs groups=1 only"):
+        build_program(AcceleratorConfig.preset("tiny"), layer, x, w)

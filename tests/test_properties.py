@@ -233,6 +233,62 @@ def test_every_mapping_equals_the_reference_conv(case, bits, seed):
     assert np.array_equal(_run(mapping.nest, x, w), conv2d_int(x, w, layer.stride, layer.pad)), str(mapping.nest)
 
 
+# -- grouped and depthwise convolution --------------------------------------------------------------
+
+
+@st.composite
+def grouped_layers(draw, max_dim: int = 6, max_groups: int = 4) -> ConvLayer:
+    """A small valid grouped layer: 1..4 groups of 1..3 channels and 1..3 filters (depthwise included)."""
+    base = draw(layers(max_dim=max_dim, max_channels=1, max_filters=1))
+    groups = draw(st.integers(1, max_groups))
+    return ConvLayer(**base.to_dict() | {"C": groups * draw(st.integers(1, 3)), "M": groups * draw(st.integers(1, 3)),
+                                         "groups": groups})
+
+
+def _block_diagonal(layer: ConvLayer, w: np.ndarray) -> np.ndarray:
+    """Ungrouped MCRS weights equal to grouped ``w``: each filter's group channels, zeros elsewhere."""
+    full = np.zeros((layer.M, layer.C, layer.R, layer.S), np.int64)
+    for m in range(layer.M):
+        g = m // layer.group_filters
+        full[m, g * layer.group_channels:(g + 1) * layer.group_channels] = w[m]
+    return full
+
+
+@given(layer=grouped_layers(), bits=st.integers(2, 16), seed=seeds)
+def test_grouped_conv_is_the_ungrouped_conv_of_each_group(layer, bits, seed):
+    """A grouped conv equals the concatenated ungrouped convs of each group's slices, and the
+    ungrouped conv with block-diagonal (zero outside the group) weights."""
+    x, w = _operands(layer, bits, seed)
+    args = (layer.stride, layer.pad)
+    out = conv2d_int(x, w, *args, layer.groups)
+    assert out.shape == layer.output_shape
+    slices = zip(np.split(x, layer.groups, axis=1), np.split(w, layer.groups, axis=0))
+    assert np.array_equal(out, np.concatenate([conv2d_loops(xg, wg, *args) for xg, wg in slices], axis=1))
+    assert np.array_equal(out, conv2d_int(x, _block_diagonal(layer, w), *args))
+    assert np.array_equal(out, conv2d_loops(x, w, *args, layer.groups))
+    assert np.array_equal(out, conv2d_float(x, w, *args, layer.groups).astype(np.int64))
+
+
+@given(layer=grouped_layers(), seed=seeds)
+def test_grouped_binary_equals_plus_minus_one_grouped_conv(layer, seed):
+    xb, wb = _operands(layer, 1, seed)
+    expected = conv2d_int(2 * xb - 1, _block_diagonal(layer, 2 * wb - 1), layer.stride, layer.pad)
+    assert np.array_equal(conv2d_binary(xb, wb, layer.stride, layer.pad, layer.groups), expected)
+
+
+@given(layer=grouped_layers(max_dim=4, max_groups=3), order=st.permutations("ngmcefrs"), bits=st.integers(2, 16),
+       seed=seeds)
+def test_every_grouped_loop_order_and_group_tiling_equals_the_grouped_conv(layer, order, bits, seed):
+    """The grouped nest (a group loop ``g``; ``m`` and ``c`` within the group) in any order, and with
+    the group loop tiled by 2 (a remainder when G is odd), is the grouped conv."""
+    assume(layer.groups > 1)
+    x, w = _operands(layer, bits, seed)
+    ref = conv2d_int(x, _block_diagonal(layer, w), layer.stride, layer.pad)
+    assert np.array_equal(_run(conv_nest(layer, "".join(order)), x, w), ref)
+    tiled_order = [name for d in order for name in (("g_o", "g_i") if d == "g" else (d,))]
+    assert np.array_equal(_run(conv_nest(layer).tile("g", 2).interchange(tiled_order), x, w), ref)
+
+
 # -- quantizers: integer range, round-trip error, monotonicity, clipping, granularity, code sets --------------
 
 NEAREST = tuple(m for m in ROUNDING_MODES if m != "floor")

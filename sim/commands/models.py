@@ -1,0 +1,24 @@
+"""``qconv models``: build the bundled networks (digits CNN, ResNet-18, MobileNet-v1) and quantize them with ONNX Runtime."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sim.network_models import MODELS_ROOT, ModelName, build_model
+
+
+def register(subparsers) -> None:
+    """Add the ``models`` sub-command."""
+    p = subparsers.add_parser("models", help="write the bundled quantized ONNX models into build/models/")
+    p.add_argument("names", nargs="*", default=[m.value for m in ModelName], choices=[m.value for m in ModelName],
+                   metavar="NAME", help=f"models to build (default all: {', '.join(m.value for m in ModelName)})")
+    p.add_argument("--out", type=Path, default=MODELS_ROOT, help="output folder (default %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="seed of weights and calibration images (default 0)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    """Build each model; print where it went."""
+    for name in args.names:
+        print(f"wrote {build_model(ModelName(name), args.out, args.seed)}")
+    return 0
