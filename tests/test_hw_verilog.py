@@ -8,6 +8,7 @@ from model.config import AcceleratorConfig
 from model.perf import COUNTERS
 from model.program import desc_bits
 from sim.cli import main
+from sim.verilog_ports import verilog_ports
 
 
 @pytest.mark.parametrize("overrides", [dict(dataflow="ws", bits=8), dict(dataflow="os", bits=1, rf_depth=4, rows=3)])
@@ -19,8 +20,7 @@ def test_verilog_top_has_the_contract_ports(tmp_path, overrides):
     assert main(args) == 0
     text = (tmp_path / "qconv_top.v").read_text()
     assert AcceleratorConfig.from_json((tmp_path / "qconv_top.json").read_text()) == config
-    widths = {name: int(hi) + 1 if hi else 1
-              for hi, name in re.findall(r"^\s*(?:input|output)\s+(?:\[(\d+):0\]\s+)?(\w+);", text, re.M)}
+    widths = {port.name: port.width for port in verilog_ports(text)}
     assert widths["desc"] == desc_bits(config) and widths["start"] == widths["done"] == 1
     assert widths["host_sel"] == 2 and widths["host_wdata"] == config.word_bits
     assert widths["host_rdata"] == config.acc_bits and widths["host_addr"] == (1023).bit_length()

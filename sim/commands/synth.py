@@ -1,22 +1,28 @@
-"""``qconv synth``: synthesise and place-and-route the accelerator for an FPGA, report its size and Fmax."""
+"""``qconv synth``: synthesise and place-and-route the accelerator for an FPGA, report its size, Fmax and throughput."""
 
 from __future__ import annotations
 
 import json
 
-from hw.synth import FPGAS, format_table, synth_config
 from sim.cli import add_config_args, config_from_args
+from sim.fpga.flow import synth_config
+from sim.fpga.parts import FPGAS
+from sim.fpga.table import format_table
+from sim.fpga.throughput import DEFAULT_LAYERS
 
 
 def register(subparsers) -> None:
     """Add the ``synth`` sub-command."""
-    p = subparsers.add_parser("synth", help="synthesise for an FPGA (YoWASP Yosys + nextpnr): LUTs, FFs, BRAMs, DSPs, Fmax")
+    p = subparsers.add_parser("synth", help="synthesise for an FPGA (YoWASP Yosys + nextpnr): LUTs, FFs, BRAMs, DSPs, "
+                                            "Fmax, critical path, GMAC/s")
     p.add_argument("--fpga", choices=sorted(FPGAS), default="ice40", help="target part: ice40 (UP5K), ice40-hx8k, ecp5 (85F)")
     add_config_args(p)
     p.set_defaults(preset=None, func=run)
     p.add_argument("--seed", type=int, default=1, help="nextpnr placer seed")
     p.add_argument("--pnr-timeout", type=float, help="seconds nextpnr may run; stopped while routing, the "
                                                      "post-placement Fmax estimate is reported")
+    p.add_argument("--layer", help="layer of the GMAC/s figure, named or 'C=..,H=..,...' (default: the first of "
+                                   f"{', '.join(DEFAULT_LAYERS)} that fits the build, the last scaled down if none does)")
 
 
 def run(args) -> int:
@@ -27,7 +33,7 @@ def run(args) -> int:
     print(f"synthesising {config.rows}x{config.cols} {config.dataflow} bits={config.bits} "
           f"(preset {args.preset}) for {FPGAS[args.fpga].device} ...", flush=True)
     try:
-        result = synth_config(config, args.fpga, seed=args.seed, pnr_timeout=args.pnr_timeout)
+        result = synth_config(config, args.fpga, seed=args.seed, pnr_timeout=args.pnr_timeout, layer=args.layer)
     except RuntimeError as err:
         print(f"qconv synth: {err}")
         return 1
