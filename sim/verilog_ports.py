@@ -43,13 +43,16 @@ _VERILOG_PORT = re.compile(
 _RTLIL_PORT = re.compile(r"^\s*wire\s+(?:width\s+(\d+)\s+)?(?:signed\s+)?(input|output)\s+(\d+)\s+\\(\S+)", re.M)
 
 
-def _body(text: str, start: re.Pattern, end: re.Pattern, module: str, language: str) -> str:
-    """The text between the header of ``module`` and the end of its definition."""
-    head = start.search(text)
+def _module_ports(text: str, module: str, language: str, header: str, end: str, read) -> list[Port]:
+    """``read(body)`` of the definition of ``module``: from the ``header`` pattern to the next ``end``."""
+    head = re.compile(header, re.M).search(text)
     if head is None:
         raise ValueError(f"module {module!r} not found in the {language}")
-    tail = end.search(text, head.end())
-    return text[head.end(): tail.start() if tail else len(text)]
+    tail = re.compile(end, re.M).search(text, head.end())
+    ports = read(text[head.end(): tail.start() if tail else len(text)])
+    if not ports:
+        raise ValueError(f"module {module!r} declares no ports in the {language}")
+    return ports
 
 
 def verilog_ports(text: str, module: str = TOP_NAME) -> list[Port]:
@@ -60,13 +63,12 @@ def verilog_ports(text: str, module: str = TOP_NAME) -> list[Port]:
     ValueError
         If ``module`` is not defined in ``text`` or declares no ports.
     """
-    start = re.compile(rf"^\s*module\s+\\?{re.escape(module)}{_NAME_END}", re.M)
-    body = _body(text, start, re.compile(r"^\s*endmodule\b", re.M), module, "Verilog")
-    ports = [Port(Direction(d), escaped or plain, abs(int(hi) - int(lo)) + 1 if hi else 1)
-             for d, hi, lo, escaped, plain in _VERILOG_PORT.findall(body)]
-    if not ports:
-        raise ValueError(f"module {module!r} declares no ports in the Verilog")
-    return ports
+    def read(body: str) -> list[Port]:
+        return [Port(Direction(d), escaped or plain, abs(int(hi) - int(lo)) + 1 if hi else 1)
+                for d, hi, lo, escaped, plain in _VERILOG_PORT.findall(body)]
+
+    header = rf"^\s*module\s+\\?{re.escape(module)}{_NAME_END}"
+    return _module_ports(text, module, "Verilog", header, r"^\s*endmodule\b", read)
 
 
 def rtlil_ports(text: str, module: str = TOP_NAME) -> list[Port]:
@@ -77,9 +79,8 @@ def rtlil_ports(text: str, module: str = TOP_NAME) -> list[Port]:
     ValueError
         If ``module`` is not defined in ``text`` or declares no ports.
     """
-    start = re.compile(rf"^module \\{re.escape(module)}\s*$", re.M)
-    body = _body(text, start, re.compile(r"^end\s*$", re.M), module, "RTLIL")
-    found = sorted((int(i), d, name, int(w or 1)) for w, d, i, name in _RTLIL_PORT.findall(body))
-    if not found:
-        raise ValueError(f"module {module!r} declares no ports in the RTLIL")
-    return [Port(Direction(d), name, w) for _, d, name, w in found]
+    def read(body: str) -> list[Port]:
+        found = sorted((int(i), d, name, int(w or 1)) for w, d, i, name in _RTLIL_PORT.findall(body))
+        return [Port(Direction(d), name, w) for _, d, name, w in found]
+
+    return _module_ports(text, module, "RTLIL", rf"^module \\{re.escape(module)}\s*$", r"^end\s*$", read)

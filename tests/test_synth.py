@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
-from amaranth.back import rtlil
+from amaranth.back import rtlil, verilog
 from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
@@ -21,7 +21,7 @@ from sim.fpga.logs import parse_critical_path, parse_nextpnr_log, parse_yosys_st
 from sim.fpga.parts import FPGAS, resources
 from sim.fpga.table import format_critical_path, format_table
 from sim.fpga.throughput import throughput, workload
-from sim.verilog_ports import Direction, Port, rtlil_ports
+from sim.verilog_ports import Direction, Port, rtlil_ports, verilog_ports
 
 DATA = Path(__file__).parent / "data" / "synth"
 
@@ -114,8 +114,10 @@ def test_no_critical_path_before_routing():
     assert placed["critical_path"] is None and format_critical_path(None) == "-"
 
 
-def test_rtlil_ports_and_harness_cover_every_bit():
+def test_port_readers_agree_on_amaranth_output_and_harness_covers_every_bit():
     ports = rtlil_ports(rtlil.convert(_Mac(), name="qconv_top"))
+    assert sorted(verilog_ports(verilog.convert(_Mac(), name="qconv_top"))) == sorted(ports)
+    assert len(ports) == 7 and {"clk", "rst"} <= {p.name for p in ports}
     assert Port(Direction.INPUT, "desc", 40) in ports and Port(Direction.OUTPUT, "count_cycles", 48) in ports
     harness, blackbox = harness_verilog(ports)
     assert "reg [55:0] shift;" in harness  # a + b + desc = 56 bits

@@ -1,10 +1,6 @@
-"""sim.verilog_ports: the one reader of port declarations, on hand-written netlists and Amaranth's own."""
+"""sim.verilog_ports: the one reader of port declarations, on hand-written netlists (Amaranth's own: test_synth)."""
 
 import pytest
-from amaranth.back import rtlil, verilog
-from amaranth.hdl import Module
-from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out
 
 from sim.verilog_ports import Direction, Port, rtlil_ports, verilog_ports
 
@@ -49,23 +45,3 @@ def test_verilog_ports_of_the_top_not_of_a_submodule_named_after_it():
 def test_missing_module_or_ports_is_an_error(reader, text, message):
     with pytest.raises(ValueError, match=message):
         reader(text)
-
-
-class _Block(wiring.Component):
-    a: In(8)
-    desc: In(40)
-    acc: Out(20)
-    flag: Out(1)
-
-    def elaborate(self, platform):
-        m = Module()
-        m.d.sync += [self.acc.eq(self.acc + self.a + self.desc[:4]), self.flag.eq(self.desc[39])]
-        return m
-
-
-def test_verilog_and_rtlil_readers_agree_on_amaranth_output():
-    from_v = verilog_ports(verilog.convert(_Block(), name="qconv_top"))
-    from_il = rtlil_ports(rtlil.convert(_Block(), name="qconv_top"))
-    expected = {Port(Direction.INPUT, "clk", 1), Port(Direction.INPUT, "rst", 1), Port(Direction.INPUT, "a", 8),
-                Port(Direction.INPUT, "desc", 40), Port(Direction.OUTPUT, "acc", 20), Port(Direction.OUTPUT, "flag", 1)}
-    assert set(from_v) == set(from_il) == expected and len(from_il) == len(expected)
