@@ -199,6 +199,30 @@ def test_synth_refuses_a_layer_that_does_not_fit_before_synthesising(capsys, tmp
     assert not (tmp_path / "build").exists()
 
 
+def test_synth_command_prints_the_critical_path_and_throughput(capsys, monkeypatch):
+    from sim.commands import synth as synth_command
+
+    config = AcceleratorConfig.preset("tiny", rows=2, cols=2, bits=8)
+    log = parse_nextpnr_log((DATA / "up5k_2x2_ws_b8.nextpnr.log").read_text())
+    result = {"fpga": "ice40", "device": "iCE40UP5K-SG48", "config": json.loads(config.to_json()), "luts": 3413,
+              "ffs": 2363, "brams": 16, "dsps": 8, "fits": True, "limits": {}, "harness": {"luts": 249, "ffs": 351},
+              "fmax_mhz": log["fmax_mhz"], "fmax_stage": "routed", "critical_path": log["critical_path"],
+              "throughput": throughput(config, log["fmax_mhz"], workload(config)), "json": "x.json"}
+    seen = {}
+
+    def fake_synth_config(config, fpga, **options):
+        seen.update(config=config, fpga=fpga, **options)
+        return result
+
+    monkeypatch.setattr(synth_command, "synth_config", fake_synth_config)
+    assert main(["synth", "--fpga", "ice40", "--rows", "2", "--cols", "2", "--bits", "8", "--layer", "C=2,H=6,W=6,M=2,R=3,S=3"]) == 0
+    assert seen["config"] == config and seen["layer"] == "C=2,H=6,W=6,M=2,R=3,S=3"
+    out = capsys.readouterr().out
+    assert ("critical path: 58.18 ns (18.45 logic, 39.73 routing; 19 logic levels, 20 nets) "
+            "from core.controller.stream_ctx.valid to core.controller.sw_nbase") in out
+    assert "GMAC/s = 4 PEs x 1 MAC/cycle x 17.19 MHz x " in out and "small_3x3 scaled to the buffers: N=1,C=8,H=8" in out
+
+
 def test_table_shows_critical_path_and_throughput():
     config = AcceleratorConfig.preset("default")
     path = parse_critical_path((DATA / "ecp5_fits.nextpnr.log").read_text())

@@ -38,6 +38,15 @@ def run(args) -> int:
         print(f"qconv synth: {err}")
         return 1
     print(format_table([result]))
+    path, rate = result["critical_path"], result["throughput"]
+    if path is not None:
+        print(f"critical path: {path['delay_ns']:.2f} ns ({path['logic_ns']:.2f} logic, {path['routing_ns']:.2f} routing; "
+              f"{path['logic_levels']} logic levels, {path['nets']} nets) from {path['from_signal']} to {path['to_signal']}")
+    if rate["gmacs"] is not None:
+        layer = rate["layer"]
+        print(f"throughput: {rate['gmacs']:.4g} GMAC/s = {config.pes} PEs x {config.macs_per_pe_cycle} MAC/cycle x "
+              f"{result['fmax_mhz']} MHz x {rate['utilisation']:.2%} utilisation on {layer['name']}"
+              + (f" scaled to the buffers: {layer['shape']}" if layer["scaled"] else ""))
     if not result["fits"]:
         print(f"does not fit {result['device']}: {json.dumps(result['limits'])}; {'; '.join(result['errors'])}")
     print(f"wrote {result['json']}")
