@@ -25,6 +25,7 @@ DEFAULT_LAYERS = ("resnet18_conv2", "small_3x3")
 
 
 def _fits(config: AcceleratorConfig, layer: ConvLayer) -> bool:
+    """Whether ``layer`` runs on ``config`` (its passes fit the buffers, its reduction the weight lanes)."""
     try:
         plan(config, layer)
     except ValueError:
