@@ -6,8 +6,10 @@ from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from hw.pe import OUTPUT_STATIONARY, WEIGHT_STATIONARY, ProcessingElement
+from hw.pe import ProcessingElement
 from hw.select import select
+from hw.signatures import ArrayControlSignature
+from model.config import Dataflow
 
 __all__ = ["PEArray"]
 
@@ -17,106 +19,71 @@ class PEArray(wiring.Component):
 
     Parameters
     ----------
-    rows, cols, word_bits, binary, acc_bits, rf_depth, stationary
-        As :class:`hw.pe.ProcessingElement`; ``stationary`` picks the dataflow.
+    dataflow, word_bits, binary, product_bits, acc_bits, rf_depth
+        As :class:`hw.pe.ProcessingElement`.
+    rows, cols : int
+        Array shape.
 
-    Ports (all dataflows)
-    ---------------------
-    a : In(ArrayLayout(word_bits, rows)); mask : In(ArrayLayout(word_bits or 1, rows))
-        Operand word and mask of each row (broadcast along the row).
-
-    Weight-stationary (``"ws"``): rows are reduction words, columns filters
-    ----------------------------------------------------------------------
-    rf_sel : In(range(rf_depth))
-        Register-file entry every PE multiplies with this cycle.
-    load_en, load_row, load_sel : In(1), In(range(rows)), In(range(rf_depth))
-    load_data : In(ArrayLayout(word_bits, cols))
-        A weight-buffer line written into entry ``load_sel`` of row ``load_row``.
-    acc_en, acc_first : In(1)
-        One cycle after ``a``: column accumulator ``acc[j] <= (acc_first ? 0 : acc[j]) + sum_i product[i][j]``.
-    acc : Out(ArrayLayout(signed(acc_bits), cols))
-        Column accumulators; latency 2 cycles from ``a`` (product register, then accumulator).
-
-    Output-stationary (``"os"``): rows are output pixels, columns filters
-    --------------------------------------------------------------------
-    w : In(ArrayLayout(word_bits, cols))
-        Weight word of each column (broadcast along the column), with ``a``.
-    acc_row_en : In(rows); acc_col_en : In(cols); acc_first : In(1); acc_sel : In(range(rf_depth))
-        One cycle after ``a``: PE(i, j) with both enables adds its product to entry ``acc_sel``.
-    drain_row : In(range(rows)); drain_sel : In(range(rf_depth))
-    drain : Out(ArrayLayout(signed(acc_bits), cols))
-        Entry ``drain_sel`` of every PE of row ``drain_row``, combinationally.
+    Ports
+    -----
+    ctrl : In(ArrayControlSignature)
+        From the controller (see the signature for each dataflow).
+    a : In(ArrayLayout(word_bits, rows))
+        Operand word of each row (broadcast along the row).
+    weights : In(ArrayLayout(word_bits, cols))
+        A weight line: WS, loaded into entry ``ctrl.load_sel`` of row ``ctrl.load_row``;
+        OS, the weight of each column (broadcast along the column) with ``a``.
+    result : Out(ArrayLayout(signed(acc_bits), cols))
+        WS: the column accumulators, ``acc[j] <= (acc_first ? 0 : acc[j]) + sum_i product[i][j]``
+        when ``ctrl.acc_en`` (valid one cycle after the product stage). OS: register-file entry
+        ``ctrl.drain_sel`` of every PE of row ``ctrl.drain_row``, combinationally.
     """
 
-    def __init__(self, rows: int, cols: int, word_bits: int, binary: bool, acc_bits: int, rf_depth: int,
-                 stationary: str):
-        self._shape = (rows, cols, word_bits, binary, acc_bits, rf_depth, stationary)
-        mask_bits = word_bits if binary else 1
-        members = {
+    def __init__(self, dataflow: Dataflow, rows: int, cols: int, word_bits: int, binary: bool, product_bits: int,
+                 acc_bits: int, rf_depth: int):
+        self._dataflow = Dataflow(dataflow)
+        self._pe_args = (self._dataflow, word_bits, binary, product_bits, acc_bits, rf_depth)
+        self._rows, self._cols, self._acc_bits = rows, cols, acc_bits
+        super().__init__({
+            "ctrl": In(ArrayControlSignature(self._dataflow, rows, cols, rf_depth, word_bits if binary else 1)),
             "a": In(data.ArrayLayout(word_bits, rows)),
-            "mask": In(data.ArrayLayout(mask_bits, rows)),
-        }
-        if stationary == WEIGHT_STATIONARY:
-            members |= {
-                "rf_sel": In(range(rf_depth)),
-                "load_en": In(1),
-                "load_row": In(range(rows)),
-                "load_sel": In(range(rf_depth)),
-                "load_data": In(data.ArrayLayout(word_bits, cols)),
-                "acc_en": In(1),
-                "acc_first": In(1),
-                "acc": Out(data.ArrayLayout(signed(acc_bits), cols)),
-            }
-        elif stationary == OUTPUT_STATIONARY:
-            members |= {
-                "w": In(data.ArrayLayout(word_bits, cols)),
-                "acc_row_en": In(rows),
-                "acc_col_en": In(cols),
-                "acc_first": In(1),
-                "acc_sel": In(range(rf_depth)),
-                "drain_row": In(range(rows)),
-                "drain_sel": In(range(rf_depth)),
-                "drain": Out(data.ArrayLayout(signed(acc_bits), cols)),
-            }
-        else:
-            raise ValueError(f"stationary must be 'ws' or 'os', not {stationary!r}")
-        super().__init__(members)
+            "weights": In(data.ArrayLayout(word_bits, cols)),
+            "result": Out(data.ArrayLayout(signed(acc_bits), cols)),
+        })
 
     def elaborate(self, platform):
-        rows, cols, word_bits, binary, acc_bits, rf_depth, stationary = self._shape
+        rows, cols, ctrl = self._rows, self._cols, self.ctrl
+        ws = self._dataflow is Dataflow.WS
         m = Module()
-        pes = [[ProcessingElement(word_bits, binary, acc_bits, rf_depth, stationary) for _ in range(cols)]
-               for _ in range(rows)]
+        pes = [[ProcessingElement(*self._pe_args) for _ in range(cols)] for _ in range(rows)]
         for i in range(rows):
             for j in range(cols):
                 pe = pes[i][j]
                 m.submodules[f"pe_{i}_{j}"] = pe
-                m.d.comb += [pe.a.eq(self.a[i]), pe.mask.eq(self.mask[i])]
-                if stationary == WEIGHT_STATIONARY:
+                m.d.comb += [pe.a.eq(self.a[i]), pe.weight.eq(self.weights[j]), pe.ctrl.mask.eq(ctrl.mask[i])]
+                if ws:
                     m.d.comb += [
-                        pe.rf_sel.eq(self.rf_sel),
-                        pe.load_en.eq(self.load_en & (self.load_row == i)),
-                        pe.load_sel.eq(self.load_sel),
-                        pe.load_data.eq(self.load_data[j]),
+                        pe.ctrl.rf_sel.eq(ctrl.rf_sel),
+                        pe.ctrl.load_en.eq(ctrl.load_en & (ctrl.load_row == i)),
+                        pe.ctrl.load_sel.eq(ctrl.load_sel),
                     ]
                 else:
                     m.d.comb += [
-                        pe.w.eq(self.w[j]),
-                        pe.acc_en.eq(self.acc_row_en[i] & self.acc_col_en[j]),
-                        pe.acc_first.eq(self.acc_first),
-                        pe.acc_sel.eq(self.acc_sel),
-                        pe.drain_sel.eq(self.drain_sel),
+                        pe.ctrl.acc_en.eq(ctrl.acc_row_en[i] & ctrl.acc_col_en[j]),
+                        pe.ctrl.acc_first.eq(ctrl.acc_first),
+                        pe.ctrl.acc_sel.eq(ctrl.acc_sel),
+                        pe.ctrl.drain_sel.eq(ctrl.drain_sel),
                     ]
         for j in range(cols):
-            if stationary == WEIGHT_STATIONARY:
+            if ws:
                 column = pes[0][j].product
                 for i in range(1, rows):
                     column = column + pes[i][j].product
-                acc = Signal(signed(acc_bits), name=f"acc{j}")
-                with m.If(self.acc_en):
-                    m.d.sync += acc.eq(Mux(self.acc_first, 0, acc) + column)
-                m.d.comb += self.acc[j].eq(acc)
+                acc = Signal(signed(self._acc_bits), name=f"acc{j}")
+                with m.If(ctrl.acc_en):
+                    m.d.sync += acc.eq(Mux(ctrl.acc_first, 0, acc) + column)
+                m.d.comb += self.result[j].eq(acc)
             else:
                 # A mux tree, not an Array read (an `always @*` Icarus may never run: hw/select.py).
-                m.d.comb += self.drain[j].eq(select([pes[i][j].drain_data for i in range(rows)], self.drain_row))
+                m.d.comb += self.result[j].eq(select([pes[i][j].drain for i in range(rows)], ctrl.drain_row))
         return m

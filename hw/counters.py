@@ -6,10 +6,9 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["Counters", "COUNTER_BITS"]
+from model.contract import COUNTER_BITS
 
-#: Width of every counter (the ``count_<name>`` ports).
-COUNTER_BITS = 48
+__all__ = ["Counters"]
 
 
 class Counters(wiring.Component):
@@ -24,7 +23,7 @@ class Counters(wiring.Component):
     -----
     inc_<name> : In(width)
         Added to the counter at the end of every cycle.
-    count_<name> : Out(COUNTER_BITS)
+    count_<name> : Out(model.contract.COUNTER_BITS)
         The count (registered: includes increments up to the previous cycle).
     """
 

@@ -6,17 +6,19 @@ from amaranth.hdl import Module
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
+from hw.signatures import RequestSignature, WritePortSignature
+
 __all__ = ["GlobalBuffer"]
 
 
 class GlobalBuffer(wiring.Component):
-    """Three memories; every read port is synchronous (data one cycle after ``ren``), every write
+    """Three memories; every read is synchronous (data one cycle after the request), every write
     takes effect at the end of the cycle.
 
     * ifmap: ``ifmap_depth`` words of ``word_bits``; one write port, ``rows`` read ports
       (one per array row), so one access = one word.
     * weights: ``weight_depth`` lines of ``cols`` lanes of ``word_bits``; the write port
-      writes single lanes (``weight_wen`` has one bit per lane), the read port whole lines.
+      writes single lanes (one enable bit per lane), the read port whole lines.
       One access = one lane write or one line read.
     * psum/ofmap: ``psum_depth`` lines of ``cols`` lanes of ``acc_bits`` (two's complement);
       one write port with lane enables and one read port, transparent for that write port
@@ -29,41 +31,40 @@ class GlobalBuffer(wiring.Component):
 
     Ports
     -----
-    ifmap_waddr, ifmap_wdata, ifmap_we : In
-    ifmap_raddr : In(ArrayLayout(range(ifmap_depth), rows)); ifmap_ren : In(rows)
-    ifmap_rdata : Out(ArrayLayout(word_bits, rows))
-    weight_waddr, weight_wdata (a line), weight_wen (cols) : In
-    weight_raddr, weight_ren : In; weight_rdata : Out(ArrayLayout(word_bits, cols))
-    psum_waddr, psum_wdata (a line), psum_wen (cols) : In
-    psum_raddr, psum_ren : In; psum_rdata : Out(ArrayLayout(acc_bits, cols))
+    ifmap_write, weight_write, psum_write : In(WritePortSignature)
+    ifmap_read : In(RequestSignature).array(rows); weight_read, psum_read : In(RequestSignature)
+    ifmap_data : Out(ArrayLayout(word_bits, rows))
+        Row ``i``'s word, read by ``ifmap_read[i]``.
+    weight_data : Out(ArrayLayout(word_bits, cols)); psum_data : Out(ArrayLayout(acc_bits, cols))
+        The line last read (held while no new read is requested).
     """
 
     def __init__(self, rows: int, cols: int, word_bits: int, acc_bits: int,
                  ifmap_depth: int, weight_depth: int, psum_depth: int):
-        self._rows, self._cols = rows, cols
+        self._rows = rows
+        weight_line, psum_line = data.ArrayLayout(word_bits, cols), data.ArrayLayout(acc_bits, cols)
         self._ifmap = memory.Memory(shape=word_bits, depth=ifmap_depth, init=[])
-        self._weights = memory.Memory(shape=data.ArrayLayout(word_bits, cols), depth=weight_depth, init=[])
-        self._psum = memory.Memory(shape=data.ArrayLayout(acc_bits, cols), depth=psum_depth, init=[])
+        self._weights = memory.Memory(shape=weight_line, depth=weight_depth, init=[])
+        self._psum = memory.Memory(shape=psum_line, depth=psum_depth, init=[])
         super().__init__({
-            "ifmap_waddr": In(range(ifmap_depth)),
-            "ifmap_wdata": In(word_bits),
-            "ifmap_we": In(1),
-            "ifmap_raddr": In(data.ArrayLayout(range(ifmap_depth), rows)),
-            "ifmap_ren": In(rows),
-            "ifmap_rdata": Out(data.ArrayLayout(word_bits, rows)),
-            "weight_waddr": In(range(weight_depth)),
-            "weight_wdata": In(data.ArrayLayout(word_bits, cols)),
-            "weight_wen": In(cols),
-            "weight_raddr": In(range(weight_depth)),
-            "weight_ren": In(1),
-            "weight_rdata": Out(data.ArrayLayout(word_bits, cols)),
-            "psum_waddr": In(range(psum_depth)),
-            "psum_wdata": In(data.ArrayLayout(acc_bits, cols)),
-            "psum_wen": In(cols),
-            "psum_raddr": In(range(psum_depth)),
-            "psum_ren": In(1),
-            "psum_rdata": Out(data.ArrayLayout(acc_bits, cols)),
+            "ifmap_write": In(WritePortSignature(ifmap_depth, word_bits)),
+            "ifmap_read": In(RequestSignature(ifmap_depth)).array(rows),
+            "ifmap_data": Out(data.ArrayLayout(word_bits, rows)),
+            "weight_write": In(WritePortSignature(weight_depth, weight_line, cols)),
+            "weight_read": In(RequestSignature(weight_depth)),
+            "weight_data": Out(weight_line),
+            "psum_write": In(WritePortSignature(psum_depth, psum_line, cols)),
+            "psum_read": In(RequestSignature(psum_depth)),
+            "psum_data": Out(psum_line),
         })
+
+    @staticmethod
+    def _write(m, port, request):
+        m.d.comb += [port.addr.eq(request.addr), port.data.eq(request.data), port.en.eq(request.en)]
+
+    @staticmethod
+    def _read(m, port, request, data_out):
+        m.d.comb += [port.addr.eq(request.addr), port.en.eq(request.en), data_out.eq(port.data)]
 
     def elaborate(self, platform):
         m = Module()
@@ -71,23 +72,12 @@ class GlobalBuffer(wiring.Component):
         m.submodules.weights = self._weights
         m.submodules.psum = self._psum
 
-        wr = self._ifmap.write_port()
-        m.d.comb += [wr.addr.eq(self.ifmap_waddr), wr.data.eq(self.ifmap_wdata), wr.en.eq(self.ifmap_we)]
+        self._write(m, self._ifmap.write_port(), self.ifmap_write)
         for i in range(self._rows):
-            rd = self._ifmap.read_port()
-            m.d.comb += [rd.addr.eq(self.ifmap_raddr[i]), rd.en.eq(self.ifmap_ren[i]), self.ifmap_rdata[i].eq(rd.data)]
-
-        wr = self._weights.write_port(granularity=1)
-        rd = self._weights.read_port()
-        m.d.comb += [
-            wr.addr.eq(self.weight_waddr), wr.data.eq(self.weight_wdata), wr.en.eq(self.weight_wen),
-            rd.addr.eq(self.weight_raddr), rd.en.eq(self.weight_ren), self.weight_rdata.eq(rd.data),
-        ]
-
-        wr = self._psum.write_port(granularity=1)
-        rd = self._psum.read_port(transparent_for=(wr,))
-        m.d.comb += [
-            wr.addr.eq(self.psum_waddr), wr.data.eq(self.psum_wdata), wr.en.eq(self.psum_wen),
-            rd.addr.eq(self.psum_raddr), rd.en.eq(self.psum_ren), self.psum_rdata.eq(rd.data),
-        ]
+            self._read(m, self._ifmap.read_port(), self.ifmap_read[i], self.ifmap_data[i])
+        self._write(m, self._weights.write_port(granularity=1), self.weight_write)
+        self._read(m, self._weights.read_port(), self.weight_read, self.weight_data)
+        psum_write = self._psum.write_port(granularity=1)
+        self._write(m, psum_write, self.psum_write)
+        self._read(m, self._psum.read_port(transparent_for=(psum_write,)), self.psum_read, self.psum_data)
         return m

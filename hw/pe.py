@@ -7,18 +7,14 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.select import select
+from hw.signatures import PEControlSignature
+from model.config import Dataflow
 
-__all__ = ["ProcessingElement", "product_width", "WEIGHT_STATIONARY", "OUTPUT_STATIONARY"]
-
-WEIGHT_STATIONARY, OUTPUT_STATIONARY = "ws", "os"
-
-
-def product_width(word_bits: int, binary: bool) -> int:
-    """Signed width of one PE product: ``2*bits`` (multi-bit), or enough for ``[-pack, pack]`` (binary)."""
-    return word_bits.bit_length() + 1 if binary else 2 * word_bits
+__all__ = ["ProcessingElement", "popcount"]
 
 
-def _popcount(value):
+def popcount(value):
+    """The number of 1 bits of ``value``, as an adder chain."""
     total = value[0]
     for i in range(1, len(value)):
         total = total + value[i]
@@ -35,103 +31,78 @@ class ProcessingElement(wiring.Component):
 
     Parameters
     ----------
+    dataflow : Dataflow
+        What the register file holds: weights (WS) or partial sums (OS).
     word_bits : int
         Operand word width (``bits``, or ``pack`` when binary).
     binary : bool
         XNOR-popcount instead of a signed multiply.
+    product_bits : int
+        Signed width of a product (:func:`model.contract.product_bits`).
     acc_bits : int
         Accumulator width (output-stationary register-file entries).
     rf_depth : int
         Register-file entries; the controller uses one half per fold.
-    stationary : {"ws", "os"}
-        What the register file holds: weights (``"ws"``) or partial sums (``"os"``).
 
-    Ports (all dataflows)
-    ---------------------
+    Ports
+    -----
+    ctrl : In(PEControlSignature)
+        The register-file and operand control (see the signature).
     a : In(word_bits)
-        Operand word (ifmap).
-    mask : In(word_bits if binary else 1)
-        Operand mask.
-    product : Out(signed(product_width))
-        Registered product: latency 1 cycle from ``a``/``mask``/weight.
-
-    Ports (``"ws"``: weights in the register file)
-    ----------------------------------------------
-    rf_sel : In(range(rf_depth))
-        Entry holding this cycle's weight (read combinationally).
-    load_en, load_sel, load_data : In(1), In(range(rf_depth)), In(word_bits)
-        Write ``load_data`` into entry ``load_sel`` at the end of the cycle.
-
-    Ports (``"os"``: partial sums in the register file)
-    ---------------------------------------------------
-    w : In(word_bits)
-        Weight word (broadcast along the column).
-    acc_en, acc_first, acc_sel : In(1), In(1), In(range(rf_depth))
-        Add ``product`` to entry ``acc_sel`` (``acc_first``: start from 0) at the end of the cycle.
-    drain_sel : In(range(rf_depth))
-    drain_data : Out(signed(acc_bits))
-        Entry ``drain_sel``, combinationally.
+        Operand word (ifmap), broadcast along the row.
+    weight : In(word_bits)
+        WS: the weight word loaded when ``ctrl.load_en``; OS: the weight multiplied this cycle.
+    product : Out(signed(product_bits))
+        Registered product: latency :data:`model.contract.PRODUCT_LATENCY` from the operands.
+    drain : Out(signed(acc_bits))
+        OS: register-file entry ``ctrl.drain_sel``, combinationally (absent for WS).
     """
 
-    def __init__(self, word_bits: int, binary: bool, acc_bits: int, rf_depth: int, stationary: str):
-        if stationary not in (WEIGHT_STATIONARY, OUTPUT_STATIONARY):
-            raise ValueError(f"stationary must be 'ws' or 'os', not {stationary!r}")
-        self._word_bits, self._binary, self._acc_bits = word_bits, binary, acc_bits
-        self._rf_depth, self._stationary = rf_depth, stationary
+    def __init__(self, dataflow: Dataflow, word_bits: int, binary: bool, product_bits: int, acc_bits: int,
+                 rf_depth: int):
+        self._dataflow, self._word_bits, self._binary = Dataflow(dataflow), word_bits, binary
+        self._product_bits, self._acc_bits, self._rf_depth = product_bits, acc_bits, rf_depth
         members = {
+            "ctrl": In(PEControlSignature(self._dataflow, rf_depth, word_bits if binary else 1)),
             "a": In(word_bits),
-            "mask": In(word_bits if binary else 1),
-            "product": Out(signed(product_width(word_bits, binary))),
+            "weight": In(word_bits),
+            "product": Out(signed(product_bits)),
         }
-        if stationary == WEIGHT_STATIONARY:
-            members |= {
-                "rf_sel": In(range(rf_depth)),
-                "load_en": In(1),
-                "load_sel": In(range(rf_depth)),
-                "load_data": In(word_bits),
-            }
-        else:
-            members |= {
-                "w": In(word_bits),
-                "acc_en": In(1),
-                "acc_first": In(1),
-                "acc_sel": In(range(rf_depth)),
-                "drain_sel": In(range(rf_depth)),
-                "drain_data": Out(signed(acc_bits)),
-            }
+        if self._dataflow is Dataflow.OS:
+            members["drain"] = Out(signed(acc_bits))
         super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
-        pw = product_width(self._word_bits, self._binary)
-        if self._stationary == WEIGHT_STATIONARY:
+        ctrl = self.ctrl
+        if self._dataflow is Dataflow.WS:
             rf = Array(Signal(self._word_bits, name=f"rf{i}") for i in range(self._rf_depth))
             # Register-file reads are mux trees, not Array reads (an `always @*` that Icarus may never
             # run while the entries keep their reset value: see hw/select.py).
-            w = select(rf, self.rf_sel)
-            with m.If(self.load_en):
-                m.d.sync += rf[self.load_sel].eq(self.load_data)
+            w = select(rf, ctrl.rf_sel)
+            with m.If(ctrl.load_en):
+                m.d.sync += rf[ctrl.load_sel].eq(self.weight)
         else:
             rf = Array(Signal(signed(self._acc_bits), name=f"rf{i}") for i in range(self._rf_depth))
-            w = self.w
+            w = self.weight
             # Register-file reads are mux trees, not Array reads: Icarus never ran the `always @*` of
             # `rf[acc_sel]` while an entry accumulated 0 + 0 with the select unchanged, so the entry
             # read back X (see hw/select.py). The write stays an Array (a sync process reading rst).
-            m.d.comb += self.drain_data.eq(select(rf, self.drain_sel))
-            with m.If(self.acc_en):
-                m.d.sync += rf[self.acc_sel].eq(Mux(self.acc_first, 0, select(rf, self.acc_sel)) + self.product)
+            m.d.comb += self.drain.eq(select(rf, ctrl.drain_sel))
+            with m.If(ctrl.acc_en):
+                m.d.sync += rf[ctrl.acc_sel].eq(Mux(ctrl.acc_first, 0, select(rf, ctrl.acc_sel)) + self.product)
 
-        value = Signal(signed(pw))
+        value = Signal(signed(self._product_bits))
         if self._binary:
             agree = Signal(range(self._word_bits + 1))
             count = Signal(range(self._word_bits + 1))
             m.d.comb += [
-                agree.eq(_popcount(~(self.a ^ w) & self.mask)),
-                count.eq(_popcount(self.mask)),
+                agree.eq(popcount(~(self.a ^ w) & ctrl.mask)),
+                count.eq(popcount(ctrl.mask)),
                 value.eq(2 * agree - count),
             ]
         else:
-            operand = Mux(self.mask, self.a, 0)
+            operand = Mux(ctrl.mask, self.a, 0)
             m.d.comb += value.eq(operand.as_signed() * w.as_signed())
         m.d.sync += self.product.eq(value)
         return m

@@ -24,17 +24,14 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.delay import delay
-from model.quant.rounding import DEFAULT_ROUNDING, ROUNDING_MODES
-from model.validate import check_choice
+from model.contract import (
+    REQUANT_FIELDS, REQUANT_OUT_BITS, REQUANT_OUT_BITS_BITS, REQUANT_STAGES, REQUANT_ZERO_POINT_BITS, Rounding,
+)
 
-__all__ = ["Requant", "STAGES", "BIAS_BITS", "MULTIPLIER_BITS", "SHIFT_BITS", "ZERO_POINT_BITS", "OUT_BITS_BITS"]
+__all__ = ["Requant"]
 
-BIAS_BITS = 32        #: int32 bias
-MULTIPLIER_BITS = 31  #: Q31 multiplier, 0..2**31-1
-SHIFT_BITS = 6        #: total shift 31 + shift, 0..62
-ZERO_POINT_BITS = 16  #: output zero point, signed
-OUT_BITS_BITS = 5     #: output width 2..16
-STAGES = 3            #: register stages from ``en`` to ``out``
+_WIDTH = dict(REQUANT_FIELDS)
+BIAS_BITS, MULTIPLIER_BITS, SHIFT_BITS = _WIDTH["bias"], _WIDTH["multiplier"], _WIDTH["total_shift"]
 
 
 #: Width the floor is saturated to: any floor beyond it clamps the output (16 bits at most, after a
@@ -55,45 +52,46 @@ def _saturate(m, value, bits):
 
 
 class Requant(wiring.Component):
-    """One requantization lane: a pipeline of :data:`STAGES` registers, each loaded when its input is valid.
+    """One requantization lane: :data:`model.contract.REQUANT_STAGES` registers, each loaded when its input is valid.
 
     Parameters
     ----------
     acc_bits : int
         Width of the signed accumulator input.
-    rounding : str
-        Named rounding mode of :mod:`model.quant.rounding`.
+    rounding : Rounding
+        Named rounding mode (:class:`model.contract.Rounding`, defined in :mod:`model.quant.rounding`).
 
     Ports
     -----
     en : In(1)
         The operands are valid this cycle: they enter the pipeline at this clock edge, and
-        ``out`` shows their result :data:`STAGES` edges later, held until the next result.
+        ``out`` shows their result ``REQUANT_STAGES`` edges later, held until the next result.
     acc : In(signed(acc_bits)); bias : In(signed(32)); multiplier : In(31); total_shift : In(6)
     zero_point : In(signed(16)); out_bits : In(5); relu : In(1)
     out : Out(signed(16))
         The requantized value (combinational from the last register).
     """
 
-    def __init__(self, acc_bits: int, rounding: str = DEFAULT_ROUNDING):
-        check_choice("rounding", rounding, ROUNDING_MODES)
-        self._rounding = rounding
+    def __init__(self, acc_bits: int, rounding: Rounding = Rounding.HALF_EVEN):
+        if rounding not in tuple(Rounding):
+            raise ValueError(f"rounding must be one of {', '.join(r.value for r in Rounding)}, not {rounding!r}")
+        self._rounding = Rounding(rounding)
         super().__init__({
             "en": In(1),
             "acc": In(signed(acc_bits)),
             "bias": In(signed(BIAS_BITS)),
             "multiplier": In(unsigned(MULTIPLIER_BITS)),
             "total_shift": In(unsigned(SHIFT_BITS)),
-            "zero_point": In(signed(ZERO_POINT_BITS)),
-            "out_bits": In(unsigned(OUT_BITS_BITS)),
+            "zero_point": In(signed(REQUANT_ZERO_POINT_BITS)),
+            "out_bits": In(unsigned(REQUANT_OUT_BITS_BITS)),
             "relu": In(1),
-            "out": Out(signed(16)),
+            "out": Out(signed(REQUANT_OUT_BITS)),
         })
 
     def elaborate(self, platform):
         m = Module()
         valid = [self.en]  # valid[k]: stage k's input is valid
-        for k in range(1, STAGES):
+        for k in range(1, REQUANT_STAGES):
             valid.append(delay(m, valid[-1], 1, f"valid{k}"))
 
         def stage(k, names_values):
@@ -109,9 +107,9 @@ class Requant(wiring.Component):
         # the output range of the layer: [bottom, hi], bottom = max(lo, zero_point) with ReLU
         hi = Signal(signed(17))
         lo = Signal(signed(17))
-        m.d.comb += [hi.eq((Const(1, 17) << (self.out_bits - 1)[:OUT_BITS_BITS]) - 1), lo.eq(-hi - 1)]
+        m.d.comb += [hi.eq((Const(1, 17) << (self.out_bits - 1)[:REQUANT_OUT_BITS_BITS]) - 1), lo.eq(-hi - 1)]
         bottom = Mux(self.relu & (self.zero_point > lo), self.zero_point, lo)
-        layer = ((self.zero_point, signed(ZERO_POINT_BITS)), (hi, signed(17)), (bottom, signed(17)))
+        layer = ((self.zero_point, signed(REQUANT_ZERO_POINT_BITS)), (hi, signed(17)), (bottom, signed(17)))
         # stage 1: v = acc + bias (in the int32 range: the model checks it)
         v, M, s, *lay = stage(0, [("v", self.acc + self.bias, signed(BIAS_BITS)),
                                   ("multiplier", self.multiplier, unsigned(MULTIPLIER_BITS)),
@@ -129,14 +127,12 @@ class Requant(wiring.Component):
             ("above", nonzero & (rem > half), 1), ("at", nonzero & (rem == half), 1),
             *((f"layer{i}", x, x.shape()) for i, x in enumerate(lay))])
 
-        if self._rounding == "floor":
-            step = 0
-        elif self._rounding == "half_even":
-            step = above | (at & floor[0])
-        elif self._rounding == "half_away":
-            step = above | (at & (floor >= 0))
-        else:  # half_up
-            step = above | at
+        step = {
+            Rounding.FLOOR: 0,
+            Rounding.HALF_EVEN: above | (at & floor[0]),
+            Rounding.HALF_AWAY: above | (at & (floor >= 0)),
+            Rounding.HALF_UP: above | at,
+        }[self._rounding]
         y = Signal(signed(floor.shape().width + 2))
         m.d.comb += y.eq(floor + step + zp)
         m.d.comb += self.out.eq(Mux(y < bottom, bottom, Mux(y > hi, hi, y)))

@@ -8,15 +8,13 @@ from amaranth.back import verilog
 
 from hw.accelerator import Accelerator
 from model.config import AcceleratorConfig
+from model.contract import TOP_NAME
 
-__all__ = ["generate", "TOP_NAME"]
-
-#: Verilog module name of the accelerator.
-TOP_NAME = "qconv_top"
+__all__ = ["generate"]
 
 
 def generate(config: AcceleratorConfig, out_dir: Path) -> tuple[Path, Path]:
-    """Write ``<out_dir>/qconv_top.v`` and ``<out_dir>/qconv_top.json`` (``config.to_json()``).
+    """Write ``<out_dir>/<TOP_NAME>.v`` and ``<out_dir>/<TOP_NAME>.json`` (``config.to_json()``).
 
     Returns
     -------

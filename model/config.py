@@ -11,15 +11,27 @@ which is written beside the generated Verilog and handed to the testbench
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
 from dataclasses import dataclass
 
 from model.validate import check_choice, check_int
 
-__all__ = ["AcceleratorConfig", "DATAFLOWS", "PRESETS"]
+__all__ = ["AcceleratorConfig", "Dataflow", "DATAFLOWS", "PRESETS"]
 
-#: Dataflows the accelerator implements: output-stationary and weight-stationary.
-DATAFLOWS = ("os", "ws")
+
+class Dataflow(enum.StrEnum):
+    """What stays in the PEs' register files: partial sums (output-stationary) or weights (weight-stationary).
+
+    The values are the names used in JSON, on the command line and in reports.
+    """
+
+    OS = "os"
+    WS = "ws"
+
+
+#: The dataflow names, for command-line choices.
+DATAFLOWS = tuple(d.value for d in Dataflow)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,9 +45,9 @@ class AcceleratorConfig:
     bits : int
         Operand width: 2..16 for signed two's-complement integers, or 1 for
         binary layers whose values are +1/-1 stored as bits (+1 -> 1, -1 -> 0).
-    dataflow : {"os", "ws"}
+    dataflow : Dataflow or {"os", "ws"}
         ``"os"`` keeps partial sums in the PEs (output-stationary); ``"ws"``
-        keeps weights in the PEs (weight-stationary).
+        keeps weights in the PEs (weight-stationary). Stored as a :class:`Dataflow`.
     rf_depth : int
         Entries in each PE's register file, even, 2..64. Half of them serve
         the fold being computed and half are filled (or drained) for the next
@@ -57,7 +69,7 @@ class AcceleratorConfig:
     rows: int = 8
     cols: int = 8
     bits: int = 8
-    dataflow: str = "ws"
+    dataflow: Dataflow = Dataflow.WS
     rf_depth: int = 2
     pack: int = 8
     ifmap_depth: int = 16384
@@ -69,6 +81,7 @@ class AcceleratorConfig:
         check_int("cols", self.cols, 1, 64)
         check_int("bits", self.bits, 1, 16)
         check_choice("dataflow", self.dataflow, DATAFLOWS)
+        object.__setattr__(self, "dataflow", Dataflow(self.dataflow))
         check_int("rf_depth", self.rf_depth, 2, 64)
         if self.rf_depth % 2:
             raise ValueError(f"rf_depth must be even (2, 4, ..., 64), not {self.rf_depth!r}")
@@ -98,11 +111,6 @@ class AcceleratorConfig:
     def word_bits(self) -> int:
         """Width in bits of one stored input or weight word."""
         return self.pack if self.binary else self.bits
-
-    @property
-    def macs_per_pe_cycle(self) -> int:
-        """Products one PE can perform per cycle (``pack`` when binary, else 1)."""
-        return self.channels_per_word
 
     @property
     def max_reduction(self) -> int:
@@ -145,7 +153,7 @@ class AcceleratorConfig:
 
     def to_dict(self) -> dict:
         """The chosen settings as a plain dict (no derived values)."""
-        return dataclasses.asdict(self)
+        return {**dataclasses.asdict(self), "dataflow": self.dataflow.value}
 
     def to_json(self) -> str:
         """JSON text with the settings and, under ``"derived"``, the derived values."""

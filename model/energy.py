@@ -35,9 +35,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from model.config import PRESETS
+from model.config import PRESETS, Dataflow
 from model.validate import check_choice, check_int
-from model.perf import COUNTERS
+from model.contract import COUNTERS
 
 __all__ = [
     "LEVELS", "EnergyTable", "TABLES", "Hierarchy", "HIERARCHIES",
@@ -258,7 +258,7 @@ def accelerator_energy(config, counters: dict, table="eyeriss") -> dict:
     t = _table(table)
     c = counters
     wb, ab = config.word_bits, config.acc_bits
-    ws = config.dataflow == "ws"
+    ws = config.dataflow is Dataflow.WS
     psum_hops = config.rows if ws else 1
     weight_fanout = 1 if ws else config.rows
     weight_words_read = c["glb_weight_reads"] * config.cols  # array line reads

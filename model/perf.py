@@ -13,33 +13,20 @@ fold (``P`` for WS, ``Kw`` for OS):
 * WS: ``span`` (load fold 0) + one period per fold (the last one without a load);
 * OS: ``span`` (walk fold 0's pixels) + one period per fold + ``span`` (drain
   the last fold);
-* plus ``TAIL[dataflow]`` cycles of pipeline after the last issue and one
-  cycle in which ``done`` rises.
+* plus :data:`model.contract.PIPELINE_TAIL` cycles of pipeline after the last
+  issue and one cycle in which ``done`` rises.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from model.config import AcceleratorConfig
+from model.config import AcceleratorConfig, Dataflow
+from model.contract import COUNTERS, PIPELINE_TAIL, pass_shape, reduction_words, words_per_pixel
 from model.layer import ConvLayer
-from model.tiling import plan, reduction_words, words_per_pixel
+from model.tiling import plan
 
-__all__ = ["COUNTERS", "TAIL", "Prediction", "predict", "pass_cycles"]
-
-#: Hardware counter names, in report order (``count_<name>`` ports of ``qconv_top``).
-COUNTERS: tuple[str, ...] = (
-    "cycles", "macs",
-    "dram_ifmap_reads", "dram_weight_reads", "dram_psum_writes",
-    "glb_ifmap_reads", "glb_ifmap_writes", "glb_weight_reads", "glb_weight_writes",
-    "glb_psum_reads", "glb_psum_writes",
-    "rf_weight_reads", "rf_weight_writes", "rf_psum_reads", "rf_psum_writes",
-)
-
-#: Pipeline cycles after the controller's last issue slot until the last buffer write:
-#: WS read ifmap -> multiply -> column sum/accumulate -> psum read-modify-write;
-#: OS drain issue -> (2-cycle delay behind the last accumulate) -> psum write.
-TAIL = {"ws": 3, "os": 2}
+__all__ = ["Prediction", "predict", "pass_cycles"]
 
 
 @dataclass(frozen=True)
@@ -58,38 +45,27 @@ class Prediction:
 def _periods(config: AcceleratorConfig, stream: int, folds: int) -> list[int]:
     """Lengths of the controller's periods in one pass (see the module notes)."""
     g, span = config.rf_sets, config.rows * config.rf_sets
+    os_ = config.dataflow is Dataflow.OS
     periods = [span]
     for f in range(folds):
-        side = f + 1 < folds or (config.dataflow == "os" and f >= 1)  # a load or a drain shares the period
+        side = f + 1 < folds or (os_ and f >= 1)  # a load or a drain shares the period
         periods.append(g * max(stream, config.rows if side else 0))
-    if config.dataflow == "os":
+    if os_:
         periods.append(span)
     return periods
 
 
-def _fold_shape(config: AcceleratorConfig, layer: ConvLayer, n_count: int, m_count: int) -> tuple[int, int, int]:
-    """(stream length L, number of folds, filter groups) of a pass."""
-    kw = reduction_words(config, layer)
-    p = n_count * layer.E * layer.F
-    span = config.rows * config.rf_sets
-    m_groups = -(-m_count // config.cols)
-    if config.dataflow == "ws":
-        return p, m_groups * -(-kw // span), m_groups
-    return kw, m_groups * -(-p // span), m_groups
-
-
 def pass_cycles(config: AcceleratorConfig, layer: ConvLayer, n_count: int, m_count: int) -> int:
     """Cycles of one pass, from the cycle after ``start`` to the cycle ``done`` rises."""
-    stream, folds, _ = _fold_shape(config, layer, n_count, m_count)
-    return sum(_periods(config, stream, folds)) + TAIL[config.dataflow] + 1
+    shape = pass_shape(config, layer, n_count, m_count)
+    return sum(_periods(config, shape.stream, shape.folds)) + PIPELINE_TAIL[config.dataflow] + 1
 
 
 def _naive_pass_cycles(config: AcceleratorConfig, layer: ConvLayer, n_count: int, m_count: int) -> int:
     """The same folds, each paying its own load, stream, drain and pipeline tail (no overlap)."""
-    stream, folds, _ = _fold_shape(config, layer, n_count, m_count)
-    span = config.rows * config.rf_sets
-    drain = span if config.dataflow == "os" else 0
-    return folds * (span + config.rf_sets * stream + drain + TAIL[config.dataflow]) + 1
+    shape = pass_shape(config, layer, n_count, m_count)
+    drain = shape.span if config.dataflow is Dataflow.OS else 0
+    return shape.folds * (shape.span + config.rf_sets * shape.stream + drain + PIPELINE_TAIL[config.dataflow]) + 1
 
 
 def _inside(size: int, out: int, kernel: int, stride: int, pad: int) -> int:
@@ -113,9 +89,9 @@ def predict(config: AcceleratorConfig, layer: ConvLayer) -> Prediction:
     c = dict.fromkeys(COUNTERS, 0)
     naive = 0
     for ps in the_plan.passes:
-        p = ps.n_count * layer.E * layer.F
+        shape = pass_shape(config, layer, ps.n_count, ps.m_count)
+        p, folds, m_groups = shape.P, shape.folds, shape.m_groups
         outputs = p * ps.m_count
-        _, folds, m_groups = _fold_shape(config, layer, ps.n_count, ps.m_count)
         c["cycles"] += pass_cycles(config, layer, ps.n_count, ps.m_count)
         naive += _naive_pass_cycles(config, layer, ps.n_count, ps.m_count)
         c["macs"] += outputs * layer.reduction
@@ -129,11 +105,10 @@ def predict(config: AcceleratorConfig, layer: ConvLayer) -> Prediction:
         # every (pixel, reduction word) that is not padding is read once per filter group
         c["glb_ifmap_reads"] += m_groups * ps.n_count * cw * inside
         c["glb_psum_reads"] += outputs  # the host reads every output once
-        if config.dataflow == "ws":
-            k_folds = folds // m_groups
+        if config.dataflow is Dataflow.WS:
             c["glb_weight_reads"] += m_groups * kw
-            c["glb_psum_reads"] += m_groups * (k_folds - 1) * p
-            c["glb_psum_writes"] += m_groups * k_folds * p
+            c["glb_psum_reads"] += m_groups * (shape.k_folds - 1) * p
+            c["glb_psum_writes"] += m_groups * shape.k_folds * p
             c["rf_weight_reads"] += outputs * kw
             c["rf_weight_writes"] += ps.m_count * kw
         else:
@@ -141,7 +116,7 @@ def predict(config: AcceleratorConfig, layer: ConvLayer) -> Prediction:
             c["glb_psum_writes"] += m_groups * p
             c["rf_psum_reads"] += outputs * kw  # kw-1 accumulate reads + one drain read per output
             c["rf_psum_writes"] += outputs * kw
-    lanes = config.pes * config.macs_per_pe_cycle
+    lanes = config.pes * config.channels_per_word
     return Prediction(
         cycles=c["cycles"],
         counters=c,

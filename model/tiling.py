@@ -30,19 +30,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from model.config import AcceleratorConfig
+from model.contract import reduction_words, words_per_pixel
 from model.layer import ConvLayer
 
-__all__ = ["Pass", "Plan", "plan", "words_per_pixel", "reduction_words"]
-
-
-def words_per_pixel(config: AcceleratorConfig, layer: ConvLayer) -> int:
-    """``Cw``: words holding the channels of one input pixel, ``ceil(C / channels_per_word)``."""
-    return -(-layer.C // config.channels_per_word)
-
-
-def reduction_words(config: AcceleratorConfig, layer: ConvLayer) -> int:
-    """``Kw = Cw * R * S``: words of one output's dot product (one weight-buffer lane per filter)."""
-    return words_per_pixel(config, layer) * layer.R * layer.S
+__all__ = ["Pass", "Plan", "plan"]
 
 
 @dataclass(frozen=True)

@@ -1,29 +1,19 @@
-"""Benchmarks of qconv, each figure a ratio measured side by side in one run (median of repetitions).
+"""Benchmarks of the RTL and the summary of ``make bench``: simulator speed, RTL spot checks, and the model's sections.
 
-Sections (each a function returning a JSON-ready dict, or None with a note
-when the model it needs is not in this tree):
+The pure-model sections (golden convolution, reuse distances, utilisation,
+energy) are :mod:`model.benchmarks`; this module adds what needs a simulator
+and writes ``summary.json`` and ``summary.md`` (:func:`run_bench`).
 
-1. :func:`bench_golden` -- vectorised ``conv2d_int`` against the literal loop
-   nest (small layer) and against a float64 im2col + BLAS convolution (large
-   layer).
-2. :func:`bench_reuse` -- ``model.reuse``'s O(N log N) reuse distances against
-   its naive reference, in accesses per second.
-3. :func:`bench_sim_speed` -- simulated cycles per second of the same layer's
-   passes in Verilator (model C++ at ``-O2``), Icarus and Amaranth's simulator,
-   build time apart, and a full co-simulation (host transfers included) on the
-   HDL simulators.
-4. :func:`bench_quality` -- PE utilisation and cycles against the ideal
-   ``ceil(MACs/PEs)`` for OS and WS on real layers (``model.perf``), layers
-   scaled down to fit the buffers where needed, spot-checked on RTL.
-5. :func:`bench_energy` -- energy per inference of a small CNN at 8, 4 and 1
-   bits from ``model.energy``.
-
-:func:`run_bench` writes ``summary.json`` and ``summary.md``.
+:func:`bench_sim_speed` measures simulated cycles per second of the same
+layer's passes on Verilator (model C++ at ``-O2``), Icarus and Amaranth's
+simulator -- the same host programs through the one executor
+(:mod:`sim.executor`), without buffer transfers, so the figure is the
+simulation of the computation -- and, on the HDL simulators, the wall time of
+one full co-simulation with transfers, checked against the model.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import platform
@@ -32,189 +22,21 @@ import statistics
 import time
 from pathlib import Path
 
-import numpy as np
-
-from model.config import AcceleratorConfig
-from model.conv import conv2d_int, conv2d_loops
-from model.data import random_operands
+from model.benchmarks import bench_energy, bench_golden, bench_quality, bench_reuse, scale_to_fit
+from model.config import AcceleratorConfig, Dataflow
 from model.layer import NAMED_LAYERS, ConvLayer
-from model.energy import accelerator_energy, total
-from model.perf import predict
-from model.quant.network import layer_shapes
-from model.reuse import benchmark as reuse_benchmark
-from model.tiling import plan
 
-__all__ = [
-    "BENCH_ROOT",
-    "GOLDEN_SMALL",
-    "GOLDEN_LARGE",
-    "QUALITY_LAYERS",
-    "median_seconds",
-    "conv2d_blas",
-    "scale_to_fit",
-    "bench_golden",
-    "bench_reuse",
-    "bench_sim_speed",
-    "bench_quality",
-    "bench_energy",
-    "run_bench",
-    "summary_markdown",
-]
+__all__ = ["BENCH_ROOT", "bench_sim_speed", "spot_check", "run_bench", "summary_markdown"]
 
 #: Where benchmark results go (git-ignored).
 BENCH_ROOT = Path("build") / "bench"
-#: Layer for the loop-nest comparison (the loop nest runs in pure Python).
-GOLDEN_SMALL = ConvLayer(C=8, H=12, W=12, M=8, R=3, S=3, pad=1)
-#: Layer for the BLAS comparison (ResNet-18 conv4: 116 M MACs).
-GOLDEN_LARGE = NAMED_LAYERS["resnet18_conv4"]
-#: Real layers of the quality section, by their names in :data:`model.layer.NAMED_LAYERS`.
-QUALITY_LAYERS = (
-    "lenet5_conv1", "lenet5_conv2",
-    "resnet18_conv1", "resnet18_conv2", "resnet18_conv3_down", "resnet18_conv4", "resnet18_conv5",
-    "mobilenet_pw",
-)
-#: The small CNN of the energy section: LeNet-5's two convolution layers.
 
-
-def median_seconds(fn, repeat: int) -> float:
-    """Median wall time of ``repeat`` calls of ``fn()`` (after one untimed warm-up call)."""
-    fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
-def conv2d_blas(x: np.ndarray, w: np.ndarray, stride: int = 1, pad: int = 0) -> np.ndarray:
-    """Float64 convolution the usual fast way: im2col (a strided view) and one BLAS matrix product.
-
-    The baseline of :func:`bench_golden`: what a numpy user would write with no
-    exactness guarantee. Layouts NCHW x MCRS -> NMEF, float64.
-    """
-    M, C, R, S = w.shape
-    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    win = np.lib.stride_tricks.sliding_window_view(xp, (R, S), axis=(2, 3))[:, :, ::stride, ::stride]
-    N, _, E, F = win.shape[:4]
-    cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(N * E * F, C * R * S)
-    out = cols @ w.reshape(M, C * R * S).astype(np.float64).T
-    return out.reshape(N, E, F, M).transpose(0, 3, 1, 2)
-
-
-def bench_golden(small: ConvLayer = GOLDEN_SMALL, large: ConvLayer = GOLDEN_LARGE, *, bits: int = 8,
-                 repeat: int = 5, seed: int = 1) -> dict:
-    """Time ``conv2d_int`` against ``conv2d_loops`` (small) and :func:`conv2d_blas` (large), same operands.
-
-    Returns
-    -------
-    dict
-        Per comparison the layer, MACs, median seconds of each side and the
-        speed-up of ``conv2d_int`` (``> 1`` means faster); the results are
-        checked equal first.
-    """
-    rng = np.random.default_rng(seed)
-    xs, ws = random_operands(small, bits, rng)
-    xl, wl = random_operands(large, bits, rng)
-    if not np.array_equal(conv2d_int(xs, ws, small.stride, small.pad), conv2d_loops(xs, ws, small.stride, small.pad)):
-        raise AssertionError("conv2d_int and conv2d_loops disagree on the benchmark layer")
-    if not np.array_equal(conv2d_int(xl, wl, large.stride, large.pad),
-                          conv2d_blas(xl, wl, large.stride, large.pad).astype(np.int64)):
-        raise AssertionError("conv2d_int and the BLAS convolution disagree on the benchmark layer")
-    t_int_s = median_seconds(lambda: conv2d_int(xs, ws, small.stride, small.pad), repeat)
-    t_loops = median_seconds(lambda: conv2d_loops(xs, ws, small.stride, small.pad), max(1, repeat // 2))
-    t_int_l = median_seconds(lambda: conv2d_int(xl, wl, large.stride, large.pad), repeat)
-    t_blas = median_seconds(lambda: conv2d_blas(xl, wl, large.stride, large.pad), repeat)
-    return {
-        "vs_loops": {"layer": str(small), "macs": small.macs, "conv2d_int_s": t_int_s, "conv2d_loops_s": t_loops,
-                     "speedup": t_loops / t_int_s},
-        "vs_blas": {"layer": str(large), "macs": large.macs, "conv2d_int_s": t_int_l, "float64_blas_s": t_blas,
-                    "speedup": t_blas / t_int_l},
-        "repeat": repeat,
-    }
-
-
-def bench_reuse(n: int = 1_000_000, naive_n: int = 4_000) -> dict:
-    """:func:`model.reuse.benchmark` (the O(N log N) reuse distances against the naive reference)."""
-    result = reuse_benchmark(n=n, naive_n=naive_n)
-    return {**result, "speedup": result["accesses_per_s"] / result["naive_accesses_per_s"]}
-
-
-# -- simulator speed -----------------------------------------------------------
-
-
-def _cocotb_passes(config: AcceleratorConfig, layer: ConvLayer, simulator: str, repeat: int, min_seconds: float,
-                   root: Path) -> dict:
-    """Cold-build ``config`` for an HDL simulator, time the build, then time the layer's passes."""
-    from cocotb_tools.runner import get_runner
-
-    from sim.runner import TOPLEVEL, build
-
-    shutil.rmtree(root / simulator, ignore_errors=True)
-    t0 = time.perf_counter()
-    built = build(config, simulator, root=root, cxx_opt="-O2")  # the model's C++ at -O2 runs fastest
-    build_s = time.perf_counter() - t0
-    run_dir = built.directory / "bench"
-    run_dir.mkdir(exist_ok=True)
-    results = run_dir / "passes.json"
-    results.unlink(missing_ok=True)
-    env = {"QCONV_CONFIG": str(built.config_json), "QCONV_BENCH_LAYER": str(layer),
-           "QCONV_BENCH_REPEAT": str(repeat), "QCONV_BENCH_MIN_SECONDS": str(min_seconds),
-           "QCONV_BENCH_RESULTS": str(results)}
-    get_runner(simulator).test(
-        test_module="sim.bench_testbench", hdl_toplevel=TOPLEVEL, hdl_toplevel_lang="verilog",
-        build_dir=built.directory / "obj",
-        test_dir=run_dir, extra_env=env, timescale=("1ns", "1ps"), results_xml=str(run_dir / "results.xml"),
-        log_file=run_dir / "sim.log",
-    )
-    runs = json.loads(results.read_text())
-    return {"build_s": build_s, "runs": runs, "built": built}
-
-
-def _amaranth_passes(config: AcceleratorConfig, layer: ConvLayer, repeat: int, min_seconds: float) -> dict:
-    """Time the same passes in amaranth.sim (the "build" is elaboration and simulator set-up)."""
-    from amaranth.sim import Simulator
-
-    from hw.accelerator import Accelerator
-    from sim.bench_testbench import pass_descriptors
-
-    descs = pass_descriptors(config, layer)
-    t0 = time.perf_counter()
-    dut = Accelerator(config)
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    build_s = time.perf_counter() - t0
-    runs = []
-
-    async def bench(ctx):
-        while len(runs) < repeat or sum(r["seconds"] for r in runs) < min_seconds:
-            before = ctx.get(dut.count_cycles)
-            t = time.perf_counter()
-            for desc in descs:
-                ctx.set(dut.desc.as_value(), desc)
-                ctx.set(dut.start, 1)
-                await ctx.tick()
-                ctx.set(dut.start, 0)
-                await ctx.tick().until(dut.done)
-            runs.append({"cycles": ctx.get(dut.count_cycles) - before, "seconds": time.perf_counter() - t})
-
-    sim.add_testbench(bench)
-    sim.run()
-    return {"build_s": build_s, "runs": runs}
-
-
-def _cosim_seconds(built, layer: ConvLayer, seed: int) -> dict:
-    """Wall time of one full co-simulation of ``layer`` (host transfers included) and its check."""
-    from sim.runner import run
-
-    t0 = time.perf_counter()
-    (result,) = run(built, [(layer, seed)])
-    return {"seconds": time.perf_counter() - t0, "pass": bool(result["pass"]),
-            "cycles": result.get("cycles"), "error": result.get("error")}
+#: Repetitions of the layer per simulator (Verilator runs a small layer in milliseconds).
+REPEATS = {"verilator": 200, "icarus": 3, "amaranth": 3}
 
 
 def bench_sim_speed(config: AcceleratorConfig | None = None, layer: ConvLayer | None = None, *,
-                    simulators=("verilator", "icarus", "amaranth"), repeat: int = 5, min_seconds: float = 3.0,
+                    simulators=("verilator", "icarus", "amaranth"), repeats: dict | None = None,
                     root: Path = BENCH_ROOT / "sim-speed", cosim: bool = True, seed: int = 1) -> dict:
     """Simulated cycles per second of ``layer``'s passes on each simulator, and build times.
 
@@ -225,10 +47,8 @@ def bench_sim_speed(config: AcceleratorConfig | None = None, layer: ConvLayer | 
         default layer of ``qconv sim``).
     simulators : iterable of str
         Any of ``"verilator"``, ``"icarus"``, ``"amaranth"``.
-    repeat, min_seconds : int, float
-        The whole layer is repeated in one simulation at least ``repeat`` times and
-        until ``min_seconds`` of wall time are measured (a fast simulator's layer
-        takes milliseconds); the median rate over repetitions is reported.
+    repeats : dict, optional
+        Repetitions of the layer per simulator, in one simulation (default :data:`REPEATS`).
     root : Path
         Build folder (cleared per simulator so the build time is a cold build).
     cosim : bool
@@ -238,134 +58,62 @@ def bench_sim_speed(config: AcceleratorConfig | None = None, layer: ConvLayer | 
     Returns
     -------
     dict
-        ``cycles_per_s``, ``build_s``, ``pass_cycles`` per simulator, ``ratios``
-        (Verilator over the others), ``cosim`` and a description of the workload.
+        ``cycles_per_s`` (median over repetitions), ``build_s``, ``pass_cycles``,
+        ``repetitions`` per simulator, ``ratios`` (Verilator over the others),
+        ``cosim`` and a description of the workload.
     """
+    from sim.amaranth_port import simulate as amaranth_simulate
+    from sim.jobs import random_job
+    from sim.runner import build, run, simulate
+
     config = config or AcceleratorConfig.preset("default")
     layer = layer or NAMED_LAYERS["small_3x3"]
-    out: dict = {"config": config.to_dict(), "layer": str(layer), "repeat": repeat, "min_seconds": min_seconds,
-                 "workload": "every pass of the layer, back to back, no host transfers; "
-                             "cycles = count_cycles, wall time around the passes only",
+    repeats = {**REPEATS, **(repeats or {})}
+    out: dict = {"config": config.to_dict(), "layer": str(layer),
+                 "workload": "every pass of the layer, no buffer transfers; cycles = count_cycles, "
+                             "wall time around each repetition's program",
                  "cycles_per_s": {}, "build_s": {}, "pass_cycles": {}, "repetitions": {}, "cosim": {}}
+    job = random_job(config, layer, seed, transfers=False)
     for simulator in simulators:
+        jobs = [job] * repeats[simulator]
+        t0 = time.perf_counter()
         if simulator == "amaranth":
-            measured = _amaranth_passes(config, layer, repeat, min_seconds)
+            measured = [(run.counters["cycles"], run.seconds) for run in amaranth_simulate(config, [j.program for j in jobs])]
+            out["build_s"][simulator] = 0.0
         else:
-            measured = _cocotb_passes(config, layer, simulator, repeat, min_seconds, Path(root))
+            shutil.rmtree(Path(root) / simulator, ignore_errors=True)
+            built = build(config, simulator, root=Path(root), cxx_opt="-O2")  # the model's C++ at -O2 runs fastest
+            out["build_s"][simulator] = time.perf_counter() - t0
+            records = simulate(built, jobs)
+            if not all(r["pass"] for r in records):
+                raise AssertionError(f"{simulator}: the benchmark's passes disagree with the model: {records[0]}")
+            measured = [(r["cycles"]["rtl"], r["seconds"]) for r in records]
             if cosim:
-                out["cosim"][simulator] = _cosim_seconds(measured["built"], layer, seed)
-        out["cycles_per_s"][simulator] = statistics.median(r["cycles"] / r["seconds"] for r in measured["runs"])
-        out["build_s"][simulator] = measured["build_s"]
-        out["pass_cycles"][simulator] = measured["runs"][0]["cycles"]
-        out["repetitions"][simulator] = len(measured["runs"])
+                t1 = time.perf_counter()
+                (result,) = run(built, [(layer, seed)])
+                out["cosim"][simulator] = {"seconds": time.perf_counter() - t1, "pass": bool(result["pass"]),
+                                           "error": result.get("error")}
+        out["cycles_per_s"][simulator] = statistics.median(cycles / seconds for cycles, seconds in measured)
+        out["pass_cycles"][simulator] = measured[0][0]
+        out["repetitions"][simulator] = len(measured)
     rates = out["cycles_per_s"]
     out["ratios"] = {f"verilator/{s}": rates["verilator"] / rates[s] for s in rates if s != "verilator" and "verilator" in rates}
     return out
 
 
-# -- accelerator quality ---------------------------------------------------------
+def spot_check(quality: dict, base: AcceleratorConfig, names: tuple[str, ...], simulator: str = "verilator",
+               root: Path = BENCH_ROOT / "sim", seed: int = 1) -> None:
+    """Co-simulate ``names`` of a :func:`model.benchmarks.bench_quality` result on both dataflows; add
+    ``rtl_cycles`` and ``rtl_pass`` (outputs, cycles and every counter equal the model) to its rows."""
+    from sim.runner import build, run
 
-
-def scale_to_fit(configs: list[AcceleratorConfig], layer: ConvLayer) -> ConvLayer:
-    """``layer`` unchanged if it fits every config; else with C and then H, W reduced until it does.
-
-    C is cut to the largest value whose ``C*R*S`` fits ``max_reduction``; H
-    and W are halved (never below the kernel) until one image fits the buffers.
-    """
-    for _ in range(32):
-        try:
-            for config in configs:
-                plan(config, layer)
-            return layer
-        except ValueError:
-            limit = min(c.max_reduction for c in configs)
-            if layer.reduction > limit:
-                layer = dataclasses.replace(layer, C=max(1, limit // (layer.R * layer.S)))
-            elif layer.H > layer.R or layer.W > layer.S:
-                layer = dataclasses.replace(layer, H=max(layer.R, (layer.H + 1) // 2), W=max(layer.S, (layer.W + 1) // 2))
-            else:
-                raise
-    raise ValueError(f"could not scale {layer} to fit the configurations")
-
-
-def bench_quality(base: AcceleratorConfig | None = None, layers=QUALITY_LAYERS, *,
-                  spot_check: tuple[str, ...] = ("lenet5_conv2",), simulator: str = "verilator",
-                  root: Path = BENCH_ROOT / "sim", seed: int = 1) -> dict:
-    """Utilisation and cycles against ``ceil(MACs/PEs)`` for OS and WS, from :func:`model.perf.predict`.
-
-    Parameters
-    ----------
-    base : AcceleratorConfig, optional
-        The build (default preset); its dataflow is replaced by each of OS and WS.
-    layers : iterable of str
-        Names in :data:`model.layer.NAMED_LAYERS`.
-    spot_check : tuple of str
-        Layers also co-simulated on ``simulator`` for both dataflows: RTL cycles
-        against the model and outputs against the golden model.
-
-    Returns
-    -------
-    dict
-        ``{layer name: {"layer", "scaled", "macs", "ideal_cycles", "os": {...}, "ws": {...}}}``
-        with per dataflow ``cycles``, ``naive_cycles``, ``utilization``,
-        ``vs_ideal`` (cycles / ideal) and, when spot-checked, ``rtl_cycles`` and ``rtl_pass``.
-    """
-    base = base or AcceleratorConfig.preset("default")
-    configs = {df: base.replace(dataflow=df) for df in ("os", "ws")}
-    out: dict = {}
-    for name in layers:
-        layer = scale_to_fit(list(configs.values()), NAMED_LAYERS[name])
-        row = {"layer": str(layer), "scaled": layer != NAMED_LAYERS[name], "macs": layer.macs}
-        for df, config in configs.items():
-            p = predict(config, layer)
-            row["ideal_cycles"] = p.ideal_cycles
-            row[df] = {"cycles": p.cycles, "naive_cycles": p.naive_cycles, "utilization": p.utilization,
-                       "vs_ideal": p.cycles / p.ideal_cycles, "passes": p.passes}
-        out[name] = row
-    if spot_check:
-        from sim.runner import build, run
-
-        for df, config in configs.items():
-            built = build(config, simulator, root=Path(root))
-            jobs = [(scale_to_fit(list(configs.values()), NAMED_LAYERS[n]), seed) for n in spot_check]
-            for name, result in zip(spot_check, run(built, jobs)):
-                out[name][df]["rtl_cycles"] = (result.get("cycles") or {}).get("rtl")
-                out[name][df]["rtl_pass"] = bool(result["pass"])
-    return out
-
-
-# -- energy ------------------------------------------------------------------------
-
-
-def bench_energy(base: AcceleratorConfig | None = None, bits=(8, 4, 1), table: str = "eyeriss") -> dict:
-    """Energy of one inference of the small digits CNN (:mod:`model.quant.network`) per bit width.
-
-    Every layer of the network (its two conv layers and the dense layer, which
-    is a 2x2 conv of the last feature map) runs on the accelerator; the
-    energy comes from :func:`model.energy.accelerator_energy` of the
-    analytical model's counters.
-
-    Returns
-    -------
-    dict
-        ``{"table", "layers", "bits": {bits: {"total", "per_layer", "relative_to_8bit"}}}`` in
-        units of ``table`` (``eyeriss``: one 16-bit MAC; ``horowitz``: pJ).
-    """
-    base = base or AcceleratorConfig.preset("default")
-    layers = layer_shapes(1)
-    out: dict = {"table": table, "layers": [str(layer) for layer in layers], "bits": {}}
-    for b in bits:
-        config = base.replace(bits=b)
-        per_layer = {str(layer): total(accelerator_energy(config, predict(config, layer).counters, table))
-                     for layer in layers}
-        out["bits"][str(b)] = {"total": sum(per_layer.values()), "per_layer": per_layer}
-    ref = out["bits"].get("8", {}).get("total")
-    for entry in out["bits"].values():
-        entry["relative_to_8bit"] = entry["total"] / ref if ref else None
-    return out
-
-
-# -- summary -------------------------------------------------------------------------
+    for df in Dataflow:
+        config = base.replace(dataflow=df)
+        built = build(config, simulator, root=Path(root))
+        jobs = [(scale_to_fit([base.replace(dataflow=d) for d in Dataflow], NAMED_LAYERS[n]), seed) for n in names]
+        for name, result in zip(names, run(built, jobs)):
+            quality[name][df.value]["rtl_cycles"] = (result.get("cycles") or {}).get("rtl")
+            quality[name][df.value]["rtl_pass"] = bool(result["pass"])
 
 
 def run_bench(out_dir: Path = BENCH_ROOT, *, quick: bool = False, progress=print) -> dict:
@@ -380,15 +128,15 @@ def run_bench(out_dir: Path = BENCH_ROOT, *, quick: bool = False, progress=print
         sim_layer = ConvLayer(C=2, H=5, W=5, M=2, R=3, S=3)
         golden = dict(small=ConvLayer(C=2, H=5, W=5, M=2, R=3, S=3), large=ConvLayer(C=8, H=8, W=8, M=8, R=3, S=3),
                       repeat=1)
-        sim_kw = dict(simulators=("amaranth",), repeat=1, min_seconds=0.0, cosim=False)
-        quality_kw = dict(layers=("lenet5_conv1",), spot_check=())
+        sim_kw = dict(simulators=("amaranth",), repeats={"amaranth": 1}, cosim=False)
+        quality_layers, spot = ("lenet5_conv1",), ()
         reuse_kw = dict(n=20_000, naive_n=500)
     else:
         config, sim_layer, golden = AcceleratorConfig.preset("default"), NAMED_LAYERS["small_3x3"], {}
-        sim_kw, quality_kw, reuse_kw = {}, {}, {}
+        sim_kw, reuse_kw = {}, {}
+        quality_layers, spot = None, ("lenet5_conv2",)
     summary: dict = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
-                                 "platform": platform.platform(), "load_average_at_start": os.getloadavg()[0]},
-                     "notes": []}
+                                 "platform": platform.platform(), "load_average_at_start": os.getloadavg()[0]}}
     progress("golden model ...")
     summary["golden"] = bench_golden(**golden)
     summary["golden_speedup_vs_loops"] = summary["golden"]["vs_loops"]["speedup"]
@@ -401,9 +149,10 @@ def run_bench(out_dir: Path = BENCH_ROOT, *, quick: bool = False, progress=print
     summary["sim_speed"] = speed
     summary["sim_cycles_per_s"] = speed["cycles_per_s"]
     progress("accelerator quality ...")
-    quality = bench_quality(config, root=out_dir / "sim", **quality_kw)
+    quality = bench_quality(config, *((quality_layers,) if quality_layers else ()))
+    spot_check(quality, config, spot, root=out_dir / "sim")
     summary["quality"] = quality
-    summary["utilization"] = {n: {df: q[df]["utilization"] for df in ("os", "ws")} for n, q in quality.items()}
+    summary["utilization"] = {n: {df.value: q[df.value]["utilization"] for df in Dataflow} for n, q in quality.items()}
     progress("energy ...")
     summary["energy"] = bench_energy()  # analytical: the default build even in quick runs
     summary["machine"]["load_average_at_end"] = os.getloadavg()[0]
@@ -438,8 +187,7 @@ def summary_markdown(summary: dict) -> str:
     s = summary["sim_speed"]
     lines += ["## RTL simulation speed", "",
               f"Layer `{s['layer']}` on {s['config']['rows']}x{s['config']['cols']} {s['config']['dataflow']} "
-              f"{s['config']['bits']}-bit; {s['workload']}; median over repetitions (at least {s['repeat']} "
-              f"and {s['min_seconds']} s per simulator: {s['repetitions']}).", "",
+              f"{s['config']['bits']}-bit; {s['workload']}; median over repetitions ({s['repetitions']}).", "",
               "| simulator | simulated cycles/s | build (s) | pass cycles | full co-simulation (s) |", "|---|---|---|---|---|"]
     for sim_name, rate in s["cycles_per_s"].items():
         co = s["cosim"].get(sim_name)
@@ -462,6 +210,4 @@ def summary_markdown(summary: dict) -> str:
                   "| bits | energy | relative to 8-bit |", "|---|---|---|"]
         lines += [f"| {b} | {_fmt(v['total'])} | {v['relative_to_8bit']:.3f} |" for b, v in e["bits"].items()]
         lines.append("")
-    if summary["notes"]:
-        lines += ["## Notes", ""] + [f"* {n}" for n in summary["notes"]] + [""]
     return "\n".join(lines)

@@ -11,9 +11,8 @@ expected:
 1. the JSON parses and its ``derived`` block matches its settings
    (:meth:`model.config.AcceleratorConfig.from_json`);
 2. every setting in the JSON equals the configuration asked for;
-3. the ports of module ``qconv_top`` in the Verilog have the widths that
-   configuration implies (operand word, accumulator, descriptor, counters,
-   host address and lane).
+3. the ports of the top module in the Verilog are exactly the contract's
+   (:func:`model.contract.top_ports`): names, directions and widths.
 """
 
 from __future__ import annotations
@@ -21,37 +20,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from model.config import AcceleratorConfig
-from model.perf import COUNTERS
-from model.program import desc_bits
+from model.contract import TOP_NAME, top_ports
 from sim.verilog_ports import verilog_ports
 
-__all__ = ["DesignMismatch", "COUNTER_BITS", "expected_ports", "check_design"]
-
-#: Width of every ``count_<name>`` port (SPEC_RTL.md).
-COUNTER_BITS = 48
+__all__ = ["DesignMismatch", "check_design"]
 
 
 class DesignMismatch(ValueError):
     """The Verilog, its JSON sidecar and the configuration asked for do not agree."""
-
-
-def expected_ports(config: AcceleratorConfig) -> dict[str, tuple[str, int, str]]:
-    """Port name -> (direction, width, ``"=="`` exact or ``">="`` at least) that ``config`` implies."""
-    deepest = max(config.ifmap_depth, config.weight_depth, config.psum_depth)
-    ports = {
-        "start": ("input", 1, "=="),
-        "done": ("output", 1, "=="),
-        "desc": ("input", desc_bits(config), "=="),
-        "host_sel": ("input", 2, "=="),
-        "host_addr": ("input", max(1, (deepest - 1).bit_length()), ">="),
-        "host_lane": ("input", max(1, (config.cols - 1).bit_length()), ">="),
-        "host_wdata": ("input", config.word_bits, "=="),
-        "host_we": ("input", 1, "=="),
-        "host_re": ("input", 1, "=="),
-        "host_rdata": ("output", config.acc_bits, "=="),
-    }
-    ports.update({f"count_{name}": ("output", COUNTER_BITS, "==") for name in COUNTERS})
-    return ports
 
 
 def check_design(verilog: Path, config_json: Path, config: AcceleratorConfig) -> None:
@@ -60,7 +36,7 @@ def check_design(verilog: Path, config_json: Path, config: AcceleratorConfig) ->
     Parameters
     ----------
     verilog : Path
-        The generated ``qconv_top.v``.
+        The generated top-level Verilog.
     config_json : Path
         The configuration JSON beside it (``config.to_json()`` when generated).
     config : AcceleratorConfig
@@ -75,25 +51,26 @@ def check_design(verilog: Path, config_json: Path, config: AcceleratorConfig) ->
     except (ValueError, TypeError) as err:
         raise DesignMismatch(f"{config_json}: {err}") from None
     for field, wanted in config.to_dict().items():
-        got = getattr(found, field)
+        got = found.to_dict()[field]
         if got != wanted:
             raise DesignMismatch(
                 f"{config_json} (beside {verilog.name}) has {field}={got!r}, but the configuration asked for "
                 f"has {field}={wanted!r}: regenerate the design"
             )
     try:
-        ports = {p.name: (p.direction, p.width) for p in verilog_ports(verilog.read_text())}
+        ports = {p.name: (p.direction, p.width) for p in verilog_ports(verilog.read_text(), TOP_NAME)}
     except ValueError as err:
         raise DesignMismatch(f"{verilog}: {err}") from None
-    for name, (direction, width, relation) in expected_ports(config).items():
+    for name, (direction, width) in top_ports(config).items():
         if name not in ports:
             raise DesignMismatch(f"{verilog} has no {direction} port {name!r}, which the configuration needs")
         got_direction, got_width = ports[name]
-        ok = got_width == width if relation == "==" else got_width >= width
-        if got_direction != direction or not ok:
-            need = f"{width}" if relation == "==" else f"at least {width}"
+        if (got_direction, got_width) != (direction, width):
             raise DesignMismatch(
                 f"{verilog}: port {name} is a {got_width}-bit {got_direction}, but {config_json.name} "
                 f"(bits={config.bits}, acc_bits={config.acc_bits}, word_bits={config.word_bits}) "
-                f"needs a {need}-bit {direction}"
+                f"needs a {width}-bit {direction}"
             )
+    extra = sorted(set(ports) - set(top_ports(config)))
+    if extra:
+        raise DesignMismatch(f"{verilog} has port(s) {extra} that the configuration does not have")

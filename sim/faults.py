@@ -6,17 +6,11 @@ drops a term, a comparison bound moved by one, a register-file write enable
 stuck at 0, swapped operands, a counter that misses events, a loop bound that
 skips the last filter group, a controller that never finishes, and so on.
 
-Each fault names the Verilog module it edits, a regular expression and its
-replacement, and the exact number of places the expression must match in
-that module. The edit is made on the text as :func:`normalise` leaves it (Yosys'
-``(* ... *)`` attributes removed, runs of spaces made one). If the pattern does
-not match exactly that often, :func:`apply_fault` raises
-:class:`FaultNotApplied`: a refactor of the RTL makes the fault list fail
+The faults, their target designs and job lists are data, in
+:mod:`sim.fault_catalogue`; this module applies, builds and runs them. If a
+fault's pattern does not match exactly as often as it says, :func:`apply_fault`
+raises :class:`FaultNotApplied`: a refactor of the RTL makes the fault list fail
 loudly instead of silently testing an unmodified design.
-
-Placeholders in patterns and replacements: ``<<DESC.X>>`` is the slice of
-descriptor field ``X`` in the controller's latched descriptor register ``d``
-(``d[hi:lo]``, from :func:`model.program.desc_fields` of the target configuration).
 
 Faults are applied one at a time, but built together: :func:`multiplex`
 puts every fault of a target configuration into one Verilog file, each edit
@@ -32,7 +26,8 @@ fault is *caught* when any job fails; the checks that fired are reported:
 ``outputs`` (an output differs from the golden model), ``cycles``, a counter
 name (``counter:<name>``), ``timeout`` (``done`` never rose: the bounded
 wait), ``x_values`` (the DUT drove X or Z where the testbench reads a value;
-Icarus only) or ``error`` (the simulation failed otherwise).
+four-state simulators only) or ``crash`` (the simulation stopped otherwise),
+from the :class:`sim.executor.ErrorKind` each run reports.
 """
 
 from __future__ import annotations
@@ -41,170 +36,42 @@ import json
 import re
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 from hw.verilog import generate
 from model.config import AcceleratorConfig
-from model.layer import ConvLayer, parse_layer
-from model.program import desc_fields
+from model.contract import TOP_NAME, desc_fields
 from model.validate import check_int
+from sim.executor import ErrorKind
+from sim.fault_catalogue import FAULT_CONFIGS, FAULT_JOBS, FAULTS, Fault
 from sim.runner import Build, compile_verilog, run
 
 __all__ = [
-    "Fault", "FaultNotApplied", "FAULTS", "FAULT_CONFIGS", "FAULT_JOBS", "FAULTS_ROOT",
-    "FAULT_SELECT", "normalise", "apply_fault", "multiplex", "checks_fired", "build_target", "run_fault",
-    "run_faults", "format_summary",
+    "FaultNotApplied", "FAULTS_ROOT", "FAULT_SELECT", "normalise", "apply_fault", "multiplex", "checks_fired",
+    "build_target", "run_fault", "run_faults", "format_summary",
 ]
 
 #: Where mutant builds and the summary go (git-ignored).
 FAULTS_ROOT = Path("build") / "faults"
 
-#: The configurations faults are injected into: small, so builds and runs are quick.
-FAULT_CONFIGS: dict[str, AcceleratorConfig] = {
-    "ws": AcceleratorConfig(dataflow="ws", bits=4, rows=2, cols=3, rf_depth=4,
-                            ifmap_depth=64, weight_depth=24, psum_depth=32),
-    "os": AcceleratorConfig(dataflow="os", bits=4, rows=2, cols=3, rf_depth=4,
-                            ifmap_depth=64, weight_depth=24, psum_depth=32),
-    "binary": AcceleratorConfig(dataflow="ws", bits=1, pack=5, rows=2, cols=2, rf_depth=2,
-                                ifmap_depth=64, weight_depth=24, psum_depth=32),
-}
-
-#: Layers (and operand seeds) every mutant of a target runs: together they exercise padding, stride,
-#: several reduction folds, a partial filter group, several passes, N > 1, 1x1 and input-sized kernels.
-FAULT_JOBS: dict[str, list[tuple[ConvLayer, int]]] = {
-    target: [(parse_layer(text), seed) for text, seed in jobs]
-    for target, jobs in {
-        "ws": [
-            ("N=1,C=2,H=5,W=5,M=4,R=3,S=3,stride=1,pad=1", 11),   # 5 reduction folds, partial filter group, padding
-            ("N=2,C=1,H=6,W=5,M=3,R=2,S=2,stride=2,pad=0", 12),   # stride 2, N>1
-            ("N=3,C=2,H=4,W=4,M=2,R=1,S=1,stride=1,pad=0", 13),   # 1x1, several passes (ifmap buffer)
-            ("N=1,C=2,H=3,W=3,M=7,R=3,S=3,stride=1,pad=0", 14),   # kernel as large as the input, 3 filter groups
-            ("N=1,C=1,H=4,W=4,M=8,R=2,S=2,stride=1,pad=0", 15),   # 3 filter groups in one pass
-        ],
-        "os": [
-            ("N=1,C=2,H=5,W=5,M=4,R=3,S=3,stride=1,pad=1", 21),
-            ("N=2,C=1,H=6,W=5,M=3,R=2,S=2,stride=2,pad=0", 22),
-            ("N=3,C=2,H=4,W=4,M=2,R=1,S=1,stride=1,pad=0", 23),
-            ("N=1,C=2,H=3,W=3,M=7,R=3,S=3,stride=1,pad=0", 24),
-            ("N=1,C=1,H=4,W=4,M=8,R=2,S=2,stride=1,pad=0", 25),
-        ],
-        "binary": [
-            ("N=1,C=7,H=4,W=4,M=3,R=3,S=3,stride=1,pad=1", 31),   # a partial second word (7 channels, pack 5)
-            ("N=2,C=3,H=5,W=4,M=2,R=2,S=2,stride=2,pad=0", 32),
-            ("N=1,C=5,H=3,W=3,M=5,R=3,S=3,stride=1,pad=0", 33),
-            ("N=1,C=3,H=4,W=4,M=5,R=2,S=2,stride=1,pad=0", 34),   # 3 filter groups in one pass
-        ],
-    }.items()
-}
-
-
-@dataclass(frozen=True)
-class Fault:
-    """One single fault: a regex edit of one Verilog module of one target configuration.
-
-    Parameters
-    ----------
-    name : str
-        Short identifier.
-    description : str
-        What the edit does to the hardware.
-    target : str
-        Key of :data:`FAULT_CONFIGS`.
-    module : str
-        Verilog module name (without the leading backslash), e.g. ``"qconv_top.controller"``.
-    pattern, replacement : str
-        ``re.sub`` arguments, applied to the module text as :func:`normalise` leaves it.
-    count : int
-        Exact number of matches expected in that module.
-    """
-
-    name: str
-    description: str
-    target: str
-    module: str
-    pattern: str
-    replacement: str
-    count: int = 1
-
-
 class FaultNotApplied(RuntimeError):
     """A fault's pattern did not match where intended: the RTL changed and the fault list must follow."""
 
 
-_ID = r"\\\$\d+ "  # an anonymous Yosys wire such as "\$12 " (escaped name, trailing space)
-
-#: The faults of ``make faults``: at least 15, all distinct, each applied alone.
-FAULTS: tuple[Fault, ...] = (
-    Fault("pe_swapped_operand", "PE(0,0) multiplies the input by itself instead of by its weight",
-          "ws", "qconv_top.array.pe_0_0",
-          rf"(assign value = \$signed\(({_ID})\) \* )\$signed\({_ID}\);", r"\1$signed(\2);"),
-    Fault("pe_rf_write_stuck", "the register-file write enable of the last PE is stuck at 0",
-          "ws", "qconv_top.array.pe_1_2", r"if \(load_en\) begin", "if (1'h0) begin", count=4),
-    Fault("ws_column_sum_drops_row", "column 0's adder tree drops the product of the last row",
-          "ws", "qconv_top.array", r"(assign \S+ = )\$signed\(product\) \+ \$signed\(\\product\$\d+ \);",
-          r"\1$signed(product);"),
-    Fault("ws_column_acc_never_restarts", "column 0's accumulator ignores acc_first and keeps the previous pixel",
-          "ws", "qconv_top.array", r"acc_first \? \d+'h0+ : acc0;", "acc0;"),
-    Fault("ws_psum_fold_dropped", "the psum read-modify-write ignores the stored partial sum (drops earlier folds)",
-          "ws", "qconv_top", r"psum_first \? (\d+'h0+) : psum_rdata\[\d+:\d+\];", r"\1;", count=3),
-    Fault("pad_high_bound_off_by_one", "the 'inside the input' test accepts row h == H (h <= H instead of h < H)",
-          "ws", "qconv_top.controller", r"\) < \$signed\(\{ 1'h0, <<DESC.H>> \}\);", r") <= $signed({ 1'h0, <<DESC.H>> });",
-          count=4),
-    Fault("stride_ignored_in_columns", "the output-column walker steps the window by 1 instead of stride",
-          "ws", "qconv_top.controller", r"\$signed\(sw_w0\) \+ \$signed\(\{ 1'h0, <<DESC.stride>> \}\);",
-          "$signed(sw_w0) + $signed({ 1'h0, 32'd1 });"),
-    Fault("skip_last_filter_group", "the fold sequencer stops one filter group early (group + 2 < m_groups)",
-          "ws", "qconv_top.controller", rf"(assign {_ID}= )({_ID})< <<DESC.m_groups>>;", r"\1\2+ 1'h1 < <<DESC.m_groups>>;",
-          count=2),
-    Fault("weight_address_off_by_one", "weight-buffer loads read line wbase + k + 1",
-          "ws", "qconv_top.controller", r"(= load_ctx\[\d+:\d+\] \+ lw_k);", r"\1 + 1'h1;"),
-    Fault("rf_half_not_swapped", "the streaming fold always reads register-file half 0 (the loader fills half 1)",
-          "ws", "qconv_top.controller", r"stream_ctx\[1\] \? 2'h2 : 2'h0", "2'h0", count=105),
-    Fault("done_never_rises", "the pipeline-tail counter never reaches 1, so busy stays high and done never rises",
-          "ws", "qconv_top.controller", rf"(assign {_ID}= )tail == 1'h1;", r"\g<1>1'h0;"),
-    Fault("weight_write_all_lanes", "a host write to the weight buffer writes every lane of the line",
-          "ws", "qconv_top", rf"(assign weight_wen = {_ID}\? ){_ID}\[\d+:0\] : (\d+)'h0;", r"\1{\2{1'b1}} : \2'h0;"),
-    Fault("glb_ifmap_reads_miscounted", "the ifmap-read counter drops the reads of the last row",
-          "ws", "qconv_top", r"(assign inc_glb_ifmap_reads = \S+ )\+ [^;]+;", r"\1;"),
-    Fault("os_acc_first_ignored", "PE(0,0) accumulates onto the previous fold's partial sum instead of starting at 0",
-          "os", "qconv_top.array.pe_0_0", rf"(assign {_ID}= )acc_first \? \d+'h0+ : ({_ID});", r"\1\2;"),
-    Fault("os_acc_drops_product", "the last PE's accumulator drops its product term (acc = acc)",
-          "os", "qconv_top.array.pe_1_2", r"(assign \S+ = \$signed\(\S+ \)) \+ \$signed\(product\);", r"\1;"),
-    Fault("pad_low_bound_off_by_one", "the 'inside the input' test rejects row/column 0 (> 0 instead of >= 0)",
-          "os", "qconv_top.controller", r"\) >= \$signed\(1'h0\);", ") > $signed(1'h0);", count=8),
-    Fault("host_read_lane_ignored", "a host read of the psum buffer always returns lane 0",
-          "os", "qconv_top", rf"assign lane_psum = psum_rdata >> {_ID};", "assign lane_psum = psum_rdata;"),
-    Fault("cycles_miss_pipeline_tail", "the cycle counter stops when the controller stops issuing, not when done rises",
-          "os", "qconv_top", r"assign inc_cycles = busy \| was_busy;", "assign inc_cycles = busy;"),
-    Fault("rf_psum_reads_not_counted", "the register-file psum-read counter never increments",
-          "os", "qconv_top.counters", r"(assign \S+ = count_rf_psum_reads) \+ inc_rf_psum_reads;", r"\1;"),
-    Fault("binary_popcount_drops_channel", "PE(0,0)'s popcount drops the agreement bit of the last channel of a word",
-          "binary", "qconv_top.array.pe_0_0", rf"(assign {_ID}= )({_ID})\+ {_ID}\[4\];", r"\1\2;"),
-    Fault("binary_last_mask_ignored", "the channel mask of a pixel's last, partial word is ignored (all channels count)",
-          "binary", "qconv_top.controller", r"\? <<DESC.last_mask>> : (\d+'h[0-9a-f]+);", r"? \1 : \1;", count=12),
-)
-
-
-def _desc_slices(config: AcceleratorConfig) -> dict[str, str]:
-    """``DESC.X`` -> ``d[hi:lo]`` for each descriptor field of the design built for ``config``."""
+def _expand(text: str, escape: bool, config: AcceleratorConfig) -> str:
+    """``text`` with every ``<<SIGNAL.FIELD>>`` replaced by ``SIGNAL[hi:lo]``, that field's slice."""
     slices, offset = {}, 0
     for name, width in desc_fields(config):
-        slices[f"DESC.{name}"] = f"d[{offset + width - 1}:{offset}]"
+        slices[name] = f"[{offset + width - 1}:{offset}]"
         offset += width
-    return slices
-
-
-def _expand(text: str, escape: bool, config: AcceleratorConfig) -> str:
-    slices = _desc_slices(config)
 
     def one(found: re.Match) -> str:
-        key = found.group(1)
-        if key not in slices:
-            raise FaultNotApplied(f"unknown placeholder <<{key}>>")
-        return re.escape(slices[key]) if escape else slices[key]
+        signal, field = found.groups()
+        if field not in slices:
+            raise FaultNotApplied(f"unknown descriptor field in placeholder <<{signal}.{field}>>")
+        return re.escape(signal + slices[field]) if escape else signal + slices[field]
 
-    return re.sub(r"<<([\w.]+)>>", one, text)
+    return re.sub(r"<<([\w$]+)\.(\w+)>>", one, text)
 
 
 def normalise(verilog: str) -> str:
@@ -242,25 +109,23 @@ def apply_fault(fault: Fault, verilog: str) -> str:
 
 
 def checks_fired(results: list[dict]) -> list[str]:
-    """Every check that failed in ``results`` (testbench records), in a fixed order.
+    """Every check that failed in ``results`` (:func:`sim.jobs.score` records), in a fixed order.
 
-    ``outputs``, ``cycles``, ``counter:<name>``, ``timeout``, ``x_values``
-    (the testbench read an X or Z from the DUT: a four-state simulator's
-    way of showing an uninitialised or undriven value) or ``error``.
+    ``outputs``, ``cycles``, ``counter:<name>``, then the run's
+    :class:`~sim.executor.ErrorKind`: ``timeout``, ``x_values`` (the testbench
+    read an X or Z from the DUT: a four-state simulator's way of showing an
+    uninitialised or undriven value) or ``crash``.
     """
     fired: list[str] = []
     for r in results:
-        error = r.get("error")
-        names = []
-        if error:
-            names.append("timeout" if "did not raise done" in error else
-                         "x_values" if "non-0/1 values" in error else "error")
-        if not error and not r["outputs_match"]:
+        kind = r.get("error_kind")
+        names = [ErrorKind(kind).value] if kind else []
+        if not kind and not r["outputs_match"]:
             names.append("outputs")
         for counter in r.get("counter_mismatches") or []:
             names.append("cycles" if counter == "cycles" else f"counter:{counter}")
         fired += [n for n in names if n not in fired]
-    order = {"outputs": 0, "cycles": 1, "timeout": 3, "x_values": 4, "error": 5}
+    order = {"outputs": 0, "cycles": 1, **{kind.value: 3 + i for i, kind in enumerate(ErrorKind)}}
     return sorted(fired, key=lambda n: (order.get(n, 2), n))
 
 
@@ -320,7 +185,7 @@ def _build(config: AcceleratorConfig, verilog_text: str, directory: Path, simula
     """Build ``verilog_text`` (a multiplexed ``qconv_top.v``) for ``simulator`` in ``directory``."""
     rtl = directory / "rtl"
     rtl.mkdir(parents=True, exist_ok=True)
-    verilog, config_json = rtl / "qconv_top.v", rtl / "qconv_top.json"
+    verilog, config_json = rtl / f"{TOP_NAME}.v", rtl / f"{TOP_NAME}.json"
     verilog.write_text(verilog_text)
     config_json.write_text(config.to_json())
     return compile_verilog(config, simulator, directory, verilog, config_json, cxx_opt="-O0")

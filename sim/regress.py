@@ -34,12 +34,14 @@ from pathlib import Path
 
 import numpy as np
 
-from model.config import AcceleratorConfig
+from model.config import AcceleratorConfig, Dataflow
 from model.layer import ConvLayer
 from model.perf import predict
 from model.tiling import plan
 from model.validate import check_int
-from sim.runner import build, run
+from sim.design_check import DesignMismatch
+from sim.runner import BuildFailed, build, run
+from sim.simulators import SimulatorMissing
 
 __all__ = [
     "Case", "KINDS", "REGRESS_ROOT", "CASES_PER_CONFIG", "MAX_HOST_WORDS", "MAX_CYCLES", "ICARUS_MAX_CYCLES", "draw_configs", "draw_layer", "draw_cases", "layer_features",
@@ -97,7 +99,7 @@ def draw_configs(count: int, rng: np.random.Generator, max_side: int = 16) -> li
         bits = widths[i % 16]
         rows, cols = int(rng.choice(sides)), int(rng.choice(sides))
         config = AcceleratorConfig(
-            dataflow=("ws", "os")[i % 2],
+            dataflow=(Dataflow.WS, Dataflow.OS)[i % 2],
             bits=bits,
             rows=1 if minimum else max_side if i == 1 else rows,
             cols=1 if minimum else cols,
@@ -229,14 +231,15 @@ def reproduce_command(case: Case) -> str:
 
 def _run_group(config: AcceleratorConfig, simulator: str, jobs: list[tuple[ConvLayer, int]], root: Path) -> tuple[list[dict], float]:
     """Build one design (the build checks the JSON beside the Verilog; C++ at -O0: the build, not the
-    short simulation, dominates) and co-simulate its jobs; never raises."""
+    short simulation, dominates) and co-simulate its jobs; a build that fails fails every job of the group."""
     start = time.monotonic()
     try:
         built = build(config, simulator, root=root, cxx_opt="-O0")
-        results = run(built, jobs)
-    except Exception as err:  # a build or harness failure fails every job of the group, with the reason
-        results = [{"layer": str(layer), "seed": seed, "pass": False, "outputs_match": False,
+    except (BuildFailed, DesignMismatch, SimulatorMissing) as err:  # every job of the group fails, with the reason
+        results = [{"layer": str(layer), "seed": seed, "pass": False, "outputs_match": False, "error_kind": "crash",
                     "error": f"{type(err).__name__}: {err}"} for layer, seed in jobs]
+    else:
+        results = run(built, jobs)
     return results, time.monotonic() - start
 
 

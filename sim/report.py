@@ -26,7 +26,7 @@ def make_report(config: AcceleratorConfig, layer: ConvLayer, simulator: str, res
         "naive_cycles": prediction.naive_cycles,
         "passes": prediction.passes,
         "counters": result.get("counters", {}),
-        "utilization": layer.macs / (rtl_cycles * config.pes * config.macs_per_pe_cycle) if rtl_cycles else 0.0,
+        "utilization": layer.macs / (rtl_cycles * config.pes * config.channels_per_word) if rtl_cycles else 0.0,
         "energy": _energy(config, model_counters) if model_counters else None,
         "outputs_match": bool(result["outputs_match"]),
         "first_mismatch": result.get("first_mismatch"),

@@ -2,35 +2,40 @@
 
 A build lives in ``build/sim/<simulator>/<config key>/``: the generated
 Verilog with its configuration JSON beside it, and the simulator's objects.
-:func:`run` hands the testbench a list of jobs (layer + seed) in one
-simulation, so the design is built and started once for many layers.
+:func:`simulate` hands the testbench the programs of many jobs in one
+simulation, so the design is built and started once for many layers; the
+jobs are prepared and scored here, in the parent (:mod:`sim.jobs`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
-import re
+import pickle
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from xml.etree import ElementTree
 
 from hw.verilog import generate
 from model.config import AcceleratorConfig
-from model.layer import ConvLayer
+from model.contract import TOP_NAME
 from sim.design_check import check_design
+from sim.executor import ErrorKind, Program, RawRun
+from sim.jobs import Job, random_job, score
 from sim.simulators import SIMULATORS, prepare
 
-__all__ = ["Build", "build", "compile_verilog", "run", "run_module", "TOPLEVEL", "BUILD_ROOT"]
+__all__ = ["Build", "BuildFailed", "build", "compile_verilog", "run_programs", "simulate", "run", "BUILD_ROOT"]
 
-#: Top-level module name of the generated Verilog.
-TOPLEVEL = "qconv_top"
 #: Where builds go (git-ignored).
 BUILD_ROOT = Path("build") / "sim"
 
 logging.getLogger("cocotb").setLevel(logging.WARNING)
+
+
+class BuildFailed(RuntimeError):
+    """The simulator could not compile the design (its build log says why)."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,8 @@ def compile_verilog(config: AcceleratorConfig, simulator: str, directory: Path, 
         If the Verilog's ports or the JSON are not those of ``config``.
     sim.simulators.SimulatorMissing
         If the simulator is not installed (the message says how to install it).
+    BuildFailed
+        If the simulator's compiler fails.
     """
     if simulator not in SIMULATORS:
         raise ValueError(f"simulator must be one of {', '.join(SIMULATORS)}, not {simulator!r}")
@@ -101,8 +108,8 @@ def compile_verilog(config: AcceleratorConfig, simulator: str, directory: Path, 
         os.environ["MAKEFLAGS"] = _make_flags(cxx_opt)
         try:
             runner.build(
-            sources=[verilog],
-            hdl_toplevel=TOPLEVEL,
+                sources=[verilog],
+                hdl_toplevel=TOP_NAME,
                 build_dir=directory / "obj",
                 build_args=_build_args(simulator),
                 timescale=("1ns", "1ps"),
@@ -110,6 +117,8 @@ def compile_verilog(config: AcceleratorConfig, simulator: str, directory: Path, 
                 always=True,
                 log_file=directory / "build.log",
             )
+        except RuntimeError as err:  # cocotb's runner: a build command failed
+            raise BuildFailed(f"the {simulator} build of {verilog} failed ({err}); see {directory / 'build.log'}") from None
         finally:
             os.environ["MAKEFLAGS"] = saved if saved is not None else ""
         stamp.write_text(digest)
@@ -133,67 +142,72 @@ def build(config: AcceleratorConfig, simulator: str = "verilator", *, root: Path
     return compile_verilog(config, simulator, directory, verilog, config_json, waves=waves, cxx_opt=cxx_opt)
 
 
+def _cocotb(built: Build, module: str, run_dir: Path, env: dict[str, str], plusargs: tuple[str, ...]) -> str | None:
+    """Run cocotb test module ``module`` on ``built`` in ``run_dir``; None when its tests passed, else why not.
+
+    cocotb's runner raises ``SystemExit`` for a simulator that exits with an error (and, under
+    pytest, for a failing test): both are turned into the reason, with the failure messages the
+    test wrote into its results file.
+    """
+    runner = _runner(built.simulator)
+    results_xml = run_dir / "results.xml"
+    saved = os.environ.pop("PYTEST_CURRENT_TEST", None)  # else cocotb's runner judges the test itself
+    try:
+        runner.test(test_module=module, hdl_toplevel=TOP_NAME, hdl_toplevel_lang="verilog",
+                    build_dir=built.directory / "obj", test_dir=run_dir, extra_env=env, plusargs=list(plusargs),
+                    waves=built.waves, timescale=("1ns", "1ps"), results_xml=str(results_xml),
+                    log_file=run_dir / "sim.log")
+        exit_status = 0
+    except SystemExit as stop:  # the runner's verdict on a failing simulator exit status
+        exit_status = stop.code
+    except RuntimeError as err:  # the runner's way of saying the simulator command failed
+        exit_status = str(err)
+    finally:
+        if saved is not None:
+            os.environ["PYTEST_CURRENT_TEST"] = saved
+    failures = _failures(results_xml)
+    if exit_status == 0 and not failures:
+        return None
+    reasons = ([f"the simulator failed ({exit_status})"] if exit_status else []) + failures
+    return f"{'; '.join(reasons)} (log: {run_dir / 'sim.log'})"
+
+
+def _failures(results_xml: Path) -> list[str]:
+    """The failure and error messages of a cocotb results file (a missing file is itself one)."""
+    if not results_xml.exists():
+        return ["the simulation wrote no results file"]
+    tree = ElementTree.parse(results_xml)
+    return [f"{case.get('name')}: {problem.get('message')}" for case in tree.iter("testcase")
+            for problem in (*case.iter("failure"), *case.iter("error"))]
+
+
+def run_programs(built: Build, programs: list[Program], *, plusargs: tuple[str, ...] = ()) -> list[RawRun]:
+    """Run ``programs`` on ``built`` in one simulation; one :class:`~sim.executor.RawRun` each.
+
+    A program the simulation never finished (the simulator crashed, or the testbench raised)
+    comes back with ``error_kind`` ``"crash"`` and the reason in ``error``. ``plusargs`` go to
+    the simulator (e.g. ``+qconv_fault=3``, :mod:`sim.faults`).
+    """
+    run_dir = built.directory / f"run-{uuid.uuid4().hex[:8]}"
+    run_dir.mkdir(parents=True)
+    programs_file, runs_file = run_dir / "programs.pkl", run_dir / "runs.pkl"
+    programs_file.write_bytes(pickle.dumps(list(programs)))
+    problem = _cocotb(built, "sim.testbench", run_dir,
+                      {"QCONV_PROGRAMS": str(programs_file), "QCONV_RUNS": str(runs_file)}, plusargs)
+    runs = pickle.loads(runs_file.read_bytes()) if runs_file.exists() else []
+    reason = problem or "the testbench stopped"
+    return runs + [RawRun(error_kind=ErrorKind.CRASH, error=f"the simulation stopped before this program: {reason}")
+                   for _ in programs[len(runs):]]
+
+
+def simulate(built: Build, jobs: list[Job], *, plusargs: tuple[str, ...] = ()) -> list[dict]:
+    """Run every job's program on ``built`` in one simulation (:func:`run_programs`) and score each
+    (:func:`sim.jobs.score`): a job that did not finish has ``pass`` false and the reason in ``error``."""
+    runs = run_programs(built, [job.program for job in jobs], plusargs=plusargs)
+    return [score(job, raw) for job, raw in zip(jobs, runs)]
+
+
 def run(built: Build, jobs: list[tuple], *, plusargs: tuple[str, ...] = ()) -> list[dict]:
-    """Co-simulate ``jobs`` (layer, seed) or (layer, seed, requant) on ``built`` in one simulation;
-    return one result per job (``requant`` true: outputs through the requantization stage with
-    seeded random parameters, see :func:`sim.testbench.run_job`).
-
-    Each result is the dict the testbench writes (see :mod:`sim.testbench`):
-    ``layer``, ``seed``, ``outputs_match``, ``first_mismatch``, ``cycles``,
-    ``counters`` (each ``{"rtl", "model"}``), ``error`` and ``pass``.
-    A job the simulation never reached (the simulator crashed, or the test
-    raised) comes back with ``pass`` false and the reason in ``error``.
-    ``plusargs`` go to the simulator (e.g. ``+qconv_fault=3``, :mod:`sim.faults`).
-    """
-    runner = _runner(built.simulator)
-    run_dir = built.directory / f"run-{uuid.uuid4().hex[:8]}"
-    run_dir.mkdir(parents=True)
-    jobs_file, results_file = run_dir / "jobs.json", run_dir / "results.json"
-    jobs_file.write_text(json.dumps([{"layer": str(job[0]), "seed": job[1], **({"requant": True} if job[2:] and job[2] else {})}
-                                     for job in jobs]))
-    env = {"QCONV_CONFIG": str(built.config_json), "QCONV_JOBS": str(jobs_file), "QCONV_RESULTS": str(results_file)}
-    try:
-        runner.test(
-            test_module="sim.testbench",
-            hdl_toplevel=TOPLEVEL,
-            hdl_toplevel_lang="verilog",
-            build_dir=built.directory / "obj",
-            test_dir=run_dir,
-            extra_env=env,
-            plusargs=list(plusargs),
-            waves=built.waves,
-            timescale=("1ns", "1ps"),
-            results_xml=str(run_dir / "results.xml"),
-            log_file=run_dir / "sim.log",
-        )
-    except (SystemExit, RuntimeError):
-        pass  # a failing cocotb test: the results file below says what failed
-    results = json.loads(results_file.read_text()) if results_file.exists() else []
-    log = run_dir / "sim.log"
-    raised = re.findall(r"^\s*(\w+(?:Error|Exception): .*)$", log.read_text(), re.M) if log.exists() else []
-    reason = f" ({raised[-1].strip()})" if raised else ""
-    for layer, seed, *_ in jobs[len(results):]:
-        results.append({
-            "layer": str(layer), "seed": seed, "pass": False, "outputs_match": False,
-            "error": f"the simulation stopped before this job{reason}; see {log}",
-        })
-    return results
-
-
-def run_module(built: Build, module: str, env: dict[str, str]) -> Path:
-    """Run the cocotb test module ``module`` on ``built`` with extra environment ``env``; return its run folder.
-
-    The module writes its own results (e.g. to a path it is given in ``env``); a failing
-    cocotb test is not an exception here, the caller reads what was written.
-    """
-    runner = _runner(built.simulator)
-    run_dir = built.directory / f"run-{uuid.uuid4().hex[:8]}"
-    run_dir.mkdir(parents=True)
-    env = {"QCONV_CONFIG": str(built.config_json), **env}
-    try:
-        runner.test(test_module=module, hdl_toplevel=TOPLEVEL, hdl_toplevel_lang="verilog",
-                    build_dir=built.directory / "obj", test_dir=run_dir, extra_env=env, waves=built.waves,
-                    timescale=("1ns", "1ps"), results_xml=str(run_dir / "results.xml"), log_file=run_dir / "sim.log")
-    except (SystemExit, RuntimeError):
-        pass
-    return run_dir
+    """:func:`simulate` jobs given as (layer, seed) or (layer, seed, requant) with seeded operands
+    (:func:`sim.jobs.random_job`)."""
+    return simulate(built, [random_job(built.config, job[0], job[1], *job[2:]) for job in jobs], plusargs=plusargs)

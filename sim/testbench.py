@@ -1,66 +1,39 @@
-"""cocotb testbench: run a list of jobs (layer, seed) on the accelerator and score each against the model.
+"""The cocotb child of a co-simulation: runs the host programs the parent prepared and returns what it saw.
 
-Inputs come through the environment (Amaranth's Verilog has no parameters):
-``QCONV_CONFIG`` (the configuration JSON written beside the Verilog),
-``QCONV_JOBS`` (a JSON list of ``{"layer", "seed"}``, optionally ``"requant": true``) and ``QCONV_RESULTS``
-(where to write one result per job, see :func:`sim.scoreboard.check`). The
-file is rewritten after every job, so a crash still leaves the jobs before it.
+It computes nothing of its own (no model, no golden outputs): the parent
+(:func:`sim.runner.simulate`) prepares every program once and scores the raw
+runs. Inputs through the environment (Amaranth's Verilog has no parameters):
+``QCONV_PROGRAMS``, a pickle of a list of :class:`sim.executor.Program`, and
+``QCONV_RUNS``, where the list of :class:`sim.executor.RawRun` is pickled,
+rewritten after every program so a crash still leaves the runs before it.
 """
 
 from __future__ import annotations
 
-import json
 import os
+import pickle
+import time
 from pathlib import Path
 
 import cocotb
-import numpy as np
 from cocotb.clock import Clock
 
-from model.config import AcceleratorConfig
-from model.conv import conv2d_layer
-from model.data import random_operands, random_requant
-from model.layer import parse_layer
-from model.perf import predict
-from model.program import build_program
-from sim.driver import CLOCK_NS, DoneTimeout, Driver, UnknownOutput
-from sim.scoreboard import check
-
-
-async def run_job(driver: Driver, config: AcceleratorConfig, layer, seed: int, requant: bool = False) -> dict:
-    """Reset, run one layer with seeded operands, and score it.
-
-    With ``requant`` the outputs go through the requantization stage with seeded random
-    parameters (:func:`model.data.random_requant`, ReLU for odd seeds) and are scored
-    against :func:`model.quant.requantize.requantize` of the accumulators.
-    """
-    rng = np.random.default_rng(seed)
-    x, w = random_operands(layer, config.bits, rng)
-    expected = conv2d_layer(x, w, layer, config.bits)
-    rq = random_requant(layer, config.bits, rng, relu=seed % 2 == 1) if requant else None
-    if rq is not None:
-        expected = rq.apply(expected)
-    prediction = predict(config, layer)
-    ops = build_program(config, layer, x, w, rq)
-    await driver.reset()
-    try:
-        actual = await driver.execute(ops, layer.output_shape, max_pass_cycles=2 * prediction.cycles + 1000)
-    except (DoneTimeout, UnknownOutput) as err:
-        return {"layer": str(layer), "seed": seed, "pass": False, "outputs_match": False, "error": str(err)}
-    return check(layer, seed, expected, actual, prediction.counters, driver.counters())
+from sim.cocotb_port import CLOCK_NS, CocotbPort
+from sim.executor import RawRun, execute
 
 
 @cocotb.test()
-async def run_jobs(dut):
-    """Every job of ``QCONV_JOBS``; fails if any output, cycle count or counter differs from the model."""
-    config = AcceleratorConfig.from_json(Path(os.environ["QCONV_CONFIG"]).read_text())
-    jobs = json.loads(Path(os.environ["QCONV_JOBS"]).read_text())
-    results_file = Path(os.environ["QCONV_RESULTS"])
-    Clock(dut.clk, CLOCK_NS, unit="ns").start(start_high=False)
-    driver = Driver(dut)
-    results = []
-    for job in jobs:
-        results.append(await run_job(driver, config, parse_layer(job["layer"]), job["seed"], job.get("requant", False)))
-        results_file.write_text(json.dumps(results, indent=1))
-    failed = [f"{r['layer']} seed={r['seed']}" for r in results if not r["pass"]]
-    assert not failed, f"mismatch against the model in: {'; '.join(failed)}"
+async def run_programs(dut):
+    """Every program of ``QCONV_PROGRAMS``, each after a reset."""
+    programs = pickle.loads(Path(os.environ["QCONV_PROGRAMS"]).read_bytes())
+    runs_file = Path(os.environ["QCONV_RUNS"])
+    Clock(dut.clk, CLOCK_NS, unit="ns", impl="gpi").start(start_high=False)
+    port = CocotbPort(dut)
+    runs = []
+    for program in programs:
+        start = time.perf_counter()
+        run = RawRun()
+        await execute(port, program, run)
+        run.seconds = time.perf_counter() - start
+        runs.append(run)
+        runs_file.write_bytes(pickle.dumps(runs))

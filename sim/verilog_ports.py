@@ -14,7 +14,7 @@ import re
 from enum import StrEnum
 from typing import NamedTuple
 
-from hw.verilog import TOP_NAME
+from model.contract import TOP_NAME
 
 __all__ = ["Direction", "Port", "rtlil_ports", "verilog_ports"]
 

@@ -201,7 +201,7 @@ def test_verilog_of_another_configuration_beside_the_json(designs, capsys):
 
     config, _, config_json = designs[4]
     _, other_verilog, _ = designs[6]
-    message = r"port host_wdata is a 6-bit input, but qconv_top.json \(bits=4, acc_bits=10, word_bits=4\) needs a 4-bit input"
+    message = r"port host__wdata is a 6-bit input, but qconv_top.json \(bits=4, acc_bits=10, word_bits=4\) needs a 4-bit input"
     with pytest.raises(DesignMismatch, match=message):
         check_design(other_verilog, config_json, config)
     status, err = qconv(capsys, "check-design", str(other_verilog), "--config-json", str(config_json),
@@ -217,7 +217,7 @@ def test_runner_refuses_to_build_a_mismatched_design(designs, tmp_path):
 
     config, _, config_json = designs[4]
     _, other_verilog, _ = designs[6]
-    with pytest.raises(DesignMismatch, match=r"port host_wdata is a 6-bit input"):
+    with pytest.raises(DesignMismatch, match=r"port host__wdata is a 6-bit input"):
         compile_verilog(config, "icarus", tmp_path, other_verilog, config_json)
     assert not (tmp_path / "obj").exists()
 

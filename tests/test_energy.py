@@ -3,7 +3,7 @@
 import pytest
 
 from model.config import AcceleratorConfig
-from model.perf import COUNTERS
+from model.contract import COUNTERS
 from model.energy import (
     HIERARCHIES, TABLES, Hierarchy, accelerator_energy, add_energy, mac_energy, mult_energy, total,
 )

@@ -9,9 +9,9 @@ import pytest
 
 from hw.verilog import generate
 from model.tiling import plan
+from sim.fault_catalogue import FAULT_CONFIGS, FAULT_JOBS, FAULTS, Fault
 from sim.faults import (
-    FAULT_CONFIGS, FAULT_JOBS, FAULT_SELECT, FAULTS, Fault, FaultNotApplied, apply_fault, build_target, checks_fired,
-    multiplex, normalise, run_fault,
+    FAULT_SELECT, FaultNotApplied, apply_fault, build_target, checks_fired, multiplex, normalise, run_fault,
 )
 
 
@@ -37,10 +37,11 @@ def test_fault_applies_exactly_where_intended(golden, fault):
 
 
 def test_fault_that_no_longer_matches_fails_loudly(golden):
-    gone = Fault("gone", "a pattern the RTL no longer has", "ws", "qconv_top.controller", r"no_such_signal", "x")
-    with pytest.raises(FaultNotApplied, match=r"fault gone: pattern .* matched 0 time\(s\) in module qconv_top.controller, expected 1"):
+    gone = Fault("gone", "a pattern the RTL no longer has", "ws", "qconv_top.controller.issue", r"no_such_signal", "x")
+    with pytest.raises(FaultNotApplied,
+                       match=r"fault gone: pattern .* matched 0 time\(s\) in module qconv_top.controller.issue, expected 1"):
         apply_fault(gone, golden["ws"])
-    too_many = Fault("wide", "matches more places than intended", "ws", "qconv_top.controller", r"assign", "assign")
+    too_many = Fault("wide", "matches more places than intended", "ws", "qconv_top.controller.issue", r"assign", "assign")
     with pytest.raises(FaultNotApplied, match=r"expected 1: the generated RTL changed"):
         apply_fault(too_many, golden["ws"])
     no_module = Fault("nomod", "a module that is not there", "ws", "qconv_top.nothing", r"x", "y")
@@ -63,12 +64,13 @@ def test_job_lists_exercise_the_shapes_the_faults_need():
 
 def test_checks_fired_names_every_check():
     records = [
-        {"pass": False, "outputs_match": False, "counter_mismatches": ["glb_psum_reads", "cycles"], "error": None},
-        {"pass": False, "outputs_match": False, "error": "the accelerator did not raise done within 99 cycles of start"},
-        {"pass": True, "outputs_match": True, "counter_mismatches": [], "error": None},
-        {"pass": False, "outputs_match": False, "error": "stopped (ValueError: ... it contains non-0/1 values)"},
+        {"pass": False, "outputs_match": False, "counter_mismatches": ["glb_psum_reads", "cycles"], "error_kind": None},
+        {"pass": False, "outputs_match": False, "error_kind": "timeout"},
+        {"pass": True, "outputs_match": True, "counter_mismatches": [], "error_kind": None},
+        {"pass": False, "outputs_match": False, "error_kind": "x_values"},
+        {"pass": False, "outputs_match": False, "error_kind": "crash"},
     ]
-    assert checks_fired(records) == ["outputs", "cycles", "counter:glb_psum_reads", "timeout", "x_values"]
+    assert checks_fired(records) == ["outputs", "cycles", "counter:glb_psum_reads", "timeout", "x_values", "crash"]
     assert checks_fired(records[2:3]) == []
 
 
@@ -104,3 +106,14 @@ def test_baseline_passes_and_representative_faults_are_caught(require_simulator,
     stuck = results["done_never_rises"]
     assert stuck["caught_by"] == ["timeout"]
     assert "did not raise done within" in stuck["first_error"] and "cycles" in stuck["first_error"]
+
+
+@pytest.mark.cosim
+def test_an_x_read_on_icarus_is_reported_as_x_values(require_simulator, tmp_path):
+    """An unknown value on the read path reaches the testbench as X on Icarus (four-state) and is classified so."""
+    require_simulator("icarus")
+    faults = tuple(f for f in FAULTS if f.name == "psum_read_lane_unknown")
+    built = build_target("ws", faults, "icarus", tmp_path)
+    result = run_fault(built, "ws", 1, faults[0])
+    assert result["caught_by"] == ["x_values"], result
+    assert "X/Z bits" in result["first_error"]

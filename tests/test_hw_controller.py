@@ -12,8 +12,8 @@ from amaranth.sim import Simulator
 from hw.controller import Controller
 from model.config import AcceleratorConfig
 from model.layer import ConvLayer
-from model.program import descriptor_fields, pack_descriptor
-from model.tiling import reduction_words, words_per_pixel
+from model.contract import pack_descriptor, reduction_words, words_per_pixel
+from model.program import descriptor_fields
 
 
 def _expected(config, layer):
@@ -80,10 +80,10 @@ def _simulate(config, layer):
         cycle = 0
         while ctx.get(dut.busy):
             for i in range(config.rows):
-                if ctx.get(dut.ifmap_ren[i]):
-                    ifmap.append((cycle, i, ctx.get(dut.ifmap_raddr[i])))
-            if ctx.get(dut.weight_ren):
-                weights.append((cycle, ctx.get(dut.weight_raddr)))
+                if ctx.get(dut.ifmap_read[i].en):
+                    ifmap.append((cycle, i, ctx.get(dut.ifmap_read[i].addr)))
+            if ctx.get(dut.weight_read.en):
+                weights.append((cycle, ctx.get(dut.weight_read.addr)))
             await ctx.tick()
             cycle += 1
 

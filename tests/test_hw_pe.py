@@ -5,6 +5,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from hw.pe import ProcessingElement
+from model.config import Dataflow
 
 
 def _run(dut, bench):
@@ -19,20 +20,20 @@ def test_ws_multibit_products_at_the_extremes(bits):
     lo, hi = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
     values = [lo, lo + 1, -1, 0, 1, hi]
     pairs = [(a, w) for a in values for w in values]
-    dut = ProcessingElement(bits, False, 2 * bits + 4, 4, "ws")
+    dut = ProcessingElement(Dataflow.WS, bits, False, 2 * bits, 2 * bits + 4, 4)
     got = []
 
     async def bench(ctx):
         for a, w in pairs:
-            ctx.set(dut.load_en, 1)
-            ctx.set(dut.load_sel, 3)
-            ctx.set(dut.load_data, w & ((1 << bits) - 1))
+            ctx.set(dut.ctrl.load_en, 1)
+            ctx.set(dut.ctrl.load_sel, 3)
+            ctx.set(dut.weight, w & ((1 << bits) - 1))
             await ctx.tick()
-            ctx.set(dut.load_en, 0)
+            ctx.set(dut.ctrl.load_en, 0)
             for mask in (1, 0):
-                ctx.set(dut.rf_sel, 3)
+                ctx.set(dut.ctrl.rf_sel, 3)
                 ctx.set(dut.a, a & ((1 << bits) - 1))
-                ctx.set(dut.mask, mask)
+                ctx.set(dut.ctrl.mask, mask)
                 await ctx.tick()
                 got.append(ctx.get(dut.product))  # registered: latency 1
 
@@ -43,26 +44,26 @@ def test_ws_multibit_products_at_the_extremes(bits):
 
 def test_ws_register_file_halves_load_while_computing():
     """Entries 0..1 (one half) keep serving products while entries 2..3 are loaded."""
-    dut = ProcessingElement(8, False, 24, 4, "ws")
+    dut = ProcessingElement(Dataflow.WS, 8, False, 16, 24, 4)
     got = []
 
     async def bench(ctx):
         for sel, w in ((0, 3), (1, -5)):
-            ctx.set(dut.load_en, 1)
-            ctx.set(dut.load_sel, sel)
-            ctx.set(dut.load_data, w & 0xFF)
+            ctx.set(dut.ctrl.load_en, 1)
+            ctx.set(dut.ctrl.load_sel, sel)
+            ctx.set(dut.weight, w & 0xFF)
             await ctx.tick()
         ctx.set(dut.a, 7)
-        ctx.set(dut.mask, 1)
+        ctx.set(dut.ctrl.mask, 1)
         for step, (sel, w) in enumerate(((2, 11), (3, -13))):
-            ctx.set(dut.rf_sel, step)
-            ctx.set(dut.load_sel, sel)
-            ctx.set(dut.load_data, w & 0xFF)
+            ctx.set(dut.ctrl.rf_sel, step)
+            ctx.set(dut.ctrl.load_sel, sel)
+            ctx.set(dut.weight, w & 0xFF)
             await ctx.tick()
             got.append(ctx.get(dut.product))
-        ctx.set(dut.load_en, 0)
+        ctx.set(dut.ctrl.load_en, 0)
         for sel in (2, 3, 0):
-            ctx.set(dut.rf_sel, sel)
+            ctx.set(dut.ctrl.rf_sel, sel)
             await ctx.tick()
             got.append(ctx.get(dut.product))
 
@@ -75,19 +76,19 @@ def test_binary_xnor_popcount_with_masks(pack):
     rng = np.random.default_rng(pack)
     cases = [(int(a), int(w), int(mask)) for a, w, mask in rng.integers(0, 2**pack, size=(20, 3), dtype=np.uint64)]
     cases += [(0, 0, 0), (2**pack - 1, 0, 2**pack - 1), (5 % 2**pack, 5 % 2**pack, 2**pack - 1)]
-    dut = ProcessingElement(pack, True, 16, 2, "ws")
+    dut = ProcessingElement(Dataflow.WS, pack, True, pack.bit_length() + 1, 16, 2)
     got = []
 
     async def bench(ctx):
         for a, w, mask in cases:
-            ctx.set(dut.load_en, 1)
-            ctx.set(dut.load_sel, 1)
-            ctx.set(dut.load_data, w)
+            ctx.set(dut.ctrl.load_en, 1)
+            ctx.set(dut.ctrl.load_sel, 1)
+            ctx.set(dut.weight, w)
             await ctx.tick()
-            ctx.set(dut.load_en, 0)
-            ctx.set(dut.rf_sel, 1)
+            ctx.set(dut.ctrl.load_en, 0)
+            ctx.set(dut.ctrl.rf_sel, 1)
             ctx.set(dut.a, a)
-            ctx.set(dut.mask, mask)
+            ctx.set(dut.ctrl.mask, mask)
             await ctx.tick()
             got.append(ctx.get(dut.product))
 
@@ -102,33 +103,33 @@ def test_binary_xnor_popcount_with_masks(pack):
 
 def test_os_accumulates_in_one_half_while_the_other_drains():
     bits, acc_bits = 8, 20
-    dut = ProcessingElement(bits, False, acc_bits, 4, "os")
+    dut = ProcessingElement(Dataflow.OS, bits, False, 2 * bits, acc_bits, 4)
     seq = [(-128, -128), (127, -128), (-3, 9), (-100, 100)]
     got = []
 
     async def bench(ctx):
         async def mac(a, w, sel, first):
             ctx.set(dut.a, a & 0xFF)
-            ctx.set(dut.w, w & 0xFF)
-            ctx.set(dut.mask, 1)
-            ctx.set(dut.acc_en, 0)
+            ctx.set(dut.weight, w & 0xFF)
+            ctx.set(dut.ctrl.mask, 1)
+            ctx.set(dut.ctrl.acc_en, 0)
             await ctx.tick()  # product register
-            ctx.set(dut.acc_en, 1)
-            ctx.set(dut.acc_sel, sel)
-            ctx.set(dut.acc_first, first)
+            ctx.set(dut.ctrl.acc_en, 1)
+            ctx.set(dut.ctrl.acc_sel, sel)
+            ctx.set(dut.ctrl.acc_first, first)
             await ctx.tick()
-            ctx.set(dut.acc_en, 0)
+            ctx.set(dut.ctrl.acc_en, 0)
 
         for step, (a, w) in enumerate(seq):  # entry 1 of half 0
             await mac(a, w, 1, step == 0)
         for step, (a, w) in enumerate(seq[:2]):  # entry 3 of half 1, while entry 1 is drained
-            ctx.set(dut.drain_sel, 1)
-            got.append(ctx.get(dut.drain_data))
+            ctx.set(dut.ctrl.drain_sel, 1)
+            got.append(ctx.get(dut.drain))
             await mac(a, w, 3, step == 0)
-        ctx.set(dut.drain_sel, 3)
-        got.append(ctx.get(dut.drain_data))
-        ctx.set(dut.drain_sel, 1)
-        got.append(ctx.get(dut.drain_data))
+        ctx.set(dut.ctrl.drain_sel, 3)
+        got.append(ctx.get(dut.drain))
+        ctx.set(dut.ctrl.drain_sel, 1)
+        got.append(ctx.get(dut.drain))
 
     _run(dut, bench)
     full = sum(a * w for a, w in seq)

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from hw.requant import STAGES, Requant
+from hw.requant import Requant
+from model.contract import REQUANT_STAGES as STAGES
 from model.quant.requantize import SHIFT_RANGE, requantize
 from model.quant.rounding import ROUNDING_MODES
 

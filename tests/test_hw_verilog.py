@@ -4,9 +4,12 @@ import re
 
 import pytest
 
+from amaranth.hdl import Fragment, Shape
+from amaranth.lib.wiring import In
+
+from hw.accelerator import Accelerator
 from model.config import AcceleratorConfig
-from model.perf import COUNTERS
-from model.program import desc_bits
+from model.contract import COUNTERS, TOP_NAME, desc_bits, top_ports
 from sim.cli import main
 from sim.verilog_ports import verilog_ports
 
@@ -20,10 +23,14 @@ def test_verilog_top_has_the_contract_ports(tmp_path, overrides):
     assert main(args) == 0
     text = (tmp_path / "qconv_top.v").read_text()
     assert AcceleratorConfig.from_json((tmp_path / "qconv_top.json").read_text()) == config
-    widths = {port.name: port.width for port in verilog_ports(text)}
+    ports = {port.name: (port.direction, port.width) for port in verilog_ports(text, TOP_NAME)}
+    assert ports == top_ports(config)  # the RTL declares exactly the contract's ports
+    widths = {name: width for name, (_, width) in ports.items()}
+    # the contract's widths, against numbers derived by hand for the tiny preset
     assert widths["desc"] == desc_bits(config) and widths["start"] == widths["done"] == 1
-    assert widths["host_sel"] == 2 and widths["host_wdata"] == config.word_bits
-    assert widths["host_rdata"] == config.acc_bits and widths["host_addr"] == (1023).bit_length()
+    assert widths["host__sel"] == 2 and widths["host__wdata"] == config.word_bits
+    assert widths["host__rdata"] == config.acc_bits and widths["host__addr"] == (1023).bit_length()
+    assert widths["host__chan"] == 8 and widths["host__lane"] == 1
     assert all(widths[f"count_{name}"] == 48 for name in COUNTERS)
     # A one-statement `always @*` (Yosys writes it for a partly assigned combinational signal) is never
     # evaluated by Icarus when its input does not change after time 0: its output would stay X.
@@ -48,3 +55,17 @@ def test_verilog_has_no_combinational_processes(tmp_path, overrides):
     assert blocks
     offenders = [body for _, body in blocks if not re.search(r"\bif \(rst\)", body)]
     assert not offenders, offenders[0]
+
+
+@pytest.mark.parametrize("overrides", [dict(dataflow="ws", bits=8), dict(dataflow="os", bits=1, cols=5),
+                                       dict(dataflow="os", bits=16, rows=3, cols=2)])
+def test_rtl_signature_is_the_contract(overrides):
+    """The top's Amaranth signature, flattened as Verilog names it, is :func:`model.contract.top_ports`."""
+    config = AcceleratorConfig.preset("tiny", **overrides)
+    dut = Accelerator(config)
+    found = {"clk": ("input", 1), "rst": ("input", 1)}
+    for path, member, _ in dut.signature.flatten(dut):
+        name = "__".join(str(p) for p in path)
+        found[name] = ("input" if member.flow == In else "output", Shape.cast(member.shape).width)
+    assert found == top_ports(config)
+    Fragment.get(dut, None)  # elaborate it: Amaranth warns about a design that was never used

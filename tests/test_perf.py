@@ -4,7 +4,8 @@ import pytest
 
 from model.config import AcceleratorConfig
 from model.layer import NAMED_LAYERS, ConvLayer
-from model.perf import COUNTERS, predict
+from model.contract import COUNTERS
+from model.perf import predict
 
 TINY = AcceleratorConfig.preset("tiny")  # 2x2 array, rf_depth 2 -> G = 1, span = rows*G = 2
 # C=1, 3x3 input, one 2x2 filter: E=F=2, P=4 pixels, Kw=4 reduction words, one filter group.
@@ -64,7 +65,7 @@ def test_invariants(dataflow, bits):
         assert tuple(p.counters) == COUNTERS
         assert p.counters["cycles"] == p.cycles and p.macs == layer.macs
         assert p.ideal_cycles <= p.cycles < p.naive_cycles
-        assert p.utilization == pytest.approx(p.macs / (p.cycles * config.pes * config.macs_per_pe_cycle))
+        assert p.utilization == pytest.approx(p.macs / (p.cycles * config.pes * config.channels_per_word))
 
 
 @pytest.mark.parametrize(

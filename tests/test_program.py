@@ -5,8 +5,10 @@ import pytest
 
 from model.config import AcceleratorConfig
 from model.layer import ConvLayer
-from model.program import (DIM_FIELDS, IFMAP, PSUM, WEIGHT, HostRead, HostRun, HostWrite, build_program,
-                           desc_bits, desc_fields, descriptor_fields, dim_bits, pack_descriptor)
+from model.contract import DIM_FIELDS, Buffer, desc_bits, desc_fields, dim_bits, pack_descriptor
+from model.program import HostRead, HostRun, HostWrite, build_program, descriptor_fields
+
+IFMAP, WEIGHT, PSUM, REQUANT = Buffer.IFMAP, Buffer.WEIGHT, Buffer.PSUM, Buffer.REQUANT
 
 
 def test_descriptor_packs_lsb_first():
@@ -83,7 +85,7 @@ def test_program_packs_binary_channels():
 
 
 def test_program_with_requant_writes_parameters_and_sets_the_descriptor():
-    from model.program import REQUANT, RequantParams
+    from model.program import RequantParams
 
     config = AcceleratorConfig.preset("tiny", bits=8)
     layer = ConvLayer(C=2, H=3, W=3, M=3, R=2, S=2)

@@ -2,7 +2,8 @@
 
 from model.config import AcceleratorConfig
 from model.layer import parse_layer
-from model.perf import COUNTERS, predict
+from model.contract import COUNTERS
+from model.perf import predict
 from sim.report import format_table, make_report
 
 REQUIRED = {"config", "layer", "simulator", "seed", "macs", "cycles", "counters", "utilization", "outputs_match", "pass"}

@@ -20,14 +20,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from model.contract import Rounding
 from model.validate import check_choice
 
 __all__ = ["ROUNDING_MODES", "DEFAULT_ROUNDING", "round_to_int", "shift_right_rounded"]
 
-#: The named rounding modes, in the order of the table above.
-ROUNDING_MODES = ("half_even", "half_away", "half_up", "floor")
+#: The named rounding modes, in the order of the table above (:class:`model.contract.Rounding`).
+ROUNDING_MODES = tuple(mode.value for mode in Rounding)
 #: The mode used wherever none is named.
-DEFAULT_ROUNDING = "half_even"
+DEFAULT_ROUNDING = Rounding.HALF_EVEN
 
 
 def _step_up(floor: np.ndarray, above_half: np.ndarray, at_half: np.ndarray, mode: str) -> np.ndarray:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sim.faults import FAULTS, FAULTS_ROOT, format_summary, run_faults
+from sim.fault_catalogue import FAULTS
+from sim.faults import FAULTS_ROOT, format_summary, run_faults
 from sim.simulators import SIMULATORS
 
 

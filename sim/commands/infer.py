@@ -12,7 +12,6 @@ cycles and buffer accesses) in the output folder (``report_b1.json`` for the bin
 from __future__ import annotations
 
 import json
-import pickle
 import time
 from pathlib import Path
 
@@ -20,7 +19,8 @@ import numpy as np
 
 from model.config import AcceleratorConfig
 from model.infer import accelerator_stages
-from model.perf import COUNTERS, predict
+from model.contract import COUNTERS
+from model.perf import predict
 from sim.cli import add_config_args, config_from_args
 
 #: Binary runs default to this weight depth and pack (acc_bits 16, room for the 16-bit logits).
@@ -114,13 +114,13 @@ def summarize(config: AcceleratorConfig, result: dict, images: int, labels: np.n
 
 def run(args) -> int:
     """Train or load the network, co-simulate it, check it, print and write the report."""
-    from sim.runner import build, run_module
+    from sim.infer import cosimulate_network
+    from sim.runner import build
 
     start = time.perf_counter()
     config = config_from_args(args)
     if config.binary and args.weight_depth is None and args.pack is None:
-        # 16-bit logits need acc_bits >= 16; weight_depth 1024 x pack 16 gives it (weight_depth >= 2048
-        # in binary mode mis-computes padded 3x3 layers on main's RTL, a known bug: see the README).
+        # 16-bit logits need acc_bits >= 16; weight_depth 1024 x pack 16 gives it.
         config = config.replace(weight_depth=BINARY_WEIGHT_DEPTH, pack=BINARY_PACK)
     if args.images < 1:
         raise ValueError(f"--images must be at least 1, not {args.images}")
@@ -133,15 +133,9 @@ def run(args) -> int:
     built = build(config, args.sim)
     args.out.mkdir(parents=True, exist_ok=True)
     tag = "" if config.bits == 8 else f"_b{config.bits}"
-    job, results = args.out / f"job{tag}.pkl", (args.out / f"rtl_results{tag}.json").resolve()
     report_path = args.out / f"report{tag}.json"
-    results.unlink(missing_ok=True)
-    job.write_bytes(pickle.dumps({"network": network, "images": images}))
-    run_dir = run_module(built, "sim.infer_bench", {"QCONV_INFER": str(job.resolve()), "QCONV_RESULTS": str(results)})
-    if not results.exists():
-        print(f"qconv infer: the simulation wrote no results; see {run_dir / 'sim.log'}")
-        return 1
-    report = summarize(config, json.loads(results.read_text()), len(images), labels)
+    result = cosimulate_network(built, network, images)
+    report = summarize(config, result, len(images), labels)
     report["network"] = source
     report_path.write_text(json.dumps(report, indent=1))
     print(f"{'layer':6} {'shape':48} {'cycles':>8} {'model':>8}  counters  bit-exact")

@@ -23,7 +23,7 @@ from pathlib import Path
 from amaranth.back import rtlil
 
 from hw.accelerator import Accelerator
-from hw.verilog import TOP_NAME
+from model.contract import TOP_NAME
 from model.config import AcceleratorConfig
 from sim.fpga.harness import HARNESS_TOP, harness_verilog
 from sim.fpga.logs import parse_nextpnr_log, parse_yosys_stat

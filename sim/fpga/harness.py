@@ -12,7 +12,7 @@ Fmax. The harness costs a few LUTs and flip-flops; it is synthesised on its own
 
 from __future__ import annotations
 
-from hw.verilog import TOP_NAME
+from model.contract import TOP_NAME
 from sim.verilog_ports import Direction, Port
 
 __all__ = ["HARNESS_TOP", "XOR_GROUP", "harness_verilog"]

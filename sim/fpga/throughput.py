@@ -15,7 +15,7 @@ from model.config import AcceleratorConfig
 from model.layer import NAMED_LAYERS, ConvLayer, parse_layer
 from model.perf import predict
 from model.tiling import plan
-from sim.bench import scale_to_fit
+from model.benchmarks import scale_to_fit
 
 __all__ = ["DEFAULT_LAYERS", "Workload", "throughput", "workload"]
 

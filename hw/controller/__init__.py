@@ -1,0 +1,61 @@
+"""The controller: walks one pass of a layer in folds, generating buffer addresses and array control.
+
+It is two components joined by :class:`~hw.controller.layouts.ScheduleSignature`:
+the fold :class:`~hw.controller.sequencer.Sequencer` (descriptor, periods, fold
+contexts, pipeline tail) and the dataflow's issue unit
+(:class:`~hw.controller.weight_stationary.WeightStationaryIssue` or
+:class:`~hw.controller.output_stationary.OutputStationaryIssue`: walkers, buffer
+requests, array control, event counts). ``docs/architecture.md`` states the
+schedule; :mod:`model.perf` its cycle count.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out, connect
+
+from hw.controller.layouts import desc_layout
+from hw.controller.output_stationary import OutputStationaryIssue
+from hw.controller.sequencer import Sequencer
+from hw.controller.weight_stationary import WeightStationaryIssue
+from model.config import AcceleratorConfig, Dataflow
+
+__all__ = ["Controller", "desc_layout"]
+
+
+class Controller(wiring.Component):
+    """Sequencer and issue unit of one pass.
+
+    Parameters
+    ----------
+    config : AcceleratorConfig
+
+    Ports
+    -----
+    start, desc, busy
+        As :class:`~hw.controller.sequencer.Sequencer`.
+    ifmap_read, weight_read, psum_write, array, ev_macs, ev_rf_reads, ev_rf_writes
+        As :class:`~hw.controller.issue.IssueUnit`; WS also ``psum_read`` and ``psum_first``.
+    """
+
+    def __init__(self, config: AcceleratorConfig):
+        self._config = config
+        issue = WeightStationaryIssue if config.dataflow is Dataflow.WS else OutputStationaryIssue
+        self._issue = issue(config)
+        members = {"start": In(1), "desc": In(desc_layout(config)), "busy": Out(1)}
+        members |= {name: member for name, member in self._issue.signature.members.items() if name != "schedule"}
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        seq = m.submodules.sequencer = Sequencer(self._config)
+        issue = m.submodules.issue = self._issue
+        m.d.comb += [seq.start.eq(self.start), seq.desc.eq(self.desc), self.busy.eq(seq.busy)]
+        connect(m, seq.schedule, issue.schedule)
+        # every other port is the issue unit's output, forwarded member by member
+        outputs = {path: value for path, _, value in issue.signature.flatten(issue) if path[0] != "schedule"}
+        for path, _, value in self.signature.flatten(self):
+            if path in outputs:
+                m.d.comb += value.eq(outputs[path])
+        return m

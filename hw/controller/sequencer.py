@@ -1,0 +1,142 @@
+"""The fold sequencer: latches a pass's descriptor and runs its periods and fold contexts.
+
+A pass runs in *periods*. Each period holds up to three activities, each a slot
+counter: **stream** the current fold (``G`` slots per stream element), **load**
+the next fold's register-file context (``rows*G`` slots) and, output-stationary
+only, **drain** the previous fold (``rows*G`` slots). A period ends in the cycle
+its last active slot issues; the fold contexts then move load -> stream ->
+drain. After the last period the sequencer waits
+:data:`model.contract.PIPELINE_TAIL` cycles for the pipeline, then drops
+``busy``. What each slot does is the dataflow's issue unit's business
+(:mod:`hw.controller.weight_stationary`, :mod:`hw.controller.output_stationary`).
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from hw.controller.layouts import ScheduleSignature, context_layout, desc_layout
+from model.config import AcceleratorConfig, Dataflow
+from model.contract import PIPELINE_TAIL
+
+__all__ = ["Sequencer"]
+
+
+class _SlotCounter:
+    """The registers of one activity's slot counter, driving its :class:`~hw.controller.layouts.SlotSignature`.
+
+    ``inner`` counts ``0 .. inner_n-1``, then ``outer`` steps, up to ``outer_n`` (a signal);
+    the counter issues while ``valid`` and not yet done.
+    """
+
+    def __init__(self, m, port, inner_n: int, valid, outer_n):
+        self._regs = (Signal.like(port.inner, name=f"{port.inner.name}_q"),
+                      Signal.like(port.outer, name=f"{port.outer.name}_q"),
+                      Signal(name=f"{port.on.name}_done"))
+        inner, outer, done = self._regs
+        m.d.comb += [
+            port.inner.eq(inner), port.outer.eq(outer),
+            port.on.eq(valid & ~done),
+            port.inner_last.eq(inner == inner_n - 1),
+            port.last.eq(port.on & port.inner_last & (outer == outer_n - 1)),
+        ]
+        with m.If(port.on):
+            with m.If(port.inner_last):
+                m.d.sync += [inner.eq(0), outer.eq(outer + 1)]
+                with m.If(outer == outer_n - 1):
+                    m.d.sync += done.eq(1)
+            with m.Else():
+                m.d.sync += inner.eq(inner + 1)
+
+    def clear(self):
+        """Statements that restart the counter (they override its stepping when later in the module)."""
+        return [reg.eq(0) for reg in self._regs]
+
+
+class Sequencer(wiring.Component):
+    """Runs one pass's periods; fold order WS: filter group, then word group; OS: filter group, then pixel group.
+
+    Parameters
+    ----------
+    config : AcceleratorConfig
+        Array shape, ``G = rf_sets``, dataflow and the descriptor's field widths.
+
+    Ports
+    -----
+    start : In(1)
+        Start a pass with ``desc`` (ignored while busy).
+    desc : In(desc_layout(config))
+        The pass descriptor, latched at ``start``.
+    busy : Out(1)
+        High from the cycle after ``start`` until the pipeline tail of the last period is done.
+    schedule : Out(ScheduleSignature(config))
+        Contexts, slot positions and period ends for the issue unit.
+    """
+
+    def __init__(self, config: AcceleratorConfig):
+        self._config = config
+        super().__init__({
+            "start": In(1),
+            "desc": In(desc_layout(config)),
+            "busy": Out(1),
+            "schedule": Out(ScheduleSignature(config)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg, sch = self._config, self.schedule
+        rows, G = cfg.rows, cfg.rf_sets
+        ws = cfg.dataflow is Dataflow.WS
+        span = rows * G
+
+        d = Signal(desc_layout(cfg))
+        running = Signal()
+        tail = Signal(range(PIPELINE_TAIL[cfg.dataflow] + 1))
+        load, stream, drain = (Signal(context_layout(cfg), name=n) for n in ("load_ctx", "stream_ctx", "drain_ctx"))
+        starting = self.start & ~self.busy
+        m.d.comb += [
+            sch.start.eq(starting), sch.desc.eq(Mux(starting, self.desc, d)),
+            sch.load.eq(load), sch.stream.eq(stream), sch.drain.eq(drain),
+        ]
+
+        folds = d.k_folds if ws else d.p_folds
+        slots = [
+            _SlotCounter(m, sch.load_slot, rows, running & load.valid, G),
+            _SlotCounter(m, sch.stream_slot, G, running & stream.valid, d.P if ws else d.Kw),
+        ]
+        if not ws:
+            slots.append(_SlotCounter(m, sch.drain_slot, rows, running & drain.valid, G))
+        ls, ss, ds = sch.load_slot, sch.stream_slot, sch.drain_slot
+
+        # The next fold context after `load` (whole-field expressions: no partially assigned comb signal).
+        wrap = load.fold == folds - 1
+        nxt = {
+            "valid": load.valid & (~wrap | (load.group + 1 < d.m_groups)),
+            "half": ~load.half,
+            "fold": Mux(wrap, 0, load.fold + 1),
+            "group": Mux(wrap, load.group + 1, load.group),
+            "last_group": Mux(wrap, load.group + 2 == d.m_groups, load.last_group),
+            "wbase": Mux(wrap, load.wbase + d.Kw, load.wbase),
+            "pbase": Mux(wrap, load.pbase + d.P, load.pbase),
+            "p0": Mux(wrap, 0, load.p0 + span),
+        }
+        period_end = running & (~ls.on | ls.last) & (~ss.on | ss.last) & (~ds.on | ds.last)
+        m.d.comb += [sch.period_end.eq(period_end), sch.wrap.eq(wrap)]
+
+        clear = [stmt for slot in slots for stmt in slot.clear()]
+        with m.If(starting):
+            m.d.sync += [d.eq(self.desc), self.busy.eq(1), running.eq(1), stream.eq(0), drain.eq(0),
+                         load.eq(0), load.valid.eq(1), load.last_group.eq(self.desc.m_groups == 1), *clear]
+        with m.Elif(period_end):
+            m.d.sync += [*(getattr(load, k).eq(v) for k, v in nxt.items()), stream.eq(load),
+                         drain.eq(0 if ws else stream), *clear]
+            last_period = ~nxt["valid"] & ~load.valid & (1 if ws else ~stream.valid)
+            with m.If(last_period):
+                m.d.sync += [running.eq(0), tail.eq(PIPELINE_TAIL[cfg.dataflow])]
+        with m.Elif(self.busy & ~running):
+            with m.If(tail == 1):
+                m.d.sync += self.busy.eq(0)
+            m.d.sync += tail.eq(tail - 1)
+        return m

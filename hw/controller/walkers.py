@@ -1,0 +1,96 @@
+"""Incremental address walkers (additions only, no multipliers) over output pixels and reduction words."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Signal, signed
+
+__all__ = ["coord_shape", "PixelWalker", "WordWalker"]
+
+
+def coord_shape(dim: int):
+    """Signed pixel coordinates (``-pad <= h0 + r < H + pad``, each term below ``2**dim``).
+
+    Addresses built from them (``nbase + h0*W + w0 + offset``) are only used modulo the
+    buffer depth, so a wrapped intermediate sum still gives the right address.
+    """
+    return signed(dim + 2)
+
+
+class PixelWalker:
+    """Output pixel ``p = (n*E + e)*F + f`` -> window origin ``(h0, w0)`` and base address
+    ``nbase + h0*W + w0``, stepped one pixel at a time.
+
+    Parameters
+    ----------
+    name : str
+        Prefix of its registers in the Verilog.
+    dim : int
+        Width of the descriptor's dimension fields.
+    """
+
+    def __init__(self, name: str, dim: int):
+        self.p = Signal(dim, name=f"{name}_p")
+        self.e = Signal(dim, name=f"{name}_e")
+        self.f = Signal(dim, name=f"{name}_f")
+        self.h0 = Signal(coord_shape(dim), name=f"{name}_h0")
+        self.w0 = Signal(coord_shape(dim), name=f"{name}_w0")
+        self.hw = Signal(coord_shape(dim), name=f"{name}_hw")
+        self.nbase = Signal(coord_shape(dim), name=f"{name}_nbase")
+        self.base = self.nbase + self.hw + self.w0
+
+    def reset(self, d):
+        """Statements that put the walker on pixel 0 of descriptor ``d``."""
+        return [self.p.eq(0), self.e.eq(0), self.f.eq(0), self.h0.eq(-d.pad), self.w0.eq(-d.pad),
+                self.hw.eq(-d.padW), self.nbase.eq(0)]
+
+    def step(self, m, d):
+        """Add to ``m`` the move to the next pixel (in the current control block)."""
+        m.d.sync += self.p.eq(self.p + 1)
+        with m.If(self.f == d.F - 1):
+            m.d.sync += [self.f.eq(0), self.w0.eq(-d.pad)]
+            with m.If(self.e == d.E - 1):
+                m.d.sync += [self.e.eq(0), self.h0.eq(-d.pad), self.hw.eq(-d.padW),
+                             self.nbase.eq(self.nbase + d.CwHW)]
+            with m.Else():
+                m.d.sync += [self.e.eq(self.e + 1), self.h0.eq(self.h0 + d.stride),
+                             self.hw.eq(self.hw + d.strideW)]
+        with m.Else():
+            m.d.sync += [self.f.eq(self.f + 1), self.w0.eq(self.w0 + d.stride)]
+
+
+class WordWalker:
+    """Reduction word ``k = (cw*R + r)*S + s`` -> address offset ``cw*H*W + r*W + s``, one word at a time.
+
+    Parameters
+    ----------
+    name : str
+        Prefix of its registers in the Verilog.
+    dim : int
+        Width of the descriptor's dimension fields.
+    """
+
+    def __init__(self, name: str, dim: int):
+        self.k = Signal(dim, name=f"{name}_k")
+        self.cw = Signal(dim, name=f"{name}_cw")
+        self.r = Signal(dim, name=f"{name}_r")
+        self.s = Signal(dim, name=f"{name}_s")
+        self.cw_off = Signal(dim, name=f"{name}_cw_off")
+        self.r_off = Signal(dim, name=f"{name}_r_off")  # only used modulo the ifmap depth
+        self.offset = self.cw_off + self.r_off + self.s
+
+    def reset(self, d):
+        """Statements that put the walker on word 0."""
+        return [self.k.eq(0), self.cw.eq(0), self.r.eq(0), self.s.eq(0), self.cw_off.eq(0), self.r_off.eq(0)]
+
+    def step(self, m, d):
+        """Add to ``m`` the move to the next reduction word (in the current control block)."""
+        m.d.sync += self.k.eq(self.k + 1)
+        with m.If(self.s == d.S - 1):
+            m.d.sync += self.s.eq(0)
+            with m.If(self.r == d.R - 1):
+                m.d.sync += [self.r.eq(0), self.r_off.eq(0), self.cw.eq(self.cw + 1),
+                             self.cw_off.eq(self.cw_off + d.HW)]
+            with m.Else():
+                m.d.sync += [self.r.eq(self.r + 1), self.r_off.eq(self.r_off + d.W)]
+        with m.Else():
+            m.d.sync += self.s.eq(self.s + 1)

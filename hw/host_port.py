@@ -1,0 +1,143 @@
+"""The host port: buffer writes and reads and requantization-parameter writes while the accelerator is idle.
+
+Writes go to the buffers' write ports (the controller never writes ifmap or
+weights). Reads share the controller's read ports (row 0 of the ifmap buffer,
+the weight and psum read ports), which are free while idle. Every read comes
+back through the requantization lane, :data:`model.contract.READ_LATENCY`
+cycles after ``host.re``: raw (ifmap and weight words zero-extended, psum lanes
+two's complement) or, for psum lanes of a pass whose descriptor enabled
+``requant``, requantized with the parameters of channel ``host.chan``.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from hw.controller.layouts import desc_layout
+from hw.delay import delay
+from hw.requant import Requant
+from hw.signatures import HostPortSignature, RequantParamsSignature, RequestSignature, WritePortSignature
+from model.config import AcceleratorConfig
+from model.contract import (
+    GLB_READ_LATENCY, READ_LATENCY, REQUANT_FIELD_STRIDE, REQUANT_STAGES, REQUANT_ZERO_POINT_BITS,
+    Buffer,
+)
+
+__all__ = ["HostPort"]
+
+
+class HostPort(wiring.Component):
+    """Host access to the buffers and the requantization parameters.
+
+    Parameters
+    ----------
+    config : AcceleratorConfig
+
+    Ports
+    -----
+    host : In(HostPortSignature(config))
+        The external host (see the signature).
+    idle : In(1)
+        The controller is idle: accesses take effect only then.
+    start : In(1); desc : In(desc_layout(config))
+        A pass starts: its requantization fields apply to the reads after it.
+    ifmap_write, weight_write : Out(WritePortSignature)
+    ifmap_read, weight_read, psum_read : Out(RequestSignature)
+    ifmap_data : In(word_bits); weight_data, psum_data : In(line)
+        The read data of those ports (ifmap: row 0's).
+    params : Out(RequantParamsSignature())
+    """
+
+    def __init__(self, config: AcceleratorConfig):
+        self._config = config
+        weight_line = data.ArrayLayout(config.word_bits, config.cols)
+        psum_line = data.ArrayLayout(config.acc_bits, config.cols)
+        super().__init__({
+            "host": In(HostPortSignature(config)),
+            "idle": In(1),
+            "start": In(1),
+            "desc": In(desc_layout(config)),
+            "ifmap_write": Out(WritePortSignature(config.ifmap_depth, config.word_bits)),
+            "weight_write": Out(WritePortSignature(config.weight_depth, weight_line, config.cols)),
+            "ifmap_read": Out(RequestSignature(config.ifmap_depth)),
+            "weight_read": Out(RequestSignature(config.weight_depth)),
+            "psum_read": Out(RequestSignature(config.psum_depth)),
+            "ifmap_data": In(config.word_bits),
+            "weight_data": In(weight_line),
+            "psum_data": In(psum_line),
+            "params": Out(RequantParamsSignature()),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg, host = self._config, self.host
+        cols, word_bits, acc_bits = cfg.cols, cfg.word_bits, cfg.acc_bits
+        we = {b: self.idle & host.we & (host.sel == b) for b in Buffer}
+        re = {b: self.idle & host.re & (host.sel == b) for b in Buffer}
+        lane_bit = Signal(cols)
+        m.d.comb += lane_bit.eq(1 << host.lane)
+        m.d.comb += [
+            self.ifmap_write.addr.eq(host.addr), self.ifmap_write.data.eq(host.wdata),
+            self.ifmap_write.en.eq(we[Buffer.IFMAP]),
+            self.weight_write.addr.eq(host.addr), self.weight_write.data.eq(Cat(*([host.wdata] * cols))),
+            self.weight_write.en.eq(Mux(we[Buffer.WEIGHT], lane_bit, 0)),
+        ]
+        for port, buffer in ((self.ifmap_read, Buffer.IFMAP), (self.weight_read, Buffer.WEIGHT),
+                             (self.psum_read, Buffer.PSUM)):
+            m.d.comb += [port.addr.eq(host.addr), port.en.eq(re[buffer])]
+
+        # Requantization parameters: chunks of wdata shift into a staging register; lane 1 writes the field.
+        staging = Signal(32)
+        shifted = Signal(32)
+        m.d.comb += shifted.eq(Cat(host.wdata, staging)[:32] if word_bits < 32 else host.wdata[:32])
+        with m.If(we[Buffer.REQUANT]):
+            m.d.sync += staging.eq(shifted)
+        stride_bits = (REQUANT_FIELD_STRIDE - 1).bit_length()
+        p = self.params
+        m.d.comb += [
+            p.write_chan.eq(host.addr[stride_bits:]), p.write_field.eq(host.addr[:stride_bits]),
+            p.write_data.eq(shifted), p.write_en.eq(we[Buffer.REQUANT] & (host.lane == 1)),
+            p.read_chan.eq(host.chan), p.read_en.eq(self.idle & host.re),
+        ]
+
+        # The layer's requantization fields, latched when a pass starts.
+        rq_on, rq_relu = Signal(), Signal()
+        rq_bits, rq_zero = Signal.like(self.desc.out_bits), Signal(signed(REQUANT_ZERO_POINT_BITS))
+        with m.If(self.start & self.idle):
+            m.d.sync += [rq_on.eq(self.desc.requant), rq_relu.eq(self.desc.relu),
+                         rq_bits.eq(self.desc.out_bits), rq_zero.eq(self.desc.zero_point)]
+
+        # The read: buffer data one cycle later, then the requantization lane.
+        read_sel = Signal(Buffer)
+        read_lane = Signal.like(host.lane)
+        read_valid = Signal()  # the buffer's read data of a host read is there this cycle
+        m.d.sync += read_valid.eq(self.idle & host.re)
+        with m.If(host.re):
+            m.d.sync += [read_sel.eq(host.sel), read_lane.eq(host.lane)]
+        lane_word, lane_psum = Signal(word_bits), Signal(acc_bits)
+        m.d.comb += [
+            lane_word.eq(self.weight_data.as_value().word_select(read_lane, word_bits)),
+            lane_psum.eq(self.psum_data.as_value().word_select(read_lane, acc_bits)),
+        ]
+        raw = Signal(acc_bits)
+        m.d.comb += raw.eq(Mux(read_sel == Buffer.IFMAP, self.ifmap_data,
+                               Mux(read_sel == Buffer.WEIGHT, lane_word, lane_psum)))
+        rq = m.submodules.requant = Requant(acc_bits)
+        m.d.comb += [
+            rq.en.eq(read_valid), rq.acc.eq(lane_psum.as_signed()), rq.bias.eq(p.bias),
+            rq.multiplier.eq(p.multiplier), rq.total_shift.eq(p.total_shift),
+            rq.zero_point.eq(rq_zero), rq.out_bits.eq(rq_bits), rq.relu.eq(rq_relu),
+        ]
+        assert READ_LATENCY >= GLB_READ_LATENCY + REQUANT_STAGES, "a host read passes the buffer and the requant lane"
+        # The raw word (and whether to requantize it) is registered with the data and kept aligned with
+        # the requantization pipeline; each register holds until the next read.
+        stage_raw, stage_rq = Signal(acc_bits, name="raw"), Signal(name="rq")
+        with m.If(read_valid):
+            m.d.sync += [stage_raw.eq(raw), stage_rq.eq(rq_on & (read_sel == Buffer.PSUM))]
+        word = Signal(acc_bits)
+        m.d.comb += word.eq(Mux(delay(m, stage_rq, REQUANT_STAGES - 1, "rq"), rq.out.as_signed(),
+                                delay(m, stage_raw, REQUANT_STAGES - 1, "raw")))  # sign-extends rq.out
+        m.d.comb += host.rdata.eq(delay(m, word, READ_LATENCY - GLB_READ_LATENCY - REQUANT_STAGES, "read"))
+        return m

@@ -1,0 +1,279 @@
+"""The contract between the hardware and the model: every number both sides must agree on, defined once.
+
+The RTL generator (:mod:`hw`), the analytical model (:mod:`model.perf`), the host
+program (:mod:`model.program`) and the testbenches (:mod:`sim`) all read these
+definitions; none of them keeps a copy. As in Gemmini, the hardware side owns
+its latencies and widths and the software reads them from here: ``hw`` imports
+only :mod:`model.config` and this module from ``model`` (a test asserts it), so
+the RTL never takes a number from the model that judges it.
+
+What is here:
+
+* selectors: :class:`Buffer` (the host port's ``host_sel``), :class:`Rounding`;
+* the top level: :data:`TOP_NAME`, :func:`top_ports` (every port and its width);
+* latencies: the pipeline stages (:data:`OPERAND_STAGE`, :data:`PRODUCT_STAGE`,
+  :data:`PSUM_WRITE_STAGE`), :data:`PIPELINE_TAIL`, :data:`READ_LATENCY`;
+* counters: :data:`COUNTERS`, :data:`COUNTER_BITS`;
+* the requantization parameter table (:data:`REQUANT_FIELDS`, its addressing and widths);
+* the pass descriptor (:func:`desc_fields`, :func:`pack_descriptor`) and the
+  geometry of a pass (:class:`PassShape`), which fixes the buffer layouts:
+
+  - ifmap word ``((n*Cw + cw)*H + h)*W + w``: one signed ``bits`` value, or in
+    binary mode ``pack`` channel bits (channel ``c`` at bit ``c % pack`` of word ``c // pack``);
+  - weight line ``(m // cols)*Kw + k``, lane ``m % cols``, reduction word ``k = (cw*R + r)*S + s``;
+  - psum line ``(m // cols)*P + p``, lane ``m % cols``, pixel ``p = (n*E + e)*F + f``.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from model.config import AcceleratorConfig, Dataflow
+from model.layer import ConvLayer
+
+__all__ = [
+    "Buffer", "Rounding", "TOP_NAME", "COUNTERS", "COUNTER_BITS",
+    "GLB_READ_LATENCY", "PRODUCT_LATENCY", "ACCUMULATE_LATENCY", "OPERAND_STAGE", "PRODUCT_STAGE",
+    "PSUM_WRITE_STAGE", "PIPELINE_TAIL", "REQUANT_STAGES", "READ_LATENCY",
+    "REQUANT_CHANNELS", "REQUANT_FIELDS", "REQUANT_FIELD_STRIDE", "REQUANT_ZERO_POINT_BITS",
+    "REQUANT_OUT_BITS_BITS", "REQUANT_OUT_BITS", "requant_address",
+    "mask_bits", "product_bits", "dim_bits", "host_addr_depth", "host_lanes", "DIM_FIELDS", "desc_fields",
+    "desc_bits", "pack_descriptor", "words_per_pixel", "reduction_words", "PassShape", "pass_shape", "top_ports",
+]
+
+
+class Buffer(enum.IntEnum):
+    """What a host-port access addresses (the ``host_sel`` value)."""
+
+    IFMAP = 0     #: input feature-map words
+    WEIGHT = 1    #: weight lines (one lane per access)
+    PSUM = 2      #: partial-sum / output lines (one lane per access)
+    REQUANT = 3   #: requantization parameters (write only)
+
+
+class Rounding(enum.StrEnum):
+    """Named rounding modes of the requantization shift (defined in :mod:`model.quant.rounding`)."""
+
+    HALF_EVEN = "half_even"
+    HALF_AWAY = "half_away"
+    HALF_UP = "half_up"
+    FLOOR = "floor"
+
+
+#: Verilog module name of the accelerator.
+TOP_NAME = "qconv_top"
+
+#: Hardware counter names, in report order (``count_<name>`` ports of the top).
+COUNTERS: tuple[str, ...] = (
+    "cycles", "macs",
+    "dram_ifmap_reads", "dram_weight_reads", "dram_psum_writes",
+    "glb_ifmap_reads", "glb_ifmap_writes", "glb_weight_reads", "glb_weight_writes",
+    "glb_psum_reads", "glb_psum_writes",
+    "rf_weight_reads", "rf_weight_writes", "rf_psum_reads", "rf_psum_writes",
+)
+#: Width of every counter.
+COUNTER_BITS = 48
+
+# -- latencies ---------------------------------------------------------------------------------
+#: Global-buffer reads are synchronous: data the cycle after the address.
+GLB_READ_LATENCY = 1
+#: A PE registers its product.
+PRODUCT_LATENCY = 1
+#: WS: the column accumulator registers the sum of a pixel's register-file entries.
+ACCUMULATE_LATENCY = 1
+#: Pipeline stage (cycles after the controller's issue) at which the operands reach the PEs.
+OPERAND_STAGE = GLB_READ_LATENCY
+#: Stage at which the products are valid: WS column sums / accumulate, OS register-file accumulate.
+PRODUCT_STAGE = OPERAND_STAGE + PRODUCT_LATENCY
+#: WS: stage at which a finished pixel's psum line is written (read-modify-write).
+PSUM_WRITE_STAGE = PRODUCT_STAGE + ACCUMULATE_LATENCY
+#: Cycles from the controller's last issue slot to the last buffer write of a pass: WS the psum
+#: write of the last pixel; OS the drain of the last fold, which reads a PE register file once its
+#: last accumulate (at :data:`PRODUCT_STAGE`) is done.
+PIPELINE_TAIL = {Dataflow.WS: PSUM_WRITE_STAGE, Dataflow.OS: PRODUCT_STAGE}
+#: Register stages of the requantization lane on the host read path.
+REQUANT_STAGES = 3
+#: Clock edges from a host read (``host_re``) to its word on ``host_rdata``: the buffer's
+#: synchronous read, then the requantization stages (every read goes through them).
+READ_LATENCY = GLB_READ_LATENCY + REQUANT_STAGES
+
+# -- requantization parameters -----------------------------------------------------------------
+#: Output channels the requantization parameter memory holds (``host_chan`` of a read).
+REQUANT_CHANNELS = 256
+#: Per-channel fields, (name, width): int32 bias, Q31 multiplier, total shift ``31 + shift`` (unsigned).
+REQUANT_FIELDS: tuple[tuple[str, int], ...] = (("bias", 32), ("multiplier", 31), ("total_shift", 6))
+#: Host addresses per channel: field ``f`` of channel ``c`` is written at ``REQUANT_FIELD_STRIDE*c + f``.
+REQUANT_FIELD_STRIDE = 4
+#: Width of the per-layer output zero point (signed) and of the ``out_bits`` field.
+REQUANT_ZERO_POINT_BITS = 16
+REQUANT_OUT_BITS_BITS = 5
+#: Widest requantized output (``out_bits`` is 2..16).
+REQUANT_OUT_BITS = 16
+
+
+def requant_address(channel: int, field: int) -> int:
+    """Host address of requantization field ``field`` (index into :data:`REQUANT_FIELDS`) of ``channel``."""
+    return REQUANT_FIELD_STRIDE * channel + field
+
+
+# -- widths derived from a configuration -------------------------------------------------------
+
+def mask_bits(config: AcceleratorConfig) -> int:
+    """Width of an operand mask: one bit per channel of a binary word, else one bit."""
+    return config.word_bits if config.binary else 1
+
+
+def product_bits(config: AcceleratorConfig) -> int:
+    """Signed width of one PE product: ``2*bits`` (multi-bit), or enough for ``[-pack, pack]`` (binary)."""
+    return config.word_bits.bit_length() + 1 if config.binary else 2 * config.word_bits
+
+
+def dim_bits(config: AcceleratorConfig) -> int:
+    """Width of the descriptor's dimension fields and of the controller's counters and walkers.
+
+    Within one pass the input, weights and partial sums all sit in the global
+    buffer, so every dimension, address, fold count and walker position is at
+    most the deepest buffer plus one fold's span (``rows*rf_depth``); a stride
+    product ``stride*W`` (taken only when ``E > 1``) is below ``H*W + 2*pad*W``.
+    Fields get four times that bound. A layer that needs more (an absurd
+    padding) is refused when its descriptor is packed, naming the field.
+    """
+    deepest = max(config.ifmap_depth, config.weight_depth, config.psum_depth)
+    return (4 * (deepest + config.rows * config.rf_depth)).bit_length()
+
+
+def host_addr_depth(config: AcceleratorConfig) -> int:
+    """Addresses the host port spans: the deepest buffer, or the requantization parameters."""
+    return max(config.ifmap_depth, config.weight_depth, config.psum_depth, REQUANT_FIELD_STRIDE * REQUANT_CHANNELS)
+
+
+def host_lanes(config: AcceleratorConfig) -> int:
+    """Values of ``host_lane``: a lane of a weight/psum line, and at least 2 (the requantization staging bit)."""
+    return max(config.cols, 2)
+
+
+# -- the pass descriptor -----------------------------------------------------------------------
+
+#: Descriptor fields that hold a layer dimension, an address or a count, in packing order (LSB first).
+#: Their width is :func:`dim_bits`: what a pass that fits the built buffers can need.
+DIM_FIELDS: tuple[str, ...] = (
+    "Cw", "H", "W", "R", "S", "stride", "pad", "E", "F", "P", "Kw", "HW", "CwHW", "strideW", "padW",
+    "m_groups", "last_cols", "k_folds", "p_folds",
+)
+
+
+def desc_fields(config: AcceleratorConfig) -> tuple[tuple[str, int], ...]:
+    """Descriptor fields of the design built for ``config``: (name, width in bits), packed LSB first."""
+    return (
+        *((name, dim_bits(config)) for name in DIM_FIELDS),
+        # requantization of the host reads of this pass's outputs (0: raw accumulators)
+        ("requant", 1), ("relu", 1), ("out_bits", REQUANT_OUT_BITS_BITS), ("zero_point", REQUANT_ZERO_POINT_BITS),
+        ("last_mask", mask_bits(config)),
+    )
+
+
+def desc_bits(config: AcceleratorConfig) -> int:
+    """Width of the packed descriptor (the ``desc`` port) of the design built for ``config``."""
+    return sum(width for _, width in desc_fields(config))
+
+
+def pack_descriptor(config: AcceleratorConfig, fields: dict) -> int:
+    """Pack ``fields`` (every name of :func:`desc_fields` of ``config``) into one integer, LSB first.
+
+    Raises
+    ------
+    ValueError
+        On a missing or unknown field, or a value that does not fit its width.
+    """
+    layout = desc_fields(config)
+    names = [name for name, _ in layout]
+    missing = [n for n in names if n not in fields]
+    unknown = sorted(set(fields) - set(names))
+    if missing or unknown:
+        raise ValueError(f"descriptor fields missing {missing}, unknown {unknown}")
+    value, offset = 0, 0
+    for name, width in layout:
+        v = fields[name]
+        if not 0 <= v < 2**width:
+            raise ValueError(f"descriptor field {name}={v} does not fit the built design's {width} bits "
+                             f"(0..{2**width - 1})")
+        value |= int(v) << offset
+        offset += width
+    return value
+
+
+# -- the geometry of a pass --------------------------------------------------------------------
+
+def words_per_pixel(config: AcceleratorConfig, layer: ConvLayer) -> int:
+    """``Cw``: words holding the channels of one input pixel, ``ceil(C / channels_per_word)``."""
+    return -(-layer.C // config.channels_per_word)
+
+
+def reduction_words(config: AcceleratorConfig, layer: ConvLayer) -> int:
+    """``Kw = Cw * R * S``: words of one output's dot product (one weight-buffer lane per filter)."""
+    return words_per_pixel(config, layer) * layer.R * layer.S
+
+
+@dataclass(frozen=True)
+class PassShape:
+    """How one pass (``n_count`` images x ``m_count`` filters of a layer) is cut into folds.
+
+    A fold covers ``span = rows*G`` reduction words (WS) or pixels (OS) and
+    ``cols`` filters; ``G = rf_sets``. WS folds go filter group, then word
+    group; OS folds filter group, then pixel group. A fold streams ``stream``
+    elements (``P`` pixels for WS, ``Kw`` words for OS), ``G`` slots each.
+    """
+
+    Cw: int
+    Kw: int
+    P: int
+    span: int
+    m_groups: int
+    last_cols: int
+    k_folds: int
+    p_folds: int
+    stream: int
+    folds: int
+
+
+def pass_shape(config: AcceleratorConfig, layer: ConvLayer, n_count: int, m_count: int) -> PassShape:
+    """The :class:`PassShape` of a pass of ``n_count`` images and ``m_count`` filters of ``layer``."""
+    cw, kw = words_per_pixel(config, layer), reduction_words(config, layer)
+    p = n_count * layer.E * layer.F
+    span = config.rows * config.rf_sets
+    m_groups = -(-m_count // config.cols)
+    k_folds, p_folds = -(-kw // span), -(-p // span)
+    ws = config.dataflow is Dataflow.WS
+    return PassShape(
+        Cw=cw, Kw=kw, P=p, span=span, m_groups=m_groups, last_cols=m_count - (m_groups - 1) * config.cols,
+        k_folds=k_folds, p_folds=p_folds, stream=p if ws else kw, folds=m_groups * (k_folds if ws else p_folds),
+    )
+
+
+# -- the top level -----------------------------------------------------------------------------
+
+def top_ports(config: AcceleratorConfig) -> dict[str, tuple[str, int]]:
+    """Every port of :data:`TOP_NAME` built for ``config``: name -> (``"input"``/``"output"``, width).
+
+    The names are the Verilog's (Amaranth flattens the ``host`` interface with
+    ``__``); :mod:`sim.design_check` checks a Verilog file against this table and
+    a test checks the RTL's signature against it (``clk`` and ``rst`` are Amaranth's).
+    """
+    ports = {
+        "clk": ("input", 1),
+        "rst": ("input", 1),
+        "start": ("input", 1),
+        "desc": ("input", desc_bits(config)),
+        "done": ("output", 1),
+        "host__sel": ("input", max(len(Buffer) - 1, 1).bit_length()),
+        "host__addr": ("input", (host_addr_depth(config) - 1).bit_length()),
+        "host__lane": ("input", (host_lanes(config) - 1).bit_length()),
+        "host__wdata": ("input", config.word_bits),
+        "host__we": ("input", 1),
+        "host__re": ("input", 1),
+        "host__rdata": ("output", config.acc_bits),
+        "host__chan": ("input", (REQUANT_CHANNELS - 1).bit_length()),
+    }
+    ports.update({f"count_{name}": ("output", COUNTER_BITS) for name in COUNTERS})
+    return ports

@@ -1,0 +1,146 @@
+"""The fault catalogue: the single faults ``make faults`` injects, the designs they go into, and the jobs that must catch them.
+
+Data only; :mod:`sim.faults` applies, builds and runs them. Each fault names
+the Verilog module it edits, a regular expression and its replacement, and the
+exact number of places the expression must match in that module, on the text as
+:func:`sim.faults.normalise` leaves it (Yosys' ``(* ... *)`` attributes removed,
+runs of spaces made one). A placeholder ``<<SIGNAL.FIELD>>`` stands for the
+slice of descriptor field ``FIELD`` in the descriptor-shaped signal ``SIGNAL``
+(``d``, the sequencer's latched descriptor; ``schedule__desc``, the issue unit's
+view of it), from :func:`model.contract.desc_fields` of the target configuration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from model.config import AcceleratorConfig
+from model.layer import ConvLayer, parse_layer
+
+__all__ = ["Fault", "FAULTS", "FAULT_CONFIGS", "FAULT_JOBS"]
+
+#: The configurations faults are injected into: small, so builds and runs are quick.
+FAULT_CONFIGS: dict[str, AcceleratorConfig] = {
+    "ws": AcceleratorConfig(dataflow="ws", bits=4, rows=2, cols=3, rf_depth=4,
+                            ifmap_depth=64, weight_depth=24, psum_depth=32),
+    "os": AcceleratorConfig(dataflow="os", bits=4, rows=2, cols=3, rf_depth=4,
+                            ifmap_depth=64, weight_depth=24, psum_depth=32),
+    "binary": AcceleratorConfig(dataflow="ws", bits=1, pack=5, rows=2, cols=2, rf_depth=2,
+                                ifmap_depth=64, weight_depth=24, psum_depth=32),
+}
+
+#: Layers (and operand seeds) every mutant of a target runs: together they exercise padding, stride,
+#: several reduction folds, a partial filter group, several passes, N > 1, 1x1 and input-sized kernels.
+FAULT_JOBS: dict[str, list[tuple[ConvLayer, int]]] = {
+    target: [(parse_layer(text), seed) for text, seed in jobs]
+    for target, jobs in {
+        "ws": [
+            ("N=1,C=2,H=5,W=5,M=4,R=3,S=3,stride=1,pad=1", 11),   # 5 reduction folds, partial filter group, padding
+            ("N=2,C=1,H=6,W=5,M=3,R=2,S=2,stride=2,pad=0", 12),   # stride 2, N>1
+            ("N=3,C=2,H=4,W=4,M=2,R=1,S=1,stride=1,pad=0", 13),   # 1x1, several passes (ifmap buffer)
+            ("N=1,C=2,H=3,W=3,M=7,R=3,S=3,stride=1,pad=0", 14),   # kernel as large as the input, 3 filter groups
+            ("N=1,C=1,H=4,W=4,M=8,R=2,S=2,stride=1,pad=0", 15),   # 3 filter groups in one pass
+        ],
+        "os": [
+            ("N=1,C=2,H=5,W=5,M=4,R=3,S=3,stride=1,pad=1", 21),
+            ("N=2,C=1,H=6,W=5,M=3,R=2,S=2,stride=2,pad=0", 22),
+            ("N=3,C=2,H=4,W=4,M=2,R=1,S=1,stride=1,pad=0", 23),
+            ("N=1,C=2,H=3,W=3,M=7,R=3,S=3,stride=1,pad=0", 24),
+            ("N=1,C=1,H=4,W=4,M=8,R=2,S=2,stride=1,pad=0", 25),
+        ],
+        "binary": [
+            ("N=1,C=7,H=4,W=4,M=3,R=3,S=3,stride=1,pad=1", 31),   # a partial second word (7 channels, pack 5)
+            ("N=2,C=3,H=5,W=4,M=2,R=2,S=2,stride=2,pad=0", 32),
+            ("N=1,C=5,H=3,W=3,M=5,R=3,S=3,stride=1,pad=0", 33),
+            ("N=1,C=3,H=4,W=4,M=5,R=2,S=2,stride=1,pad=0", 34),   # 3 filter groups in one pass
+        ],
+    }.items()
+}
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One single fault: a regex edit of one Verilog module of one target configuration.
+
+    Parameters
+    ----------
+    name : str
+        Short identifier.
+    description : str
+        What the edit does to the hardware.
+    target : str
+        Key of :data:`FAULT_CONFIGS`.
+    module : str
+        Verilog module name (without the leading backslash), e.g. ``"qconv_top.controller.issue"``.
+    pattern, replacement : str
+        ``re.sub`` arguments, applied to the module text as :func:`normalise` leaves it.
+    count : int
+        Exact number of matches expected in that module.
+    """
+
+    name: str
+    description: str
+    target: str
+    module: str
+    pattern: str
+    replacement: str
+    count: int = 1
+
+
+_ID = r"\\\$\d+ "  # an anonymous Yosys wire such as "\$12 " (escaped name, trailing space)
+
+#: The faults of ``make faults``: at least 15, all distinct, each applied alone.
+FAULTS: tuple[Fault, ...] = (
+    Fault("pe_swapped_operand", "PE(0,0) multiplies the input by itself instead of by its weight",
+          "ws", "qconv_top.array.pe_0_0",
+          rf"(assign value = \$signed\(({_ID})\) \* )\$signed\({_ID}\);", r"\1$signed(\2);"),
+    Fault("pe_rf_write_stuck", "the register-file write enable of the last PE is stuck at 0",
+          "ws", "qconv_top.array.pe_1_2", r"if \(ctrl__load_en\) begin", "if (1'h0) begin", count=4),
+    Fault("ws_column_sum_drops_row", "column 0's adder tree drops the product of the last row",
+          "ws", "qconv_top.array", r"(assign \S+ = )\$signed\(product\) \+ \$signed\(\\product\$\d+ \);",
+          r"\1$signed(product);"),
+    Fault("ws_column_acc_never_restarts", "column 0's accumulator ignores acc_first and keeps the previous pixel",
+          "ws", "qconv_top.array", r"ctrl__acc_first \? \d+'h0+ : acc0;", "acc0;"),
+    Fault("ws_psum_fold_dropped", "the psum read-modify-write ignores the stored partial sum (drops earlier folds)",
+          "ws", "qconv_top", r"psum_first \? (\d+'h0+) : psum_data\[\d+:\d+\];", r"\1;", count=3),
+    Fault("pad_high_bound_off_by_one", "the 'inside the input' test accepts row h == H (h <= H instead of h < H)",
+          "ws", "qconv_top.controller.issue", r"\) < \$signed\(\{ 1'h0, <<schedule__desc.H>> \}\);",
+          r") <= $signed({ 1'h0, <<schedule__desc.H>> });", count=4),
+    Fault("stride_ignored_in_columns", "the output-column walker steps the window by 1 instead of stride",
+          "ws", "qconv_top.controller.issue", r"\$signed\(sw_w0\) \+ \$signed\(\{ 1'h0, <<schedule__desc.stride>> \}\);",
+          "$signed(sw_w0) + $signed({ 1'h0, 32'd1 });"),
+    Fault("skip_last_filter_group", "the fold sequencer stops one filter group early (group + 2 < m_groups)",
+          "ws", "qconv_top.controller.sequencer", rf"(assign {_ID}= )({_ID})< <<d.m_groups>>;",
+          r"\1\2+ 1'h1 < <<d.m_groups>>;", count=2),
+    Fault("weight_address_off_by_one", "weight-buffer loads read line wbase + k + 1",
+          "ws", "qconv_top.controller.issue", r"(= schedule__load\[\d+:\d+\] \+ lw_k);", r"\1 + 1'h1;"),
+    Fault("rf_half_not_swapped", "the streaming fold always reads register-file half 0 (the loader fills half 1)",
+          "ws", "qconv_top.controller.issue", r"schedule__stream\[1\] \? 2'h2 : 2'h0", "2'h0", count=105),
+    Fault("done_never_rises", "the pipeline-tail counter never reaches 1, so busy stays high and done never rises",
+          "ws", "qconv_top.controller.sequencer", rf"(assign {_ID}= )tail == 1'h1;", r"\g<1>1'h0;"),
+    Fault("weight_write_all_lanes", "a host write to the weight buffer writes every lane of the line",
+          "ws", "qconv_top.host", rf"(assign weight_write__en = {_ID}\? ){_ID}\[\d+:0\] : (\d+)'h0;",
+          r"\1{\2{1'b1}} : \2'h0;"),
+    Fault("psum_read_lane_unknown", "the host read path's psum lane is an unknown value (X), as from a register "
+          "that is never initialised: four-state simulators read X",
+          "ws", "qconv_top.host", rf"assign lane_psum = psum_data >> {_ID};", "assign lane_psum = 'bx;"),
+    Fault("glb_ifmap_reads_miscounted", "the ifmap-read counter drops the reads of the last row",
+          "ws", "qconv_top", r"(assign inc_glb_ifmap_reads = \S+ )\+ [^;]+;", r"\1;"),
+    Fault("os_acc_first_ignored", "PE(0,0) accumulates onto the previous fold's partial sum instead of starting at 0",
+          "os", "qconv_top.array.pe_0_0", rf"(assign {_ID}= )ctrl__acc_first \? \d+'h0+ : ({_ID});", r"\1\2;"),
+    Fault("os_acc_drops_product", "the last PE's accumulator drops its product term (acc = acc)",
+          "os", "qconv_top.array.pe_1_2", r"(assign \S+ = \$signed\(\S+ \)) \+ \$signed\(product\);", r"\1;"),
+    Fault("pad_low_bound_off_by_one", "the 'inside the input' test rejects row/column 0 (> 0 instead of >= 0)",
+          "os", "qconv_top.controller.issue", r"\) >= \$signed\(1'h0\);", ") > $signed(1'h0);", count=8),
+    Fault("host_read_lane_ignored", "a host read of the psum buffer always returns lane 0",
+          "os", "qconv_top.host", rf"assign lane_psum = psum_data >> {_ID};", "assign lane_psum = psum_data;"),
+    Fault("cycles_miss_pipeline_tail", "the cycle counter stops when the controller stops issuing, not when done rises",
+          "os", "qconv_top", r"assign inc_cycles = busy \| was_busy;", "assign inc_cycles = busy;"),
+    Fault("rf_psum_reads_not_counted", "the register-file psum-read counter never increments",
+          "os", "qconv_top.counters", r"(assign \S+ = count_rf_psum_reads) \+ inc_rf_psum_reads;", r"\1;"),
+    Fault("binary_popcount_drops_channel", "PE(0,0)'s popcount drops the agreement bit of the last channel of a word",
+          "binary", "qconv_top.array.pe_0_0", rf"(assign {_ID}= )({_ID})\+ {_ID}\[4\];", r"\1\2;"),
+    Fault("binary_last_mask_ignored", "the channel mask of a pixel's last, partial word is ignored (all channels count)",
+          "binary", "qconv_top.controller.issue", r"\? <<schedule__desc.last_mask>> : (\d+'h[0-9a-f]+);",
+          r"? \1 : \1;", count=12),
+)
