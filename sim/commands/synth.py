@@ -44,7 +44,7 @@ def run(args) -> int:
               f"{path['logic_levels']} logic levels, {path['nets']} nets) from {path['from_signal']} to {path['to_signal']}")
     if rate["gmacs"] is not None:
         layer = rate["layer"]
-        print(f"throughput: {rate['gmacs']:.4g} GMAC/s = {config.pes} PEs x {config.macs_per_pe_cycle} MAC/cycle x "
+        print(f"throughput: {rate['gmacs']:.4g} GMAC/s = {config.pes} PEs x {config.channels_per_word} MAC/cycle x "
               f"{result['fmax_mhz']} MHz x {rate['utilisation']:.2%} utilisation on {layer['name']}"
               + (f" scaled to the buffers: {layer['shape']}" if layer["scaled"] else ""))
     if not result["fits"]:

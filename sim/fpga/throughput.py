@@ -89,7 +89,7 @@ def throughput(config: AcceleratorConfig, fmax_mhz: float | None, work: Workload
         ``peak_gmacs`` (every MAC lane busy) and ``gmacs``, both None when ``fmax_mhz`` is None.
     """
     prediction = predict(config, work.layer)
-    lanes = config.pes * config.macs_per_pe_cycle
+    lanes = config.pes * config.channels_per_word  # a PE multiplies one word: 1 channel, or pack when binary
     peak = None if fmax_mhz is None else lanes * fmax_mhz / 1e3
     return {
         "layer": work.to_dict(),
