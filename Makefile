@@ -27,8 +27,8 @@ help:
 	@echo "make analyze [LAYER=..]                                                loop-nest analysis figures in build/analyze/"
 	@echo "make verilog DATAFLOW=os|ws BITS=1..16 [ROWS=.. COLS=..]                write build/verilog/qconv_top.v + .json"
 	@echo "make quant [DOCS=README.md]                                            quantization study of a digits CNN (build/quant/); DOCS: copy its tables there"
-	@echo "make synth FPGA=ice40|ice40-hx8k|ecp5 [DATAFLOW= BITS= ROWS= COLS= PRESET= PNR_TIMEOUT=s]  LUTs/FFs/BRAMs/DSPs/Fmax"
-	@echo "make synth-sweep [FPGA=ecp5|ice40]                                     bits x arrays x dataflows sweep"
+	@echo "make synth FPGA=ice40|ice40-hx8k|ecp5 [DATAFLOW= BITS= ROWS= COLS= PRESET= LAYER= PNR_TIMEOUT=s]  LUTs/FFs/BRAMs/DSPs/Fmax, critical path, GMAC/s"
+	@echo "make synth-sweep [FPGA=ecp5|ice40 LAYER=]                              bits x arrays x dataflows sweep"
 	@echo "make lint [DATAFLOW= BITS= ...]                                        verilator --lint-only -Wall"
 	@echo "make bench                                                             benchmarks -> build/bench/"
 	@echo "make regress [N=200 SEED=1 CONFIGS=.. MAX_SIDE=16 WORKERS=..]          random co-simulation regression"
@@ -100,10 +100,10 @@ analyze: setup
 
 # FPGA flow (YoWASP Yosys + nextpnr); results in build/synth/. ice40 defaults to the tiny preset.
 synth: setup
-	@$(QCONV) synth $(call opt,FPGA,fpga) $(call opt,PNR_TIMEOUT,pnr-timeout) $(CONFIG_OPTS)
+	@$(QCONV) synth $(call opt,FPGA,fpga) $(call opt,PNR_TIMEOUT,pnr-timeout) $(call opt,LAYER,layer) $(CONFIG_OPTS)
 
 synth-sweep: setup
-	@$(QCONV) synth-sweep $(call opt,FPGA,fpga) $(call opt,PNR_TIMEOUT,pnr-timeout)
+	@$(QCONV) synth-sweep $(call opt,FPGA,fpga) $(call opt,PNR_TIMEOUT,pnr-timeout) $(call opt,LAYER,layer)
 
 lint: setup
 	@$(QCONV) lint $(CONFIG_OPTS)

@@ -17,36 +17,17 @@ expected:
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from model.config import AcceleratorConfig
 from model.contract import TOP_NAME, top_ports
+from sim.verilog_ports import verilog_ports
 
-__all__ = ["DesignMismatch", "verilog_ports", "check_design"]
-
-_PORT = re.compile(r"^\s*(input|output)\s+(?:wire\s+|reg\s+)?(?:signed\s+)?(?:\[(\d+):(\d+)\]\s*)?\\?([\w$]+)\s*;", re.M)
+__all__ = ["DesignMismatch", "check_design"]
 
 
 class DesignMismatch(ValueError):
     """The Verilog, its JSON sidecar and the configuration asked for do not agree."""
-
-
-def verilog_ports(text: str, module: str = TOP_NAME) -> dict[str, tuple[str, int]]:
-    """Ports of ``module`` in Verilog ``text``: name -> (``"input"``/``"output"``, width in bits).
-
-    Raises
-    ------
-    DesignMismatch
-        If the module is not in the text.
-    """
-    found = re.search(rf"^module\s+\\?{re.escape(module)}\s*\((.*?)^endmodule", text, re.M | re.S)
-    if found is None:
-        raise DesignMismatch(f"module {module!r} not found in the Verilog")
-    return {
-        name: (direction, int(msb) - int(lsb) + 1 if msb else 1)
-        for direction, msb, lsb, name in _PORT.findall(found.group(1))
-    }
 
 
 def check_design(verilog: Path, config_json: Path, config: AcceleratorConfig) -> None:
@@ -76,7 +57,10 @@ def check_design(verilog: Path, config_json: Path, config: AcceleratorConfig) ->
                 f"{config_json} (beside {verilog.name}) has {field}={got!r}, but the configuration asked for "
                 f"has {field}={wanted!r}: regenerate the design"
             )
-    ports = verilog_ports(verilog.read_text())
+    try:
+        ports = {p.name: (p.direction, p.width) for p in verilog_ports(verilog.read_text(), TOP_NAME)}
+    except ValueError as err:
+        raise DesignMismatch(f"{verilog}: {err}") from None
     for name, (direction, width) in top_ports(config).items():
         if name not in ports:
             raise DesignMismatch(f"{verilog} has no {direction} port {name!r}, which the configuration needs")

@@ -11,7 +11,7 @@ from hw.accelerator import Accelerator
 from model.config import AcceleratorConfig
 from model.contract import COUNTERS, TOP_NAME, desc_bits, top_ports
 from sim.cli import main
-from sim.design_check import verilog_ports
+from sim.verilog_ports import verilog_ports
 
 
 @pytest.mark.parametrize("overrides", [dict(dataflow="ws", bits=8), dict(dataflow="os", bits=1, rf_depth=4, rows=3)])
@@ -23,7 +23,7 @@ def test_verilog_top_has_the_contract_ports(tmp_path, overrides):
     assert main(args) == 0
     text = (tmp_path / "qconv_top.v").read_text()
     assert AcceleratorConfig.from_json((tmp_path / "qconv_top.json").read_text()) == config
-    ports = verilog_ports(text, TOP_NAME)
+    ports = {port.name: (port.direction, port.width) for port in verilog_ports(text, TOP_NAME)}
     assert ports == top_ports(config)  # the RTL declares exactly the contract's ports
     widths = {name: width for name, (_, width) in ports.items()}
     # the contract's widths, against numbers derived by hand for the tiny preset

@@ -2,7 +2,6 @@
 
 import dataclasses
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -11,10 +10,18 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from hw import synth
-from hw.synth import FPGAS, format_table, harness_verilog, parse_nextpnr_log, parse_rtlil_ports, parse_verilog_ports
-from hw.synth import parse_yosys_stat, resources, synthesize
+from model.config import AcceleratorConfig
+from model.layer import NAMED_LAYERS
+from model.perf import predict
 from sim.cli import main
+from sim.fpga import parts
+from sim.fpga.flow import synthesize
+from sim.fpga.harness import harness_verilog
+from sim.fpga.logs import parse_critical_path, parse_nextpnr_log, parse_yosys_stat
+from sim.fpga.parts import FPGAS, resources
+from sim.fpga.table import format_critical_path, format_table
+from sim.fpga.throughput import throughput, workload
+from sim.verilog_ports import Direction, Port, rtlil_ports, verilog_ports
 
 DATA = Path(__file__).parent / "data" / "synth"
 
@@ -33,16 +40,6 @@ class _Mac(wiring.Component):
         m.d.sync += [self.acc.eq(self.acc + self.a.as_signed() * self.b.as_signed() + self.desc[:4]),
                      self.count_cycles.eq(self.count_cycles + 1)]
         return m
-
-
-@pytest.fixture
-def work_dir(request):
-    """A folder under build/ (YoWASP cannot see /tmp), removed afterwards."""
-    path = Path("build") / "test_synth" / request.node.name
-    shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(parents=True)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def test_yosys_stat_parser_and_resources():
@@ -67,17 +64,62 @@ def test_nextpnr_log_parser_fits():
 def test_nextpnr_log_parser_too_big():
     log = parse_nextpnr_log((DATA / "ice40_too_many_ios.nextpnr.log").read_text())
     assert log["utilisation"]["SB_IO"] == {"used": 51, "available": 39}
-    assert log["fmax_mhz"] is None
+    assert log["fmax_mhz"] is None and log["critical_path"] is None
     assert log["errors"] == ["Unable to find a placement location for cell 'addr[6]$sb_io'"]
 
 
-def test_port_parsers_agree_and_harness_covers_every_bit():
-    dut = _Mac()
-    from_v = parse_verilog_ports(verilog.convert(dut, name="qconv_top"))
-    from_il = parse_rtlil_ports(rtlil.convert(_Mac(), name="qconv_top"))
-    assert sorted(from_v) == sorted(from_il)
-    assert ("input", "desc", 40) in from_il and ("output", "count_cycles", 48) in from_il
-    harness, blackbox = harness_verilog(from_il)
+# Expected values read off the logs by hand (grep of the "Critical path report for clock" block).
+@pytest.mark.parametrize("log, expected", [
+    ("ice40_fits", dict(clock="clk$SB_IO_IN_$glb_clk", edges="posedge -> posedge",
+                        **{"from": "core.count_x_SB_DFFSR_Q_1_D_SB_LUT4_O_LC", "to": "core.count_x_SB_DFFSR_Q_2_D_SB_LUT4_O_LC"},
+                        from_signal="core.count_x", to_signal="core.count_x",
+                        from_source="/work/wt/fpga/build/scratch/mk.py:6", to_source="/work/wt/fpga/build/scratch/mk.py:12",
+                        logic_levels=47, nets=48, delay_ns=20.88, logic_ns=15.68, routing_ns=5.20)),
+    ("ecp5_fits", dict(clock="$glbnet$clk$TRELLIS_IO_IN", edges="posedge -> posedge",
+                       **{"from": "core.b_TRELLIS_FF_Q_1", "to": "core.o_TRELLIS_FF_Q_17"},
+                       from_signal="core.b", to_signal="core.o",
+                       from_source="/work/wt/fpga/build/scratch/mk.py:6", to_source="/work/wt/fpga/build/scratch/mk.py:12",
+                       logic_levels=18, nets=19, delay_ns=8.36, logic_ns=5.84, routing_ns=2.52)),
+])
+def test_critical_path_parser_on_captured_logs(log, expected):
+    path = parse_critical_path((DATA / f"{log}.nextpnr.log").read_text())
+    assert path == pytest.approx(expected)
+    fmax = parse_nextpnr_log((DATA / f"{log}.nextpnr.log").read_text())["fmax_mhz"]
+    assert 1e3 / path["delay_ns"] == pytest.approx(fmax, rel=1e-3)  # delays are printed to 10 ps
+
+
+# make synth FPGA=ice40 ROWS=2 COLS=2 BITS=8, read off its nextpnr.log by hand: the controller's period-end
+# logic (stream context valid -> slot compare -> clock enable of a fold-context register).
+UP5K_FMAX = 17.19
+UP5K_PATH = dict(clock="clk$SB_IO_IN_$glb_clk", edges="posedge -> posedge",
+                 **{"from": "core.controller.stream_ctx.valid_SB_DFFESR_Q_DFFLC",
+                    "to": "core.controller.sw_nbase_SB_DFFESR_Q_1_D_SB_LUT4_O_LC"},
+                 from_signal="core.controller.stream_ctx.valid", to_signal="core.controller.sw_nbase",
+                 from_source="/work/wt-fpga/hw/controller.py:267", to_source="/work/wt-fpga/hw/controller.py:267",
+                 logic_levels=19, nets=20, delay_ns=58.18, logic_ns=18.45, routing_ns=39.73)
+
+
+def test_critical_path_of_the_accelerator_on_the_up5k():
+    # an excerpt of its nextpnr.log: utilisation, the Fmax after placement, everything after routing
+    log = (DATA / "up5k_2x2_ws_b8.nextpnr.log").read_text()
+    path = parse_critical_path(log)
+    assert path == pytest.approx(UP5K_PATH)
+    assert parse_nextpnr_log(log)["fmax_mhz"] == pytest.approx(UP5K_FMAX)
+    assert format_critical_path(path) == "58.2 ns, 19 logic levels, 20 nets: controller.stream_ctx.valid -> controller.sw_nbase"
+
+
+def test_no_critical_path_before_routing():
+    # nextpnr prints critical paths only after routing; a run stopped while routing has none
+    placed = parse_nextpnr_log((DATA / "ecp5_8x8_placed_only.nextpnr.log").read_text())
+    assert placed["critical_path"] is None and format_critical_path(None) == "-"
+
+
+def test_port_readers_agree_on_amaranth_output_and_harness_covers_every_bit():
+    ports = rtlil_ports(rtlil.convert(_Mac(), name="qconv_top"))
+    assert sorted(verilog_ports(verilog.convert(_Mac(), name="qconv_top"))) == sorted(ports)
+    assert len(ports) == 7 and {"clk", "rst"} <= {p.name for p in ports}
+    assert Port(Direction.INPUT, "desc", 40) in ports and Port(Direction.OUTPUT, "count_cycles", 48) in ports
+    harness, blackbox = harness_verilog(ports)
     assert "reg [55:0] shift;" in harness  # a + b + desc = 56 bits
     assert "wire [67:0] outs;" in harness and "reg [4:0] folded;" in harness  # acc + count, 16 per group
     assert ".desc(shift[" in harness and ".count_cycles(outs[" in harness
@@ -86,40 +128,115 @@ def test_port_parsers_agree_and_harness_covers_every_bit():
 
 def test_harness_needs_clock_and_reset():
     with pytest.raises(ValueError, match="clk and rst"):
-        harness_verilog([("input", "a", 1), ("output", "o", 1)])
+        harness_verilog([Port(Direction.INPUT, "a", 1), Port(Direction.OUTPUT, "o", 1)])
 
 
-def test_tmp_is_refused():
-    with pytest.raises(ValueError, match="/tmp"):
-        synthesize(DATA / "x.il", "ice40", Path("/tmp/qconv-synth"))
-
-
-def test_place_and_route_of_a_small_design(work_dir):
-    il = work_dir / "mac.il"
-    il.write_text(rtlil.convert(_Mac(), name="qconv_top"))
-    r = synthesize(il, "ice40", work_dir / "out")
+def test_place_and_route_of_a_small_design_from_any_folder(tmp_path, monkeypatch):
+    # tmp_path is under /tmp, where the YoWASP sandbox mounts its own empty folder: the flow must
+    # stage its files and run the tools there with relative paths. The working directory is elsewhere.
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "mac.il").write_text(rtlil.convert(_Mac(), name="qconv_top"))
+    monkeypatch.chdir(tmp_path / "src")
+    r = synthesize(Path("mac.il"), "ice40", tmp_path / "out")
     assert r["fits"] and r["errors"] == [] and r["fmax_mhz"] > 10
     assert r["dsps"] == 1 and r["luts"] > 0 and r["ffs"] >= 48 + 20
     assert r["harness"]["ffs"] >= 8 + 8 + 40  # the input shift register
     assert r["utilisation"]["ICESTORM_DSP"]["used"] == 1
+    path = r["critical_path"]
+    assert path["from"].startswith("core.") and path["to"].startswith("core.")
+    assert path["logic_levels"] >= 1 and path["nets"] == path["logic_levels"] + 1
+    assert 1e3 / path["delay_ns"] == pytest.approx(r["fmax_mhz"], rel=1e-3)  # delays are printed to 10 ps
+    assert Path(r["out_dir"]) == tmp_path / "out"
 
 
-def test_a_design_too_big_is_reported_with_its_size(work_dir, monkeypatch):
+def test_a_design_too_big_is_reported_with_its_size(tmp_path, monkeypatch):
     tiny_part = dataclasses.replace(FPGAS["ice40"], capacity={"luts": 10, "ffs": 10, "brams": 0, "dsps": 0, "ios": 4})
-    monkeypatch.setitem(synth.FPGAS, "ice40", tiny_part)
-    il = work_dir / "mac.il"
+    monkeypatch.setitem(parts.FPGAS, "ice40", tiny_part)
+    il = tmp_path / "mac.il"
     il.write_text(rtlil.convert(_Mac(), name="qconv_top"))
-    r = synthesize(il, "ice40", work_dir / "out")
-    assert not r["fits"] and r["fmax_mhz"] is None
+    r = synthesize(il, "ice40", tmp_path / "out")
+    assert not r["fits"] and r["fmax_mhz"] is None and r["critical_path"] is None
     assert r["limits"]["ffs"]["available"] == 10 and r["limits"]["ffs"]["used"] == r["ffs"]
     assert "place and route not attempted" in r["errors"][0]
-    assert not (work_dir / "out" / "nextpnr.log").exists()
+    assert not (tmp_path / "out" / "nextpnr.log").exists()
     row = format_table([{**r, "config": {"dataflow": "ws", "bits": 8, "rows": 2, "cols": 2}}]).splitlines()[-1]
     assert "| no: " in row and f"ffs {r['ffs']}/10" in row
     json.dumps(r)
 
 
-@pytest.mark.parametrize("command, needle", [("synth", "ice40-hx8k"), ("synth-sweep", "--arrays"),
+def test_throughput_is_macs_over_cycles_at_fmax():
+    config = AcceleratorConfig.preset("default", bits=8)
+    work = workload(config)
+    assert work.name == "small_3x3" and not work.scaled  # resnet18_conv2 does not fit the default buffers
+    t = throughput(config, 50.0, work)
+    layer = NAMED_LAYERS["small_3x3"]  # 14x14 outputs x 16 filters x 8x3x3 products each
+    assert t["macs"] == 14 * 14 * 16 * 8 * 3 * 3 == layer.macs
+    cycles = predict(config, layer).cycles
+    assert t["gmacs"] == pytest.approx(t["macs"] / cycles * 50e6 / 1e9)
+    assert t["peak_gmacs"] == pytest.approx(64 * 50e6 / 1e9)  # 8x8 PEs, one MAC each per cycle
+    assert t["gmacs"] == pytest.approx(t["peak_gmacs"] * t["utilisation"])
+    assert throughput(config, None, work)["gmacs"] is None
+
+
+def test_throughput_layer_choice():
+    big = AcceleratorConfig(ifmap_depth=2**18, psum_depth=2**16)
+    assert workload(big).name == "resnet18_conv2"
+    binary = AcceleratorConfig.preset("tiny", bits=1)
+    assert throughput(binary, 10.0, workload(binary))["peak_gmacs"] == pytest.approx(4 * 8 * 10e6 / 1e9)
+    tiny = AcceleratorConfig.preset("tiny", bits=8)  # holds neither default layer: small_3x3, scaled down
+    work = workload(tiny)
+    assert work.name == "small_3x3" and work.scaled and work.layer.macs < NAMED_LAYERS["small_3x3"].macs
+    assert work.to_dict()["shape"] == str(work.layer)
+    with pytest.raises(ValueError, match=r"layer 'resnet18_conv2' does not fit this build.*max_reduction"):
+        workload(tiny, "resnet18_conv2")
+
+
+def test_synth_refuses_a_layer_that_does_not_fit_before_synthesising(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["synth", "--fpga", "ice40", "--layer", "resnet18_conv2"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "layer 'resnet18_conv2' does not fit" in err
+    assert not (tmp_path / "build").exists()
+
+
+def test_synth_command_prints_the_critical_path_and_throughput(capsys, monkeypatch):
+    from sim.commands import synth as synth_command
+
+    config = AcceleratorConfig.preset("tiny", rows=2, cols=2, bits=8)
+    log = parse_nextpnr_log((DATA / "up5k_2x2_ws_b8.nextpnr.log").read_text())
+    result = {"fpga": "ice40", "device": "iCE40UP5K-SG48", "config": json.loads(config.to_json()), "luts": 3413,
+              "ffs": 2363, "brams": 16, "dsps": 8, "fits": True, "limits": {}, "harness": {"luts": 249, "ffs": 351},
+              "fmax_mhz": log["fmax_mhz"], "fmax_stage": "routed", "critical_path": log["critical_path"],
+              "throughput": throughput(config, log["fmax_mhz"], workload(config)), "json": "x.json"}
+    seen = {}
+
+    def fake_synth_config(config, fpga, **options):
+        seen.update(config=config, fpga=fpga, **options)
+        return result
+
+    monkeypatch.setattr(synth_command, "synth_config", fake_synth_config)
+    assert main(["synth", "--fpga", "ice40", "--rows", "2", "--cols", "2", "--bits", "8", "--layer", "C=2,H=6,W=6,M=2,R=3,S=3"]) == 0
+    assert seen["config"] == config and seen["layer"] == "C=2,H=6,W=6,M=2,R=3,S=3"
+    out = capsys.readouterr().out
+    assert ("critical path: 58.18 ns (18.45 logic, 39.73 routing; 19 logic levels, 20 nets) "
+            "from core.controller.stream_ctx.valid to core.controller.sw_nbase") in out
+    assert "GMAC/s = 4 PEs x 1 MAC/cycle x 17.19 MHz x " in out and "small_3x3 scaled to the buffers: N=1,C=8,H=8" in out
+
+
+def test_table_shows_critical_path_and_throughput():
+    config = AcceleratorConfig.preset("default")
+    path = parse_critical_path((DATA / "ecp5_fits.nextpnr.log").read_text())
+    result = {"fpga": "ecp5", "config": json.loads(config.to_json()), "luts": 9, "ffs": 8, "brams": 1, "dsps": 1,
+              "fmax_mhz": 119.65, "fmax_stage": "routed", "fits": True, "limits": {}, "harness": {"luts": 2, "ffs": 3},
+              "critical_path": path, "throughput": throughput(config, 119.65, workload(config))}
+    row = format_table([result]).splitlines()[-1]
+    assert "| 8.4 ns, 18 logic levels, 19 nets: b -> o |" in row
+    assert f"| {result['throughput']['gmacs']:.3g} (small_3x3, 99.7% util.) |" in row
+    old = {k: v for k, v in result.items() if k not in ("critical_path", "throughput")}  # written before they existed
+    assert "| 119.7 | - | - | yes |" in format_table([old]).splitlines()[-1]
+
+
+@pytest.mark.parametrize("command, needle", [("synth", "ice40-hx8k"), ("synth", "--layer"), ("synth-sweep", "--arrays"),
                                              ("lint", "--dataflow"), ("bench", "--quick")])
 def test_cli_registers_the_fpga_commands(capsys, command, needle):
     with pytest.raises(SystemExit) as exc:
@@ -128,15 +245,17 @@ def test_cli_registers_the_fpga_commands(capsys, command, needle):
 
 
 def test_sweep_skips_larger_arrays_once_one_does_not_fit(monkeypatch, tmp_path):
-    from sim import sweep as sweep_module
+    from sim.fpga import sweep as sweep_module
 
-    def fake_synth(config, fpga, root, pnr_timeout):
+    def fake_synth(config, fpga, root, pnr_timeout, layer, reuse):
         size = config.rows * config.cols * config.bits
         fits = size < 64
         return {"fpga": fpga, "device": "test part", "config": json.loads(config.to_json()), "fits": fits,
                 "luts": 10 * size, "ffs": 5 * size, "brams": 1, "dsps": config.pes, "seconds": {"yosys": 0.0},
                 "fmax_mhz": 100.0 / config.bits if fits else None, "harness": {"luts": 1, "ffs": 1},
-                "limits": {} if fits else {"luts": {"used": 10 * size, "available": 640}}}
+                "limits": {} if fits else {"luts": {"used": 10 * size, "available": 640}}, "reused": False,
+                "throughput": {"gmacs": config.pes / config.bits if fits else None, "utilisation": 1.0,
+                               "layer": {"name": "small_3x3", "scaled": False}}}
 
     monkeypatch.setattr(sweep_module, "synth_config", fake_synth)
     lines = []
@@ -148,6 +267,14 @@ def test_sweep_skips_larger_arrays_once_one_does_not_fit(monkeypatch, tmp_path):
     assert len(lines) == 2 * len(results) - 2 and lines[0].startswith("[1/6] ecp5 ws bits=4 2x2")
     assert (tmp_path / "sweep.md").read_text().count("| ecp5 |") == 4
     assert (tmp_path / "sweep_ecp5.png").stat().st_size > 1000
+
+
+def test_sweep_checks_a_named_layer_against_every_build_first(tmp_path):
+    from sim.fpga.sweep import sweep
+
+    with pytest.raises(ValueError, match="layer 'resnet18_conv4' does not fit"):
+        sweep(("ecp5",), (8,), ((2, 2),), ("ws",), root=tmp_path, layer="resnet18_conv4")
+    assert not any(tmp_path.iterdir())
 
 
 def test_fmax_stage_after_placement_and_after_routing():

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from hw.synth import FPGAS
-from sim.sweep import SWEEP_ARRAYS, SWEEP_BITS, sweep
+from sim.fpga.parts import FPGAS
+from sim.fpga.sweep import SWEEP_ARRAYS, SWEEP_BITS, sweep
 
 
 def _array(text: str) -> tuple[int, int]:
@@ -21,13 +21,14 @@ def register(subparsers) -> None:
     p.add_argument("--arrays", type=_array, nargs="+", default=list(SWEEP_ARRAYS), help="array shapes, e.g. 2x2 4x4")
     p.add_argument("--dataflow", choices=("os", "ws"), action="append", help="dataflow (repeatable; default both)")
     p.add_argument("--pnr-timeout", type=float, help="seconds nextpnr may run per design")
+    p.add_argument("--layer", help="layer of the GMAC/s figures (default: per design, as `qconv synth`)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     """Run the sweep, printing progress; the table and plots go to build/synth/."""
     results = sweep(tuple(args.fpga or ["ecp5"]), tuple(args.bits), tuple(args.arrays),
-                    tuple(args.dataflow or ["os", "ws"]), pnr_timeout=args.pnr_timeout,
+                    tuple(args.dataflow or ["os", "ws"]), pnr_timeout=args.pnr_timeout, layer=args.layer,
                     progress=lambda line: print(line, flush=True))
     done = [r for r in results if not r.get("skipped")]
     print(f"{len(done)} synthesised, {sum(r['fits'] for r in done)} fit; "
