@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from model.validate import check_choice, check_int
 
-__all__ = ["AcceleratorConfig", "Dataflow", "DATAFLOWS", "PRESETS"]
+__all__ = ["AcceleratorConfig", "AXI_DATA_WIDTHS", "Dataflow", "DATAFLOWS", "PRESETS"]
 
 
 class Dataflow(enum.StrEnum):
@@ -32,6 +32,9 @@ class Dataflow(enum.StrEnum):
 
 #: The dataflow names, for command-line choices.
 DATAFLOWS = tuple(d.value for d in Dataflow)
+
+#: Data widths the AXI4 master port may be built with.
+AXI_DATA_WIDTHS = (32, 64, 128)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,6 +67,10 @@ class AcceleratorConfig:
     psum_depth : int
         Lines in the global partial-sum/output buffer, 1..2**20; a line holds
         ``cols`` accumulator-wide words.
+    axi_data_bits : {32, 64, 128}
+        Data width of the AXI4 master port to DRAM (one beat moves
+        ``axi_data_bits // 8`` bytes). 64 by default, the width of a DDR3/DDR4
+        x64 channel and of the Zynq HP ports.
     """
 
     rows: int = 8
@@ -75,6 +82,7 @@ class AcceleratorConfig:
     ifmap_depth: int = 16384
     weight_depth: int = 2048
     psum_depth: int = 4096
+    axi_data_bits: int = 64
 
     def __post_init__(self) -> None:
         check_int("rows", self.rows, 1, 64)
@@ -89,6 +97,7 @@ class AcceleratorConfig:
         check_int("ifmap_depth", self.ifmap_depth, 16, 2**20)
         check_int("weight_depth", self.weight_depth, 1, 2**16)
         check_int("psum_depth", self.psum_depth, 1, 2**20)
+        check_choice("axi_data_bits", self.axi_data_bits, AXI_DATA_WIDTHS)
 
     # -- derived values: computed here only ---------------------------------
 
@@ -138,6 +147,11 @@ class AcceleratorConfig:
         """Register-file entries in use by the current fold (half of ``rf_depth``)."""
         return self.rf_depth // 2
 
+    @property
+    def axi_beat_bytes(self) -> int:
+        """Bytes moved by one beat of the AXI4 port, ``axi_data_bits // 8``."""
+        return self.axi_data_bits // 8
+
     def derived(self) -> dict:
         """The derived values, as written beside the Verilog for consumers."""
         return {
@@ -147,6 +161,7 @@ class AcceleratorConfig:
             "max_reduction": self.max_reduction,
             "acc_bits": self.acc_bits,
             "rf_sets": self.rf_sets,
+            "axi_beat_bytes": self.axi_beat_bytes,
         }
 
     # -- serialisation --------------------------------------------------------

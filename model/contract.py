@@ -15,6 +15,7 @@ What is here:
   :data:`PSUM_WRITE_STAGE`), :data:`PIPELINE_TAIL`, :data:`READ_LATENCY`;
 * counters: :data:`COUNTERS`, :data:`COUNTER_BITS`;
 * the requantization parameter table (:data:`REQUANT_FIELDS`, its addressing and widths);
+* the AXI4 master port and AXI4-Lite control port (:data:`AXI_ADDR_BITS`, ..., :class:`AxiResp`);
 * the pass descriptor (:func:`desc_fields`, :func:`pack_descriptor`) and the
   geometry of a pass (:class:`PassShape`), which fixes the buffer layouts:
 
@@ -40,6 +41,8 @@ __all__ = [
     "REQUANT_OUT_BITS_BITS", "REQUANT_OUT_BITS", "requant_address",
     "mask_bits", "product_bits", "dim_bits", "host_addr_depth", "host_lanes", "DIM_FIELDS", "desc_fields",
     "desc_bits", "pack_descriptor", "words_per_pixel", "reduction_words", "PassShape", "pass_shape", "top_ports",
+    "AXI_ADDR_BITS", "AXI_ID_BITS", "AXI_MAX_BURST_BEATS", "AXI_BOUNDARY_BYTES", "AXI_BURST_INCR", "DMA_OUTSTANDING",
+    "AXI_LITE_DATA_BITS", "AxiResp",
 ]
 
 
@@ -277,3 +280,32 @@ def top_ports(config: AcceleratorConfig) -> dict[str, tuple[str, int]]:
     }
     ports.update({f"count_{name}": ("output", COUNTER_BITS) for name in COUNTERS})
     return ports
+
+
+# -- the AXI4 master port to DRAM and the AXI4-Lite control port --------------------------------
+# Read by the DMA engines (hw/axi), the DRAM models (sim/dram) and the analytical model of the
+# memory system; the data width is the configuration's ``axi_data_bits``.
+
+#: Byte-address width of the AXI4 master port (4 GiB of DRAM) and of the AXI4-Lite control port.
+AXI_ADDR_BITS = 32
+#: Width of the AXI ID fields (ARID/AWID/RID/BID); every transaction uses ID 0.
+AXI_ID_BITS = 1
+#: Longest INCR burst, in beats (AXI4: ARLEN/AWLEN + 1 <= 256).
+AXI_MAX_BURST_BEATS = 256
+#: No burst crosses an address boundary of this many bytes (AXI4 rule).
+AXI_BOUNDARY_BYTES = 4096
+#: AXI4 burst type INCR (the only one the DMA issues).
+AXI_BURST_INCR = 1
+#: Read (and write) bursts a DMA engine keeps in flight at most.
+DMA_OUTSTANDING = 8
+#: Data width of the AXI4-Lite control port.
+AXI_LITE_DATA_BITS = 32
+
+
+class AxiResp(enum.IntEnum):
+    """AXI response codes (RRESP/BRESP)."""
+
+    OKAY = 0
+    EXOKAY = 1
+    SLVERR = 2
+    DECERR = 3
