@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
 from amaranth.sim import Simulator
 
 from hw.accelerator import Accelerator
 from model.config import AcceleratorConfig
 from model.contract import COUNTERS, READ_LATENCY
 from model.program import HostRead, HostRun, HostWrite
-from sim.executor import DoneTimeout, Program, RawRun, execute
+from sim.executor import DoneTimeout, Program, RawRun, execute_all
 
 __all__ = ["AmaranthPort", "simulate"]
 
@@ -74,13 +72,7 @@ def simulate(config: AcceleratorConfig, programs: list[Program]) -> list[RawRun]
     runs: list[RawRun] = []
 
     async def bench(ctx):
-        port = AmaranthPort(ctx, dut)
-        for program in programs:
-            start = time.perf_counter()
-            run = RawRun()
-            await execute(port, program, run)
-            run.seconds = time.perf_counter() - start
-            runs.append(run)
+        runs.extend(await execute_all(AmaranthPort(ctx, dut), programs))
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)

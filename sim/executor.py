@@ -11,13 +11,14 @@ program and scores what comes back (:mod:`sim.jobs`).
 from __future__ import annotations
 
 import enum
+import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from model.program import HostRead, HostRun, HostWrite
 
 __all__ = [
-    "ErrorKind", "ExecutionError", "DoneTimeout", "UnknownOutput", "HostPort", "Program", "RawRun", "execute",
+    "ErrorKind", "ExecutionError", "DoneTimeout", "UnknownOutput", "HostPort", "Program", "RawRun", "execute", "execute_all",
     "done_timeout",
 ]
 
@@ -107,6 +108,24 @@ async def execute(port: HostPort, program: Program, run: RawRun) -> None:
         run.error_kind, run.error = err.kind, str(err)
     after = port.counters()
     run.counters = {name: after[name] - before[name] for name in after}
+
+
+async def execute_all(port: HostPort, programs, after_each=None) -> list[RawRun]:
+    """:func:`execute` every program of ``programs`` in order, timing each; the runs, in order.
+
+    ``after_each(runs)``, if given, is called with the runs so far after every program (the
+    cocotb child saves them, so a simulator crash still leaves the runs before it).
+    """
+    runs: list[RawRun] = []
+    for program in programs:
+        start = time.perf_counter()
+        run = RawRun()
+        await execute(port, program, run)
+        run.seconds = time.perf_counter() - start
+        runs.append(run)
+        if after_each is not None:
+            after_each(runs)
+    return runs
 
 
 async def _ops(port: HostPort, program: Program, values: list) -> None:

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import os
 import pickle
-import time
 from pathlib import Path
 
 import cocotb
 from cocotb.clock import Clock
 
 from sim.cocotb_port import CLOCK_NS, CocotbPort
-from sim.executor import RawRun, execute
+from sim.executor import execute_all
 
 
 @cocotb.test()
@@ -28,12 +27,4 @@ async def run_programs(dut):
     programs = pickle.loads(Path(os.environ["QCONV_PROGRAMS"]).read_bytes())
     runs_file = Path(os.environ["QCONV_RUNS"])
     Clock(dut.clk, CLOCK_NS, unit="ns", impl="gpi").start(start_high=False)
-    port = CocotbPort(dut)
-    runs = []
-    for program in programs:
-        start = time.perf_counter()
-        run = RawRun()
-        await execute(port, program, run)
-        run.seconds = time.perf_counter() - start
-        runs.append(run)
-        runs_file.write_bytes(pickle.dumps(runs))
+    await execute_all(CocotbPort(dut), programs, lambda runs: runs_file.write_bytes(pickle.dumps(runs)))
