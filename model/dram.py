@@ -13,7 +13,7 @@ sampled high at edge ``c``. With ``interval = beat_bytes // bandwidth``:
 2. **Address channels.** ARREADY is high while fewer than :data:`DRAM_QUEUE_DEPTH` read bursts are
    queued (a read burst is queued from its AR handshake to its last R handshake); AWREADY likewise for
    write bursts (queued from the AW handshake to the B handshake). A burst whose handshake frees a slot
-   at cycle ``c`` lets a new address in at ``c + 1``.
+   at cycle ``c`` lets a new address in at ``c + 1``. (A channel carries one address per cycle.)
 3. **Reads.** The first beat of a read burst is offered (RVALID) at the first cycle that is at least
    ``latency`` after its AR handshake and that the bus allows (rule 1); later beats, and the beats of
    the bursts queued behind it, stream back to back in order, one per bus slot. RVALID is held until
@@ -284,7 +284,8 @@ class DramTiming:
         if burst.ar is None:
             k = self._read_head
             freed = self._reads[k - DRAM_QUEUE_DEPTH].beats[-1] + 1 if k >= DRAM_QUEUE_DEPTH else 0
-            burst.ar = max(burst.offer, freed)
+            previous = self._reads[k - 1].ar + 1 if k else 0      # one address per cycle
+            burst.ar = max(burst.offer, freed, previous)
         earliest = burst.ar + self._latency if not burst.beats else -math.inf
         return max(earliest, self._last_beat + self._interval)
 
@@ -296,7 +297,8 @@ class DramTiming:
         if burst.aw is None:
             k = self._write_head     # burst k - 16 has its B resolved: it is before the head
             freed = self._writes[k - DRAM_QUEUE_DEPTH].b + 1 if k >= DRAM_QUEUE_DEPTH else 0
-            burst.aw = max(burst.offer, freed)
+            previous = self._writes[k - 1].aw + 1 if k else 0
+            burst.aw = max(burst.offer, freed, previous)
         return max(self._last_beat + self._interval, burst.aw + 1, burst.w_offer[len(burst.beats)])
 
     @staticmethod

@@ -6,6 +6,7 @@ Verilog and its parameters are unchanged.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import pickle
@@ -44,8 +45,13 @@ def _runner(simulator: str):
     return get_runner(simulator)
 
 
-def build(simulator: str, dram: DramConfig, beat_bytes: int, *, root: Path = BUILD_ROOT) -> DramBuild:
+def build(simulator: str, dram: DramConfig, beat_bytes: int, *, root: Path = BUILD_ROOT,
+          cxx_opt: str | None = None) -> DramBuild:
     """Build the DRAM model for ``simulator`` with the parameters of ``dram`` (skipped when built).
+
+    ``cxx_opt`` is the C++ optimisation of a Verilator model (``"-O0"`` builds fastest, for short
+    tests; None keeps Verilator's default). Concurrent callers (pytest-xdist workers) wait for one
+    another on a lock file, so a build is made once.
 
     Raises
     ------
@@ -56,14 +62,25 @@ def build(simulator: str, dram: DramConfig, beat_bytes: int, *, root: Path = BUI
         raise ValueError(f"simulator must be one of {', '.join(SIMULATORS)}, not {simulator!r}")
     parameters = verilog_parameters(dram, beat_bytes)
     digest = hashlib.sha256((SOURCE.read_text() + repr(sorted(parameters.items()))).encode()).hexdigest()[:12]
-    directory = (root / simulator / f"{TOP}-{digest}").resolve()
+    optimised = cxx_opt if simulator == "verilator" else None
+    directory = (root / simulator / f"{TOP}-{digest}{optimised or ''}").resolve()
     runner = _runner(simulator)
-    stamp = directory / "built.stamp"
-    if not stamp.exists():
-        build_args = ["-Wno-fatal", "-O3", "--no-public-flat-rw", "--public-depth", "1"] if simulator == "verilator" else []
-        runner.build(sources=[SOURCE], hdl_toplevel=TOP, build_dir=directory / "obj", parameters=parameters,
-                     build_args=build_args, timescale=("1ns", "1ps"), always=True, log_file=directory / "build.log")
-        stamp.write_text(digest)
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / "build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        stamp = directory / "built.stamp"
+        if not stamp.exists():
+            build_args = ["-Wno-fatal", "-O3", "--no-public-flat-rw", "--public-depth", "1"] if simulator == "verilator" else []
+            saved = os.environ.get("MAKEFLAGS")
+            if optimised:
+                os.environ["MAKEFLAGS"] = f"{saved or ''} OPT_FAST={optimised} OPT_SLOW={optimised}".strip()
+            try:
+                runner.build(sources=[SOURCE], hdl_toplevel=TOP, build_dir=directory / "obj", parameters=parameters,
+                             build_args=build_args, timescale=("1ns", "1ps"), always=True,
+                             log_file=directory / "build.log")
+            finally:
+                os.environ["MAKEFLAGS"] = saved if saved is not None else ""
+            stamp.write_text(digest)
     return DramBuild(simulator, dram, beat_bytes, directory)
 
 
