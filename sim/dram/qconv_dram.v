@@ -33,7 +33,9 @@ module qconv_dram #(
     input  wire [31:0]            image_last,
 
     input  wire [ID_BITS-1:0]     s_axi_arid,
+    /* verilator lint_off UNUSEDSIGNAL */   // bits below the beat: lanes are fixed by the address
     input  wire [ADDR_BITS-1:0]   s_axi_araddr,
+    /* verilator lint_on UNUSEDSIGNAL */
     input  wire [7:0]             s_axi_arlen,
     input  wire [2:0]             s_axi_arsize,
     input  wire [1:0]             s_axi_arburst,
@@ -48,7 +50,9 @@ module qconv_dram #(
     input  wire                   s_axi_rready,
 
     input  wire [ID_BITS-1:0]     s_axi_awid,
+    /* verilator lint_off UNUSEDSIGNAL */
     input  wire [ADDR_BITS-1:0]   s_axi_awaddr,
+    /* verilator lint_on UNUSEDSIGNAL */
     input  wire [7:0]             s_axi_awlen,
     input  wire [2:0]             s_axi_awsize,
     input  wire [1:0]             s_axi_awburst,
@@ -57,7 +61,9 @@ module qconv_dram #(
 
     input  wire [DATA_BITS-1:0]   s_axi_wdata,
     input  wire [DATA_BITS/8-1:0] s_axi_wstrb,
+    /* verilator lint_off UNUSEDSIGNAL */   // a burst ends after AWLEN + 1 beats
     input  wire                   s_axi_wlast,
+    /* verilator lint_on UNUSEDSIGNAL */
     input  wire                   s_axi_wvalid,
     output wire                   s_axi_wready,
 
@@ -70,6 +76,9 @@ module qconv_dram #(
     localparam SIZE_LOG2  = BEAT_BYTES == 1 ? 0 : BEAT_BYTES == 2 ? 1 : BEAT_BYTES == 4 ? 2 :
                             BEAT_BYTES == 8 ? 3 : 4;
     localparam WORDS      = SIZE_BYTES / BEAT_BYTES;
+    localparam INDEX_BITS = WORDS > 1 ? $clog2(WORDS) : 1;
+    localparam WORD_BITS  = ADDR_BITS - SIZE_LOG2;      // a beat's word address
+    localparam [WORD_BITS:0] END_WORD = WORDS;           // first word past the memory
     localparam QBITS      = QUEUE_DEPTH <= 2 ? 1 : QUEUE_DEPTH <= 4 ? 2 : QUEUE_DEPTH <= 8 ? 3 :
                             QUEUE_DEPTH <= 16 ? 4 : QUEUE_DEPTH <= 32 ? 5 : 6;
     localparam [1:0] OKAY = 2'd0, SLVERR = 2'd2, DECERR = 2'd3;
@@ -89,7 +98,7 @@ module qconv_dram #(
     reg [15:0] gap;                 // cycles until the bus may move the next beat (0: it may now)
 
     // -- read queue: AR handshake .. last R handshake -----------------------------------------
-    reg [ADDR_BITS-SIZE_LOG2-1:0] rq_word  [0:QUEUE_DEPTH-1];
+    reg [WORD_BITS-1:0]           rq_word  [0:QUEUE_DEPTH-1];
     reg [7:0]                     rq_len   [0:QUEUE_DEPTH-1];
     reg [ID_BITS-1:0]             rq_id    [0:QUEUE_DEPTH-1];
     reg                           rq_bad   [0:QUEUE_DEPTH-1];   // not INCR or not full width
@@ -99,7 +108,7 @@ module qconv_dram #(
     reg [7:0]       rbeat;          // beat of the head burst that is (or is next to be) offered
 
     // -- write queue: AW handshake .. B handshake; wq_head is the burst taking W beats --------
-    reg [ADDR_BITS-SIZE_LOG2-1:0] wq_word  [0:QUEUE_DEPTH-1];
+    reg [WORD_BITS-1:0]           wq_word  [0:QUEUE_DEPTH-1];
     reg [7:0]                     wq_len   [0:QUEUE_DEPTH-1];
     reg [ID_BITS-1:0]             wq_id    [0:QUEUE_DEPTH-1];
     reg                           wq_bad   [0:QUEUE_DEPTH-1];
@@ -129,8 +138,8 @@ module qconv_dram #(
     wire [7:0]       rbeat_nx    = r_pop ? 8'd0 : rbeat + r_fire;
     wire             r_offer     = rq_left != 0 && gap_next == 0 &&
                                    (rbeat_nx != 0 || rq_ready[rq_head_nx] <= now + 1);
-    wire [ADDR_BITS-SIZE_LOG2:0] r_word = rq_word[rq_head_nx] + rbeat_nx;
-    wire             r_outside   = r_word >= WORDS;
+    wire [WORD_BITS:0] r_word    = {1'b0, rq_word[rq_head_nx]} + {{(WORD_BITS - 7){1'b0}}, rbeat_nx};
+    wire             r_outside   = r_word >= END_WORD;
 
     wire [QBITS-1:0] bq_head_nx  = bq_head + b_fire;
     wire [QBITS:0]   bq_left     = wq_count - wq_pending - b_fire;  // without a burst ending this edge
@@ -138,8 +147,8 @@ module qconv_dram #(
     wire             w_end       = w_fire && wbeat == wq_len[wq_head];
     wire [1:0]       w_beat_resp = wq_bad[wq_head] ? SLVERR : w_outside ? DECERR : OKAY;
     wire [1:0]       wresp_nx    = wresp > w_beat_resp ? wresp : w_beat_resp;  // the worse: a burst is all SLVERR, or OKAY and DECERR
-    wire [ADDR_BITS-SIZE_LOG2:0] w_word = wq_word[wq_head] + wbeat;
-    wire             w_outside   = w_word >= WORDS;
+    wire [WORD_BITS:0] w_word    = {1'b0, wq_word[wq_head]} + {{(WORD_BITS - 7){1'b0}}, wbeat};
+    wire             w_outside   = w_word >= END_WORD;
 
     reg [DATA_BITS-1:0] strobe_mask;
     integer lane;
@@ -188,7 +197,7 @@ module qconv_dram #(
                     s_axi_rid   <= rq_id[rq_head_nx];
                     s_axi_rlast <= rbeat_nx == rq_len[rq_head_nx];
                     s_axi_rresp <= rq_bad[rq_head_nx] ? SLVERR : r_outside ? DECERR : OKAY;
-                    s_axi_rdata <= (rq_bad[rq_head_nx] || r_outside) ? {DATA_BITS{1'b0}} : mem[r_word];
+                    s_axi_rdata <= (rq_bad[rq_head_nx] || r_outside) ? {DATA_BITS{1'b0}} : mem[r_word[INDEX_BITS-1:0]];
                 end
             end
             rq_head <= rq_head_nx;
@@ -196,7 +205,7 @@ module qconv_dram #(
             // write data
             if (w_fire) begin
                 if (!wq_bad[wq_head] && !w_outside)
-                    mem[w_word] <= (mem[w_word] & ~strobe_mask) | (s_axi_wdata & strobe_mask);
+                    mem[w_word[INDEX_BITS-1:0]] <= (mem[w_word[INDEX_BITS-1:0]] & ~strobe_mask) | (s_axi_wdata & strobe_mask);
                 if (w_end) begin
                     wq_resp[wq_head]  <= wresp_nx;
                     wq_ready[wq_head] <= now + LATENCY;
