@@ -45,6 +45,8 @@ import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from model.validate import check_int
 
 __all__ = ["DramConfig", "DRAM_QUEUE_DEPTH", "DRAM_SIZE_ALIGN", "ReadTiming", "WriteTiming", "DramTiming"]
@@ -183,7 +185,8 @@ class DramTiming:
     :meth:`advance` with a horizon: every handshake before it is resolved and final, because a burst
     offered at or after the horizon cannot change what the DRAM does before it. A model that decides
     its next burst from the DRAM's answers (a DMA engine) alternates submitting and advancing;
-    :meth:`finish` resolves everything. Reads with no RREADY pauses resolve a whole burst at once.
+    :meth:`finish` resolves everything. Reads with no RREADY pauses resolve a whole burst at once, and
+    writes a run of beats up to the next read at once, so the cost grows with bursts, not cycles.
 
     Parameters
     ----------
@@ -268,11 +271,11 @@ class DramTiming:
                     self._read_head += 1
             else:
                 burst = self._writes[self._write_head]
-                burst.beats.append(write_at)
-                self._last_beat = write_at
+                burst.beats.extend(self._write_streak(burst, write_at, min(read_at, horizon)))
+                self._last_beat = burst.beats[-1]
                 if len(burst.beats) == burst.length:
                     previous_b = self._writes[self._write_head - 1].b if self._write_head else -math.inf
-                    burst.b = self._first_ready(max(write_at + latency, previous_b + 1), self._b_stalls)
+                    burst.b = self._first_ready(max(self._last_beat + latency, previous_b + 1), self._b_stalls)
                     self._write_head += 1
         self._horizon = max(self._horizon, horizon)
 
@@ -300,6 +303,16 @@ class DramTiming:
             previous = self._writes[k - 1].aw + 1 if k else 0
             burst.aw = max(burst.offer, freed, previous)
         return max(self._last_beat + self._interval, burst.aw + 1, burst.w_offer[len(burst.beats)])
+
+    def _write_streak(self, burst: WriteTiming, first: int, limit: float) -> list[int]:
+        """The W beats of ``burst`` from ``first`` on that go before ``limit`` (the next read beat's
+        offer, which wins a tie, or the horizon): beat ``j`` goes at ``max(beat j-1 + interval,
+        w_offer[j])``, a running maximum computed for the whole burst at once."""
+        offers = np.array(burst.w_offer[len(burst.beats):], dtype=np.int64)
+        offers[0] = first
+        slots = np.arange(offers.size, dtype=np.int64) * self._interval
+        cycles = slots + np.maximum.accumulate(offers - slots)
+        return cycles[:max(1, int(np.searchsorted(cycles, limit)))].tolist()
 
     @staticmethod
     def _first_ready(cycle: int, stalls: frozenset[int]) -> int:
