@@ -208,6 +208,8 @@ class DramTiming:
         self._writes: list[WriteTiming] = []
         self._read_head = 0     # first read burst with beats left
         self._write_head = 0    # first write burst with W beats left
+        self._ar_next = 0       # first read burst whose AR handshake is not resolved
+        self._aw_next = 0       # first write burst whose AW handshake is not resolved
         self._last_beat = -math.inf   # cycle of the last beat on the bus
         self._horizon = -math.inf     # every handshake before it is resolved
 
@@ -222,10 +224,12 @@ class DramTiming:
         return self._writes
 
     def read(self, offer: int, length: int) -> ReadTiming:
-        """Submit a read burst of ``length`` beats whose ARVALID rises at cycle ``offer``."""
+        """Submit a read burst of ``length`` beats whose ARVALID rises at cycle ``offer``; its ``ar`` is
+        known at once unless the queue is full (then once burst ``k - 16`` is resolved)."""
         self._check_offer(offer, length)
         burst = ReadTiming(offer, length)
         self._reads.append(burst)
+        self._accept_addresses()
         return burst
 
     def write(self, offer: int, length: int, w_offer: Sequence[int] | None = None) -> WriteTiming:
@@ -239,6 +243,7 @@ class DramTiming:
             raise ValueError(f"w_offer must not lie before the resolved horizon {self._horizon}, not {min(w_offer)}")
         burst = WriteTiming(offer, length, w_offer)
         self._writes.append(burst)
+        self._accept_addresses()
         return burst
 
     def _check_offer(self, offer: int, length: int) -> None:
@@ -255,6 +260,7 @@ class DramTiming:
         """Resolve every handshake at a cycle before ``horizon`` (and whole bursts started before it)."""
         latency, interval = self._latency, self._interval
         while True:
+            self._accept_addresses()
             read_at = self._next_read_offer()
             write_at = self._next_write_beat()
             at = min(read_at, write_at)
@@ -277,18 +283,34 @@ class DramTiming:
                     previous_b = self._writes[self._write_head - 1].b if self._write_head else -math.inf
                     burst.b = self._first_ready(max(self._last_beat + latency, previous_b + 1), self._b_stalls)
                     self._write_head += 1
+        self._accept_addresses()
         self._horizon = max(self._horizon, horizon)
+
+    def _accept_addresses(self) -> None:
+        """Resolve the AR and AW handshakes that are determined (rule 2): burst ``k`` goes at its offer,
+        one address per cycle, and not before the cycle after burst ``k - 16`` left the queue. The
+        burst at the head of each queue is always determined, as burst ``k - 16`` is done."""
+        reads, writes = self._reads, self._writes
+        while self._ar_next < len(reads):
+            k = self._ar_next
+            if k >= DRAM_QUEUE_DEPTH and not reads[k - DRAM_QUEUE_DEPTH].done:
+                break
+            freed = reads[k - DRAM_QUEUE_DEPTH].beats[-1] + 1 if k >= DRAM_QUEUE_DEPTH else 0
+            reads[k].ar = max(reads[k].offer, freed, reads[k - 1].ar + 1 if k else 0)
+            self._ar_next += 1
+        while self._aw_next < len(writes):
+            k = self._aw_next
+            if k >= DRAM_QUEUE_DEPTH and not writes[k - DRAM_QUEUE_DEPTH].done:
+                break
+            freed = writes[k - DRAM_QUEUE_DEPTH].b + 1 if k >= DRAM_QUEUE_DEPTH else 0
+            writes[k].aw = max(writes[k].offer, freed, writes[k - 1].aw + 1 if k else 0)
+            self._aw_next += 1
 
     def _next_read_offer(self) -> float:
         """Cycle the next read beat is offered (RVALID), or inf if no read beat is pending."""
         if self._read_head == len(self._reads):
             return math.inf
         burst = self._reads[self._read_head]
-        if burst.ar is None:
-            k = self._read_head
-            freed = self._reads[k - DRAM_QUEUE_DEPTH].beats[-1] + 1 if k >= DRAM_QUEUE_DEPTH else 0
-            previous = self._reads[k - 1].ar + 1 if k else 0      # one address per cycle
-            burst.ar = max(burst.offer, freed, previous)
         earliest = burst.ar + self._latency if not burst.beats else -math.inf
         return max(earliest, self._last_beat + self._interval)
 
@@ -297,11 +319,6 @@ class DramTiming:
         if self._write_head == len(self._writes):
             return math.inf
         burst = self._writes[self._write_head]
-        if burst.aw is None:
-            k = self._write_head     # burst k - 16 has its B resolved: it is before the head
-            freed = self._writes[k - DRAM_QUEUE_DEPTH].b + 1 if k >= DRAM_QUEUE_DEPTH else 0
-            previous = self._writes[k - 1].aw + 1 if k else 0
-            burst.aw = max(burst.offer, freed, previous)
         return max(self._last_beat + self._interval, burst.aw + 1, burst.w_offer[len(burst.beats)])
 
     def _write_streak(self, burst: WriteTiming, first: int, limit: float) -> list[int]:

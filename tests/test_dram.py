@@ -372,5 +372,51 @@ def test_verilog_dram_under_axi_master(simulator, latency, bandwidth, require_si
     assert [w.aw for w in model.writes] == [a.cycle for a in trace.aw]
     assert [c for w in model.writes for c in w.beats] == [beat.cycle for beat in trace.w]
     assert [w.b for w in model.writes] == [beat.cycle for beat in trace.b]
-    # the queue limit was reached (rule 2 exercised): some AR waited for ARREADY
+    # the queue limit was reached (rule 2 exercised): some AR waited for ARREADY, and at latency 40
+    # (B responses late) some AW waited for AWREADY
     assert any(a.cycle > a.offer for a in trace.ar)
+    assert any(a.cycle > a.offer for a in trace.aw) == (latency == 40)
+
+
+# -- a master in Verilog, the model driven event by event -----------------------------------------
+
+def _predicted_stream_cycles(dram: DramConfig, bursts: int, outstanding: int) -> int:
+    """Cycles from the start pulse to ``done`` of ``stream_reader.v``, predicted by driving the
+    transaction model as the reader behaves: AR ``k`` offered the cycle after AR ``k-1``, and not before
+    the cycle after the last beat of burst ``k - outstanding``; ``done`` the cycle after the last beat."""
+    timing = DramTiming(dram, BEAT)
+    for k in range(bursts):
+        cycle = 1 if k == 0 else timing.reads[k - 1].ar + 1
+        if k >= outstanding:
+            freed = timing.reads[k - outstanding]
+            timing.advance(cycle)
+            while not (freed.done and freed.beats[-1] < cycle):
+                cycle = max(cycle + 1, freed.beats[-1] + 1) if freed.done else cycle + 1
+                timing.advance(cycle)
+        timing.read(cycle, 256)
+    timing.finish()
+    return timing.reads[-1].beats[-1] + 1
+
+
+#: (latency, bandwidth, cycles worked by hand) of 48 bursts. Latency 40, 2 cycles per beat: 8 bursts in
+#: flight hide the latency, so the first beat comes 40 cycles after the first AR (cycle 1) and the rest
+#: follow every 2 cycles, done the cycle after the last: 1 + 40 + 2 * (256 * 48 - 1) + 1 = 24616.
+#: Latency 3000, 1 cycle per beat: the reader waits for a free slot. Burst k's first beat at f, its last
+#: at f + 255, AR k + 8 at f + 256, its first beat at f + 256 + 3000: each group of 8 bursts streams 2048
+#: beats, group g's first at 3001 + 3256 g; the last of 6 groups ends at 3001 + 5 * 3256 + 2047 = 21328.
+STREAMS = [(40, 4, 24616), (3000, 8, 21329)]
+
+
+@pytest.mark.cosim
+@pytest.mark.parametrize("latency, bandwidth, by_hand", STREAMS, ids=[f"lat{l}-bw{b}" for l, b, _ in STREAMS])
+@pytest.mark.parametrize("simulator", SIMULATORS)
+def test_streaming_reader_in_verilog_takes_the_predicted_cycles(simulator, latency, bandwidth, by_hand,
+                                                                 require_simulator):
+    require_simulator(simulator)
+    from sim.dram.bench import STREAM_OUTSTANDING, streaming_read
+
+    dram = DramConfig(latency=latency, bandwidth=bandwidth, size_bytes=SIZE)
+    bursts = 48                       # wraps around the 32 bursts the memory holds
+    got = streaming_read("verilog", bursts, dram, simulator=simulator, cxx_opt="-O0")   # checks the checksum
+    assert got["cycles"] == by_hand
+    assert got["cycles"] == _predicted_stream_cycles(dram, bursts, STREAM_OUTSTANDING)

@@ -21,19 +21,28 @@ from pathlib import Path
 
 import numpy as np
 
+from model.contract import DMA_OUTSTANDING
 from model.dram import DramConfig
 from sim.dram import SOURCE, verilog_parameters
 from sim.dram.run import BUILD_ROOT, build, run_cocotb, run_scenario
 from sim.dram.scenario import Dump, Load
 from sim.simulators import SIMULATORS
 
-__all__ = ["bulk_image", "streaming_read", "main"]
+__all__ = ["BenchMismatch", "bulk_image", "streaming_read", "main"]
 
 #: The benchmark's port: 64 bits.
 BEAT_BYTES = 8
 #: Bytes of one 256-beat burst.
 BURST_BYTES = 256 * BEAT_BYTES
 STREAM_SOURCE = Path(__file__).resolve().parent / "stream_reader.v"
+
+
+#: Bursts the streaming reader keeps in flight: as many as the accelerator's DMA engines.
+STREAM_OUTSTANDING = DMA_OUTSTANDING
+
+
+class BenchMismatch(RuntimeError):
+    """A benchmark run moved the wrong data (its figures would mean nothing)."""
 
 
 def bulk_image(simulator: str, size_bytes: int = 2**24, seed: int = 1) -> dict:
@@ -43,20 +52,30 @@ def bulk_image(simulator: str, size_bytes: int = 2**24, seed: int = 1) -> dict:
     trace = run_scenario(build(simulator, dram, BEAT_BYTES), [Load(0, image.tobytes()),
                                                                Dump(0, size_bytes // BEAT_BYTES - 1)])
     if trace.dumps[0] != image.tobytes():
-        raise AssertionError(f"{simulator}: the dump differs from the loaded image")
+        raise BenchMismatch(f"{simulator}: the dump differs from the loaded image")
     return {"simulator": simulator, "bytes": size_bytes, "load_s": trace.seconds[0], "dump_s": trace.seconds[1],
             "simulation_s": trace.wall}
 
 
-def streaming_read(memory: str, bursts: int, size_bytes: int = 2**24, seed: int = 2) -> dict:
-    """Cycles per second of ``bursts`` 256-beat reads on Verilator, ``memory`` "verilog" or "axiram"."""
-    dram = DramConfig(size_bytes=size_bytes)
+def streaming_read(memory: str, bursts: int, dram: DramConfig = DramConfig(), *, simulator: str = "verilator",
+                   cxx_opt: str = "-O2", seed: int = 2) -> dict:
+    """Cycles, wall seconds and cycles per second of ``bursts`` 256-beat reads by ``stream_reader.v``
+    from ``memory``: ``"verilog"`` (``qconv_dram`` with timing ``dram``) or ``"axiram"``.
+
+    Raises
+    ------
+    BenchMismatch
+        If the beats or their checksum are not those of the image.
+    """
+    size_bytes = dram.size_bytes
     if memory == "verilog":
-        built = build("verilator", dram, BEAT_BYTES, top="qconv_dram_stream", sources=(SOURCE, STREAM_SOURCE),
-                      parameters=verilog_parameters(dram, BEAT_BYTES), cxx_opt="-O2")
+        built = build(simulator, dram, BEAT_BYTES, top="qconv_dram_stream", sources=(SOURCE, STREAM_SOURCE),
+                      parameters={**verilog_parameters(dram, BEAT_BYTES), "OUTSTANDING": STREAM_OUTSTANDING},
+                      cxx_opt=cxx_opt)
     else:
-        built = build("verilator", dram, BEAT_BYTES, top="qconv_dram_reader", sources=(STREAM_SOURCE,),
-                      parameters={"DATA_BITS": 8 * BEAT_BYTES, "SPAN_BYTES": size_bytes}, cxx_opt="-O2")
+        built = build(simulator, dram, BEAT_BYTES, top="qconv_dram_reader", sources=(STREAM_SOURCE,),
+                      parameters={"DATA_BITS": 8 * BEAT_BYTES, "SPAN_BYTES": size_bytes,
+                                  "OUTSTANDING": STREAM_OUTSTANDING}, cxx_opt=cxx_opt)
     run_dir = built.directory / f"run-{uuid.uuid4().hex[:8]}"
     run_dir.mkdir(parents=True)
     image = np.random.default_rng(seed).integers(0, 256, size_bytes, dtype=np.uint8)
@@ -72,7 +91,7 @@ def streaming_read(memory: str, bursts: int, size_bytes: int = 2**24, seed: int 
     spans = [words[k % words.shape[0]] for k in range(bursts)]
     want = int(reduce(np.bitwise_xor, (np.bitwise_xor.reduce(s) for s in spans), np.uint64(0)))
     if got["beats"] != 256 * bursts or got["checksum"] != want:
-        raise AssertionError(f"{memory}: {got['beats']} beats, checksum {got['checksum']:#x}; want {256 * bursts}, {want:#x}")
+        raise BenchMismatch(f"{memory}: {got['beats']} beats, checksum {got['checksum']:#x}; want {256 * bursts}, {want:#x}")
     return {"memory": memory, "bursts": bursts, **got, "cycles_per_s": got["cycles"] / got["wall_s"]}
 
 

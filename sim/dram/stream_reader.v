@@ -78,7 +78,8 @@ module qconv_dram_stream #(
     parameter LATENCY     = 40,
     parameter INTERVAL    = 1,
     parameter SIZE_BYTES  = 16777216,
-    parameter QUEUE_DEPTH = 16
+    parameter QUEUE_DEPTH = 16,
+    parameter OUTSTANDING = 8
 ) (
     input  wire                 clk,
     input  wire                 rst,
@@ -99,7 +100,8 @@ module qconv_dram_stream #(
     wire arvalid, arready, rlast, rvalid, rready, bvalid, awready, wready;
     wire [DATA_BITS-1:0] rdata;
 
-    qconv_dram_reader #(.DATA_BITS(DATA_BITS), .ID_BITS(ID_BITS), .ADDR_BITS(ADDR_BITS), .SPAN_BYTES(SIZE_BYTES))
+    qconv_dram_reader #(.DATA_BITS(DATA_BITS), .ID_BITS(ID_BITS), .ADDR_BITS(ADDR_BITS), .SPAN_BYTES(SIZE_BYTES),
+                        .OUTSTANDING(OUTSTANDING))
     reader (.clk(clk), .rst(rst), .start(start), .bursts(bursts), .done(done), .beats(beats), .checksum(checksum),
             .m_axi_arid(arid), .m_axi_araddr(araddr), .m_axi_arlen(arlen), .m_axi_arsize(arsize),
             .m_axi_arburst(arburst), .m_axi_arvalid(arvalid), .m_axi_arready(arready), .m_axi_rid(rid),
