@@ -18,7 +18,7 @@ import pytest
 from model.contract import AxiResp
 from model.dram import DRAM_QUEUE_DEPTH, DramConfig, DramTiming
 from sim.dram import read_image, verilog_parameters, write_image
-from sim.dram.scenario import Dump, Load, Transfers
+from sim.dram.scenario import Channel, Dump, Load, Read, Transfers, Write
 from sim.simulators import SIMULATORS
 
 BEAT = 8   # bytes per beat of the 64-bit port the co-simulations use
@@ -273,41 +273,40 @@ def _scenario(rng) -> tuple[list, np.ndarray, list]:
     def transfers(ops, **kwargs):
         want = []
         for op in ops:          # reads and writes of one phase touch disjoint bytes
-            if op[0] == "read":
-                _, address, length = op
-                inside = max(0, min(length, SIZE - address))
-                data = bytes(mirror[address:address + inside]) + bytes(length - inside)
-                want.append((data, AxiResp.OKAY if inside == length else AxiResp.DECERR))
+            if isinstance(op, Read):
+                inside = max(0, min(op.length, SIZE - op.address))
+                data = bytes(mirror[op.address:op.address + inside]) + bytes(op.length - inside)
+                want.append((data, AxiResp.OKAY if inside == op.length else AxiResp.DECERR))
+            else:
+                want.append((None, AxiResp.OKAY if op.address + len(op.data) <= SIZE else AxiResp.DECERR))
         for op in ops:
-            if op[0] == "write":
-                _, address, data = op
-                inside = max(0, min(len(data), SIZE - address))
-                mirror[address:address + inside] = np.frombuffer(data[:inside], dtype=np.uint8)
-        want_iter = iter(want)
-        expected.append([next(want_iter) if op[0] == "read" else
-                         (None, AxiResp.OKAY if op[1] + len(op[2]) <= SIZE else AxiResp.DECERR) for op in ops])
+            if isinstance(op, Write):
+                inside = max(0, min(len(op.data), SIZE - op.address))
+                mirror[op.address:op.address + inside] = np.frombuffer(op.data[:inside], dtype=np.uint8)
+        expected.append(want)
         phases.append(Transfers(tuple(ops), **kwargs))
 
     def data(n):
         return rng.integers(0, 256, n, dtype=np.uint8).tobytes()
 
-    transfers([("read", 0, 32)])                                        # the hand-worked 4-beat read
+    transfers([Read(0, 32)])                                        # the hand-worked 4-beat read
     image = data(16384)
     phases.append(Load(0, image))                                       # bulk load, then AXI reads
     mirror[:16384] = np.frombuffer(image, dtype=np.uint8)
-    transfers([("read", 0, 8), ("write", 16384, data(8)), ("read", 64, 16), ("write", 16392, data(24)),
-               ("read", 1024, 56), ("write", 17003, data(45)), ("read", 3, 21), ("read", 2048, 128),
-               ("write", 20480, data(2048)), ("read", 4096, 2048), ("write", 24576 + 5, data(300))])
-    pauses = {"r": [False, True, True, False, True], "b": [True, False, True],
-              "ar": [False, False, True], "aw": [True, False], "w": [False, True, False, False, True, True]}
-    transfers([("read", 8192, 1000), ("write", 28672, data(777)), ("read", 12288 + 8, 64),
-               ("write", 32768, data(16)), ("read", 6000, 17), ("write", 36000, data(2100))], pauses=pauses)
-    transfers([("read", 16384, 16384)])                                 # AXI writes read back
-    transfers([("read", 40960 + 8 * k, 8) for k in range(40)] +        # more bursts than the queue holds
-              [("write", 49152 + 8 * k, data(8)) for k in range(40)])
-    transfers([("read", SIZE - 16, 32), ("read", SIZE + 4096, 16)])   # DECERR past the end
-    transfers([("write", SIZE - 8, data(16)), ("write", SIZE + 64, data(8))])
-    phases.append(Transfers((("read", 0, 16),), size=2))                 # narrow: SLVERR
+    transfers([Read(0, 8), Write(16384, data(8)), Read(64, 16), Write(16392, data(24)),
+               Read(1024, 56), Write(17003, data(45)), Read(3, 21), Read(2048, 128),
+               Write(20480, data(2048)), Read(4096, 2048), Write(24576 + 5, data(300))])
+    pauses = {Channel.R: [False, True, True, False, True], Channel.B: [True, False, True],
+              Channel.AR: [False, False, True], Channel.AW: [True, False],
+              Channel.W: [False, True, False, False, True, True]}
+    transfers([Read(8192, 1000), Write(28672, data(777)), Read(12288 + 8, 64),
+               Write(32768, data(16)), Read(6000, 17), Write(36000, data(2100))], pauses=pauses)
+    transfers([Read(16384, 16384)])                                 # AXI writes read back
+    transfers([Read(40960 + 8 * k, 8) for k in range(40)] +        # more bursts than the queue holds
+              [Write(49152 + 8 * k, data(8)) for k in range(40)])
+    transfers([Read(SIZE - 16, 32), Read(SIZE + 4096, 16)])   # DECERR past the end
+    transfers([Write(SIZE - 8, data(16)), Write(SIZE + 64, data(8))])
+    phases.append(Transfers((Read(0, 16),), size=2))                 # narrow: SLVERR
     expected.append([(bytes(16), AxiResp.SLVERR)])
     phases.append(Dump(0, SIZE // BEAT - 1))                            # bulk dump of everything
     return phases, mirror, expected
@@ -413,10 +412,10 @@ STREAMS = [(40, 4, 24616), (3000, 8, 21329)]
 def test_streaming_reader_in_verilog_takes_the_predicted_cycles(simulator, latency, bandwidth, by_hand,
                                                                  require_simulator):
     require_simulator(simulator)
-    from sim.dram.bench import STREAM_OUTSTANDING, streaming_read
+    from sim.dram.bench import STREAM_OUTSTANDING, StreamMemory, streaming_read
 
     dram = DramConfig(latency=latency, bandwidth=bandwidth, size_bytes=SIZE)
     bursts = 48                       # wraps around the 32 bursts the memory holds
-    got = streaming_read("verilog", bursts, dram, simulator=simulator, cxx_opt="-O0")   # checks the checksum
+    got = streaming_read(StreamMemory.VERILOG, bursts, dram, simulator=simulator, cxx_opt="-O0")   # checks the checksum
     assert got["cycles"] == by_hand
     assert got["cycles"] == _predicted_stream_cycles(dram, bursts, STREAM_OUTSTANDING)

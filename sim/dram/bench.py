@@ -14,6 +14,7 @@ The figures are printed and written to ``build/dram/bench.json``.
 from __future__ import annotations
 
 import argparse
+import enum
 import json
 import uuid
 from functools import reduce
@@ -28,7 +29,7 @@ from sim.dram.run import BUILD_ROOT, build, run_cocotb, run_scenario
 from sim.dram.scenario import Dump, Load
 from sim.simulators import SIMULATORS
 
-__all__ = ["BenchMismatch", "bulk_image", "streaming_read", "main"]
+__all__ = ["BenchMismatch", "StreamMemory", "bulk_image", "streaming_read", "main"]
 
 #: The benchmark's port: 64 bits.
 BEAT_BYTES = 8
@@ -39,6 +40,13 @@ STREAM_SOURCE = Path(__file__).resolve().parent / "stream_reader.v"
 
 #: Bursts the streaming reader keeps in flight: as many as the accelerator's DMA engines.
 STREAM_OUTSTANDING = DMA_OUTSTANDING
+
+
+class StreamMemory(enum.StrEnum):
+    """What answers the streaming reader: the Verilog DRAM, or cocotbext-axi's ``AxiRam`` in Python."""
+
+    VERILOG = "verilog"
+    AXIRAM = "axiram"
 
 
 class BenchMismatch(RuntimeError):
@@ -57,10 +65,10 @@ def bulk_image(simulator: str, size_bytes: int = 2**24, seed: int = 1) -> dict:
             "simulation_s": trace.wall}
 
 
-def streaming_read(memory: str, bursts: int, dram: DramConfig = DramConfig(), *, simulator: str = "verilator",
+def streaming_read(memory: StreamMemory, bursts: int, dram: DramConfig = DramConfig(), *, simulator: str = "verilator",
                    cxx_opt: str = "-O2", seed: int = 2) -> dict:
     """Cycles, wall seconds and cycles per second of ``bursts`` 256-beat reads by ``stream_reader.v``
-    from ``memory``: ``"verilog"`` (``qconv_dram`` with timing ``dram``) or ``"axiram"``.
+    from ``memory`` (the Verilog DRAM has the timing ``dram``).
 
     Raises
     ------
@@ -68,7 +76,8 @@ def streaming_read(memory: str, bursts: int, dram: DramConfig = DramConfig(), *,
         If the beats or their checksum are not those of the image.
     """
     size_bytes = dram.size_bytes
-    if memory == "verilog":
+    memory = StreamMemory(memory)
+    if memory is StreamMemory.VERILOG:
         built = build(simulator, dram, BEAT_BYTES, top="qconv_dram_stream", sources=(SOURCE, STREAM_SOURCE),
                       parameters={**verilog_parameters(dram, BEAT_BYTES), "OUTSTANDING": STREAM_OUTSTANDING},
                       cxx_opt=cxx_opt)
@@ -82,7 +91,7 @@ def streaming_read(memory: str, bursts: int, dram: DramConfig = DramConfig(), *,
     image.tofile(run_dir / "image.bin")
     result = run_dir / "result.json"
     run_cocotb(built, "sim.dram.stream_testbench",
-               {"QCONV_DRAM_MEMORY": memory, "QCONV_DRAM_IMAGE": str(run_dir / "image.bin"),
+               {"QCONV_DRAM_MEMORY": memory.value, "QCONV_DRAM_IMAGE": str(run_dir / "image.bin"),
                 "QCONV_DRAM_BURSTS": str(bursts), "QCONV_DRAM_INIT": str(run_dir / "init.hex"),
                 "QCONV_DRAM_RESULT": str(result)},
                [f"+dram_init={run_dir / 'init.hex'}"], run_dir)
@@ -92,7 +101,7 @@ def streaming_read(memory: str, bursts: int, dram: DramConfig = DramConfig(), *,
     want = int(reduce(np.bitwise_xor, (np.bitwise_xor.reduce(s) for s in spans), np.uint64(0)))
     if got["beats"] != 256 * bursts or got["checksum"] != want:
         raise BenchMismatch(f"{memory}: {got['beats']} beats, checksum {got['checksum']:#x}; want {256 * bursts}, {want:#x}")
-    return {"memory": memory, "bursts": bursts, **got, "cycles_per_s": got["cycles"] / got["wall_s"]}
+    return {"memory": memory.value, "bursts": bursts, **got, "cycles_per_s": got["cycles"] / got["wall_s"]}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -101,7 +110,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--axiram-bursts", type=int, default=200, help="bursts of the AxiRam streaming read")
     args = parser.parse_args(argv)
     figures = {"bulk": [bulk_image(simulator) for simulator in SIMULATORS],
-               "stream": [streaming_read("verilog", args.bursts), streaming_read("axiram", args.axiram_bursts)]}
+               "stream": [streaming_read(StreamMemory.VERILOG, args.bursts),
+                          streaming_read(StreamMemory.AXIRAM, args.axiram_bursts)]}
     for row in figures["bulk"]:
         print(f"{row['simulator']:9s} 16 MiB image: load {row['load_s']:.2f} s, dump {row['dump_s']:.2f} s "
               f"(whole simulation {row['simulation_s']:.2f} s)")

@@ -8,9 +8,36 @@ judges it against a numpy mirror and the timing model (:class:`model.dram.DramTi
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 
-__all__ = ["Load", "Dump", "Transfers", "Trace", "Address", "Beat"]
+__all__ = ["Channel", "Read", "Write", "Load", "Dump", "Transfers", "Trace", "Address", "Beat"]
+
+
+class Channel(enum.StrEnum):
+    """The five AXI channels (the names cocotbext-axi gives them)."""
+
+    AR = "ar"
+    R = "r"
+    AW = "aw"
+    W = "w"
+    B = "b"
+
+
+@dataclass(frozen=True)
+class Read:
+    """An AXI read of ``length`` bytes at byte ``address`` (the master splits it into bursts)."""
+
+    address: int
+    length: int
+
+
+@dataclass(frozen=True)
+class Write:
+    """An AXI write of ``data`` at byte ``address`` (partial beats get partial strobes)."""
+
+    address: int
+    data: bytes
 
 
 @dataclass(frozen=True)
@@ -31,12 +58,12 @@ class Dump:
 
 @dataclass(frozen=True)
 class Transfers:
-    """AXI transfers started together (each direction in list order), then awaited.
+    """AXI transfers (:class:`Read`, :class:`Write`) started together (each direction in list
+    order), then awaited.
 
-    ``ops`` holds ``("read", address, length)`` and ``("write", address, data)`` tuples; ``size`` is
-    the AXI burst size (log2 bytes per beat) or None for the full width. The pause patterns (one bool
-    per cycle, True = not ready/valid, repeated) go to the master's channels: ``r`` and ``b`` pause
-    RREADY/BREADY, ``ar``, ``aw``, ``w`` delay the master's offers.
+    ``size`` is the AXI burst size (log2 bytes per beat) or None for the full width. ``pauses`` maps a
+    :class:`Channel` to a pattern (one bool per cycle, True = pause, repeated) for the master's side of
+    it: R and B pause RREADY/BREADY, AR, AW and W delay the master's offers.
     """
 
     ops: tuple

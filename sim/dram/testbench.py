@@ -20,7 +20,7 @@ from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 from cocotbext.axi import AxiBus, AxiMaster
 
 from sim.dram import read_image, write_image
-from sim.dram.scenario import Address, Beat, Dump, Load, Trace, Transfers
+from sim.dram.scenario import Address, Beat, Channel, Dump, Load, Read, Trace, Transfers
 
 #: Idle cycles after each phase, so every response has left the DRAM before the next one starts.
 SETTLE_CYCLES = 4
@@ -32,9 +32,9 @@ class Monitor:
     def __init__(self, dut, trace: Trace) -> None:
         self._dut = dut
         self._trace = trace
-        self._offers = {"ar": None, "aw": None, "r": None, "w": None, "b": None}
+        self._offers = dict.fromkeys(Channel)
 
-    def _offer(self, channel: str, valid: bool, ready: bool, cycle: int) -> int | None:
+    def _offer(self, channel: Channel, valid: bool, ready: bool, cycle: int) -> int | None:
         """First cycle of the current VALID run (None when VALID is low); reset after a handshake."""
         if not valid:
             return None
@@ -52,7 +52,7 @@ class Monitor:
             await ReadOnly()
             trace.cycles += 1
             cycle = trace.cycles
-            for channel, book in (("ar", trace.ar), ("aw", trace.aw)):
+            for channel, book in ((Channel.AR, trace.ar), (Channel.AW, trace.aw)):
                 valid = bool(getattr(dut, f"s_axi_{channel}valid").value)
                 ready = bool(getattr(dut, f"s_axi_{channel}ready").value)
                 offer = self._offer(channel, valid, ready, cycle)
@@ -67,34 +67,35 @@ class Monitor:
                 trace.b_stalls.add(cycle)
             rvalid, wvalid, bvalid = bool(dut.s_axi_rvalid.value), bool(dut.s_axi_wvalid.value), bool(dut.s_axi_bvalid.value)
             wready = bool(dut.s_axi_wready.value)
-            offer = self._offer("r", rvalid, rready, cycle)
+            offer = self._offer(Channel.R, rvalid, rready, cycle)
             if rvalid and rready:
                 trace.r.append(Beat(offer, cycle, int(dut.s_axi_rdata.value), int(dut.s_axi_rresp.value),
                                     bool(dut.s_axi_rlast.value)))
-            offer = self._offer("w", wvalid, wready, cycle)
+            offer = self._offer(Channel.W, wvalid, wready, cycle)
             if wvalid and wready:
                 trace.w.append(Beat(offer, cycle, int(dut.s_axi_wdata.value), int(dut.s_axi_wstrb.value),
                                     bool(dut.s_axi_wlast.value)))
-            offer = self._offer("b", bvalid, bready, cycle)
+            offer = self._offer(Channel.B, bvalid, bready, cycle)
             if bvalid and bready:
                 trace.b.append(Beat(offer, cycle, 0, int(dut.s_axi_bresp.value), True))
 
 
 async def _transfers(master: AxiMaster, phase: Transfers, trace: Trace) -> None:
-    channels = {"ar": master.read_if.ar_channel, "r": master.read_if.r_channel,
-                "aw": master.write_if.aw_channel, "w": master.write_if.w_channel, "b": master.write_if.b_channel}
+    channels = {Channel.AR: master.read_if.ar_channel, Channel.R: master.read_if.r_channel,
+                Channel.AW: master.write_if.aw_channel, Channel.W: master.write_if.w_channel,
+                Channel.B: master.write_if.b_channel}
     for name, pattern in phase.pauses.items():
         channels[name].set_pause_generator(itertools.cycle(pattern))
     events = []
     for op in phase.ops:
-        if op[0] == "read":
-            events.append(master.init_read(op[1], op[2], size=phase.size))
+        if isinstance(op, Read):
+            events.append(master.init_read(op.address, op.length, size=phase.size))
         else:
-            events.append(master.init_write(op[1], op[2], size=phase.size))
+            events.append(master.init_write(op.address, op.data, size=phase.size))
     results = []
     for op, event in zip(phase.ops, events):
         await event.wait()
-        results.append((bytes(event.data.data) if op[0] == "read" else None, int(event.data.resp)))
+        results.append((bytes(event.data.data) if isinstance(op, Read) else None, int(event.data.resp)))
     for name in phase.pauses:
         channels[name].clear_pause_generator()
         channels[name].pause = False
