@@ -32,9 +32,16 @@ handshake edge, so the earliest response it can give is two edges later; real DR
 
 Why these defaults are realistic: the accelerator's 64-bit AXI port is the width of a Zynq HP port
 or a DDR3/DDR4 x64 channel; at the 100--200 MHz such a fabric design runs at, one 8-byte beat per
-cycle (800 MB/s--1.6 GB/s) is what one HP port sustains, so ``bandwidth = 8`` bytes per cycle. A DDR3/DDR4
-read costs roughly 50--100 ns (activate + CAS + the controller and interconnect), i.e. tens of fabric
-cycles: ``latency = 40``. 16 MiB (``size_bytes = 2**24``) holds every ResNet-18 layer's tensors.
+cycle (800 MB/s--1.6 GB/s) is what one HP port sustains, so ``bandwidth = 8`` bytes per cycle. A read
+through the interconnect and the DDR controller to the DRAM (row activate, CAS) and back takes on the
+order of 100--200 ns, i.e. tens of fabric cycles at those clocks: ``latency = 40``. 16 MiB
+(``size_bytes = 2**24``) holds the tensors of any one ResNet-18 or VGG-16 layer (the largest, VGG-16's
+weights of 512x512x3x3, take 2.25 MiB).
+
+Consequence of rule 4 worth knowing: while reads stream back to back (``interval`` 1 and reads
+queued), no W beat goes; writes wait for a gap in the reads. And while a read beat waits for RREADY,
+no W beat goes: a master must not hold RREADY low until a write completes (AXI forbids that
+dependency anyway), or it deadlocks.
 """
 
 from __future__ import annotations
