@@ -26,7 +26,7 @@ help:
 	@echo "make test                                                              run every test"
 	@echo "make analyze [LAYER=..]                                                loop-nest analysis figures in build/analyze/"
 	@echo "make verilog DATAFLOW=os|ws BITS=1..16 [ROWS=.. COLS=..]                write build/verilog/qconv_top.v + .json"
-	@echo "make quant [DOCS=README.md]                                            quantization study of a digits CNN (build/quant/); DOCS: copy its tables there"
+	@echo "make quant [DOCS=docs/quantization.md]                                 quantization study of a digits CNN (build/quant/); DOCS: copy its tables there"
 	@echo "make synth FPGA=ice40|ice40-hx8k|ecp5 [DATAFLOW= BITS= ROWS= COLS= PRESET= LAYER= PNR_TIMEOUT=s]  LUTs/FFs/BRAMs/DSPs/Fmax, critical path, GMAC/s"
 	@echo "make synth-sweep [FPGA=ecp5|ice40 LAYER=]                              bits x arrays x dataflows sweep"
 	@echo "make lint [DATAFLOW= BITS= ...]                                        verilator --lint-only -Wall"
@@ -72,7 +72,7 @@ test: setup
 quant: setup
 	@$(QCONV) quant $(if $(DOCS),--docs $(DOCS))
 
-# Reliability (README "Reliability"): random regression and fault injection.
+# Reliability (docs/reliability.md): random regression and fault injection.
 .PHONY: regress faults check-design
 regress: setup
 	@$(QCONV) regress --n $(or $(N),200) --seed $(or $(SEED),1) $(call opt,WORKERS,workers) \

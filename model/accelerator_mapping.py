@@ -1,7 +1,7 @@
 """The mapping the accelerator runs, as a :class:`~model.accesses.Mapping`, and its counters as words.
 
-:func:`accelerator_mapping` writes down, in one place, the schedule of the
-README's "Architecture" (``hw/controller.py``): the pass plan of
+:func:`accelerator_mapping` writes down, in one place, the schedule of
+``docs/architecture.md`` ("Controller"; ``hw/controller/``): the pass plan of
 :func:`model.tiling.plan` (DRAM-level loops over image and filter chunks, in
 the plan's order), and in each pass the folds of :mod:`model.perf`:
 

@@ -351,7 +351,7 @@ def accelerator_energy(config, counters: dict, table="eyeriss") -> dict:
     Assumptions: ifmap and weight words are ``word_bits`` wide (a packed
     word when binary), partial sums and outputs ``acc_bits``; ``macs`` counts
     single products. The counters count accesses as the buffers are
-    organised (README, Architecture): an ifmap access is one word; the array
+    organised (docs/architecture.md, "Global buffer"): an ifmap access is one word; the array
     reads a whole weight line and reads/writes whole psum lines (``cols``
     words each), while the host writes weight lanes and reads psum lanes (one
     word each; the host's psum reads are ``dram_psum_writes``). The counters

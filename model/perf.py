@@ -1,8 +1,8 @@
 """Exact analytical model of the accelerator: cycles and every hardware counter, without simulating.
 
 It follows the same pass plan (:func:`model.tiling.plan`) and fold order as the
-controller (``hw/controller.py``); the README section "Architecture" states the
-schedule. Per pass, with ``G = rf_sets``, ``span = rows*G``, ``P`` pixels,
+controller (``hw/controller/``); ``docs/architecture.md`` ("Controller", "Timing")
+states the schedule. Per pass, with ``G = rf_sets``, ``span = rows*G``, ``P`` pixels,
 ``Kw`` reduction words, ``Mg`` filter groups and ``L`` the stream length of a
 fold (``P`` for WS, ``Kw`` for OS):
 

@@ -22,7 +22,7 @@ __all__ = ["write_study", "markdown_table", "write_image_loss", "check_document"
 
 #: Bit widths of the quantization-loss picture.
 IMAGE_BITS = (4, 3, 2)
-#: Lines around the copy of ``accuracy.md`` in a document (README.md, docs/...): ``qconv quant --docs FILE``
+#: Lines around the copy of ``accuracy.md`` in a document (docs/quantization.md): ``qconv quant --docs FILE``
 #: replaces what lies between them with the tables of the run it just made.
 TABLES_BEGIN = "<!-- tables from build/quant/accuracy.md, copied by `qconv quant --docs`: do not edit by hand -->"
 TABLES_END = "<!-- end of the tables from build/quant/accuracy.md -->"

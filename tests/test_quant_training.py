@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -160,7 +161,7 @@ def test_docs_get_the_runs_tables_between_their_markers(smoke_run, tmp_path):
     from sim.quant_report import TABLES_BEGIN, TABLES_END, copy_tables
 
     out, _ = smoke_run
-    doc = tmp_path / "README.md"
+    doc = tmp_path / "quantization.md"
     doc.write_text(f"# Title\n\nbefore\n{TABLES_BEGIN}\n| stale | table |\n{TABLES_END}\nafter\n")
     assert copy_tables(out / "accuracy.md", doc) is True
     text = doc.read_text()
@@ -173,6 +174,44 @@ def test_docs_get_the_runs_tables_between_their_markers(smoke_run, tmp_path):
     doc.write_text("no markers here\n")
     with pytest.raises(ValueError, match="needs the line"):
         copy_tables(out / "accuracy.md", doc)
+
+
+#: The page the study's tables are copied into (``make quant DOCS=docs/quantization.md``).
+QUANT_PAGE = Path(__file__).resolve().parent.parent / "docs" / "quantization.md"
+
+
+def _table_keys(tables: str) -> list:
+    """What a run's tables share whatever the training: every header line and each row's labels
+    (first cell; for accuracy rows also granularity, scheme, activations), up to the mixed-precision
+    paragraph (its bits and the sensitivity widths depend on the run)."""
+    keys = []
+    for line in tables.split("Mixed precision under")[0].splitlines():
+        if not line.startswith("|") or line.startswith("|---"):
+            continue
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if cells[0] in ("method", "network", "weights (8-bit activations)"):
+            keys.append(tuple(cells))
+        elif len(cells) == 7:
+            keys.append((cells[0], cells[2], cells[3], cells[4]))
+        else:
+            keys.append((cells[0],))
+    return keys
+
+
+def test_quantization_page_holds_tables_in_the_layout_the_study_writes(smoke_run):
+    """docs/quantization.md has the marker lines ``qconv quant --docs`` needs, and between them tables with
+    the headers and rows a run writes now (a stale layout, or tables missing, fails)."""
+    from sim.quant_report import TABLES_BEGIN, TABLES_END, check_document
+
+    check_document(QUANT_PAGE)
+    text = QUANT_PAGE.read_text()
+    assert text.count(TABLES_BEGIN) == 1 and text.count(TABLES_END) == 1
+    page_tables = text.split(TABLES_BEGIN + "\n", 1)[1].split(TABLES_END, 1)[0]
+    out, _ = smoke_run
+    run_tables = (out / "accuracy.md").read_text().split("\n", 1)[1]
+    assert _table_keys(run_tables)[:1] == [("method", "bits", "granularity", "scheme", "activations", "accuracy",
+                                           "weight bytes")]
+    assert _table_keys(page_tables) == _table_keys(run_tables)
 
 
 def test_docs_without_markers_are_refused_before_any_training(tmp_path, capsys):
