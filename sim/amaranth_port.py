@@ -55,6 +55,7 @@ class AmaranthPort:
         self.ctx.set(self.dut.start, 0)
         for _ in range(max_cycles):
             if self.ctx.get(self.dut.done):
+                await self.ctx.tick()  # the cycle ``done`` rises in is counted at the next edge
                 return
             await self.ctx.tick()
         raise DoneTimeout(f"the accelerator did not raise done within {max_cycles} cycles of start ({op.fields})")

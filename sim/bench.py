@@ -85,8 +85,10 @@ def bench_sim_speed(config: AcceleratorConfig | None = None, layer: ConvLayer | 
             built = build(config, simulator, root=Path(root), cxx_opt="-O2")  # the model's C++ at -O2 runs fastest
             out["build_s"][simulator] = time.perf_counter() - t0
             records = simulate(built, jobs)
-            if not all(r["pass"] for r in records):
-                raise AssertionError(f"{simulator}: the benchmark's passes disagree with the model: {records[0]}")
+            # no transfers ran, so only the cycles are comparable with the whole-layer prediction
+            if any(r["cycles"]["rtl"] != r["cycles"]["model"] for r in records):
+                raise AssertionError(f"{simulator}: the benchmark's passes take other cycles than the model's: "
+                                     f"{records[0]['cycles']}")
             measured = [(r["cycles"]["rtl"], r["seconds"]) for r in records]
             if cosim:
                 t1 = time.perf_counter()

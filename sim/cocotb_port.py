@@ -78,6 +78,7 @@ class CocotbPort:
                 raise DoneTimeout(f"the accelerator did not raise done within {max_cycles} cycles of start "
                                   f"(pass {op.fields})")
         await FallingEdge(d.clk)
+        await FallingEdge(d.clk)  # the cycle ``done`` rises in is counted at the next edge
 
     def counters(self) -> dict[str, int]:
         return {name: int(getattr(self.dut, f"count_{name}").value) for name in COUNTERS}

@@ -67,7 +67,8 @@ class HostPort(Protocol):
         """One read; the word as a signed accumulator-wide integer (raises :class:`UnknownOutput`)."""
 
     async def run(self, op: HostRun, max_cycles: int) -> None:
-        """Start a pass and wait for ``done`` (raises :class:`DoneTimeout` after ``max_cycles``)."""
+        """Start a pass and wait for ``done`` and one more edge, so the counters hold the whole pass
+        (raises :class:`DoneTimeout` after ``max_cycles``)."""
 
     def counters(self) -> dict[str, int]:
         """Every hardware counter by its name in :data:`model.contract.COUNTERS`."""

@@ -55,3 +55,19 @@ def test_quick_run_writes_every_section(tmp_path):
     md = (tmp_path / "summary.md").read_text()
     for heading in ("Golden model", "Reuse distances", "RTL simulation speed", "Accelerator quality", "Energy"):
         assert heading in md
+
+
+def test_passes_alone_take_the_cycles_the_model_gives_the_whole_layer():
+    """The speed benchmark runs a layer's passes without transfers: the counters read after the last
+    pass must still hold its final cycle (the one ``done`` rises in), so cycles equal the model's."""
+    from model.perf import pass_cycles
+    from sim.amaranth_port import simulate
+    from sim.jobs import random_job
+
+    config = TINY
+    layer = ConvLayer(C=2, H=5, W=5, M=4, R=3, S=3)
+    job = random_job(config, layer, 1, transfers=False)
+    (run,) = simulate(config, [job.program])
+    by_formula = sum(pass_cycles(config, layer, p.n_count, p.m_count) for p in plan(config, layer).passes)
+    assert run.error is None
+    assert run.counters["cycles"] == by_formula
