@@ -25,6 +25,7 @@ help:
 	@echo "make sim DATAFLOW=os|ws BITS=1..16 [SIM=verilator|icarus ROWS=.. COLS=.. LAYER=.. SEED=.. WAVES=1]   run a layer on the RTL, check it"
 	@echo "make test                                                              run every test"
 	@echo "make analyze [LAYER=..]                                                loop-nest analysis figures in build/analyze/"
+	@echo "make predict [LAYER=.. DRAM_BW=8 JSON=..]                             the analytical model alone: cycles, roofline, DRAM words, energy"
 	@echo "make verilog DATAFLOW=os|ws BITS=1..16 [ROWS=.. COLS=..]                write build/verilog/qconv_top.v + .json"
 	@echo "make quant [DOCS=docs/quantization.md]                                 quantization study of a digits CNN (build/quant/); DOCS: copy its tables there"
 	@echo "make synth FPGA=ice40|ice40-hx8k|ecp5 [DATAFLOW= BITS= ROWS= COLS= PRESET= LAYER= PNR_TIMEOUT=s]  LUTs/FFs/BRAMs/DSPs/Fmax, critical path, GMAC/s"
@@ -61,6 +62,11 @@ setup: $(READY)
 
 sim: setup
 	@$(QCONV) sim $(CONFIG_OPTS) $(call opt,SIM,sim) $(call opt,LAYER,layer) $(call opt,SEED,seed) $(call opt,JSON,json) $(if $(WAVES),--waves)
+
+# The analytical model alone (no RTL): cycles, roofline, DRAM words, energy.
+.PHONY: predict
+predict: setup
+	@$(QCONV) predict $(CONFIG_OPTS) $(call opt,LAYER,layer) $(call opt,DRAM_BW,dram-bw) $(if $(JSON),--json $(JSON))
 
 verilog: setup
 	@$(QCONV) verilog $(CONFIG_OPTS) --out build/verilog

@@ -6,15 +6,18 @@ from model.config import AcceleratorConfig
 from model.energy import TABLES, accelerator_energy, total
 from model.layer import ConvLayer
 from model.perf import Prediction
+from model.roofline import roofline
 
-__all__ = ["make_report", "format_table"]
+__all__ = ["make_report", "format_table", "energy_report"]
 
 
 def make_report(config: AcceleratorConfig, layer: ConvLayer, simulator: str, result: dict, prediction: Prediction) -> dict:
     """The JSON report: configuration, layer, simulator, seed, MACs, cycles and counters (RTL vs model),
-    utilisation (from the RTL's cycles), whether outputs match, and the verdict."""
+    utilisation and roofline fraction (from the RTL's cycles; the roofline at the default DRAM
+    bandwidth, :func:`model.roofline.roofline`), whether outputs match, and the verdict."""
     rtl_cycles = (result.get("cycles") or {}).get("rtl")
     model_counters = {name: pair["model"] for name, pair in result.get("counters", {}).items()}
+    roof = roofline(config, layer)
     return {
         "config": config.to_dict(),
         "layer": layer.to_dict(),
@@ -25,9 +28,11 @@ def make_report(config: AcceleratorConfig, layer: ConvLayer, simulator: str, res
         "ideal_cycles": prediction.ideal_cycles,
         "naive_cycles": prediction.naive_cycles,
         "passes": prediction.passes,
+        "roofline_cycles": roof.cycles,
+        "roofline_fraction": roof.fraction(rtl_cycles) if rtl_cycles and rtl_cycles >= roof.cycles else None,
         "counters": result.get("counters", {}),
         "utilization": layer.macs / (rtl_cycles * config.pes * config.channels_per_word) if rtl_cycles else 0.0,
-        "energy": _energy(config, model_counters) if model_counters else None,
+        "energy": energy_report(config, model_counters) if model_counters else None,
         "outputs_match": bool(result["outputs_match"]),
         "first_mismatch": result.get("first_mismatch"),
         "error": result.get("error"),
@@ -35,7 +40,7 @@ def make_report(config: AcceleratorConfig, layer: ConvLayer, simulator: str, res
     }
 
 
-def _energy(config: AcceleratorConfig, counters: dict) -> dict:
+def energy_report(config: AcceleratorConfig, counters: dict) -> dict:
     """Energy of the layer from the model's counters (equal to the RTL's when the run passes), per table."""
     energy = {}
     for name in ("horowitz", "eyeriss"):
