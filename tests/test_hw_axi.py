@@ -137,37 +137,45 @@ class ReadRun:
     max_in_flight: int
 
 
-def run_read(cmd: Cmd, mem: np.ndarray, *, beat: int = 8, latency: int = 4, pause: float = 0.0, seed: int = 0,
-             errors=(), cancel_at: int | None = None, max_cycles: int = 20000) -> ReadRun:
+def run_reads(cmds: list[Cmd], mem: np.ndarray, *, beat: int = 8, latency: int = 4, pause: float = 0.0,
+              seed: int = 0, errors=(), cancel_at: int | None = None, max_cycles: int = 20000) -> list[ReadRun]:
+    """Run ``cmds`` one after another on one engine (each offered the cycle after the last one's done)."""
     dut = ReadDma(8 * beat)
     slave = AxiSlaveMemory(mem, beat, latency, _pauses(seed, pause, ("ar", "r")), tuple(errors))
     sink = BeatSink(dut.data, Pauses(np.random.default_rng(seed + 1), pause))
-    result = {"bytes": 0, "bursts": 0}
+    runs: list[ReadRun] = []
+    state = {"bytes": 0, "bursts": 0, "began": 0, "beats": 0, "ar": 0, "offer": True}
 
     def body(ctx, cycle):
-        if cycle == 0:
-            _set_cmd(ctx, dut.cmd, cmd)
-        elif cycle == 1:
+        if state["offer"]:
+            _set_cmd(ctx, dut.cmd, cmds[len(runs)])
+            assert ctx.get(dut.cmd.ready), "an idle engine takes a command at once"
+            state["offer"], state["began"] = False, cycle
+        else:
             ctx.set(dut.cmd.valid, 0)
         slave.cycle = cycle
         slave.drive_read(ctx, dut.bus)
         sink.drive(ctx)
         ctx.set(dut.cancel, int(cycle == cancel_at))
-        if cycle == 0:
-            assert ctx.get(dut.cmd.ready), "an idle engine takes a command at once"
         slave.sample_read(ctx, dut.bus)
         sink.sample(ctx, ("data", "strb", "last"))
-        result["bytes"] += ctx.get(dut.inc_bytes)
-        result["bursts"] += ctx.get(dut.inc_bursts)
-        if ctx.get(dut.done):
-            result["error"], result["cycles"] = DmaError(ctx.get(dut.error)), cycle + 1
-            return True
-        return False
+        state["bytes"] += ctx.get(dut.inc_bytes)
+        state["bursts"] += ctx.get(dut.inc_bursts)
+        if not ctx.get(dut.done):
+            return False
+        runs.append(ReadRun(sink.beats[state["beats"]:], slave.ar[state["ar"]:], DmaError(ctx.get(dut.error)),
+                            cycle + 1 - state["began"], state["bytes"], state["bursts"], slave.max_reads_in_flight))
+        assert slave.reads_in_flight == 0, "done with bursts still in flight"
+        state.update(bytes=0, bursts=0, beats=len(sink.beats), ar=len(slave.ar), offer=True)
+        return len(runs) == len(cmds)
 
     _run(dut, body, max_cycles)
-    assert slave.reads_in_flight == 0, "done with bursts still in flight"
-    return ReadRun(sink.beats, slave.ar, result["error"], result["cycles"], result["bytes"], result["bursts"],
-                   slave.max_reads_in_flight)
+    return runs
+
+
+def run_read(cmd: Cmd, mem: np.ndarray, **options) -> ReadRun:
+    """Run one command (see :func:`run_reads`)."""
+    return run_reads([cmd], mem, **options)[0]
 
 
 def _expected_read(cmd: Cmd, mem: np.ndarray, beat: int) -> list[tuple]:
@@ -241,6 +249,16 @@ def test_read_error_response_ends_the_command_with_its_code(resp, window):
     assert len(got.ar) <= failing + 1 + DMA_OUTSTANDING, "bursts issued after the error"
 
 
+def test_read_runs_the_next_command_after_an_error_and_after_a_cancel():
+    mem = _memory(22)
+    first, second, third = Cmd(0x1000, 0x1000), Cmd(0x4000, 1000, 2, 0x800), Cmd(0x8000, 0x4000)
+    runs = run_reads([first, second, third, second], mem, pause=0.2, seed=22, cancel_at=1200,
+                     errors=(ErrorWindow(0x1400, 0x1408, AxiResp.SLVERR),))
+    assert [r.error for r in runs] == [DmaError.SLVERR, DmaError.NONE, DmaError.CANCELLED, DmaError.NONE]
+    assert runs[1].beats == runs[3].beats == _expected_read(second, mem, 8)
+    assert runs[3].ar == [(b.addr, b.beats) for b in split_transfer(0x4000, 1000, 2, 0x800, 8)]
+
+
 def test_read_cancel_stops_and_drains():
     got = run_read(Cmd(0, 0xC000), _memory(9), latency=10, pause=0.2, seed=9, cancel_at=300)
     assert got.error is DmaError.CANCELLED
@@ -282,36 +300,51 @@ def _expected_write(cmd: Cmd, mem: np.ndarray, payload: np.ndarray) -> np.ndarra
     return out
 
 
-def run_write(cmd: Cmd, mem: np.ndarray, payload: np.ndarray, *, beat: int = 8, latency: int = 4,
-              pause: float = 0.0, seed: int = 0, errors=(), cancel_at: int | None = None,
-              max_cycles: int = 20000) -> WriteRun:
+def run_writes(cmds: list[Cmd], mem: np.ndarray, payload: np.ndarray, *, beat: int = 8, latency: int = 4,
+               pause: float = 0.0, seed: int = 0, errors=(), cancel_at: int | None = None,
+               max_cycles: int = 20000) -> list[WriteRun]:
+    """Run ``cmds`` one after another on one engine, each fed its own source stream (from the start of
+    ``payload``); each result holds the memory after its command."""
     dut = WriteDma(8 * beat)
     slave = AxiSlaveMemory(mem.copy(), beat, latency, _pauses(seed, pause, ("aw", "w", "b")), tuple(errors))
-    source = BeatSource(dut.data, _source_beats(cmd, payload, beat), Pauses(np.random.default_rng(seed + 1), pause))
-    result = {"bytes": 0, "bursts": 0}
+    runs: list[WriteRun] = []
+    state = {"bytes": 0, "bursts": 0, "began": 0, "aw": 0, "offer": True, "source": None}
 
     def body(ctx, cycle):
-        if cycle == 0:
+        if state["offer"]:
+            cmd = cmds[len(runs)]
             _set_cmd(ctx, dut.cmd, cmd)
-        elif cycle == 1:
+            state["source"] = BeatSource(dut.data, _source_beats(cmd, payload, beat),
+                                         Pauses(np.random.default_rng(seed + 1 + len(runs)), pause))
+            state["offer"], state["began"] = False, cycle
+        else:
             ctx.set(dut.cmd.valid, 0)
+        source = state["source"]
         slave.cycle = cycle
         slave.drive_write(ctx, dut.bus)
         source.drive(ctx)
         ctx.set(dut.cancel, int(cycle == cancel_at))
         slave.sample_write(ctx, dut.bus)
         source.sample(ctx)
-        result["bytes"] += ctx.get(dut.inc_bytes)
-        result["bursts"] += ctx.get(dut.inc_bursts)
-        if ctx.get(dut.done):
-            result["error"], result["cycles"] = DmaError(ctx.get(dut.error)), cycle + 1
-            return True
-        return False
+        state["bytes"] += ctx.get(dut.inc_bytes)
+        state["bursts"] += ctx.get(dut.inc_bursts)
+        if not ctx.get(dut.done):
+            return False
+        runs.append(WriteRun(slave.mem.copy(), slave.aw[state["aw"]:], DmaError(ctx.get(dut.error)),
+                             cycle + 1 - state["began"], state["bytes"], state["bursts"],
+                             slave.max_writes_in_flight, source.taken))
+        assert slave.writes_in_flight == 0, "done with bursts still in flight"
+        state.update(bytes=0, bursts=0, aw=len(slave.aw), offer=True)
+        ctx.set(dut.data.valid, 0)
+        return len(runs) == len(cmds)
 
     _run(dut, body, max_cycles)
-    assert slave.writes_in_flight == 0, "done with bursts still in flight"
-    return WriteRun(slave.mem, slave.aw, result["error"], result["cycles"], result["bytes"], result["bursts"],
-                    slave.max_writes_in_flight, source.taken)
+    return runs
+
+
+def run_write(cmd: Cmd, mem: np.ndarray, payload: np.ndarray, **options) -> WriteRun:
+    """Run one command (see :func:`run_writes`)."""
+    return run_writes([cmd], mem, payload, **options)[0]
 
 
 def test_write_hand_worked_4k_and_256_beats_with_strobed_end():
@@ -358,6 +391,16 @@ def test_write_error_response_ends_the_command_and_later_beats_write_nothing(res
     assert np.array_equal(got.mem[:0x1800], expected[:0x1800])
     assert np.array_equal(got.mem[0x1808:written], expected[0x1808:written])
     assert np.array_equal(got.mem[written:], mem[written:]), "beats after the stop changed the memory"
+
+
+def test_write_runs_the_next_command_after_an_error():
+    mem, payload = _memory(23), _memory(24)
+    first, second = Cmd(0x1000, 0x1000), Cmd(0x4000, 1000, 2, 0x800)
+    runs = run_writes([first, second], mem, payload, pause=0.2, seed=23,
+                      errors=(ErrorWindow(0x1400, 0x1408, AxiResp.SLVERR),))
+    assert [r.error for r in runs] == [DmaError.SLVERR, DmaError.NONE]
+    want = _expected_write(second, runs[0].mem, payload)
+    assert np.array_equal(runs[1].mem, want)
 
 
 def test_write_cancel_stops_and_drains():

@@ -42,7 +42,8 @@ class BurstWalker(wiring.Component):
         The bursts of the command, in address order; the payload is combinational from the
         walker's registers, valid from the cycle after the command is taken.
     cancel : In(1)
-        Drop the rest of the command (the walker is idle the next cycle).
+        Drop the rest of the command (the walker is idle the next cycle); a command taken in the
+        same cycle is not dropped.
     busy : Out(1)
         Bursts of a command are left to give.
     """
@@ -99,15 +100,15 @@ class BurstWalker(wiring.Component):
             self.cmd.ready.eq(~self.busy),
         ]
         aligned = (2**AXI_ADDR_BITS - 1) & ~(bb - 1)
-        with m.If(self.cancel):
-            m.d.sync += runs_left.eq(0)
-        with m.Elif(self.cmd.valid & self.cmd.ready):
+        with m.If(self.cmd.valid & self.cmd.ready):
             cmd = self.cmd.payload
             empty = (cmd.run_bytes == 0) | (cmd.count == 0)
             m.d.sync += [
                 run_base.eq(cmd.addr & aligned), addr.eq(cmd.addr & aligned), stride.eq(cmd.stride & aligned),
                 left.eq(cmd.run_bytes), run_bytes.eq(cmd.run_bytes), runs_left.eq(Mux(empty, 0, cmd.count)),
             ]
+        with m.Elif(self.cancel):
+            m.d.sync += runs_left.eq(0)
         with m.Elif(self.bursts.valid & self.bursts.ready):
             with m.If(run_ends):
                 m.d.sync += [

@@ -155,7 +155,7 @@ class ReadDma(wiring.Component):
         with m.If(self.cmd.valid & self.cmd.ready):
             m.d.sync += [self.busy.eq(1), stop.eq(0), self.error.eq(DmaError.NONE)]
         with m.Elif(self.done):
-            m.d.sync += self.busy.eq(0)
+            m.d.sync += [self.busy.eq(0), stop.eq(0)]
         with m.Elif(beat & ~ok & ~stop):
             m.d.sync += [stop.eq(1), self.error.eq(response_error(bus.rresp))]
         with m.Elif(self.cancel & self.busy & ~stop):
