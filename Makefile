@@ -16,6 +16,8 @@ DATAFLOW ?= ws
 BITS     ?= 8
 # Options passed on only when set on the command line.
 opt = $(if $($(1)),--$(2) $($(1)))
+# Where a fan-out runs (docs/scale-out.md): WORKERS=N processes, DASK=local, or ADDRESS=tcp://HOST:8786.
+FANOUT_OPTS = $(call opt,WORKERS,workers) $(call opt,DASK,dask) $(call opt,ADDRESS,address)
 CONFIG_OPTS = --dataflow $(DATAFLOW) --bits $(BITS) $(call opt,PRESET,preset) $(call opt,ROWS,rows) \
               $(call opt,COLS,cols) $(call opt,RF_DEPTH,rf-depth) $(call opt,PACK,pack)
 
@@ -31,8 +33,8 @@ help:
 	@echo "make synth-sweep [FPGA=ecp5|ice40 LAYER=]                              bits x arrays x dataflows sweep"
 	@echo "make lint [DATAFLOW= BITS= ...]                                        verilator --lint-only -Wall"
 	@echo "make bench                                                             benchmarks -> build/bench/"
-	@echo "make regress [N=200 SEED=1 CONFIGS=.. MAX_SIDE=16 WORKERS=..]          random co-simulation regression"
-	@echo "make faults [SIM=verilator|icarus WORKERS=..]                          inject faults; each must be caught"
+	@echo "make regress [N=200 SEED=1 CONFIGS=.. MAX_SIDE=16] [WORKERS=.. DASK=local ADDRESS=tcp://..]  random co-simulation regression"
+	@echo "make faults [SIM=verilator|icarus] [WORKERS=.. DASK=local ADDRESS=tcp://..]  inject faults; each must be caught"
 	@echo "make check-design [VERILOG=..] DATAFLOW=.. BITS=..                     does a Verilog + JSON match the configuration?"
 	@echo "make infer BITS=8|1 [IMAGES=8 SIM=verilator|icarus]                    the trained digits CNN on the RTL, bit-exact (build/infer/)"
 	@echo "make models                                                            digits CNN, ResNet-18, MobileNet-v1 quantized by ONNX Runtime (build/models/)"
@@ -75,11 +77,11 @@ quant: setup
 # Reliability (docs/reliability.md): random regression and fault injection.
 .PHONY: regress faults check-design
 regress: setup
-	@$(QCONV) regress --n $(or $(N),200) --seed $(or $(SEED),1) $(call opt,WORKERS,workers) \
+	@$(QCONV) regress --n $(or $(N),200) --seed $(or $(SEED),1) $(FANOUT_OPTS) \
 	    $(call opt,CONFIGS,configs) $(call opt,MAX_SIDE,max-side)
 
 faults: setup
-	@$(QCONV) faults $(call opt,WORKERS,workers) $(call opt,SIM,sim)
+	@$(QCONV) faults $(FANOUT_OPTS) $(call opt,SIM,sim)
 
 # Does a generated Verilog file (default: the one `make verilog` writes) and the JSON beside it match the configuration?
 check-design: setup

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from model.perf import predict
+from sim.fanout import FanOut
 from sim.cli import build_parser, config_from_args, layer_from_args
 from sim.regress import (
     ICARUS_MAX_CYCLES, KINDS, MAX_CYCLES, MAX_HOST_WORDS, draw_cases, draw_configs, draw_layer, format_summary,
@@ -88,7 +89,7 @@ def test_bad_arguments_are_clear_errors():
 def test_fixed_seed_sample_has_no_mismatch(require_simulator, tmp_path):
     require_simulator("verilator")
     require_simulator("icarus")
-    summary = regress(4, seed=2026, workers=2, root=tmp_path, max_side=4)
+    summary = regress(4, seed=2026, how=FanOut(workers=2), root=tmp_path, max_side=4)
     assert summary["runs"] == 5 and summary["configs"] == 2 and summary["icarus_runs"] == 1
     assert summary["mismatches"] == 0, format_summary(summary)
     written = json.loads((tmp_path / "summary.json").read_text())
