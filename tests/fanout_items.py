@@ -46,3 +46,21 @@ def synth_fails_at_8_bits(config, fpga, root, pnr_timeout, layer, reuse):
     if config.bits == 8:
         raise RuntimeError("nextpnr crashed")
     return fake_synth(config, fpga, root, pnr_timeout, layer, reuse)
+
+
+def build_once_slowly(job: tuple) -> str:
+    """``(root, marker)``: :func:`sim.build_cache.cached_build` of one fixed design whose "compile" takes
+    a second and appends a line to ``marker``; returns the build folder."""
+    import time
+
+    from sim.build_cache import cached_build
+
+    root, marker = map(Path, job)
+
+    def compile_into(folder: Path) -> None:
+        with open(marker, "a") as f:
+            f.write(f"{os.getpid()}\n")
+        time.sleep(1.0)
+        (folder / "obj").mkdir()
+
+    return str(cached_build("module top; endmodule", "icarus", [], {"waves": False}, compile_into, root=root))
