@@ -44,3 +44,13 @@ def test_copy_against_axiram_with_pauses_and_faults(simulator, require_simulator
     # pauses cost cycles
     strided = by_name["strided"]
     assert strided.cycles > 1.2 * no_stall_bound(CASES[1])
+
+
+@pytest.mark.cosim
+def test_copy_verilog_lints_clean(require_simulator):
+    require_simulator("verilator")
+    from sim.axi.copy_run import COPY_TOP, write_verilog
+    from sim.lint import lint
+
+    report = lint(write_verilog(64), top=COPY_TOP)
+    assert report.failures == []

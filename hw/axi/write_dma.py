@@ -9,8 +9,8 @@ from amaranth.lib.wiring import In, Out
 
 from model.contract import AXI_BURST_INCR, AXI_MAX_BURST_BEATS, DMA_OUTSTANDING, DmaError
 from hw.axi.burst_walker import BurstWalker
-from hw.axi.read_dma import check_data_bits, response_error, strobe_of
-from hw.axi.signatures import AxiWriteSignature, DmaCommand
+from hw.axi.read_dma import response_error, strobe_of
+from hw.axi.signatures import AxiWriteSignature, DmaCommand, check_data_bits
 
 __all__ = ["WriteDma"]
 
