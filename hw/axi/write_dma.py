@@ -46,7 +46,7 @@ class WriteDma(wiring.Component):
     cancel : In(1)
         Stop the command (``error`` :attr:`~model.contract.DmaError.CANCELLED`).
     busy : Out(1)
-        A command is under way (from the cycle after it is taken to the cycle after ``done``).
+        A command is under way: from the cycle after it is taken through the cycle of ``done``.
     done : Out(1)
         One cycle: the command ended (every burst issued has had its B response).
     error : Out(DmaError)
