@@ -105,7 +105,9 @@ def write_verilog(data_bits: int) -> Path:
     text = verilog.convert(DmaCopy(data_bits), name=COPY_TOP)
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists() or path.read_text() != text:
-        path.write_text(text)
+        partial = path.with_name(f"{path.name}.{uuid.uuid4().hex[:8]}")
+        partial.write_text(text)
+        partial.replace(path)       # atomic: a concurrent reader sees the old file or the new one
     return path
 
 
