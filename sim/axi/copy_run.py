@@ -25,7 +25,7 @@ from model.contract import DmaError
 from model.dram import DramConfig
 
 __all__ = ["PERIOD_NS", "COPY_TOP", "BUILD_ROOT", "FaultSide", "CopyCase", "CopyResult", "CopyMismatch",
-           "no_stall_bound", "write_verilog", "run_copy", "check_copy"]
+           "no_stall_bound", "write_design", "write_verilog", "run_copy", "check_copy"]
 
 #: Clock period of the co-simulation, ns.
 PERIOD_NS = 10
@@ -99,16 +99,21 @@ def no_stall_bound(case: CopyCase) -> int:
     return case.beats + PIPELINE_CYCLES
 
 
-def write_verilog(data_bits: int) -> Path:
-    """Write the copy's Verilog for ``data_bits`` under :data:`BUILD_ROOT` (kept when unchanged); its path."""
-    path = (BUILD_ROOT / f"{COPY_TOP}-{data_bits}.v").resolve()
-    text = verilog.convert(DmaCopy(data_bits), name=COPY_TOP)
+def write_design(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` unless it holds it already; atomically, since pytest-xdist workers
+    share the file (a reader sees the old file or the new one, never a part). Returns ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists() or path.read_text() != text:
         partial = path.with_name(f"{path.name}.{uuid.uuid4().hex[:8]}")
         partial.write_text(text)
-        partial.replace(path)       # atomic: a concurrent reader sees the old file or the new one
+        partial.replace(path)
     return path
+
+
+def write_verilog(data_bits: int) -> Path:
+    """Write the copy's Verilog for ``data_bits`` under :data:`BUILD_ROOT` (kept when unchanged); its path."""
+    return write_design((BUILD_ROOT / f"{COPY_TOP}-{data_bits}.v").resolve(),
+                        verilog.convert(DmaCopy(data_bits), name=COPY_TOP))
 
 
 def run_copy(simulator: str, cases: list[CopyCase], image: np.ndarray, *, data_bits: int = 64) -> list[CopyResult]:
