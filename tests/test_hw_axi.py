@@ -7,7 +7,6 @@ Expected data comes from plain numpy slicing of the memory (each run's bytes), e
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +16,6 @@ from amaranth.sim import Simulator
 from hw.axi.burst_walker import BurstWalker
 from hw.axi.lite_regs import LiteRegisters
 from hw.axi.read_dma import ReadDma
-from hw.axi.signatures import AxiLiteSignature
 from hw.axi.write_dma import WriteDma
 from model.bursts import split_transfer
 from model.contract import DMA_OUTSTANDING, AxiResp, ControlBit, DmaError, LiteRegister, StatusBit
@@ -491,13 +489,3 @@ def test_lite_registers_by_hand():
     sim.add_testbench(bench)
     sim.run()
 
-
-@pytest.mark.parametrize("build, message", [
-    (lambda: ReadDma(48), "data_bits must be one of 32, 64, 128, not 48"),
-    (lambda: WriteDma(256), "data_bits must be one of 32, 64, 128, not 256"),
-    (lambda: BurstWalker(2), "beat_bytes must be one of 4, 8, 16, not 2"),
-    (lambda: AxiLiteSignature(2), "addr_bits must be an integer in 3..32, not 2"),
-], ids=["read-dma", "write-dma", "walker", "lite"])
-def test_bad_parameters_name_the_field_and_the_choices(build, message):
-    with pytest.raises(ValueError, match=re.escape(message)):
-        build()
