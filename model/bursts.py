@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from model.config import AXI_DATA_WIDTHS
 from model.contract import (
     AXI_ADDR_BITS, AXI_BOUNDARY_BYTES, AXI_MAX_BURST_BEATS, DMA_RUN_BYTES_BITS, DMA_RUN_COUNT_BITS,
 )
@@ -27,8 +28,8 @@ from model.validate import check_choice, check_int
 
 __all__ = ["BEAT_BYTES", "Burst", "split_run", "split_transfer"]
 
-#: Beat widths (bytes) the rule is defined for: the configuration's ``axi_beat_bytes``.
-BEAT_BYTES = (4, 8, 16)
+#: Beat widths (bytes) the rule is defined for: the configuration's ``axi_beat_bytes`` choices.
+BEAT_BYTES = tuple(bits // 8 for bits in AXI_DATA_WIDTHS)
 
 
 @dataclass(frozen=True)

@@ -488,3 +488,4 @@ def test_lite_registers_by_hand():
 
     sim.add_testbench(bench)
     sim.run()
+

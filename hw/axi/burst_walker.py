@@ -6,8 +6,9 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from model.config import AXI_DATA_WIDTHS
 from model.contract import AXI_ADDR_BITS, AXI_BOUNDARY_BYTES, AXI_MAX_BURST_BEATS, DMA_RUN_BYTES_BITS, DMA_RUN_COUNT_BITS
-from hw.axi.signatures import AXI_DATA_WIDTHS, DmaCommand
+from hw.axi.signatures import DmaCommand
 
 __all__ = ["BurstLayout", "BurstWalker"]
 

@@ -8,8 +8,8 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from model.contract import AXI_ADDR_BITS, COUNTER_BITS, DMA_RUN_BYTES_BITS, DMA_RUN_COUNT_BITS, DmaError
-from hw.axi.read_dma import ReadDma, check_data_bits
-from hw.axi.signatures import AxiSignature
+from hw.axi.read_dma import ReadDma
+from hw.axi.signatures import AxiSignature, check_data_bits
 from hw.axi.write_dma import WriteDma
 from hw.counters import Counters
 

@@ -9,16 +9,9 @@ from amaranth.lib.wiring import In, Out
 
 from model.contract import AXI_BURST_INCR, DMA_OUTSTANDING, AxiResp, DmaError
 from hw.axi.burst_walker import BurstWalker
-from hw.axi.signatures import AXI_DATA_WIDTHS, AxiReadSignature, DmaCommand
+from hw.axi.signatures import AxiReadSignature, DmaCommand, check_data_bits
 
-__all__ = ["BeatLayout", "ReadDma", "check_data_bits", "response_error", "strobe_of"]
-
-
-def check_data_bits(data_bits: int) -> int:
-    """``data_bits`` if it is an AXI4 data width the engines support, else ``ValueError``."""
-    if data_bits not in AXI_DATA_WIDTHS:
-        raise ValueError(f"data_bits must be one of {', '.join(map(str, AXI_DATA_WIDTHS))}, not {data_bits!r}")
-    return data_bits
+__all__ = ["BeatLayout", "ReadDma", "response_error", "strobe_of"]
 
 
 def BeatLayout(data_bits: int) -> data.StructLayout:
@@ -66,7 +59,7 @@ class ReadDma(wiring.Component):
     cancel : In(1)
         Stop the command (``error`` :attr:`~model.contract.DmaError.CANCELLED`).
     busy : Out(1)
-        A command is under way (from the cycle after it is taken to the cycle after ``done``).
+        A command is under way: from the cycle after it is taken through the cycle of ``done``.
     done : Out(1)
         One cycle: the command ended (every burst issued has had its last beat).
     error : Out(DmaError)

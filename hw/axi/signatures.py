@@ -19,15 +19,13 @@ from __future__ import annotations
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
+from model.config import AXI_DATA_WIDTHS
 from model.contract import (
     AXI_ADDR_BITS, AXI_ID_BITS, AXI_LITE_DATA_BITS, AXI_MAX_BURST_BEATS, DMA_RUN_BYTES_BITS, DMA_RUN_COUNT_BITS,
 )
 
-__all__ = ["AXI_DATA_WIDTHS", "AxiReadSignature", "AxiWriteSignature", "AxiSignature", "AxiLiteSignature",
+__all__ = ["check_data_bits", "AxiReadSignature", "AxiWriteSignature", "AxiSignature", "AxiLiteSignature",
            "DmaCommand"]
-
-#: AXI4 data widths the engines are built for (bits): ``AcceleratorConfig.axi_data_bits``.
-AXI_DATA_WIDTHS = (32, 64, 128)
 
 _LEN_BITS = (AXI_MAX_BURST_BEATS - 1).bit_length()
 
@@ -40,9 +38,11 @@ DmaCommand = data.StructLayout({
 })
 
 
-def _check_width(data_bits: int) -> None:
+def check_data_bits(data_bits: int) -> int:
+    """``data_bits`` if it is one of :data:`model.config.AXI_DATA_WIDTHS`, else ``ValueError``."""
     if data_bits not in AXI_DATA_WIDTHS:
         raise ValueError(f"data_bits must be one of {', '.join(map(str, AXI_DATA_WIDTHS))}, not {data_bits!r}")
+    return data_bits
 
 
 class AxiReadSignature(wiring.Signature):
@@ -55,7 +55,7 @@ class AxiReadSignature(wiring.Signature):
     """
 
     def __init__(self, data_bits: int):
-        _check_width(data_bits)
+        check_data_bits(data_bits)
         super().__init__({
             "arid": Out(AXI_ID_BITS), "araddr": Out(AXI_ADDR_BITS), "arlen": Out(_LEN_BITS), "arsize": Out(3),
             "arburst": Out(2), "arvalid": Out(1), "arready": In(1),
@@ -74,7 +74,7 @@ class AxiWriteSignature(wiring.Signature):
     """
 
     def __init__(self, data_bits: int):
-        _check_width(data_bits)
+        check_data_bits(data_bits)
         super().__init__({
             "awid": Out(AXI_ID_BITS), "awaddr": Out(AXI_ADDR_BITS), "awlen": Out(_LEN_BITS), "awsize": Out(3),
             "awburst": Out(2), "awvalid": Out(1), "awready": In(1),

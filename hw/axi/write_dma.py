@@ -9,8 +9,8 @@ from amaranth.lib.wiring import In, Out
 
 from model.contract import AXI_BURST_INCR, AXI_MAX_BURST_BEATS, DMA_OUTSTANDING, DmaError
 from hw.axi.burst_walker import BurstWalker
-from hw.axi.read_dma import check_data_bits, response_error, strobe_of
-from hw.axi.signatures import AxiWriteSignature, DmaCommand
+from hw.axi.read_dma import response_error, strobe_of
+from hw.axi.signatures import AxiWriteSignature, DmaCommand, check_data_bits
 
 __all__ = ["WriteDma"]
 
@@ -46,7 +46,7 @@ class WriteDma(wiring.Component):
     cancel : In(1)
         Stop the command (``error`` :attr:`~model.contract.DmaError.CANCELLED`).
     busy : Out(1)
-        A command is under way (from the cycle after it is taken to the cycle after ``done``).
+        A command is under way: from the cycle after it is taken through the cycle of ``done``.
     done : Out(1)
         One cycle: the command ended (every burst issued has had its B response).
     error : Out(DmaError)

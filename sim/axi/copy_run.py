@@ -25,7 +25,7 @@ from model.contract import DmaError
 from model.dram import DramConfig
 
 __all__ = ["PERIOD_NS", "COPY_TOP", "BUILD_ROOT", "FaultSide", "CopyCase", "CopyResult", "CopyMismatch",
-           "no_stall_bound", "run_copy", "check_copy"]
+           "no_stall_bound", "write_design", "write_verilog", "run_copy", "check_copy"]
 
 #: Clock period of the co-simulation, ns.
 PERIOD_NS = 10
@@ -99,13 +99,21 @@ def no_stall_bound(case: CopyCase) -> int:
     return case.beats + PIPELINE_CYCLES
 
 
-def _verilog(data_bits: int) -> Path:
-    path = (BUILD_ROOT / f"{COPY_TOP}-{data_bits}.v").resolve()
-    text = verilog.convert(DmaCopy(data_bits), name=COPY_TOP)
+def write_design(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` unless it holds it already; atomically, since pytest-xdist workers
+    share the file (a reader sees the old file or the new one, never a part). Returns ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists() or path.read_text() != text:
-        path.write_text(text)
+        partial = path.with_name(f"{path.name}.{uuid.uuid4().hex[:8]}")
+        partial.write_text(text)
+        partial.replace(path)
     return path
+
+
+def write_verilog(data_bits: int) -> Path:
+    """Write the copy's Verilog for ``data_bits`` under :data:`BUILD_ROOT` (kept when unchanged); its path."""
+    return write_design((BUILD_ROOT / f"{COPY_TOP}-{data_bits}.v").resolve(),
+                        verilog.convert(DmaCopy(data_bits), name=COPY_TOP))
 
 
 def run_copy(simulator: str, cases: list[CopyCase], image: np.ndarray, *, data_bits: int = 64) -> list[CopyResult]:
@@ -121,7 +129,7 @@ def run_copy(simulator: str, cases: list[CopyCase], image: np.ndarray, *, data_b
     from sim.dram.run import build, run_cocotb
 
     built = build(simulator, DramConfig(), data_bits // 8, root=BUILD_ROOT, top=COPY_TOP,
-                  sources=(_verilog(data_bits),), parameters={}, cxx_opt="-O0")
+                  sources=(write_verilog(data_bits),), parameters={}, cxx_opt="-O0")
     run_dir = built.directory / f"run-{uuid.uuid4().hex[:8]}"
     run_dir.mkdir(parents=True)
     np.asarray(image, dtype=np.uint8).tofile(run_dir / "image.bin")
@@ -159,9 +167,6 @@ def check_copy(cases: list[CopyCase], results: list[CopyResult], image: np.ndarr
     CANCELLED on the other, change no byte outside its destination, and leave every destination byte
     either as it was or as copied.
     """
-    if len(results) != len(cases):
-        raise CopyMismatch(f"{len(results)} results for {len(cases)} cases (the last one ran was "
-                           f"{results[-1].name if results else 'none'})")
     memory = np.asarray(image, dtype=np.uint8)
     for case, got in zip(cases, results):
         where = f"case {case.name}"
@@ -195,3 +200,5 @@ def check_copy(cases: list[CopyCase], results: list[CopyResult], image: np.ndarr
             if not np.all((after == memory) | (after == want)):
                 raise CopyMismatch(f"{where}: a destination byte is neither old nor copied")
         memory = after
+    if len(results) != len(cases):
+        raise CopyMismatch(f"{len(results)} results for {len(cases)} cases")
