@@ -40,7 +40,8 @@ def format_table(report: dict) -> str:
     if rtl:
         run = report["rtl"]
         lines.append(f"on the {run['simulator']} RTL: {t['rtl_cycles']} cycles, {run['programs']} layer programs in one "
-                     f"simulation, every layer {'bit-exact with the model, cycles and counters equal' if run['pass'] else 'NOT equal to the model'}")
+                     f"simulation, " + ("every layer bit-exact with the model, cycles and counters equal" if run["pass"] else
+                                   f"{len(run['failures'])} of them NOT equal to the model"))
     if t["max_abs_diff_steps"] is not None:
         lines.append(f"against ONNX Runtime: max |difference| {t['max_abs_diff_steps']} steps, "
                      f"{t['exact_fraction']:.6%} of all values exact, top-1 agreement {_fmt(t['top1_match'], '.2%')}")
