@@ -39,9 +39,10 @@ def format_table(report: dict) -> str:
                  f"nodes" + (" (the others do not fit the build's buffers yet)" if t["perf_unavailable_nodes"] else ""))
     if rtl:
         run = report["rtl"]
-        lines.append(f"on the {run['simulator']} RTL: {t['rtl_cycles']} cycles, {run['programs']} layer programs in one "
-                     f"simulation, " + ("every layer bit-exact with the model, cycles and counters equal" if run["pass"] else
-                                   f"{len(run['failures'])} of them NOT equal to the model"))
+        verdict = ("every layer bit-exact with the model, cycles and counters equal" if run["pass"] else
+                   f"{len(run['failures'])} of them NOT equal to the model")
+        lines.append(f"on the {run['simulator']} RTL: {t['rtl_cycles']} cycles, {run['programs']} layer programs in "
+                     f"one simulation, {verdict}")
     if t["max_abs_diff_steps"] is not None:
         lines.append(f"against ONNX Runtime: max |difference| {t['max_abs_diff_steps']} steps, "
                      f"{t['exact_fraction']:.6%} of all values exact, top-1 agreement {_fmt(t['top1_match'], '.2%')}")

@@ -5,9 +5,14 @@ backend's tolerance allows), the golden model backend (every tensor equal),
 and :func:`model.perf.predict` (each node's RTL cycles). A corrupted RTL
 result must fail the run naming the node and the layer; a layer too large for
 the build must be refused before anything is built or simulated.
+
+Builds are not shared between tests that pytest-xdist may run at once: each
+Icarus test builds in its own folder (cheap), and the one Verilator test runs
+both its networks on one build (in ``build/sim``, reused by later sessions).
 """
 
 import json
+from functools import partial
 
 import numpy as np
 import onnx
@@ -15,6 +20,7 @@ import pytest
 from onnx import helper
 
 import sim.network_backend as network_backend
+import sim.runner as runner
 from model.config import AcceleratorConfig
 from model.network import import_model, prepare
 from model.network.builders import digits_cnn
@@ -25,7 +31,6 @@ from sim.cli import main
 from sim.network_backend import Backend, run_network
 from sim.network_models import dataset_images
 from sim.onnx_reference import reference_tensors
-from sim.simulators import SIMULATORS
 from tests.onnx_graphs import float_model, init, quantize
 
 pytestmark = pytest.mark.cosim
@@ -71,9 +76,13 @@ def net(tmp_path_factory):
     return {"model": model, "graph": graph, "plans": prepare(graph, CONFIG), "x": x, "folder": folder}
 
 
-@pytest.mark.parametrize("simulator", SIMULATORS)
-def test_small_network_on_the_rtl_equals_the_model_and_onnxruntime(net, simulator, require_simulator):
-    require_simulator(simulator)
+@pytest.fixture
+def own_build_folder(monkeypatch, tmp_path):
+    """Builds of this test go into its own folder (xdist may run another test of this build at the same time)."""
+    monkeypatch.setattr(network_backend, "build", partial(runner.build, root=tmp_path / "sim"))
+
+
+def _check_small_network(net, simulator: str) -> None:
     graph, x = net["graph"], net["x"]
     rtl = run_network(graph, x, net["plans"], CONFIG, Backend(simulator), cxx_opt=CXX_OPT)
     assert rtl.passed, rtl.failures
@@ -96,7 +105,30 @@ def test_small_network_on_the_rtl_equals_the_model_and_onnxruntime(net, simulato
             assert check.rtl_cycles == check.model_cycles == sum(predict(CONFIG, la).cycles for la in run.layers)
 
 
-def test_run_reports_rtl_cycles_and_the_verdict_per_node(net, tmp_path, require_simulator, capsys):
+def test_small_network_on_icarus_equals_the_model_and_onnxruntime(net, own_build_folder, require_simulator):
+    require_simulator("icarus")
+    _check_small_network(net, "icarus")
+
+
+def test_small_network_and_digits_cnn_on_verilator(net, require_simulator):
+    """The small network as on Icarus; then the digits CNN (untrained weights: the co-simulation checks arithmetic,
+    not accuracy) on two held-out digits, every tensor equal to the model backend's."""
+    require_simulator("verilator")
+    _check_small_network(net, "verilator")
+    params = init_parameters(np.random.default_rng(1))
+    graph = import_model(quantize(digits_cnn(params), "qdq", RNG.uniform(0, 1, (16, 1, 8, 8))))
+    x, labels = dataset_images(graph, 2, 0)
+    assert labels is not None and x.shape == (2, 1, 8, 8)
+    plans = prepare(graph, CONFIG)
+    rtl = run_network(graph, x, plans, CONFIG, Backend.VERILATOR, cxx_opt=CXX_OPT)
+    assert rtl.passed, rtl.failures
+    model = run_network(graph, x, plans, CONFIG, Backend.MODEL)
+    assert rtl.programs == 3
+    assert np.array_equal(rtl.execution.output, model.execution.output)
+    assert all(np.array_equal(rtl.execution.tensors[k], v) for k, v in model.execution.tensors.items())
+
+
+def test_run_reports_rtl_cycles_and_the_verdict_per_node(net, tmp_path, own_build_folder, require_simulator, capsys):
     require_simulator("icarus")
     report = tmp_path / "r.json"
     status = main(["run", str(net["folder"] / "net.onnx"), "--input", str(net["folder"] / "x.npy"), "--backend",
@@ -116,8 +148,8 @@ def test_run_reports_rtl_cycles_and_the_verdict_per_node(net, tmp_path, require_
     assert "RTL cycles" in capsys.readouterr().out
 
 
-def test_a_corrupt_rtl_result_fails_the_run_naming_the_node_and_layer(net, tmp_path, monkeypatch, require_simulator,
-                                                                     capsys):
+def test_a_corrupt_rtl_result_fails_the_run_naming_the_node_and_layer(net, tmp_path, monkeypatch, own_build_folder,
+                                                                     require_simulator, capsys):
     """A test double of the runner adds 1 to one word the third depthwise layer read back."""
     require_simulator("icarus")
     real = network_backend.run_programs
@@ -154,20 +186,3 @@ def test_a_layer_that_does_not_fit_is_refused_before_anything_runs(net, monkeypa
     err = capsys.readouterr().err
     assert "1 of 4 accelerator nodes do not fit" in err and "node 'conv1' (Conv), layer 1 of 1" in err
     assert "max_reduction" in err and "nothing was run" in err
-
-
-def test_digits_cnn_on_verilator(require_simulator):
-    """The digits CNN (untrained weights: the co-simulation checks arithmetic, not accuracy) on two held-out digits."""
-    require_simulator("verilator")
-    params = init_parameters(np.random.default_rng(1))
-    calibration = RNG.uniform(0, 1, (16, 1, 8, 8))
-    graph = import_model(quantize(digits_cnn(params), "qdq", calibration))
-    x, labels = dataset_images(graph, 2, 0)
-    assert labels is not None and x.shape == (2, 1, 8, 8)
-    plans = prepare(graph, CONFIG)
-    rtl = run_network(graph, x, plans, CONFIG, Backend.VERILATOR, cxx_opt=CXX_OPT)
-    assert rtl.passed, rtl.failures
-    model = run_network(graph, x, plans, CONFIG, Backend.MODEL)
-    assert rtl.programs == 3
-    assert np.array_equal(rtl.execution.output, model.execution.output)
-    assert all(np.array_equal(rtl.execution.tensors[k], v) for k, v in model.execution.tensors.items())
