@@ -147,8 +147,11 @@ def _add_rtl(rows: list[dict], network: NetworkRun) -> None:
     ``rtl_failures``; host rows get None."""
     for row in rows:
         check = network.checks.get(row["tensor"])
-        row |= {"rtl_cycles": check and check.rtl_cycles, "model_cycles": check and check.model_cycles,
-                "rtl_pass": check and check.passed, "rtl_failures": list(check.failures) if check else None}
+        if check is None:
+            row |= {"rtl_cycles": None, "model_cycles": None, "rtl_pass": None, "rtl_failures": None}
+        else:
+            row |= {"rtl_cycles": check.rtl_cycles, "model_cycles": check.model_cycles, "rtl_pass": check.passed,
+                    "rtl_failures": list(check.failures)}
 
 
 def _rtl_times(network: NetworkRun) -> str:
