@@ -14,6 +14,9 @@ Two processes wanting the same build at once are serialised by a lock on the
 folder (``fcntl.flock``, released by the kernel if its holder dies); the one
 that builds writes ``key.json`` last, so a build cut short is seen as missing
 and done again.
+
+Verilator's runtime objects (``verilated*.o``) are the same for every design:
+they are cached across builds in ``<cache>/objects/`` by :mod:`sim.objcache`.
 """
 
 from __future__ import annotations
