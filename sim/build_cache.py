@@ -153,15 +153,22 @@ def cached_build(verilog_text: str, simulator: str, build_args: list[str], optio
         if simulator == "verilator":
             last = last_build_seconds(simulator, root)
             hint = f"the last Verilator build took {last:.0f} s" if last is not None else "the first build"
-            print(f"building {what} for Verilator in {folder} ({hint})", file=sys.stderr, flush=True)
+            _say(f"building {what} for Verilator in {folder} ({hint})")
         start = time.monotonic()
         compile_into(folder)
         seconds = round(time.monotonic() - start, 1)
         if simulator == "verilator":
-            print(f"built {what} for Verilator in {seconds} s", file=sys.stderr, flush=True)
+            _say(f"built {what} for Verilator in {seconds} s")
         _write_atomically(root / simulator / "last_build.json", json.dumps({"seconds": seconds, "key": key}))
         _write_atomically(folder / _DONE, json.dumps({**material, "build_seconds": seconds}, indent=1))
     return folder
+
+
+def _say(text: str) -> None:
+    """One line on stderr; on a terminal it first clears the line, where a progress bar of the parent
+    process may stand (the bar is drawn again at its next step)."""
+    clear = "\r\033[K" if sys.stderr.isatty() else ""
+    print(f"{clear}{text}", file=sys.stderr, flush=True)
 
 
 def _write_atomically(path: Path, text: str) -> None:
