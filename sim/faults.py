@@ -40,7 +40,6 @@ from pathlib import Path
 from hw.verilog import generate
 from model.config import AcceleratorConfig
 from model.contract import TOP_NAME, desc_fields
-from model.validate import check_int
 from sim.executor import ErrorKind
 from sim.fanout import FanOut, fan_out
 from sim.fault_catalogue import FAULT_CONFIGS, FAULT_JOBS, FAULTS, Fault
