@@ -28,6 +28,7 @@ help:
 	@echo "make test                                                              run every test"
 	@echo "make analyze [LAYER=..]                                                loop-nest analysis figures in build/analyze/"
 	@echo "make predict [LAYER=.. DRAM_BW=8 JSON=..]                             the analytical model alone: cycles, roofline, DRAM words, energy"
+	@echo "make map-sweep [LAYERS=all HIERARCHY=..] [WORKERS=.. DASK=local ADDRESS=tcp://..]  mapping search of many layers"
 	@echo "make verilog DATAFLOW=os|ws BITS=1..16 [ROWS=.. COLS=..]                write build/verilog/qconv_top.v + .json"
 	@echo "make quant [DOCS=docs/quantization.md]                                 quantization study of a digits CNN (build/quant/); DOCS: copy its tables there"
 	@echo "make synth FPGA=ice40|ice40-hx8k|ecp5 [DATAFLOW= BITS= ROWS= COLS= PRESET= LAYER= PNR_TIMEOUT=s]  LUTs/FFs/BRAMs/DSPs/Fmax, critical path, GMAC/s"
@@ -101,9 +102,13 @@ clean:
 	rm -rf build
 
 # Loop-nest analysis figures (reuse distances, LRU hit rates, energy, mapping search) in build/analyze/.
-.PHONY: analyze
+.PHONY: analyze map-sweep
 analyze: setup
 	@$(QCONV) analyze $(call opt,LAYER,layer)
+
+# The mapping search of several layers (default: every named one), fanned out (docs/scale-out.md).
+map-sweep: setup
+	@$(QCONV) map --sweep $(or $(LAYERS),all) $(call opt,HIERARCHY,hierarchy) $(FANOUT_OPTS)
 .PHONY: synth synth-sweep lint bench
 
 # FPGA flow (YoWASP Yosys + nextpnr); results in build/synth/. ice40 defaults to the tiny preset.

@@ -14,6 +14,9 @@ Two processes wanting the same build at once are serialised by a lock on the
 folder (``fcntl.flock``, released by the kernel if its holder dies); the one
 that builds writes ``key.json`` last, so a build cut short is seen as missing
 and done again.
+
+Verilator's runtime objects (``verilated*.o``) are the same for every design:
+they are cached across builds in ``<cache>/objects/`` by :mod:`sim.objcache`.
 """
 
 from __future__ import annotations
@@ -50,10 +53,14 @@ def cache_root() -> Path:
 
 @functools.cache
 def simulator_version(simulator: str) -> str:
-    """The version of ``simulator`` as its package or its ``-V`` banner says (part of the key)."""
-    if simulator == "verilator":
-        return importlib.metadata.version("verilator")
-    banner = subprocess.run(["iverilog", "-V"], capture_output=True, text=True).stdout
+    """The version of ``simulator`` as its package or its ``-V`` banner says (part of the key);
+    ``"not installed"`` when it is not (the build itself then says how to install it)."""
+    try:
+        if simulator == "verilator":
+            return importlib.metadata.version("verilator")
+        banner = subprocess.run(["iverilog", "-V"], capture_output=True, text=True).stdout
+    except (importlib.metadata.PackageNotFoundError, FileNotFoundError):
+        return "not installed"
     return banner.splitlines()[0] if banner else "unknown"
 
 
@@ -150,15 +157,22 @@ def cached_build(verilog_text: str, simulator: str, build_args: list[str], optio
         if simulator == "verilator":
             last = last_build_seconds(simulator, root)
             hint = f"the last Verilator build took {last:.0f} s" if last is not None else "the first build"
-            print(f"building {what} for Verilator in {folder} ({hint})", file=sys.stderr, flush=True)
+            _say(f"building {what} for Verilator in {folder} ({hint})")
         start = time.monotonic()
         compile_into(folder)
         seconds = round(time.monotonic() - start, 1)
         if simulator == "verilator":
-            print(f"built {what} for Verilator in {seconds} s", file=sys.stderr, flush=True)
+            _say(f"built {what} for Verilator in {seconds} s")
         _write_atomically(root / simulator / "last_build.json", json.dumps({"seconds": seconds, "key": key}))
         _write_atomically(folder / _DONE, json.dumps({**material, "build_seconds": seconds}, indent=1))
     return folder
+
+
+def _say(text: str) -> None:
+    """One line on stderr; on a terminal it first clears the line, where a progress bar of the parent
+    process may stand (the bar is drawn again at its next step)."""
+    clear = "\r\033[K" if sys.stderr.isatty() else ""
+    print(f"{clear}{text}", file=sys.stderr, flush=True)
 
 
 def _write_atomically(path: Path, text: str) -> None:

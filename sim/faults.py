@@ -40,7 +40,6 @@ from pathlib import Path
 from hw.verilog import generate
 from model.config import AcceleratorConfig
 from model.contract import TOP_NAME, desc_fields
-from model.validate import check_int
 from sim.executor import ErrorKind
 from sim.fanout import FanOut, fan_out
 from sim.fault_catalogue import FAULT_CONFIGS, FAULT_JOBS, FAULTS, Fault
@@ -229,8 +228,14 @@ def _build_item(item: tuple) -> Build:
 
 
 def _run_item(item: tuple) -> dict:
-    """:func:`run_fault` of one fan-out item ``(built, target, index, fault)``."""
-    return run_fault(*item)
+    """:func:`run_fault` of one fan-out item ``(built, target, index, fault, faults, root)``.
+
+    A worker on a machine that does not share the build folder with the one that built ``built``
+    builds the target itself first (once: then it is in its own build cache)."""
+    built, target, index, fault, faults, root = item
+    if not built.objects.exists():
+        built = build_target(target, faults, built.simulator, root)
+    return run_fault(built, target, index, fault)
 
 
 def _not_run(target: str, simulator: str, fault: Fault | None, error: str) -> dict:
@@ -274,7 +279,7 @@ def run_faults(faults: tuple[Fault, ...] = FAULTS, how: FanOut = FanOut(), simul
                     what=f"fault builds ({simulator})", label=lambda item: item[0])
     builds = dict(zip(targets, built))
     runs = [(t, 0, None) for t in targets] + [(t, i, f) for t in targets for i, f in enumerate(by_target[t], 1)]
-    ready = [(builds[t].value, t, i, f) for t, i, f in runs if builds[t].ok]
+    ready = [(builds[t].value, t, i, f, by_target[t], root) for t, i, f in runs if builds[t].ok]
     ran = iter(fan_out(_run_item, ready, how, what=f"fault runs ({simulator})",
                        label=lambda item: item[3].name if item[3] else f"baseline_{item[1]}"))
     records = []

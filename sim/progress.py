@@ -18,6 +18,7 @@ from __future__ import annotations
 import enum
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from typing import TextIO, TypeVar
@@ -89,12 +90,26 @@ def _bar(items: Iterable[T], what: str, total: int | None, stream: TextIO) -> It
     try:
         with tqdm(items, desc=what, total=total, file=stream, leave=_open_bars == 1,
                   dynamic_ncols=True) as bar:
-            for item in bar:
-                if isinstance(item, str):
-                    bar.set_postfix_str(item, refresh=False)
-                yield item
+            # redrawn every second, so the time runs on while an item takes long and the bar comes back
+            # after a line another process wrote over it (a worker's build message)
+            stop = threading.Event()
+            refresher = threading.Thread(target=_refresh, args=(bar, stop), daemon=True)
+            refresher.start()
+            try:
+                for item in bar:
+                    if isinstance(item, str):
+                        bar.set_postfix_str(item, refresh=False)
+                    yield item
+            finally:
+                stop.set()
+                refresher.join()
     finally:
         _open_bars -= 1
+
+
+def _refresh(bar: tqdm, stop: threading.Event) -> None:
+    while not stop.wait(1.0):
+        bar.refresh()
 
 
 def _lines(items: Iterable[T], what: str, total: int | None, stream: TextIO) -> Iterator[T]:

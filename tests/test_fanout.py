@@ -97,3 +97,15 @@ def test_bad_settings_are_clear_errors():
         FanOut(workers=0)
     with pytest.raises(ValueError, match="'ray' is not a valid Engine"):
         FanOut(engine="ray")
+
+
+@pytest.mark.parametrize("command", ["regress", "faults", "synth-sweep", "map"])
+def test_every_fan_out_command_takes_the_options(command):
+    from sim.cli import build_parser
+
+    parse = build_parser().parse_args
+    assert fanout_from_args(parse([command])) == FanOut()
+    assert fanout_from_args(parse([command, "--dask", "local", "--workers", "2"])) == FanOut(
+        engine=Engine.DASK_LOCAL, workers=2)
+    assert fanout_from_args(parse([command, "--address", "tcp://127.0.0.1:8786"])) == FanOut(
+        engine=Engine.DASK, address="tcp://127.0.0.1:8786")

@@ -120,3 +120,25 @@ def test_an_x_read_on_icarus_is_reported_as_x_values(require_simulator, tmp_path
     result = run_fault(built, "ws", 1, faults[0])
     assert result["caught_by"] == ["x_values"], result
     assert "X/Z bits" in result["first_error"]
+
+
+@pytest.mark.cosim
+def test_a_run_whose_build_is_on_another_machine_builds_it_here(require_simulator, tmp_path, monkeypatch):
+    """A remote worker that does not share the build cache gets a Build naming folders it does not have."""
+    import dataclasses
+
+    from sim.build_cache import CACHE_ENV
+    from sim.faults import _run_item
+
+    require_simulator("icarus")
+    faults = tuple(f for f in FAULTS if f.name == "pe_swapped_operand")
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "other_machine"))
+    elsewhere = build_target("ws", faults, "icarus", tmp_path / "builder")
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "this_machine"))
+    result = _run_item((elsewhere, "ws", 1, faults[0], faults, tmp_path / "here"))  # its folder is here: used
+    assert result["caught"] and "outputs" in result["caught_by"]
+    assert not (tmp_path / "this_machine").exists()
+    moved = dataclasses.replace(elsewhere, objects=tmp_path / "gone" / "obj")  # its folder is not: built here
+    assert not _run_item((moved, "ws", 0, None, faults, tmp_path / "here"))["caught"]
+    assert _run_item((moved, "ws", 1, faults[0], faults, tmp_path / "here"))["caught"]
+    assert len(list((tmp_path / "this_machine" / "icarus").glob("*/key.json"))) == 1  # once
