@@ -1,6 +1,7 @@
 """Mapping search for a conv layer: tiles, loop orders, array unrolling and per-tensor buffer cuts.
 
-**Searched mappings.** Each dimension ``d`` (n m c e f r s) is split into a
+**Searched mappings.** Each dimension ``d`` (n g m c e f r s; ``g``, the
+channel groups of a grouped or depthwise layer, has extent 1 otherwise) is split into a
 chain of loops, outermost first: ``d3`` over the layer in steps of the GLB
 tile ``t2``, ``d2`` over the GLB tile in steps of the array tile ``t1``,
 ``d0`` inside a PE over the array tile in steps of ``p``, and ``d1``, the
@@ -68,12 +69,12 @@ __all__ = [
     "conv_mapping", "check_fits", "evaluate", "search", "pareto_front",
 ]
 
-DIMS = "nmcefrs"
+DIMS = "ngmcefrs"  # the order of model.loopnest.conv_nest; g (groups) has extent 1 in ungrouped layers
 TENSORS = ("input", "weights", "output")
 OBJECTIVES = ("energy", "dram", "cycles")
 
 #: Dataflow label of a mapping by the tensor that stays in its PEs (the RF tensor, else the register
-#: that the innermost loops leave unchanged).
+#: that the innermost loops leave unchanged; "none" when each tensor depends on the innermost loop).
 DATAFLOW_OF = {"weights": "ws", "output": "os", "input": "is"}
 
 #: Chain levels of a dimension, outermost first: DRAM, GLB, PE (temporal), array (spatial).
@@ -81,7 +82,9 @@ CHAIN = ("3", "2", "0", "1")
 
 
 def _full(layer: ConvLayer) -> dict:
-    return {"n": layer.N, "m": layer.M, "c": layer.C, "e": layer.E, "f": layer.F, "r": layer.R, "s": layer.S}
+    """Extent of every dimension of :data:`DIMS` (``m``, ``c`` per group; ``g`` the groups)."""
+    return {"n": layer.N, "g": layer.groups, "m": layer.group_filters, "c": layer.group_channels, "e": layer.E,
+            "f": layer.F, "r": layer.R, "s": layer.S}
 
 
 def _dim_chain(d: str, extent: int, chain) -> tuple[list[Loop], list[Guard]]:
@@ -118,7 +121,7 @@ def conv_mapping(layer: ConvLayer, *, tiles: dict, order, rows=(), cols=(), keep
     tiles : dict
         Dimension -> chain ``((loop name, extent inside), ...)``, outermost
         first (see :func:`_dim_chain`); a dimension left out is one loop named
-        after it.
+        after it, and one the layer lacks (``g`` when ungrouped) is ignored.
     order : sequence of str
         Temporal loop names, outermost first (loops of bound 1 may be left out).
     rows, cols : sequence of str
@@ -129,13 +132,17 @@ def conv_mapping(layer: ConvLayer, *, tiles: dict, order, rows=(), cols=(), keep
     name : str
         Label.
     """
-    full = _full(layer)
+    full, base = _full(layer), conv_nest(layer)
+    dims = [d for d, _ in base.dims]
+    unknown = sorted(set(tiles) - set(DIMS))
+    if unknown:
+        raise ValueError(f"tiles name unknown dimensions {unknown}; dimensions are {DIMS}")
     loops, guards = [], []
-    for d in DIMS:
+    for d in dims:
         lps, gs = _dim_chain(d, full[d], tiles.get(d, ((d, 1),)))
         loops += lps
         guards += gs
-    nest = replace(conv_nest(layer), loops=tuple(loops), guards=tuple(guards)).squeeze()
+    nest = replace(base, loops=tuple(loops), guards=tuple(guards)).squeeze()
     present = set(nest.names)
     order = list(order)
     rows = tuple(n for n in rows if n in present)
@@ -475,7 +482,7 @@ class _Search:
 
     def stage_one(self) -> tuple[list[_Option], dict]:
         """Every fitting GLB tile x DRAM order, with its best choice of whole tensors; kept and ranked."""
-        tiled = [d for d in "nmcef" if self.full[d] > 1]
+        tiled = [d for d in "ngmcef" if self.full[d] > 1]
         combos = list(itertools.product(*[_candidates(self.full[d]) for d in tiled]))
         options, aligned, scored = [], {}, 0
         for i, combo in enumerate(combos):
@@ -640,7 +647,7 @@ class _Search:
         score = _score(self.objective, energy, o.dram_words, cycles)
         _, held, _, _, o2, o0 = params
         seq = o.order3 + o2 + o0
-        stationary = held or (next(t for t in TENSORS if seq[-1] not in self.dims[t]) if seq else None)
+        stationary = held or (next((t for t in TENSORS if seq[-1] not in self.dims[t]), None) if seq else None)
         label = DATAFLOW_OF.get(stationary, "none")
         if label not in self.per_dataflow or score < self.per_dataflow[label][0]:
             self.per_dataflow[label] = (score, params)

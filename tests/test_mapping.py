@@ -19,6 +19,8 @@ SMALL = [
     ConvLayer(C=3, H=7, W=6, M=5, R=3, S=2, stride=2, pad=1),
     ConvLayer(C=4, H=6, W=6, M=4, R=3, S=3, pad=1),
     ConvLayer(N=2, C=3, H=8, W=8, M=4, R=1, S=1, stride=2),
+    ConvLayer(C=4, H=5, W=5, M=6, R=3, S=2, pad=1, groups=2),  # grouped: a g dimension in every tensor
+    ConvLayer(C=3, H=6, W=5, M=3, R=3, S=3, stride=2, pad=1, groups=3),  # depthwise
 ]
 TINY = "N=1,C=4,H=6,W=6,M=4,R=3,S=3,stride=1,pad=1"
 TENSORS = ("input", "weights", "output")
@@ -62,9 +64,11 @@ def test_counts_equal_the_buffer_simulation_on_every_order():
 
 @pytest.mark.parametrize("layer", SMALL, ids=str)
 def test_counts_equal_the_buffer_simulation_on_tiled_chains(layer):
-    """Three-level chains with remainders (stride, padding, N > 1) and random orders and cuts."""
+    """Three-level chains with remainders (stride, padding, N > 1, groups) and random orders and cuts."""
     rng = np.random.default_rng(1)
-    full = {"n": layer.N, "m": layer.M, "c": layer.C, "e": layer.E, "f": layer.F, "r": layer.R, "s": layer.S}
+    G = layer.groups
+    full = {"n": layer.N, "g": G, "m": layer.M // G, "c": layer.C // G, "e": layer.E, "f": layer.F, "r": layer.R,
+            "s": layer.S}
     for _ in range(6):
         tiles, names = {}, []
         for d, D in full.items():
@@ -72,8 +76,8 @@ def test_counts_equal_the_buffer_simulation_on_tiled_chains(layer):
             t1 = int(rng.integers(1, t2 + 1))
             tiles[d] = ((f"{d}3", t2), (f"{d}2", t1), (f"{d}1", 1))
             names += [f"{d}3", f"{d}2"]
-        rows, cols = ("m1",), ("e1",)
-        names += [f"{d}1" for d in full if d not in "me"]
+        rows, cols = ("g1",) if G > 1 else ("m1",), ("e1",)
+        names += [f"{d}1" for d in full if f"{d}1" not in rows + cols]  # g's loops are ignored when G = 1
         order = list(rng.permutation(names))
         order.sort(key=lambda n: {"3": 0, "2": 1, "1": 2}[n[1]])  # a dimension's loops nest outer to inner
         keep = _random_keep(rng, len(order), TENSORS[int(rng.integers(0, 3))])
@@ -176,6 +180,22 @@ def test_the_search_bound_loses_nothing_and_beats_fixed_dataflows():
     assert sum(sum(v.values()) for v in best.breakdown.values()) == pytest.approx(best.energy)
     fastest = search(layer, hier, objective="cycles", top=1).best[0]
     assert fastest.cycles <= best.cycles and fastest.cycles >= -(-layer.macs // hier.pes)
+
+
+def test_the_search_maps_a_depthwise_layer():
+    """Groups on the array: the best is no worse than a hand-written depthwise mapping, and its counts are exact."""
+    layer = ConvLayer(C=4, H=6, W=6, M=4, R=3, S=3, pad=1, groups=4)
+    hier = Hierarchy(rows=4, cols=2, rf_words=0, glb_words=400)
+    # channel groups on the rows, two output columns on the columns, every tensor in the GLB whole
+    hand = conv_mapping(layer, tiles={"g": (("g1", 1),), "f": (("f2", 2), ("f1", 1))}, order=["e", "f2", "r", "s"],
+                        rows=("g1",), cols=("f1",), keep={t: (0, 4, "REG") for t in TENSORS})
+    ref = evaluate(hand, hier, "eyeriss", 8, 20)
+    result = search(layer, hier, table="eyeriss", bits=8, acc_bits=20, top=1)
+    best = result.best[0]
+    assert best.energy <= ref.energy
+    check_fits(best.mapping, hier)
+    _assert_matches_simulation(best.mapping)
+    assert "g" in {lp.dim for lp in best.mapping.nest.loops}
 
 
 def test_search_errors():
