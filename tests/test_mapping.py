@@ -231,13 +231,26 @@ RTL_CASES = [
 
 
 def _assert_counters_equal_counts(config, layer, counters) -> None:
+    """The mapping's words equal the counters, under these conventions (``counter_words``):
+
+    * a weight or partial-sum *line* of the GLB (one counter step) is ``cols`` words of the mapping;
+    * the host reads the finished outputs through the requantization lane one word at a time: those
+      reads (= ``dram_psum_writes``) are GLB output reads of one word each, and they are the mapping's
+      DRAM output writes (the mapping's ``F(glb)`` term of the GLB output reads);
+    * the host's loads of inputs and weights into the buffers are the DRAM reads (``dram_*_reads``);
+    * the RF counters are the RF tensor's (weights in WS, partial sums in OS); the hardware has no
+      counter of operand registers or of the network, so REG and NoC are not compared.
+    """
     counts = analytical_counts(accelerator_mapping(config, layer))
+    assert counters["dram_psum_writes"] == layer.N * layer.M * layer.E * layer.F  # every output leaves once
     for level, per in counter_words(config, counters).items():
         for t, v in per.items():
             assert counts.words[level][t] == v, (config.dataflow, str(layer), str(level), t)
     assert counts.macs == counters["macs"]
-    other = "output" if config.dataflow.value == "ws" else "weights"
-    assert counts.words[Level.RF][other] == (0, 0)  # the other tensor has no RF, so no RF counter
+    other, hw_other = (("output", ("rf_psum_reads", "rf_psum_writes")) if config.dataflow.value == "ws"
+                       else ("weights", ("rf_weight_reads", "rf_weight_writes")))
+    assert counts.words[Level.RF][other] == (0, 0)  # the other tensor has no RF ...
+    assert all(counters[k] == 0 for k in hw_other)  # ... and the hardware counts none
 
 
 @pytest.mark.parametrize("config,layer", RTL_CASES, ids=lambda x: x.dataflow.value if isinstance(x, AcceleratorConfig) else str(x))
