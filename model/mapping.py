@@ -23,24 +23,31 @@ such mapping (and more general ones); :mod:`model.accesses` counts it.
    energy in closed form. It keeps every option within ``margin`` of the best
    DRAM energy, and for every tile whose extents along two dimensions are
    multiples of the array's rows and columns (or whole), its best option.
-   Kept options are ranked by DRAM energy plus an on-chip lower bound (MACs,
-   the PE-level accesses every MAC makes, the GLB's fills and at least one
-   read of each fill).
+   Kept options are ranked by their DRAM-side energy (DRAM words and the
+   GLB's fills and drains) plus the *floor* (:meth:`_Search.floor`): the least
+   on-chip energy of the whole-layer tile over the array assignments of every
+   kept option, which no smaller tile goes below (a completion of a smaller
+   tile has a whole-layer counterpart with its DRAM-level loops merged into
+   the GLB-level ones, and a merged tile is the union of the tiles it
+   replaces).
 2. *Stage two* takes the options in rank order and tries, on each, every RF
-   tensor, every array assignment (one dimension per axis, ``p`` the whole
-   axis or the balanced ``ceil(t2 / ceil(t2 / axis))``), every PE tile of the
-   RF tensor that fits the RF (``d0`` extents from the candidates), and every
-   GLB-level and PE-level order, scoring each exactly. An option whose lower
-   bound cannot beat the ``top``-th best so far is skipped.
+   tensor, the array assignments (one dimension per axis, ``p`` the whole
+   axis or the balanced ``ceil(t2 / ceil(t2 / axis))``; the ``spatial_keep``
+   of best utilisation, and ties), every PE tile of the RF tensor that fits
+   the RF (``d0`` extents from the candidates), and every GLB-level and
+   PE-level order, scoring each exactly. An option whose DRAM-side energy
+   plus the floor cannot beat the best so far is skipped.
 
 Pruning that loses nothing: orders are enumerated per segment and
 de-duplicated by their *signature* -- for every tensor, the set of the
 segment's loops below its innermost relevant loop -- which, with every cut on
-a segment boundary, is all the counts depend on; the bound. Pruning that may
-lose: the ``margin`` of stage one and the candidate extents. :class:`SearchResult`
-reports how many options each step kept and skipped. Cycles are the larger of
-compute (temporal iterations, one MAC per PE per cycle) and DRAM words over the
-DRAM bandwidth.
+a segment boundary, is all the counts depend on; the bound (the best is the
+best of every kept option; the other listed mappings are the best of the
+options scored; tests compare it with ``bound=False``). Pruning that may lose:
+the ``margin`` of stage one, the candidate extents and the ``spatial_keep``
+array assignments. :class:`SearchResult` reports how many options each step
+kept and skipped. Cycles are the larger of compute (temporal iterations, one
+MAC per PE per cycle) and DRAM words over the DRAM bandwidth.
 """
 
 from __future__ import annotations
@@ -607,11 +614,14 @@ class _Search:
                         for d, q in zip(DIMS, params))
         return self.counter.footprint(held, params, outside, True)
 
-    def stage_two(self, o: _Option, record: bool = True) -> tuple[float, int]:
-        """Score every completion of option ``o``; returns the least on-chip energy and the number scored."""
+    def stage_two(self, o: _Option, record: bool = True, assignments=None) -> tuple[float, int]:
+        """Score every completion of option ``o``; returns the least on-chip energy and the number scored.
+
+        ``assignments`` overrides the array assignments (default :meth:`_spatial` of the tile).
+        """
         least, scored = math.inf, 0
         for held in self.rf_choices:
-            for sp in self._spatial(o.t2):
+            for sp in self._spatial(o.t2) if assignments is None else assignments:
                 p = {v[0]: v[1] for v in sp if v}
                 for a0 in self._pe_tiles(o.t2, p, held):
                     params = self._params(o.t2, p, a0)
@@ -655,10 +665,20 @@ class _Search:
             bisect.insort(self.ranked, (score, next(self.tie), params))
             del self.ranked[self.top:]
 
-    def floor(self) -> float:
-        """Least on-chip energy over every completion of the whole-layer tile: no tile goes below it."""
-        t2 = dict(self.full)
-        return self.stage_two(_Option(t2, "", frozenset(), 0.0, 0.0, 0, {}), record=False)[0]
+    def floor(self, options: list[_Option]) -> float:
+        """Least on-chip energy of the whole-layer tile over the array assignments of every option.
+
+        A completion of a smaller GLB tile has a whole-layer counterpart with
+        the same array assignment, PE tile and orders, its DRAM-level loops
+        merged into the GLB-level ones, and that counterpart moves no more
+        words on chip (a merged tile is the union of the tiles it replaces), so
+        no option goes below this floor.
+        """
+        union = {}
+        for o in options:
+            union.update(dict.fromkeys(self._spatial(o.t2)))
+        whole = _Option(dict(self.full), "", frozenset(), 0.0, 0.0, 0, {})
+        return self.stage_two(whole, record=False, assignments=list(union))[0]
 
     def mapping(self, params, name: str) -> Mapping:
         """The :class:`Mapping` of a scored candidate."""
@@ -722,7 +742,7 @@ def search(layer: ConvLayer, hierarchy: Hierarchy | None = None, *, table="eyeri
     check_int("spatial_keep", spatial_keep, 1)
     s = _Search(layer, hierarchy, table, bits, acc_bits, objective, margin, top, spatial_keep, progress)
     options, pruning = s.stage_one()
-    floor = s.floor() if bound else 0.0
+    floor = s.floor(options) if bound and objective == "energy" else 0.0
     skipped = evaluated = 0
     for i, o in enumerate(options):
         if progress and i % 10 == 0:

@@ -9,7 +9,7 @@ from buffer_sim import simulate
 from model.accelerator_mapping import accelerator_mapping, counter_words
 from model.accesses import Keep, Mapping, analytical_counts, footprints
 from model.config import AcceleratorConfig
-from model.energy import Hierarchy, Level, parse_table
+from model.energy import Hierarchy, Level, parse_table, table_from_dict
 from model.layer import ConvLayer
 from model.loopnest import conv_nest, matmul_nest
 from model.mapping import _Search, check_fits, conv_mapping, evaluate, pareto_front, search
@@ -180,6 +180,21 @@ def test_the_search_bound_loses_nothing_and_beats_fixed_dataflows():
     assert sum(sum(v.values()) for v in best.breakdown.values()) == pytest.approx(best.energy)
     fastest = search(layer, hier, objective="cycles", top=1).best[0]
     assert fastest.cycles <= best.cycles and fastest.cycles >= -(-layer.macs // hier.pes)
+
+
+def test_the_bound_loses_nothing_when_small_tiles_get_other_array_assignments():
+    """A depthwise layer whose small GLB tiles rank array assignments the whole-layer tile does not keep.
+
+    The floor once covered only the whole-layer tile's own assignments and so skipped the best option
+    (203 508 instead of 202 734); it now covers every option's.
+    """
+    layer = ConvLayer(C=6, H=8, W=8, M=6, R=3, S=3, pad=1, groups=6)
+    hier = Hierarchy(rows=3, cols=4, reg_words=1, rf_words=2, glb_words=500)
+    table = {"ref_bits": 8, "MAC": 1, "RF": 1, "NoC": 0, "GLB": 6, "DRAM": 200}
+    fast = search(layer, hier, table=table_from_dict(table, "t"), bits=8, acc_bits=8, top=1)
+    full = search(layer, hier, table=table_from_dict(table, "t"), bits=8, acc_bits=8, top=1, bound=False)
+    assert fast.pruning["skipped_by_bound"] > 0
+    assert fast.best[0].energy == full.best[0].energy == full.points[:, 0].min()
 
 
 def test_the_search_maps_a_depthwise_layer():
