@@ -545,7 +545,9 @@ class _Search:
     # -- stage two --------------------------------------------------------------------------
 
     def _spatial(self, t2: dict) -> list[tuple]:
-        key = tuple(t2[d] for d in DIMS)
+        """:meth:`_assignments` of ``t2``, memoised on the extents capped at the longer axis (all they depend on)."""
+        cap = max(self.h.rows, self.h.cols)
+        key = tuple(min(t2[d], cap) for d in DIMS)
         if key not in self._spatial_memo:
             self._spatial_memo[key] = self._assignments(t2)
         return self._spatial_memo[key]
