@@ -9,8 +9,8 @@ from buffer_sim import simulate
 from model.accelerator_mapping import accelerator_mapping, counter_words
 from model.accesses import Keep, Mapping, analytical_counts, footprints
 from model.config import AcceleratorConfig
-from model.energy import Hierarchy, Level, parse_table, table_from_dict
-from model.layer import ConvLayer
+from model.energy import HIERARCHIES, Hierarchy, Level, parse_table, table_from_dict
+from model.layer import NAMED_LAYERS, ConvLayer
 from model.loopnest import conv_nest, matmul_nest
 from model.mapping import _Search, check_fits, conv_mapping, evaluate, pareto_front, search
 from model.perf import predict
@@ -195,6 +195,16 @@ def test_the_bound_loses_nothing_when_small_tiles_get_other_array_assignments():
     full = search(layer, hier, table=table_from_dict(table, "t"), bits=8, acc_bits=8, top=1, bound=False)
     assert fast.pruning["skipped_by_bound"] > 0
     assert fast.best[0].energy == full.best[0].energy == full.points[:, 0].min()
+
+
+@pytest.mark.parametrize("name", ["lenet5_conv1", "small_3x3", "mobilenet_v1_dw12"])
+def test_benchmark_picks_equal_the_buffer_simulation(name):
+    """The best mapping under the benchmark's hardware and table (docs/loop-nests.md), counted cycle by cycle."""
+    table = table_from_dict({"ref_bits": 8, "MAC": 1, "RF": 1, "NoC": 0, "GLB": 6, "DRAM": 200}, "zigzag-style")
+    hier = HIERARCHIES["zigzag-16x16"]
+    best = search(NAMED_LAYERS[name], hier, table=table, bits=8, acc_bits=8, top=1).best[0]
+    check_fits(best.mapping, hier)
+    _assert_matches_simulation(best.mapping)
 
 
 def test_the_search_maps_a_depthwise_layer():
