@@ -359,10 +359,14 @@ class _Counter:
             self._memo[k] = key_values(self.dim(d, params)[0], self._keyset(d, params, depth, per_pe))
         return self._memo[k]
 
-    def fills(self, tensor: str, params: tuple, depths: tuple, per_pe: bool) -> int:
-        """``F`` (or ``F_pe``) of ``tensor``: words over its tiles, the key given by ``depths`` (model.accesses)."""
-        k = (tensor, params, depths, per_pe)
-        memo = self._fills
+    def fills(self, tensor: str, params: tuple, depths: tuple, per_pe: bool, memo: dict | None = None) -> int:
+        """``F`` (or ``F_pe``) of ``tensor``: words over its tiles, the key given by ``depths`` (model.accesses).
+
+        ``memo`` is :meth:`memo_of` ``params``, for callers that ask many counts of one chain.
+        """
+        k = (tensor, depths, per_pe)
+        if memo is None:
+            memo = self.memo_of(params)
         if k not in memo:
             total = 1
             for i in self.irrelevant[tensor]:
@@ -371,6 +375,13 @@ class _Counter:
                 total *= self._part("words", tensor, ci, pick(params), pick(depths), per_pe)
             memo[k] = total
         return memo[k]
+
+    def memo_of(self, params: tuple) -> dict:
+        """The memo of :meth:`fills` for one set of chains."""
+        memo = self._fills.get(params)
+        if memo is None:
+            memo = self._fills[params] = {}
+        return memo
 
     def footprint(self, tensor: str, params: tuple, outside: tuple, per_pe: bool) -> int:
         """Words of ``tensor``'s largest tile when each dimension's first ``outside`` temporal loops select it."""
@@ -506,8 +517,9 @@ class _Search:
                              for a, b in itertools.permutations(DIMS, 2))
             wholes = [w for r in range(4) for w in itertools.combinations(TENSORS, r)
                       if self._fits({t: self.whole_fp[t] if t in w else split_fp[t] for t in TENSORS})]
+            memo = self.counter.memo_of(params)
             for order3 in _orders(outer, self.relevant):
-                split_f = {t: self.counter.fills(t, params, _depths(order3, self.dims[t], len(order3)), False)
+                split_f = {t: self.counter.fills(t, params, _depths(order3, self.dims[t], len(order3)), False, memo)
                            for t in TENSORS}
                 sides = {t: (self._side(t, split_f[t]), self._side(t, self.size[t])) for t in TENSORS}
                 best = None
@@ -641,11 +653,12 @@ class _Search:
 
     def _onchip(self, held, params, seq: str, rf_cut: int) -> float:
         """On-chip energy of one completion: MACs, PE levels, NoC and the GLB's reads for the PEs."""
-        c, energy = self.cost, self.mac_energy
+        c, energy, fills = self.cost, self.mac_energy, self.counter.fills
+        memo = self.counter.memo_of(params)
         for t in TENSORS:
             level = Level.RF if t == held else Level.REG
             depths = _depths(seq, self.dims[t], rf_cut if t == held else len(seq))
-            f_pe, f_mc = self.counter.fills(t, params, depths, True), self.counter.fills(t, params, depths, False)
+            f_pe, f_mc = fills(t, params, depths, True, memo), fills(t, params, depths, False, memo)
             if t == "output":
                 energy += 2 * self.macs * c[level, t] + f_pe * c[Level.NOC, t] + 2 * f_mc * c[Level.GLB, t]
             else:
