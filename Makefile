@@ -16,6 +16,8 @@ DATAFLOW ?= ws
 BITS     ?= 8
 # Options passed on only when set on the command line.
 opt = $(if $($(1)),--$(2) $($(1)))
+# Where a fan-out runs (docs/scale-out.md): WORKERS=N processes, DASK=local, or ADDRESS=tcp://HOST:8786.
+FANOUT_OPTS = $(call opt,WORKERS,workers) $(call opt,DASK,dask) $(call opt,ADDRESS,address)
 CONFIG_OPTS = --dataflow $(DATAFLOW) --bits $(BITS) $(call opt,PRESET,preset) $(call opt,ROWS,rows) \
               $(call opt,COLS,cols) $(call opt,RF_DEPTH,rf-depth) $(call opt,PACK,pack)
 
@@ -29,11 +31,11 @@ help:
 	@echo "make verilog DATAFLOW=os|ws BITS=1..16 [ROWS=.. COLS=..]                write build/verilog/qconv_top.v + .json"
 	@echo "make quant [DOCS=docs/quantization.md]                                 quantization study of a digits CNN (build/quant/); DOCS: copy its tables there"
 	@echo "make synth FPGA=ice40|ice40-hx8k|ecp5 [DATAFLOW= BITS= ROWS= COLS= PRESET= LAYER= PNR_TIMEOUT=s]  LUTs/FFs/BRAMs/DSPs/Fmax, critical path, GMAC/s"
-	@echo "make synth-sweep [FPGA=ecp5|ice40 LAYER=]                              bits x arrays x dataflows sweep"
+	@echo "make synth-sweep [FPGA=ecp5|ice40 LAYER=] [WORKERS=.. DASK=local ADDRESS=tcp://..]  bits x arrays x dataflows sweep"
 	@echo "make lint [DATAFLOW= BITS= ...]                                        verilator --lint-only -Wall"
 	@echo "make bench                                                             benchmarks -> build/bench/"
-	@echo "make regress [N=200 SEED=1 CONFIGS=.. MAX_SIDE=16 WORKERS=..]          random co-simulation regression"
-	@echo "make faults [SIM=verilator|icarus WORKERS=..]                          inject faults; each must be caught"
+	@echo "make regress [N=200 SEED=1 CONFIGS=.. MAX_SIDE=16] [WORKERS=.. DASK=local ADDRESS=tcp://..]  random co-simulation regression"
+	@echo "make faults [SIM=verilator|icarus] [WORKERS=.. DASK=local ADDRESS=tcp://..]  inject faults; each must be caught"
 	@echo "make check-design [VERILOG=..] DATAFLOW=.. BITS=..                     does a Verilog + JSON match the configuration?"
 	@echo "make infer BITS=8|1 [IMAGES=8 SIM=verilator|icarus]                    the trained digits CNN on the RTL, bit-exact (build/infer/)"
 	@echo "make models                                                            digits CNN, ResNet-18, MobileNet-v1 quantized by ONNX Runtime (build/models/)"
@@ -81,11 +83,11 @@ quant: setup
 # Reliability (docs/reliability.md): random regression and fault injection.
 .PHONY: regress faults check-design
 regress: setup
-	@$(QCONV) regress --n $(or $(N),200) --seed $(or $(SEED),1) $(call opt,WORKERS,workers) \
+	@$(QCONV) regress --n $(or $(N),200) --seed $(or $(SEED),1) $(FANOUT_OPTS) \
 	    $(call opt,CONFIGS,configs) $(call opt,MAX_SIDE,max-side)
 
 faults: setup
-	@$(QCONV) faults $(call opt,WORKERS,workers) $(call opt,SIM,sim)
+	@$(QCONV) faults $(FANOUT_OPTS) $(call opt,SIM,sim)
 
 # Does a generated Verilog file (default: the one `make verilog` writes) and the JSON beside it match the configuration?
 check-design: setup
@@ -109,7 +111,7 @@ synth: setup
 	@$(QCONV) synth $(call opt,FPGA,fpga) $(call opt,PNR_TIMEOUT,pnr-timeout) $(call opt,LAYER,layer) $(CONFIG_OPTS)
 
 synth-sweep: setup
-	@$(QCONV) synth-sweep $(call opt,FPGA,fpga) $(call opt,PNR_TIMEOUT,pnr-timeout) $(call opt,LAYER,layer)
+	@$(QCONV) synth-sweep $(call opt,FPGA,fpga) $(call opt,PNR_TIMEOUT,pnr-timeout) $(call opt,LAYER,layer) $(FANOUT_OPTS)
 
 lint: setup
 	@$(QCONV) lint $(CONFIG_OPTS)

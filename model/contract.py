@@ -16,6 +16,8 @@ What is here:
 * counters: :data:`COUNTERS`, :data:`COUNTER_BITS`;
 * the requantization parameter table (:data:`REQUANT_FIELDS`, its addressing and widths);
 * the AXI4 master port and AXI4-Lite control port (:data:`AXI_ADDR_BITS`, ..., :class:`AxiResp`);
+* the DMA engines and control registers (:data:`DMA_RUN_BYTES_BITS`, :class:`DmaError`,
+  :class:`LiteRegister`, :class:`ControlBit`, :class:`StatusBit`);
 * the pass descriptor (:func:`desc_fields`, :func:`pack_descriptor`) and the
   geometry of a pass (:class:`PassShape`), which fixes the buffer layouts:
 
@@ -42,7 +44,8 @@ __all__ = [
     "mask_bits", "product_bits", "dim_bits", "host_addr_depth", "host_lanes", "DIM_FIELDS", "desc_fields",
     "desc_bits", "pack_descriptor", "words_per_pixel", "reduction_words", "PassShape", "pass_shape", "top_ports",
     "AXI_ADDR_BITS", "AXI_ID_BITS", "AXI_MAX_BURST_BEATS", "AXI_BOUNDARY_BYTES", "AXI_BURST_INCR", "DMA_OUTSTANDING",
-    "AXI_LITE_DATA_BITS", "AxiResp",
+    "AXI_LITE_DATA_BITS", "AxiResp", "DMA_RUN_BYTES_BITS", "DMA_RUN_COUNT_BITS", "DmaError", "LiteRegister",
+    "ControlBit", "StatusBit",
 ]
 
 
@@ -309,3 +312,51 @@ class AxiResp(enum.IntEnum):
     EXOKAY = 1
     SLVERR = 2
     DECERR = 3
+
+
+# -- the DMA engines and the AXI4-Lite control registers (hw/axi) -------------------------------
+# A DMA command moves ``count`` runs of ``run_bytes`` bytes, run k starting at ``addr + k * stride``
+# (model/bursts.py splits it into bursts; hw/axi/burst_walker.py does the same in hardware).
+
+#: Width of a DMA command's ``run_bytes`` (bytes of one run: 1 .. 2**24 - 1).
+DMA_RUN_BYTES_BITS = 24
+#: Width of a DMA command's ``count`` (runs of one command: 1 .. 2**16 - 1).
+DMA_RUN_COUNT_BITS = 16
+
+
+class DmaError(enum.IntEnum):
+    """Why a DMA command ended early (the engines' ``error`` output and the ``ERROR`` register).
+
+    An engine that sees an error response stops issuing bursts, lets the bursts already issued
+    finish (read beats are dropped, write beats go out with no byte strobed) and ends the command
+    with the code of the first error.
+    """
+
+    NONE = 0        #: the command moved every byte
+    SLVERR = 1      #: a read or write response was SLVERR
+    DECERR = 2      #: a read or write response was DECERR (no slave at that address)
+    CANCELLED = 3   #: the ``cancel`` input stopped the command
+
+
+class LiteRegister(enum.IntEnum):
+    """Byte offsets of the AXI4-Lite control registers (32 bits each, ``hw/axi/lite_regs.py``)."""
+
+    CONTROL = 0x00     #: write 1 to bit :attr:`ControlBit.START` to start the layer; reads 0
+    STATUS = 0x04      #: read-only, bits :class:`StatusBit`
+    CMD_ADDR = 0x08    #: read-write, DRAM byte address of the layer's command list
+    CMD_COUNT = 0x0C   #: read-write, commands in the list
+    ERROR = 0x10       #: read-only, the :class:`DmaError` code of the last run
+
+
+class ControlBit(enum.IntEnum):
+    """Bit positions of the ``CONTROL`` register."""
+
+    START = 0   #: write 1: start (a one-cycle pulse; the bit reads 0)
+
+
+class StatusBit(enum.IntEnum):
+    """Bit positions of the ``STATUS`` register."""
+
+    BUSY = 0    #: a run is under way
+    DONE = 1    #: the last run ended (set at its end, cleared by the next start)
+    ERROR = 2   #: the last run ended with an error (its code is in ``ERROR``)

@@ -35,7 +35,6 @@ from __future__ import annotations
 import json
 import re
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from hw.verilog import generate
@@ -43,6 +42,7 @@ from model.config import AcceleratorConfig
 from model.contract import TOP_NAME, desc_fields
 from model.validate import check_int
 from sim.executor import ErrorKind
+from sim.fanout import FanOut, fan_out
 from sim.fault_catalogue import FAULT_CONFIGS, FAULT_JOBS, FAULTS, Fault
 from sim.runner import Build, compile_verilog, run
 
@@ -223,9 +223,33 @@ def run_fault(built: Build, target: str, index: int, fault: Fault | None) -> dic
     }
 
 
-def run_faults(faults: tuple[Fault, ...] = FAULTS, workers: int = 2, simulator: str = "verilator",
+def _build_item(item: tuple) -> Build:
+    """:func:`build_target` of one fan-out item ``(target, faults, simulator, root)``."""
+    return build_target(*item)
+
+
+def _run_item(item: tuple) -> dict:
+    """:func:`run_fault` of one fan-out item ``(built, target, index, fault)``."""
+    return run_fault(*item)
+
+
+def _not_run(target: str, simulator: str, fault: Fault | None, error: str) -> dict:
+    """The record of a run that never finished (its build failed, or its worker died twice): not caught."""
+    return {
+        "name": fault.name if fault else f"baseline_{target}",
+        "description": fault.description if fault else "the design as generated",
+        "target": target, "simulator": simulator, "caught": False, "caught_by": [], "jobs": len(FAULT_JOBS[target]),
+        "jobs_failed": None, "first_failing_job": None, "first_error": None, "error": error, "seconds": None,
+    }
+
+
+def run_faults(faults: tuple[Fault, ...] = FAULTS, how: FanOut = FanOut(), simulator: str = "verilator",
                root: Path = FAULTS_ROOT) -> dict:
     """Build one multiplexed design per target, run its baseline and each of its faults; write ``<root>/summary.json``.
+
+    The builds, then the runs, are fanned out as ``how`` says (:mod:`sim.fanout`). A build that
+    fails, or a build or run whose worker died twice, leaves the runs it concerns not caught, with
+    the reason in ``error``: a fault is never counted as caught without a run that caught it.
 
     Returns
     -------
@@ -238,7 +262,6 @@ def run_faults(faults: tuple[Fault, ...] = FAULTS, workers: int = 2, simulator: 
     FaultNotApplied
         Before anything is built, if any fault does not apply where intended.
     """
-    check_int("workers", workers, 1)
     start = time.monotonic()
     names = [f.name for f in faults]
     if len(set(names)) != len(names):
@@ -247,18 +270,27 @@ def run_faults(faults: tuple[Fault, ...] = FAULTS, workers: int = 2, simulator: 
     by_target = {t: tuple(f for f in faults if f.target == t) for t in targets}
     for target in targets:
         multiplex(by_target[target], _golden_verilog(target, root))
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        builds = dict(zip(targets, pool.map(build_target, targets, [by_target[t] for t in targets],
-                                            [simulator] * len(targets), [root] * len(targets))))
-        runs = [(t, 0, None) for t in targets] + [(t, i, f) for t in targets for i, f in enumerate(by_target[t], 1)]
-        records = list(pool.map(run_fault, [builds[t] for t, _, _ in runs], *zip(*runs)))
+    built = fan_out(_build_item, [(t, by_target[t], simulator, root) for t in targets], how,
+                    what=f"fault builds ({simulator})", label=lambda item: item[0])
+    builds = dict(zip(targets, built))
+    runs = [(t, 0, None) for t in targets] + [(t, i, f) for t in targets for i, f in enumerate(by_target[t], 1)]
+    ready = [(builds[t].value, t, i, f) for t, i, f in runs if builds[t].ok]
+    ran = iter(fan_out(_run_item, ready, how, what=f"fault runs ({simulator})",
+                       label=lambda item: item[3].name if item[3] else f"baseline_{item[1]}"))
+    records = []
+    for t, i, f in runs:
+        if not builds[t].ok:
+            records.append(_not_run(t, simulator, f, f"the build failed: {builds[t].error}"))
+            continue
+        outcome = next(ran)
+        records.append(outcome.value if outcome.ok else _not_run(t, simulator, f, outcome.error))
     baselines, by_name = records[:len(targets)], {r["name"]: r for r in records[len(targets):]}
     results = [by_name[f.name] for f in faults]
     summary = {
         "faults": len(results),
         "caught": sum(r["caught"] for r in results),
         "simulator": simulator,
-        "baseline_pass": not any(b["caught"] for b in baselines),
+        "baseline_pass": all(b.get("error") is None and not b["caught"] for b in baselines),
         "seconds": round(time.monotonic() - start, 1),
         "results": results,
         "baselines": baselines,
@@ -272,10 +304,16 @@ def format_summary(summary: dict) -> str:
     """The table ``qconv faults`` prints: one line per fault, caught or not and by which checks."""
     lines = []
     for b in summary["baselines"]:
-        verdict = "passes every job" if not b["caught"] else f"FAILS ({', '.join(b['caught_by'])}): fault results are void"
+        if b.get("error"):
+            verdict = f"DID NOT RUN ({b['error']}): fault results are void"
+        elif b["caught"]:
+            verdict = f"FAILS ({', '.join(b['caught_by'])}): fault results are void"
+        else:
+            verdict = "passes every job"
         lines.append(f"baseline {b['target']:<7} {verdict}")
     lines.append(f"{'fault':<32}{'target':<8}{'caught':<8}checks that fired")
     for r in summary["results"]:
-        lines.append(f"{r['name']:<32}{r['target']:<8}{'yes' if r['caught'] else 'NO':<8}{', '.join(r['caught_by']) or '-'}")
+        fired = f"did not run: {r['error']}" if r.get("error") else ", ".join(r["caught_by"]) or "-"
+        lines.append(f"{r['name']:<32}{r['target']:<8}{'yes' if r['caught'] else 'NO':<8}{fired}")
     lines.append(f"caught {summary['caught']} of {summary['faults']} faults in {summary['seconds']} s")
     return "\n".join(lines)

@@ -17,13 +17,17 @@ def _fmt(value, spec: str) -> str:
 
 
 def format_table(report: dict) -> str:
-    """The per-node table and the totals, as text."""
-    lines = [f"{'node':28} {'op':18} {'where':11} {'shape':18} {'cycles':>10} {'energy pJ':>11} "
-             f"{'max|d|':>6} {'exact':>8}"]
+    """The per-node table and the totals, as text (on an RTL backend with the RTL's cycles and verdict per node)."""
+    rtl = "rtl" in report
+    lines = [f"{'node':28} {'op':18} {'where':11} {'shape':18} {'cycles':>10} "
+             + (f"{'RTL cycles':>10} {'RTL':>4} " if rtl else "") + f"{'energy pJ':>11} {'max|d|':>6} {'exact':>8}"]
     for r in report["nodes"]:
         shape = "x".join(map(str, r["shape"]))
+        verdict = "-" if r.get("rtl_pass") is None else ("pass" if r["rtl_pass"] else "FAIL")
         lines.append(f"{r['name'][:28]:28} {r['op'][:18]:18} {r['where']:11} {shape[:18]:18} "
-                     f"{_fmt(r['cycles'], 'd'):>10} {_fmt(r['energy'], '.4g'):>11} "
+                     f"{_fmt(r['cycles'], 'd'):>10} "
+                     + (f"{_fmt(r['rtl_cycles'], 'd'):>10} {verdict:>4} " if rtl else "")
+                     + f"{_fmt(r['energy'], '.4g'):>11} "
                      f"{_fmt(r['max_abs_diff_steps'], 'd'):>6} {_fmt(r['exact_fraction'], '.4%'):>8}")
         for note in r["lowering"]:
             lines.append(f"{'':30}lowered: {note}")
@@ -33,6 +37,12 @@ def format_table(report: dict) -> str:
     lines.append(f"totals: {t['cycles']} cycles, {t['dram_bytes']} DRAM bytes, {t['energy']:.4g} pJ over "
                  f"{t['accelerator_nodes'] - t['perf_unavailable_nodes']} of {t['accelerator_nodes']} accelerator "
                  f"nodes" + (" (the others do not fit the build's buffers yet)" if t["perf_unavailable_nodes"] else ""))
+    if rtl:
+        run = report["rtl"]
+        verdict = ("every layer bit-exact with the model, cycles and counters equal" if run["pass"] else
+                   f"{len(run['failures'])} of them NOT equal to the model")
+        lines.append(f"on the {run['simulator']} RTL: {t['rtl_cycles']} cycles, {run['programs']} layer programs in "
+                     f"one simulation, {verdict}")
     if t["max_abs_diff_steps"] is not None:
         lines.append(f"against ONNX Runtime: max |difference| {t['max_abs_diff_steps']} steps, "
                      f"{t['exact_fraction']:.6%} of all values exact, top-1 agreement {_fmt(t['top1_match'], '.2%')}")

@@ -15,8 +15,11 @@ those two numbers:
 3. every case runs on Verilator; a tenth also runs on Icarus: the cheapest
    case of each configuration in turn (Icarus simulates ~100 times slower);
 4. jobs are grouped by (configuration, simulator), so each design is built
-   once and simulated once for all its layers, and the groups are spread over
-   a process pool.
+   once and simulated once for all its layers, and the groups are fanned out
+   (:mod:`sim.fanout`: a local process pool, a local Dask cluster or an
+   existing Dask scheduler). The work is deterministic, so every engine gives
+   the same records; a group whose worker died twice fails its runs with the
+   reason.
 
 The summary counts runs, configurations and mismatches and gives, for each
 mismatch, one ``qconv sim`` command that reproduces it.
@@ -25,10 +28,8 @@ mismatch, one ``qconv sim`` command that reproduces it.
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +41,7 @@ from model.perf import predict
 from model.tiling import plan
 from model.validate import check_int
 from sim.design_check import DesignMismatch
+from sim.fanout import Engine, FanOut, fan_out
 from sim.runner import BuildFailed, build, run
 from sim.simulators import SimulatorMissing
 
@@ -229,18 +231,25 @@ def reproduce_command(case: Case) -> str:
     return shlex.join(words)
 
 
-def _run_group(config: AcceleratorConfig, simulator: str, jobs: list[tuple[ConvLayer, int]], root: Path) -> tuple[list[dict], float]:
-    """Build one design (the build checks the JSON beside the Verilog; C++ at -O0: the build, not the
-    short simulation, dominates) and co-simulate its jobs; a build that fails fails every job of the group."""
+def _run_group(group: tuple) -> tuple[list[dict], float]:
+    """Build one design and co-simulate its jobs: ``group`` is (configuration, simulator, [(layer, seed)],
+    root). The build checks the JSON beside the Verilog; its C++ is compiled at -O0 (the build, not the
+    short simulation, dominates). A build that fails fails every job of the group, with the reason."""
+    config, simulator, jobs, root = group
     start = time.monotonic()
     try:
         built = build(config, simulator, root=root, cxx_opt="-O0")
     except (BuildFailed, DesignMismatch, SimulatorMissing) as err:  # every job of the group fails, with the reason
-        results = [{"layer": str(layer), "seed": seed, "pass": False, "outputs_match": False, "error_kind": "crash",
-                    "error": f"{type(err).__name__}: {err}"} for layer, seed in jobs]
+        results = [_crashed(layer, seed, f"{type(err).__name__}: {err}") for layer, seed in jobs]
     else:
         results = run(built, jobs)
     return results, time.monotonic() - start
+
+
+def _crashed(layer: ConvLayer, seed: int, error: str) -> dict:
+    """The record of a job that never ran to the end (build failed, worker died)."""
+    return {"layer": str(layer), "seed": seed, "pass": False, "outputs_match": False, "error_kind": "crash",
+            "error": error}
 
 
 def _group_seconds(config: AcceleratorConfig, simulator: str, layers: list[ConvLayer]) -> float:
@@ -253,53 +262,62 @@ def _group_seconds(config: AcceleratorConfig, simulator: str, layers: list[ConvL
     return 3 + sum(predict(config, layer).cycles for layer in layers) * (size + 8) / 50_000
 
 
-def run_cases(cases: list[Case], workers: int, root: Path = REGRESS_ROOT) -> list[dict]:
-    """Co-simulate ``cases`` grouped by (configuration, simulator) over ``workers`` processes.
+def run_cases(cases: list[Case], how: FanOut = FanOut(), root: Path = REGRESS_ROOT) -> list[dict]:
+    """Co-simulate ``cases`` grouped by (configuration, simulator), the groups fanned out as ``how`` says.
 
     Returns one record per case, in the order of ``cases``: the testbench's
-    result plus ``config``, ``simulator``, ``kind`` and ``reproduce``.
+    result plus ``config``, ``simulator``, ``kind``, ``features``,
+    ``group_seconds`` and ``reproduce``. A group whose worker died twice
+    (:func:`sim.fanout.fan_out`) gives each of its cases a failing record that says so.
     """
-    check_int("workers", workers, 1)
     groups: dict[tuple[AcceleratorConfig, str], list[int]] = {}
     for i, case in enumerate(cases):
         groups.setdefault((case.config, case.simulator), []).append(i)
-    # Longest groups first, so the pool ends evenly.
+    # Longest groups first, so the workers end evenly.
     order = sorted(groups, key=lambda key: _group_seconds(key[0], key[1], [cases[i].layer for i in groups[key]]),
                    reverse=True)
+    items = [(config, simulator, [(cases[i].layer, cases[i].seed) for i in groups[(config, simulator)]], root)
+             for config, simulator in order]
+    outcomes = fan_out(_run_group, items, how, what="regression", label=_group_label)
     records: list[dict | None] = [None] * len(cases)
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = {
-            key: pool.submit(_run_group, key[0], key[1], [(cases[i].layer, cases[i].seed) for i in groups[key]], root)
-            for key in order
-        }
-        for key, future in futures.items():
-            results, seconds = future.result()
-            for i, result in zip(groups[key], results):
-                case = cases[i]
-                records[i] = {
-                    **result, "config": case.config.to_dict(), "simulator": case.simulator, "kind": case.kind,
-                    "features": layer_features(case.config, case.layer), "group_seconds": round(seconds, 1),
-                    "reproduce": reproduce_command(case),
-                }
+    for key, outcome in zip(order, outcomes):
+        if outcome.ok:
+            results, seconds = outcome.value
+        else:
+            results = [_crashed(cases[i].layer, cases[i].seed, outcome.error) for i in groups[key]]
+            seconds = None
+        for i, result in zip(groups[key], results):
+            case = cases[i]
+            records[i] = {
+                **result, "config": case.config.to_dict(), "simulator": case.simulator, "kind": case.kind,
+                "features": layer_features(case.config, case.layer),
+                "group_seconds": None if seconds is None else round(seconds, 1), "reproduce": reproduce_command(case),
+            }
     return records
 
 
-def regress(n: int, seed: int, workers: int | None = None, root: Path = REGRESS_ROOT, max_side: int = 16,
+def _group_label(group: tuple) -> str:
+    """A group's name in the progress: ``ws b8 4x4 rf2 verilator, 10 runs``."""
+    config, simulator, jobs, _ = group
+    return f"{config.dataflow} b{config.bits} {config.rows}x{config.cols} rf{config.rf_depth} {simulator}, {len(jobs)} runs"
+
+
+def regress(n: int, seed: int, how: FanOut = FanOut(), root: Path = REGRESS_ROOT, max_side: int = 16,
             configs: int | None = None) -> dict:
-    """Draw and run a regression; write ``<root>/summary.json`` and return the summary.
+    """Draw and run a regression on the engine ``how`` says; write ``<root>/summary.json`` and return the summary.
 
     Returns
     -------
     dict
         ``runs``, ``mismatches``, ``seed``, ``cases``, ``configs``,
-        ``icarus_runs``, ``seconds``, ``coverage`` (feature -> runs),
-        ``failures`` (the records of failing runs, each with ``reproduce``)
-        and ``workers``.
+        ``icarus_runs``, ``coverage`` (feature -> runs), ``failures`` (the
+        records of failing runs, each with ``reproduce``): the same on every
+        engine; and how it ran: ``engine``, ``workers`` (None on a remote
+        cluster, which has its own) and ``seconds``.
     """
-    workers = workers or len(os.sched_getaffinity(0))
     start = time.monotonic()
     cases = draw_cases(n, seed, max_side, configs)
-    records = run_cases(cases, workers, root)
+    records = run_cases(cases, how, root)
     coverage: dict[str, int] = {}
     for record in records:
         for feature in record["features"]:
@@ -312,10 +330,11 @@ def regress(n: int, seed: int, workers: int | None = None, root: Path = REGRESS_
         "cases": n,
         "configs": len({c.config for c in cases}),
         "icarus_runs": sum(c.simulator == "icarus" for c in cases),
-        "workers": workers,
-        "seconds": round(time.monotonic() - start, 1),
         "coverage": dict(sorted(coverage.items())),
         "failures": failures,
+        "engine": how.engine.value,
+        "workers": None if how.engine is Engine.DASK else how.processes,
+        "seconds": round(time.monotonic() - start, 1),
     }
     root.mkdir(parents=True, exist_ok=True)
     (root / "summary.json").write_text(json.dumps(summary, indent=1))
@@ -323,13 +342,13 @@ def regress(n: int, seed: int, workers: int | None = None, root: Path = REGRESS_
 
 
 def format_summary(summary: dict) -> str:
-    """The text ``qconv regress`` prints: totals, coverage, and one reproduce line per mismatch."""
+    """The text ``qconv regress`` prints: totals, coverage, mismatches (the same on every engine), one
+    reproduce line per mismatch, then where and how long it ran."""
     lines = [
         f"regression seed {summary['seed']}: {summary['runs']} runs ({summary['cases']} cases on Verilator, "
         f"{summary['icarus_runs']} also on Icarus) over {summary['configs']} configurations, "
-        f"{summary['workers']} workers, {summary['seconds']} s",
+        f"{summary['mismatches']} mismatches",
         "coverage: " + ", ".join(f"{k} {v}" for k, v in summary["coverage"].items()),
-        f"mismatches: {summary['mismatches']}",
     ]
     for failure in summary["failures"]:
         what = failure.get("error") or (
@@ -338,4 +357,6 @@ def format_summary(summary: dict) -> str:
         )
         lines.append(f"  FAIL {what}")
         lines.append(f"    {failure['reproduce']}")
+    workers = "the cluster's workers" if summary["workers"] is None else f"{summary['workers']} workers"
+    lines.append(f"ran on {summary['engine']} ({workers}) in {summary['seconds']} s")
     return "\n".join(lines)

@@ -1,8 +1,10 @@
 """Build the accelerator once per configuration and simulator, then co-simulate many layers on it.
 
-A build lives in ``build/sim/<simulator>/<config key>/``: the generated
-Verilog with its configuration JSON beside it, and the simulator's objects.
-:func:`simulate` hands the testbench the programs of many jobs in one
+A design lives in ``build/sim/<simulator>/<config key>/``: the generated
+Verilog with its configuration JSON beside it, and one folder per simulation
+run. The simulator's objects live in the content-addressed build cache
+(:mod:`sim.build_cache`): any process that needs a design already built
+there reuses it. :func:`simulate` hands the testbench the programs of many jobs in one
 simulation, so the design is built and started once for many layers; the
 jobs are prepared and scored here, in the parent (:mod:`sim.jobs`).
 """
@@ -14,6 +16,7 @@ import logging
 import os
 import pickle
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree
@@ -21,6 +24,7 @@ from xml.etree import ElementTree
 from hw.verilog import generate
 from model.config import AcceleratorConfig
 from model.contract import TOP_NAME
+from sim.build_cache import cached_build
 from sim.design_check import check_design
 from sim.executor import ErrorKind, Program, RawRun
 from sim.jobs import Job, random_job, score
@@ -33,6 +37,9 @@ BUILD_ROOT = Path("build") / "sim"
 
 logging.getLogger("cocotb").setLevel(logging.WARNING)
 
+#: Simulation time unit and precision (Amaranth writes no `timescale).
+_TIMESCALE = ("1ns", "1ps")
+
 
 class BuildFailed(RuntimeError):
     """The simulator could not compile the design (its build log says why)."""
@@ -40,7 +47,7 @@ class BuildFailed(RuntimeError):
 
 @dataclass(frozen=True)
 class Build:
-    """One built design: its configuration, simulator, folder and Verilog."""
+    """One built design: its configuration, simulator, folder (Verilog, runs), Verilog and simulator objects."""
 
     config: AcceleratorConfig
     simulator: str
@@ -48,6 +55,7 @@ class Build:
     verilog: Path
     config_json: Path
     waves: bool
+    objects: Path
 
 
 def _key(config: AcceleratorConfig, waves: bool) -> str:
@@ -72,20 +80,42 @@ def _build_args(simulator: str) -> list[str]:
     return ["-Wno-fatal", "-O3", "--no-public-flat-rw", "--public-depth", "1"]
 
 
-def _make_flags(cxx_opt: str | None) -> str:
-    """``MAKEFLAGS`` for a Verilator model compiled at ``cxx_opt`` (None: Verilator's own -Os)."""
+def _build_environment(simulator: str, cxx_opt: str | None) -> dict[str, str]:
+    """The environment variables of a build: for Verilator, ``MAKEFLAGS`` with the C++ optimisation
+    ``cxx_opt`` of the model (None: Verilator's own -Os)."""
+    if simulator != "verilator":
+        return {}
     flags = os.environ.get("MAKEFLAGS", "")
-    return flags if cxx_opt is None else f"{flags} OPT_FAST={cxx_opt} OPT_SLOW={cxx_opt}".strip()
+    if cxx_opt is not None:
+        flags = f"{flags} OPT_FAST={cxx_opt} OPT_SLOW={cxx_opt}"
+    return {"MAKEFLAGS": flags.strip()}
+
+
+@contextmanager
+def _environment(variables: dict[str, str]):
+    """Set ``variables`` in this process's environment (which cocotb's runner hands the build) for a while."""
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def compile_verilog(config: AcceleratorConfig, simulator: str, directory: Path, verilog: Path, config_json: Path,
-                    *, waves: bool = False, cxx_opt: str | None = None) -> Build:
-    """Build ``verilog`` (the design of ``config``, with ``config_json`` beside it) for ``simulator`` in
-    ``directory``; skipped when that exact Verilog is already built there with the same options.
+                    *, waves: bool = False, cxx_opt: str | None = None, cache: Path | None = None) -> Build:
+    """Build ``verilog`` (the design of ``config``, with ``config_json`` beside it) for ``simulator``; runs go
+    to ``directory``. The objects come from the build cache (:func:`sim.build_cache.cached_build`): built
+    only when no process has built that exact Verilog with the same simulator, version and options.
 
     ``cxx_opt`` is the C++ optimisation of a Verilator model: ``"-O0"`` compiles fastest
     (regressions, fault runs, tests: short simulations, where the build dominates), ``"-O2"``
-    simulates fastest (benchmarks, long layers); None keeps Verilator's default ``-Os``.
+    simulates fastest (benchmarks, long layers); None keeps Verilator's default ``-Os``. ``cache`` is
+    the build cache folder (default :func:`sim.build_cache.cache_root`).
 
     Raises
     ------
@@ -100,35 +130,28 @@ def compile_verilog(config: AcceleratorConfig, simulator: str, directory: Path, 
         raise ValueError(f"simulator must be one of {', '.join(SIMULATORS)}, not {simulator!r}")
     check_design(verilog, config_json, config)
     runner = _runner(simulator)
-    stamp = directory / "built.stamp"
-    options = repr((_build_args(simulator), cxx_opt if simulator == "verilator" else None))
-    digest = hashlib.sha256((verilog.read_text() + options).encode()).hexdigest()
-    if not stamp.exists() or stamp.read_text() != digest:
-        saved = os.environ.get("MAKEFLAGS")
-        os.environ["MAKEFLAGS"] = _make_flags(cxx_opt)
+    cxx_opt = cxx_opt if simulator == "verilator" else None
+    options = {"top": TOP_NAME, "timescale": _TIMESCALE, "waves": waves, "cxx_opt": cxx_opt}
+
+    def compile_into(folder: Path) -> None:
         try:
-            runner.build(
-                sources=[verilog],
-                hdl_toplevel=TOP_NAME,
-                build_dir=directory / "obj",
-                build_args=_build_args(simulator),
-                timescale=("1ns", "1ps"),
-                waves=waves,
-                always=True,
-                log_file=directory / "build.log",
-            )
+            with _environment(_build_environment(simulator, cxx_opt)):
+                runner.build(sources=[verilog], hdl_toplevel=TOP_NAME, build_dir=folder / "obj",
+                             build_args=_build_args(simulator), timescale=_TIMESCALE, waves=waves, always=True,
+                             log_file=folder / "build.log")
         except RuntimeError as err:  # cocotb's runner: a build command failed
-            raise BuildFailed(f"the {simulator} build of {verilog} failed ({err}); see {directory / 'build.log'}") from None
-        finally:
-            os.environ["MAKEFLAGS"] = saved if saved is not None else ""
-        stamp.write_text(digest)
-    return Build(config, simulator, directory, verilog, config_json, waves)
+            raise BuildFailed(f"the {simulator} build of {verilog} failed ({err}); see {folder / 'build.log'}") from None
+
+    label = f"{config.dataflow} {config.bits}-bit {config.rows}x{config.cols} rf{config.rf_depth}"
+    folder = cached_build(verilog.read_text(), simulator, _build_args(simulator), options, compile_into, what=label,
+                          root=cache)
+    return Build(config, simulator, directory, verilog, config_json, waves, folder / "obj")
 
 
 def build(config: AcceleratorConfig, simulator: str = "verilator", *, root: Path = BUILD_ROOT, waves: bool = False,
-          cxx_opt: str | None = None) -> Build:
-    """Generate the Verilog of ``config`` and build it for ``simulator`` (skipped when up to date;
-    ``cxx_opt`` as in :func:`compile_verilog`).
+          cxx_opt: str | None = None, cache: Path | None = None) -> Build:
+    """Generate the Verilog of ``config`` into ``root`` and build it for ``simulator`` (taken from the build
+    cache when it is there; ``cxx_opt`` and ``cache`` as in :func:`compile_verilog`).
 
     Raises
     ------
@@ -139,7 +162,8 @@ def build(config: AcceleratorConfig, simulator: str = "verilator", *, root: Path
         raise ValueError(f"simulator must be one of {', '.join(SIMULATORS)}, not {simulator!r}")
     directory = (root / simulator / _key(config, waves)).resolve()
     verilog, config_json = generate(config, directory / "rtl")
-    return compile_verilog(config, simulator, directory, verilog, config_json, waves=waves, cxx_opt=cxx_opt)
+    return compile_verilog(config, simulator, directory, verilog, config_json, waves=waves, cxx_opt=cxx_opt,
+                           cache=cache)
 
 
 def _cocotb(built: Build, module: str, run_dir: Path, env: dict[str, str], plusargs: tuple[str, ...]) -> str | None:
@@ -151,11 +175,13 @@ def _cocotb(built: Build, module: str, run_dir: Path, env: dict[str, str], plusa
     """
     runner = _runner(built.simulator)
     results_xml = run_dir / "results.xml"
+    if built.waves and built.simulator == "icarus":  # else Icarus writes them into the shared build folder
+        plusargs = (*plusargs, f"+dumpfile_path={run_dir / (TOP_NAME + '.fst')}")
     saved = os.environ.pop("PYTEST_CURRENT_TEST", None)  # else cocotb's runner judges the test itself
     try:
         runner.test(test_module=module, hdl_toplevel=TOP_NAME, hdl_toplevel_lang="verilog",
-                    build_dir=built.directory / "obj", test_dir=run_dir, extra_env=env, plusargs=list(plusargs),
-                    waves=built.waves, timescale=("1ns", "1ps"), results_xml=str(results_xml),
+                    build_dir=built.objects, test_dir=run_dir, extra_env=env, plusargs=list(plusargs),
+                    waves=built.waves, timescale=_TIMESCALE, results_xml=str(results_xml),
                     log_file=run_dir / "sim.log")
         exit_status = 0
     except SystemExit as stop:  # the runner's verdict on a failing simulator exit status

@@ -10,8 +10,10 @@ import pytest
 from hw.verilog import generate
 from model.tiling import plan
 from sim.fault_catalogue import FAULT_CONFIGS, FAULT_JOBS, FAULTS, Fault
+from sim.fanout import Engine, FanOut
 from sim.faults import (
-    FAULT_SELECT, FaultNotApplied, apply_fault, build_target, checks_fired, multiplex, normalise, run_fault,
+    FAULT_SELECT, FaultNotApplied, apply_fault, build_target, checks_fired, format_summary, multiplex, normalise,
+    run_fault, run_faults,
 )
 
 
@@ -93,12 +95,13 @@ REPRESENTATIVE = ("pe_swapped_operand", "glb_ifmap_reads_miscounted", "done_neve
 @pytest.mark.cosim
 def test_baseline_passes_and_representative_faults_are_caught(require_simulator, tmp_path):
     # Icarus: a build takes seconds (Verilator: minutes on a busy machine); `make faults` uses Verilator.
+    # Fanned out on a real two-worker local Dask cluster, as `qconv faults --dask local` does.
     require_simulator("icarus")
     faults = tuple(f for f in FAULTS if f.name in REPRESENTATIVE)
-    built = build_target("ws", faults, "icarus", tmp_path)
-    baseline = run_fault(built, "ws", 0, None)
-    assert not baseline["caught"], baseline
-    results = {f.name: run_fault(built, "ws", i, f) for i, f in enumerate(faults, start=1)}
+    summary = run_faults(faults, FanOut(engine=Engine.DASK_LOCAL, workers=2), "icarus", tmp_path)
+    assert summary["baseline_pass"] and [b["name"] for b in summary["baselines"]] == ["baseline_ws"]
+    assert summary["caught"] == summary["faults"] == 3, format_summary(summary)
+    results = {r["name"]: r for r in summary["results"]}
     assert "outputs" in results["pe_swapped_operand"]["caught_by"]
     # a miscounted buffer access leaves outputs and cycles right: only its counter catches it
     assert results["glb_ifmap_reads_miscounted"]["caught_by"] == ["counter:glb_ifmap_reads"]

@@ -1,8 +1,6 @@
 """``qconv map --sweep`` engines and the ``map``/``analyze`` commands: user tables, widths, word counts."""
 
 import json
-import sys
-import types
 
 import pytest
 
@@ -10,64 +8,39 @@ from model.energy import HIERARCHIES, Level
 from model.layer import ConvLayer
 from model.mapping import search
 from sim.cli import main
+from sim.fanout import Engine, FanOut, local_cluster
 from sim.map_sweep import sweep
 
 TINY = "N=1,C=4,H=6,W=6,M=4,R=3,S=3,stride=1,pad=1"
-
-
-def _fake_engines(monkeypatch):
-    """Stand-ins for dask.distributed and ray that run the jobs in this process."""
-    dask, distributed = types.ModuleType("dask"), types.ModuleType("dask.distributed")
-
-    class Client:
-        def __init__(self, address):
-            self.address = address
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
-        def map(self, fn, jobs, pure=True):
-            return [fn(j) for j in jobs]
-
-        def gather(self, futures):
-            return futures
-
-    distributed.Client = Client
-    ray = types.ModuleType("ray")
-    ray.init = lambda address=None, ignore_reinit_error=False: None
-    ray.remote = lambda fn: types.SimpleNamespace(remote=fn)
-    ray.get = lambda results: results
-    monkeypatch.setitem(sys.modules, "dask", dask)
-    monkeypatch.setitem(sys.modules, "dask.distributed", distributed)
-    monkeypatch.setitem(sys.modules, "ray", ray)
 
 
 def _strip(summaries):
     return [{k: v for k, v in s.items() if k != "seconds"} for s in summaries]
 
 
-def test_sweep_gives_the_same_results_on_every_engine(monkeypatch):
+def test_sweep_gives_the_same_results_on_every_engine():
     layers = [ConvLayer.parse(TINY), ConvLayer(C=2, H=5, W=5, M=3, R=3, S=3)]
     hier = HIERARCHIES["qconv-tiny"]
     serial = [search(layer, hier, margin=0.0, top=2).summary() for layer in layers]
-    local = sweep(layers, hier, workers=2, margin=0.0, top=2)
-    _fake_engines(monkeypatch)
-    dask = sweep(layers, hier, address="dask://127.0.0.1:8786", margin=0.0, top=2)
-    ray = sweep(layers, hier, address="ray:auto", margin=0.0, top=2)
-    assert _strip(serial) == _strip(local) == _strip(dask) == _strip(ray)
+    with local_cluster(2) as cluster:  # a real scheduler reached by its address
+        engines = [FanOut(workers=2), FanOut(engine=Engine.DASK_LOCAL, workers=2),
+                   FanOut(engine=Engine.DASK, address=cluster.scheduler_address)]
+        for how in engines:
+            outcomes = sweep(layers, hier, how=how, margin=0.0, top=2)
+            assert all(o.ok for o in outcomes), how
+            assert _strip([o.value for o in outcomes]) == _strip(serial), how
 
 
-def test_sweep_engine_missing_is_a_clear_error(monkeypatch):
-    monkeypatch.setitem(sys.modules, "dask", None)
-    monkeypatch.setitem(sys.modules, "dask.distributed", None)
-    monkeypatch.setitem(sys.modules, "ray", None)
-    with pytest.raises(ImportError, match="needs Dask: pip install"):
-        sweep([ConvLayer.parse(TINY)], address="tcp://127.0.0.1:8786")
-    with pytest.raises(ImportError, match="needs Ray: pip install"):
-        sweep([ConvLayer.parse(TINY)], address="ray://127.0.0.1:10001")
+def test_qconv_map_sweep_on_a_local_cluster(tmp_path, capsys):
+    out = tmp_path / "sweep.json"
+    assert main(["map", "--sweep", f"{TINY};N=1,C=2,H=5,W=5,M=3,R=3,S=3,stride=1,pad=0", "--hierarchy", "qconv-tiny",
+                 "--dask", "local", "--workers", "2", "--top", "1", "--json", str(out)]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("N=1")]
+    expected = [search(ConvLayer.parse(spec), HIERARCHIES["qconv-tiny"], margin=0.1, top=1).best[0]
+                for spec in (TINY, "N=1,C=2,H=5,W=5,M=3,R=3,S=3,stride=1,pad=0")]
+    assert [float(r[1]) for r in rows] == pytest.approx([e.energy for e in expected], rel=1e-3)
+    assert [int(r[2]) for r in rows] == [e.cycles for e in expected]
+    assert len(json.loads(out.read_text())) == 2
 
 
 def test_qconv_map_user_table_acc_bits_and_words(tmp_path, capsys):
@@ -92,7 +65,8 @@ def test_qconv_map_user_table_acc_bits_and_words(tmp_path, capsys):
 def test_qconv_map_and_analyze_errors_and_figures(tmp_path, capsys):
     assert main(["map", "--hierarchy", "rows=0"]) == 2
     assert "rows must be in 1..1024, not 0" in capsys.readouterr().err
-    assert main(["map", "--address", "ray:auto"]) == 2
+    assert main(["map", "--address", "tcp://127.0.0.1:8786"]) == 2
+    assert "need --sweep" in capsys.readouterr().err
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"ref_bits": 8, "MAC": 1, "RF": 1, "GLB": 6, "DRAM": 200}))
     assert main(["map", "--layer", TINY, "--table", str(bad)]) == 2

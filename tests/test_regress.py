@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 from model.perf import predict
+from sim.build_cache import CACHE_ENV
+from sim.fanout import Engine, FanOut
 from sim.cli import build_parser, config_from_args, layer_from_args
 from sim.regress import (
     ICARUS_MAX_CYCLES, KINDS, MAX_CYCLES, MAX_HOST_WORDS, draw_cases, draw_configs, draw_layer, format_summary,
@@ -85,11 +87,23 @@ def test_bad_arguments_are_clear_errors():
 
 
 @pytest.mark.cosim
-def test_fixed_seed_sample_has_no_mismatch(require_simulator, tmp_path):
+def test_fixed_seed_sample_has_no_mismatch_and_the_same_summary_on_a_local_cluster(require_simulator, tmp_path,
+                                                                                     monkeypatch):
     require_simulator("verilator")
     require_simulator("icarus")
-    summary = regress(4, seed=2026, workers=2, root=tmp_path, max_side=4)
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    summary = regress(4, seed=2026, how=FanOut(workers=2), root=tmp_path / "pool", max_side=4)
     assert summary["runs"] == 5 and summary["configs"] == 2 and summary["icarus_runs"] == 1
     assert summary["mismatches"] == 0, format_summary(summary)
-    written = json.loads((tmp_path / "summary.json").read_text())
+    written = json.loads((tmp_path / "pool" / "summary.json").read_text())
     assert {"runs", "mismatches", "seed"} <= set(written) and written["seed"] == 2026
+    builds = sorted((tmp_path / "cache").glob("*/*/key.json"))
+    assert len(builds) == 3  # two Verilator designs, one Icarus
+    stamps = [p.stat().st_mtime_ns for p in builds]
+    # the same draw on a real two-worker Dask cluster: the same summary, every design taken from the cache
+    again = regress(4, seed=2026, how=FanOut(engine=Engine.DASK_LOCAL, workers=2), root=tmp_path / "dask", max_side=4)
+    how_it_ran = ("engine", "workers", "seconds")
+    assert {k: v for k, v in again.items() if k not in how_it_ran} == {k: v for k, v in summary.items() if k not in how_it_ran}
+    assert format_summary(again).splitlines()[:-1] == format_summary(summary).splitlines()[:-1]
+    assert again["engine"] == "dask-local" and format_summary(again).endswith(f"in {again['seconds']} s")
+    assert [p.stat().st_mtime_ns for p in sorted((tmp_path / "cache").glob("*/*/key.json"))] == stamps

@@ -5,6 +5,8 @@ import json
 from pathlib import Path
 
 import pytest
+
+import fanout_items
 from amaranth.back import rtlil, verilog
 from amaranth.hdl import Module
 from amaranth.lib import wiring
@@ -244,29 +246,32 @@ def test_cli_registers_the_fpga_commands(capsys, command, needle):
     assert exc.value.code == 0 and needle in capsys.readouterr().out
 
 
-def test_sweep_skips_larger_arrays_once_one_does_not_fit(monkeypatch, tmp_path):
-    from sim.fpga import sweep as sweep_module
+def test_sweep_skips_larger_arrays_once_one_does_not_fit(tmp_path):
+    from sim.fanout import FanOut
+    from sim.fpga.sweep import describe, sweep
 
-    def fake_synth(config, fpga, root, pnr_timeout, layer, reuse):
-        size = config.rows * config.cols * config.bits
-        fits = size < 64
-        return {"fpga": fpga, "device": "test part", "config": json.loads(config.to_json()), "fits": fits,
-                "luts": 10 * size, "ffs": 5 * size, "brams": 1, "dsps": config.pes, "seconds": {"yosys": 0.0},
-                "fmax_mhz": 100.0 / config.bits if fits else None, "harness": {"luts": 1, "ffs": 1},
-                "limits": {} if fits else {"luts": {"used": 10 * size, "available": 640}}, "reused": False,
-                "throughput": {"gmacs": config.pes / config.bits if fits else None, "utilisation": 1.0,
-                               "layer": {"name": "small_3x3", "scaled": False}}}
-
-    monkeypatch.setattr(sweep_module, "synth_config", fake_synth)
-    lines = []
-    results = sweep_module.sweep(("ecp5",), (4, 8), ((2, 2), (4, 4), (8, 8)), ("ws",), root=tmp_path,
-                                 progress=lines.append)
+    results = sweep(("ecp5",), (4, 8), ((4, 4), (2, 2), (8, 8)), ("ws",), root=tmp_path, how=FanOut(workers=2),
+                    synth=fanout_items.fake_synth)
+    # in sweep order (bits, then arrays smallest first), whichever worker finished first
+    assert [(r["config"]["bits"], r["config"]["rows"]) for r in results] == [(4, 2), (4, 4), (4, 8), (8, 2), (8, 4), (8, 8)]
     by = {(r["config"]["bits"], r["config"]["rows"]): r for r in results}
     assert by[(4, 2)]["fits"] and not by[(4, 4)]["fits"] and by[(4, 8)]["skipped"]
     assert not by[(8, 4)]["fits"] and by[(8, 8)]["skipped"]
-    assert len(lines) == 2 * len(results) - 2 and lines[0].startswith("[1/6] ecp5 ws bits=4 2x2")
+    assert describe(by[(4, 2)]) == "ecp5 ws bits=4 2x2: fits, 160 LUTs, 80 FFs, 1 BRAMs, 4 DSPs, 25.0 MHz (0 s)"
+    assert describe(by[(4, 8)]) == "ecp5 ws bits=4 8x8: skipped (a smaller array did not fit)"
     assert (tmp_path / "sweep.md").read_text().count("| ecp5 |") == 4
     assert (tmp_path / "sweep_ecp5.png").stat().st_size > 1000
+
+
+def test_sweep_reports_a_failed_chain_and_keeps_the_others(tmp_path):
+    from sim.fanout import FanOut
+    from sim.fpga.sweep import describe, sweep
+
+    results = sweep(("ecp5",), (4, 8), ((2, 2), (4, 4)), ("ws",), root=tmp_path, how=FanOut(workers=2),
+                    synth=fanout_items.synth_fails_at_8_bits)
+    assert [r.get("error") for r in results] == [None, None, "RuntimeError: nextpnr crashed", "RuntimeError: nextpnr crashed"]
+    assert describe(results[2]) == "ecp5 ws bits=8 2x2: FAILED (RuntimeError: nextpnr crashed)"
+    assert (tmp_path / "sweep.md").read_text().count("| ecp5 |") == 2
 
 
 def test_sweep_checks_a_named_layer_against_every_build_first(tmp_path):

@@ -10,6 +10,7 @@ from model.energy import HIERARCHIES, LEVELS, TABLES, Hierarchy, parse_table
 from model.layer import NAMED_LAYERS, parse_layer
 from model.mapping import OBJECTIVES, search
 from sim.cli import add_layer_arg, layer_from_args
+from sim.fanout import add_fanout_args, fanout_from_args
 from sim.map_sweep import sweep
 from sim.progress import StageProgress
 
@@ -43,8 +44,7 @@ def register(subparsers) -> None:
     p.add_argument("--top", type=int, default=5, help="best mappings to list")
     p.add_argument("--sweep", metavar="LAYERS",
                    help="map several layers in parallel instead: 'all', names separated by commas, or specs by semicolons")
-    p.add_argument("--address", help="Dask scheduler (dask://host:port) or Ray cluster (ray://host:port, ray:auto) "
-                                     "for --sweep; default a local process pool")
+    add_fanout_args(p)
     p.add_argument("--json", type=Path, help="also write the results (with words per level and tensor) to this file")
     p.set_defaults(func=run)
 
@@ -77,28 +77,34 @@ def _print_one(s: dict, unit: str) -> None:
 
 
 def run(args) -> int:
-    """Run the search (or a sweep) and print the best mappings with their words per level."""
+    """Run the search (or a sweep) and print the best mappings with their words per level; exit status 1
+    if a layer of the sweep failed (its row says why)."""
     hierarchy = Hierarchy.parse(args.hierarchy)
     kwargs = search_kwargs(args) | dict(objective=args.objective, top=args.top)
     unit = kwargs["table"].unit
     if args.sweep:
         names = _layer_list(args.sweep)
         layers = [parse_layer(n) for n in names]
-        summaries = sweep(layers, hierarchy, address=args.address, **kwargs)
+        outcomes = sweep(layers, hierarchy, how=fanout_from_args(args), **kwargs)
         print(f"{'layer':<24} {'energy':>12} {'cycles':>10} {'DRAM words':>11} {'seconds':>8}   best mapping")
-        for name, s in zip(names, summaries):
-            b = s["best"][0]
+        for name, outcome in zip(names, outcomes):
+            if not outcome.ok:
+                print(f"{name:<24} FAILED: {outcome.error}")
+                continue
+            s, b = outcome.value, outcome.value["best"][0]
             print(f"{name:<24} {b['energy']:12.4g} {b['cycles']:10d} {b['dram_words']:11d} {s['seconds']:8.2f}   "
                   f"{b['mapping']}")
+        summaries = [o.value for o in outcomes if o.ok]
+        failed = len(outcomes) - len(summaries)
     else:
-        if args.address:
-            raise ValueError("--address needs --sweep (one layer runs locally)")
+        if args.address or args.dask or args.workers is not None:
+            raise ValueError("--workers, --dask and --address need --sweep (one layer runs in this process)")
         bar = StageProgress()
         result = search(layer_from_args(args), hierarchy, progress=bar, **kwargs)
         bar.close()
-        summaries = [result.summary()]
+        summaries, failed = [result.summary()], 0
         _print_one(summaries[0], unit)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(summaries, indent=2))
-    return 0
+    return 1 if failed else 0

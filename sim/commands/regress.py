@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sim.fanout import add_fanout_args, fanout_from_args
 from sim.regress import REGRESS_ROOT, format_summary, regress
 
 
@@ -15,14 +16,14 @@ def register(subparsers) -> None:
     p.add_argument("--configs", type=int, default=None,
                    help="configurations to draw (default: one per ten cases); each is one build")
     p.add_argument("--max-side", type=int, default=16, help="largest array side drawn, 1..16 (default 16)")
-    p.add_argument("--workers", type=int, default=None, help="processes (default: the available cores)")
+    add_fanout_args(p)
     p.add_argument("--out", type=Path, default=REGRESS_ROOT, help="builds and summary.json go here")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     """Run the regression, print its summary; exit status 1 on any mismatch."""
-    summary = regress(args.n, args.seed, args.workers, args.out, args.max_side, args.configs)
+    summary = regress(args.n, args.seed, fanout_from_args(args), args.out, args.max_side, args.configs)
     print(format_summary(summary))
     print(f"summary written to {args.out / 'summary.json'}")
     return 1 if summary["mismatches"] else 0

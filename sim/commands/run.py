@@ -2,12 +2,16 @@
 
 The model is imported and every accelerator layer planned on the chosen
 build before anything runs (an unsupported op, a float model, an input of the
-wrong shape or dtype, a corrupt file or accumulators that could overflow the
-build are each a one-line error, exit status 2). Convolutions run through
-:func:`sim.network_backend.run_accelerator_layer` (``--backend model``: the
-golden integer model), the other nodes on the host with ONNX Runtime's integer
-semantics; each accelerator layer's cycles and energy come from
-:func:`model.network.performance.layer_performance`. ``--compare`` runs ONNX
+wrong shape or dtype, a corrupt file, accumulators that could overflow the
+build or, on an RTL backend, a layer that does not fit the build's buffers are
+each a one-line error, exit status 2). Convolutions run through
+:func:`sim.network_backend.run_network` (``--backend model``: the golden
+integer model; ``verilator``/``icarus``: every layer co-simulated on the RTL in
+one simulation and checked bit for bit, cycles and counters against the model,
+exit status 1 naming the node and the layer on any mismatch), the other nodes
+on the host with ONNX Runtime's integer semantics; each accelerator layer's
+cycles and energy come from :func:`model.network.performance.layer_performance`
+(and, on an RTL backend, the RTL's cycles beside them). ``--compare`` runs ONNX
 Runtime on the same input with every tensor exposed and reports per node the
 largest difference in output steps, the share of exact values and the first
 diverging node; the exit status is 1 when the final output differs by more
@@ -22,13 +26,13 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from model.network import RequantRule, execute, import_model, prepare
+from model.network import RequantRule, import_model, prepare
 from model.network.lowering import OUT_BITS
 from model.network.performance import ENERGY_TABLE, combine, layer_performance
 from model.network.report import (compare, first_divergence, node_rows, quantized_output, rounding_explanations,
                                   top1_agreement, totals)
 from sim.cli import add_config_args, config_from_args
-from sim.network_backend import Backend, check_backend, run_accelerator_layer
+from sim.network_backend import Backend, NetworkRun, run_network
 from sim.network_models import dataset_images
 from sim.network_report import format_table, write_report
 
@@ -74,21 +78,18 @@ def run_command(args) -> int:
         raise ValueError(f"--tolerance must be >= 0, not {args.tolerance}")
     config = config_from_args(args)
     backend, rule = Backend(args.backend), RequantRule(args.requant)
-    check_backend(backend)
     graph = import_model(args.model)
     plans = prepare(graph, config, rule)
     x, labels = _load_input(args, graph)
-    start = time.perf_counter()
-    execution = execute(graph, x, plans,
-                        lambda layer, xs, ws, rq: run_accelerator_layer(config, layer, xs, ws, rq, backend))
-    seconds = time.perf_counter() - start
+    network = run_network(graph, x, plans, config, backend)
+    execution, seconds = network.execution, network.seconds["total"]
     out_bits = OUT_BITS if rule is RequantRule.ACCELERATOR else config.acc_bits
     figures = {run.node.output: combine([layer_performance(config, layer, out_bits) for layer in run.layers])
                for run in execution.runs if run.layers}
     comparisons = divergence = top1 = reference_output = None
     explanations: dict = {}
     consistent = reference_seconds = None
-    if args.compare:
+    if args.compare and network.passed:
         from sim.onnx_reference import reference_tensors
 
         start = time.perf_counter()
@@ -102,6 +103,8 @@ def run_command(args) -> int:
         top1 = top1_agreement(execution.output, reference_output)
         explanations = rounding_explanations(graph, plans, execution, reference)
     rows = node_rows(graph, execution, plans, figures, comparisons)
+    if backend is not Backend.MODEL:
+        _add_rtl(rows, network)
     report = {
         "model": str(args.model), "form": graph.form.value, "backend": backend.value, "requant": rule.value,
         "config": config.to_dict(), "images": int(x.shape[0]), "energy_unit": "pJ", "energy_table": ENERGY_TABLE,
@@ -109,16 +112,27 @@ def run_command(args) -> int:
         "nodes": rows, "totals": totals(rows, comparisons, top1, divergence),
         "rounding_differences": explanations,
     }
-    if labels is not None:
+    if backend is not Backend.MODEL:
+        report["rtl"] = {"simulator": backend.value, "pass": network.passed, "programs": network.programs,
+                         "seconds": network.seconds, "failures": network.failures}
+        report["totals"]["rtl_cycles"] = sum(c.rtl_cycles for c in network.checks.values())
+        report["totals"]["rtl_pass"] = network.passed
+    if labels is not None and network.passed:
         report["totals"]["accuracy"] = float(np.mean(np.argmax(execution.output, axis=1) == labels))
         if reference_output is not None:
             report["totals"]["reference_accuracy"] = float(np.mean(np.argmax(reference_output, axis=1) == labels))
-    if args.output:
+    if args.output and network.passed:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         np.save(args.output, execution.output)
     path, plot = write_report(report, args.json or RUN_ROOT / f"{args.model.stem}.json")
     print(format_table(report))
-    print(f"ran {report['images']} input(s) in {seconds:.2f} s ({backend}); report {path}, plot {plot}")
+    print(f"ran {report['images']} input(s) in {seconds:.2f} s ({backend}{_rtl_times(network)}); "
+          f"report {path}, plot {plot}")
+    if not network.passed:
+        print(f"FAIL: {len(network.failures)} layer(s) differ between the {backend} RTL and the model "
+              f"(no output saved, no comparison made):")
+        print("\n".join(f"  {line}" for line in network.failures))
+        return 1
     if comparisons is None:
         return 0
     final = comparisons[graph.output.tensor].max_abs_diff_steps
@@ -126,3 +140,23 @@ def run_command(args) -> int:
         print(f"FAIL: the output differs from ONNX Runtime by {final} steps (tolerance {args.tolerance})")
         return 1
     return 0
+
+
+def _add_rtl(rows: list[dict], network: NetworkRun) -> None:
+    """Each accelerator row gains ``rtl_cycles``, ``model_cycles`` (the sum of ``model.perf``'s), ``rtl_pass`` and
+    ``rtl_failures``; host rows get None."""
+    for row in rows:
+        check = network.checks.get(row["tensor"])
+        if check is None:
+            row |= {"rtl_cycles": None, "model_cycles": None, "rtl_pass": None, "rtl_failures": None}
+        else:
+            row |= {"rtl_cycles": check.rtl_cycles, "model_cycles": check.model_cycles, "rtl_pass": check.passed,
+                    "rtl_failures": list(check.failures)}
+
+
+def _rtl_times(network: NetworkRun) -> str:
+    s = network.seconds
+    if not network.programs:
+        return ""
+    return (f": {network.programs} layer programs in one simulation, build {s['build']:.2f} s, "
+            f"simulation {s['simulation']:.2f} s")
