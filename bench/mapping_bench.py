@@ -10,13 +10,15 @@ PE, no RF, a 131,072-word global buffer); table ``{"ref_bits": 8, "MAC": 1,
 "RF": 1, "NoC": 0, "GLB": 6, "DRAM": 200}`` per 8-bit word; 8-bit operands and
 partial sums (``--acc-bits 8``). Writes ``build/bench/mapping.json`` and
 ``build/bench/mapping.md``. Times are wall clock of one search each, run one
-after another on this machine (a shared 2-core one: compare ratios in one run).
+after another on this machine (a shared 2-core one: compare ratios in one run), and the CPU
+time of the process during each search (less sensitive to other jobs).
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 from model.energy import HIERARCHIES, table_from_dict
@@ -35,14 +37,17 @@ def run(names: list[str]) -> list[dict]:
     rows = []
     for name in names:
         layer = LAYERS[name] if name in LAYERS else parse_layer(name)
+        cpu = time.process_time()
         result = search(layer, hierarchy, table=table, bits=8, acc_bits=8, top=1)
+        cpu = time.process_time() - cpu
         best = result.best[0]
         rows.append({"layer": name, "shape": str(layer), "macs": layer.macs, "energy": best.energy,
                      "energy_per_mac": best.energy / layer.macs, "dram_words": best.dram_words,
                      "cycles": best.cycles, "utilisation": layer.macs / (best.counts.compute_cycles * hierarchy.pes),
-                     "seconds": result.seconds, "evaluated": result.evaluated, "pruning": result.pruning,
+                     "seconds": result.seconds, "cpu_seconds": cpu, "evaluated": result.evaluated, "pruning": result.pruning,
                      "mapping": best.mapping.describe(), "words": best.words()})
-        print(f"{name:<22} {best.energy:12.5g} {best.dram_words:10d} {result.seconds:7.2f} s  {best.mapping.describe()}")
+        print(f"{name:<22} {best.energy:12.5g} {best.dram_words:10d} {result.seconds:7.2f} s ({cpu:.2f} s CPU)  "
+              f"{best.mapping.describe()}")
     return rows
 
 
@@ -51,13 +56,13 @@ def markdown(rows: list[dict]) -> str:
     other = any("other_energy" in r for r in rows)
     extra = " other energy | qconv/other | other s |" if other else ""
     lines = [f"Hierarchy `{HIERARCHY}`, table {json.dumps(TABLE)}, 8-bit operands and partial sums.", "",
-             f"| layer | energy | energy/MAC | DRAM words | PE use | search s |{extra} best mapping |",
+             f"| layer | energy | energy/MAC | DRAM words | PE use | search s (CPU s) |{extra} best mapping |",
              "|---|---|---|---|---|---|" + ("---|---|---|" if other else "") + "---|"]
     for r in rows:
         cols = (f" {r['other_energy']:.4g} | {r['energy'] / r['other_energy']:.3f} | {r['other_seconds']:.1f} |"
                 if "other_energy" in r else (" - | - | - |" if other else ""))
         lines.append(f"| {r['layer']} | {r['energy']:.4g} | {r['energy_per_mac']:.3f} | {r['dram_words']} | "
-                     f"{100 * r['utilisation']:.0f} % | {r['seconds']:.2f} |{cols} `{r['mapping']}` |")
+                     f"{100 * r['utilisation']:.0f} % | {r['seconds']:.2f} ({r['cpu_seconds']:.2f}) |{cols} `{r['mapping']}` |")
     return "\n".join(lines) + "\n"
 
 

@@ -1,6 +1,7 @@
 """Mapping search for a conv layer: tiles, loop orders, array unrolling and per-tensor buffer cuts.
 
-**Searched mappings.** Each dimension ``d`` (n m c e f r s) is split into a
+**Searched mappings.** Each dimension ``d`` (n g m c e f r s; ``g``, the
+channel groups of a grouped or depthwise layer, has extent 1 otherwise) is split into a
 chain of loops, outermost first: ``d3`` over the layer in steps of the GLB
 tile ``t2``, ``d2`` over the GLB tile in steps of the array tile ``t1``,
 ``d0`` inside a PE over the array tile in steps of ``p``, and ``d1``, the
@@ -22,24 +23,31 @@ such mapping (and more general ones); :mod:`model.accesses` counts it.
    energy in closed form. It keeps every option within ``margin`` of the best
    DRAM energy, and for every tile whose extents along two dimensions are
    multiples of the array's rows and columns (or whole), its best option.
-   Kept options are ranked by DRAM energy plus an on-chip lower bound (MACs,
-   the PE-level accesses every MAC makes, the GLB's fills and at least one
-   read of each fill).
+   Kept options are ranked by their DRAM-side energy (DRAM words and the
+   GLB's fills and drains) plus the *floor* (:meth:`_Search.floor`): the least
+   on-chip energy of the whole-layer tile over the array assignments of every
+   kept option, which no smaller tile goes below (a completion of a smaller
+   tile has a whole-layer counterpart with its DRAM-level loops merged into
+   the GLB-level ones, and a merged tile is the union of the tiles it
+   replaces).
 2. *Stage two* takes the options in rank order and tries, on each, every RF
-   tensor, every array assignment (one dimension per axis, ``p`` the whole
-   axis or the balanced ``ceil(t2 / ceil(t2 / axis))``), every PE tile of the
-   RF tensor that fits the RF (``d0`` extents from the candidates), and every
-   GLB-level and PE-level order, scoring each exactly. An option whose lower
-   bound cannot beat the ``top``-th best so far is skipped.
+   tensor, the array assignments (one dimension per axis, ``p`` the whole
+   axis or the balanced ``ceil(t2 / ceil(t2 / axis))``; the ``spatial_keep``
+   of best utilisation, and ties), every PE tile of the RF tensor that fits
+   the RF (``d0`` extents from the candidates), and every GLB-level and
+   PE-level order, scoring each exactly. An option whose DRAM-side energy
+   plus the floor cannot beat the best so far is skipped.
 
 Pruning that loses nothing: orders are enumerated per segment and
 de-duplicated by their *signature* -- for every tensor, the set of the
 segment's loops below its innermost relevant loop -- which, with every cut on
-a segment boundary, is all the counts depend on; the bound. Pruning that may
-lose: the ``margin`` of stage one and the candidate extents. :class:`SearchResult`
-reports how many options each step kept and skipped. Cycles are the larger of
-compute (temporal iterations, one MAC per PE per cycle) and DRAM words over the
-DRAM bandwidth.
+a segment boundary, is all the counts depend on; the bound (the best is the
+best of every kept option; the other listed mappings are the best of the
+options scored; tests compare it with ``bound=False``). Pruning that may lose:
+the ``margin`` of stage one, the candidate extents and the ``spatial_keep``
+array assignments. :class:`SearchResult` reports how many options each step
+kept and skipped. Cycles are the larger of compute (temporal iterations, one
+MAC per PE per cycle) and DRAM words over the DRAM bandwidth.
 """
 
 from __future__ import annotations
@@ -68,12 +76,12 @@ __all__ = [
     "conv_mapping", "check_fits", "evaluate", "search", "pareto_front",
 ]
 
-DIMS = "nmcefrs"
+DIMS = "ngmcefrs"  # the order of model.loopnest.conv_nest; g (groups) has extent 1 in ungrouped layers
 TENSORS = ("input", "weights", "output")
 OBJECTIVES = ("energy", "dram", "cycles")
 
 #: Dataflow label of a mapping by the tensor that stays in its PEs (the RF tensor, else the register
-#: that the innermost loops leave unchanged).
+#: that the innermost loops leave unchanged; "none" when each tensor depends on the innermost loop).
 DATAFLOW_OF = {"weights": "ws", "output": "os", "input": "is"}
 
 #: Chain levels of a dimension, outermost first: DRAM, GLB, PE (temporal), array (spatial).
@@ -81,7 +89,9 @@ CHAIN = ("3", "2", "0", "1")
 
 
 def _full(layer: ConvLayer) -> dict:
-    return {"n": layer.N, "m": layer.M, "c": layer.C, "e": layer.E, "f": layer.F, "r": layer.R, "s": layer.S}
+    """Extent of every dimension of :data:`DIMS` (``m``, ``c`` per group; ``g`` the groups)."""
+    return {"n": layer.N, "g": layer.groups, "m": layer.group_filters, "c": layer.group_channels, "e": layer.E,
+            "f": layer.F, "r": layer.R, "s": layer.S}
 
 
 def _dim_chain(d: str, extent: int, chain) -> tuple[list[Loop], list[Guard]]:
@@ -118,7 +128,7 @@ def conv_mapping(layer: ConvLayer, *, tiles: dict, order, rows=(), cols=(), keep
     tiles : dict
         Dimension -> chain ``((loop name, extent inside), ...)``, outermost
         first (see :func:`_dim_chain`); a dimension left out is one loop named
-        after it.
+        after it, and one the layer lacks (``g`` when ungrouped) is ignored.
     order : sequence of str
         Temporal loop names, outermost first (loops of bound 1 may be left out).
     rows, cols : sequence of str
@@ -129,13 +139,17 @@ def conv_mapping(layer: ConvLayer, *, tiles: dict, order, rows=(), cols=(), keep
     name : str
         Label.
     """
-    full = _full(layer)
+    full, base = _full(layer), conv_nest(layer)
+    dims = [d for d, _ in base.dims]
+    unknown = sorted(set(tiles) - set(DIMS))
+    if unknown:
+        raise ValueError(f"tiles name unknown dimensions {unknown}; dimensions are {DIMS}")
     loops, guards = [], []
-    for d in DIMS:
+    for d in dims:
         lps, gs = _dim_chain(d, full[d], tiles.get(d, ((d, 1),)))
         loops += lps
         guards += gs
-    nest = replace(conv_nest(layer), loops=tuple(loops), guards=tuple(guards)).squeeze()
+    nest = replace(base, loops=tuple(loops), guards=tuple(guards)).squeeze()
     present = set(nest.names)
     order = list(order)
     rows = tuple(n for n in rows if n in present)
@@ -345,10 +359,14 @@ class _Counter:
             self._memo[k] = key_values(self.dim(d, params)[0], self._keyset(d, params, depth, per_pe))
         return self._memo[k]
 
-    def fills(self, tensor: str, params: tuple, depths: tuple, per_pe: bool) -> int:
-        """``F`` (or ``F_pe``) of ``tensor``: words over its tiles, the key given by ``depths`` (model.accesses)."""
-        k = (tensor, params, depths, per_pe)
-        memo = self._fills
+    def fills(self, tensor: str, params: tuple, depths: tuple, per_pe: bool, memo: dict | None = None) -> int:
+        """``F`` (or ``F_pe``) of ``tensor``: words over its tiles, the key given by ``depths`` (model.accesses).
+
+        ``memo`` is :meth:`memo_of` ``params``, for callers that ask many counts of one chain.
+        """
+        k = (tensor, depths, per_pe)
+        if memo is None:
+            memo = self.memo_of(params)
         if k not in memo:
             total = 1
             for i in self.irrelevant[tensor]:
@@ -357,6 +375,13 @@ class _Counter:
                 total *= self._part("words", tensor, ci, pick(params), pick(depths), per_pe)
             memo[k] = total
         return memo[k]
+
+    def memo_of(self, params: tuple) -> dict:
+        """The memo of :meth:`fills` for one set of chains."""
+        memo = self._fills.get(params)
+        if memo is None:
+            memo = self._fills[params] = {}
+        return memo
 
     def footprint(self, tensor: str, params: tuple, outside: tuple, per_pe: bool) -> int:
         """Words of ``tensor``'s largest tile when each dimension's first ``outside`` temporal loops select it."""
@@ -475,7 +500,7 @@ class _Search:
 
     def stage_one(self) -> tuple[list[_Option], dict]:
         """Every fitting GLB tile x DRAM order, with its best choice of whole tensors; kept and ranked."""
-        tiled = [d for d in "nmcef" if self.full[d] > 1]
+        tiled = [d for d in "ngmcef" if self.full[d] > 1]
         combos = list(itertools.product(*[_candidates(self.full[d]) for d in tiled]))
         options, aligned, scored = [], {}, 0
         for i, combo in enumerate(combos):
@@ -492,8 +517,9 @@ class _Search:
                              for a, b in itertools.permutations(DIMS, 2))
             wholes = [w for r in range(4) for w in itertools.combinations(TENSORS, r)
                       if self._fits({t: self.whole_fp[t] if t in w else split_fp[t] for t in TENSORS})]
+            memo = self.counter.memo_of(params)
             for order3 in _orders(outer, self.relevant):
-                split_f = {t: self.counter.fills(t, params, _depths(order3, self.dims[t], len(order3)), False)
+                split_f = {t: self.counter.fills(t, params, _depths(order3, self.dims[t], len(order3)), False, memo)
                            for t in TENSORS}
                 sides = {t: (self._side(t, split_f[t]), self._side(t, self.size[t])) for t in TENSORS}
                 best = None
@@ -531,7 +557,9 @@ class _Search:
     # -- stage two --------------------------------------------------------------------------
 
     def _spatial(self, t2: dict) -> list[tuple]:
-        key = tuple(t2[d] for d in DIMS)
+        """:meth:`_assignments` of ``t2``, memoised on the extents capped at the longer axis (all they depend on)."""
+        cap = max(self.h.rows, self.h.cols)
+        key = tuple(min(t2[d], cap) for d in DIMS)
         if key not in self._spatial_memo:
             self._spatial_memo[key] = self._assignments(t2)
         return self._spatial_memo[key]
@@ -600,11 +628,14 @@ class _Search:
                         for d, q in zip(DIMS, params))
         return self.counter.footprint(held, params, outside, True)
 
-    def stage_two(self, o: _Option, record: bool = True) -> tuple[float, int]:
-        """Score every completion of option ``o``; returns the least on-chip energy and the number scored."""
+    def stage_two(self, o: _Option, record: bool = True, assignments=None) -> tuple[float, int]:
+        """Score every completion of option ``o``; returns the least on-chip energy and the number scored.
+
+        ``assignments`` overrides the array assignments (default :meth:`_spatial` of the tile).
+        """
         least, scored = math.inf, 0
         for held in self.rf_choices:
-            for sp in self._spatial(o.t2):
+            for sp in self._spatial(o.t2) if assignments is None else assignments:
                 p = {v[0]: v[1] for v in sp if v}
                 for a0 in self._pe_tiles(o.t2, p, held):
                     params = self._params(o.t2, p, a0)
@@ -622,11 +653,12 @@ class _Search:
 
     def _onchip(self, held, params, seq: str, rf_cut: int) -> float:
         """On-chip energy of one completion: MACs, PE levels, NoC and the GLB's reads for the PEs."""
-        c, energy = self.cost, self.mac_energy
+        c, energy, fills = self.cost, self.mac_energy, self.counter.fills
+        memo = self.counter.memo_of(params)
         for t in TENSORS:
             level = Level.RF if t == held else Level.REG
             depths = _depths(seq, self.dims[t], rf_cut if t == held else len(seq))
-            f_pe, f_mc = self.counter.fills(t, params, depths, True), self.counter.fills(t, params, depths, False)
+            f_pe, f_mc = fills(t, params, depths, True, memo), fills(t, params, depths, False, memo)
             if t == "output":
                 energy += 2 * self.macs * c[level, t] + f_pe * c[Level.NOC, t] + 2 * f_mc * c[Level.GLB, t]
             else:
@@ -640,7 +672,7 @@ class _Search:
         score = _score(self.objective, energy, o.dram_words, cycles)
         _, held, _, _, o2, o0 = params
         seq = o.order3 + o2 + o0
-        stationary = held or (next(t for t in TENSORS if seq[-1] not in self.dims[t]) if seq else None)
+        stationary = held or (next((t for t in TENSORS if seq[-1] not in self.dims[t]), None) if seq else None)
         label = DATAFLOW_OF.get(stationary, "none")
         if label not in self.per_dataflow or score < self.per_dataflow[label][0]:
             self.per_dataflow[label] = (score, params)
@@ -648,10 +680,20 @@ class _Search:
             bisect.insort(self.ranked, (score, next(self.tie), params))
             del self.ranked[self.top:]
 
-    def floor(self) -> float:
-        """Least on-chip energy over every completion of the whole-layer tile: no tile goes below it."""
-        t2 = dict(self.full)
-        return self.stage_two(_Option(t2, "", frozenset(), 0.0, 0.0, 0, {}), record=False)[0]
+    def floor(self, options: list[_Option]) -> float:
+        """Least on-chip energy of the whole-layer tile over the array assignments of every option.
+
+        A completion of a smaller GLB tile has a whole-layer counterpart with
+        the same array assignment, PE tile and orders, its DRAM-level loops
+        merged into the GLB-level ones, and that counterpart moves no more
+        words on chip (a merged tile is the union of the tiles it replaces), so
+        no option goes below this floor.
+        """
+        union = {}
+        for o in options:
+            union.update(dict.fromkeys(self._spatial(o.t2)))
+        whole = _Option(dict(self.full), "", frozenset(), 0.0, 0.0, 0, {})
+        return self.stage_two(whole, record=False, assignments=list(union))[0]
 
     def mapping(self, params, name: str) -> Mapping:
         """The :class:`Mapping` of a scored candidate."""
@@ -715,7 +757,7 @@ def search(layer: ConvLayer, hierarchy: Hierarchy | None = None, *, table="eyeri
     check_int("spatial_keep", spatial_keep, 1)
     s = _Search(layer, hierarchy, table, bits, acc_bits, objective, margin, top, spatial_keep, progress)
     options, pruning = s.stage_one()
-    floor = s.floor() if bound else 0.0
+    floor = s.floor(options) if bound and objective == "energy" else 0.0
     skipped = evaluated = 0
     for i, o in enumerate(options):
         if progress and i % 10 == 0:

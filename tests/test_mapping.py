@@ -9,8 +9,8 @@ from buffer_sim import simulate
 from model.accelerator_mapping import accelerator_mapping, counter_words
 from model.accesses import Keep, Mapping, analytical_counts, footprints
 from model.config import AcceleratorConfig
-from model.energy import Hierarchy, Level, parse_table
-from model.layer import ConvLayer
+from model.energy import HIERARCHIES, Hierarchy, Level, parse_table, table_from_dict
+from model.layer import NAMED_LAYERS, ConvLayer
 from model.loopnest import conv_nest, matmul_nest
 from model.mapping import _Search, check_fits, conv_mapping, evaluate, pareto_front, search
 from model.perf import predict
@@ -19,6 +19,8 @@ SMALL = [
     ConvLayer(C=3, H=7, W=6, M=5, R=3, S=2, stride=2, pad=1),
     ConvLayer(C=4, H=6, W=6, M=4, R=3, S=3, pad=1),
     ConvLayer(N=2, C=3, H=8, W=8, M=4, R=1, S=1, stride=2),
+    ConvLayer(C=4, H=5, W=5, M=6, R=3, S=2, pad=1, groups=2),  # grouped: a g dimension in every tensor
+    ConvLayer(C=3, H=6, W=5, M=3, R=3, S=3, stride=2, pad=1, groups=3),  # depthwise
 ]
 TINY = "N=1,C=4,H=6,W=6,M=4,R=3,S=3,stride=1,pad=1"
 TENSORS = ("input", "weights", "output")
@@ -62,9 +64,11 @@ def test_counts_equal_the_buffer_simulation_on_every_order():
 
 @pytest.mark.parametrize("layer", SMALL, ids=str)
 def test_counts_equal_the_buffer_simulation_on_tiled_chains(layer):
-    """Three-level chains with remainders (stride, padding, N > 1) and random orders and cuts."""
+    """Three-level chains with remainders (stride, padding, N > 1, groups) and random orders and cuts."""
     rng = np.random.default_rng(1)
-    full = {"n": layer.N, "m": layer.M, "c": layer.C, "e": layer.E, "f": layer.F, "r": layer.R, "s": layer.S}
+    G = layer.groups
+    full = {"n": layer.N, "g": G, "m": layer.M // G, "c": layer.C // G, "e": layer.E, "f": layer.F, "r": layer.R,
+            "s": layer.S}
     for _ in range(6):
         tiles, names = {}, []
         for d, D in full.items():
@@ -72,8 +76,8 @@ def test_counts_equal_the_buffer_simulation_on_tiled_chains(layer):
             t1 = int(rng.integers(1, t2 + 1))
             tiles[d] = ((f"{d}3", t2), (f"{d}2", t1), (f"{d}1", 1))
             names += [f"{d}3", f"{d}2"]
-        rows, cols = ("m1",), ("e1",)
-        names += [f"{d}1" for d in full if d not in "me"]
+        rows, cols = ("g1",) if G > 1 else ("m1",), ("e1",)
+        names += [f"{d}1" for d in full if f"{d}1" not in rows + cols]  # g's loops are ignored when G = 1
         order = list(rng.permutation(names))
         order.sort(key=lambda n: {"3": 0, "2": 1, "1": 2}[n[1]])  # a dimension's loops nest outer to inner
         keep = _random_keep(rng, len(order), TENSORS[int(rng.integers(0, 3))])
@@ -178,6 +182,57 @@ def test_the_search_bound_loses_nothing_and_beats_fixed_dataflows():
     assert fastest.cycles <= best.cycles and fastest.cycles >= -(-layer.macs // hier.pes)
 
 
+def test_the_bound_loses_nothing_when_small_tiles_get_other_array_assignments():
+    """A depthwise layer whose small GLB tiles rank array assignments the whole-layer tile does not keep.
+
+    The floor once covered only the whole-layer tile's own assignments and so skipped the best option
+    (203 508 instead of 202 734); it now covers every option's.
+    """
+    layer = ConvLayer(C=6, H=8, W=8, M=6, R=3, S=3, pad=1, groups=6)
+    hier = Hierarchy(rows=3, cols=4, reg_words=1, rf_words=2, glb_words=500)
+    table = {"ref_bits": 8, "MAC": 1, "RF": 1, "NoC": 0, "GLB": 6, "DRAM": 200}
+    fast = search(layer, hier, table=table_from_dict(table, "t"), bits=8, acc_bits=8, top=1)
+    full = search(layer, hier, table=table_from_dict(table, "t"), bits=8, acc_bits=8, top=1, bound=False)
+    assert fast.pruning["skipped_by_bound"] > 0
+    assert fast.best[0].energy == full.best[0].energy == full.points[:, 0].min()
+
+
+def test_the_bound_loses_nothing_on_lenet5_conv1():
+    """The benchmark layer where the earlier floor skipped the best (2 771 492 instead of 2 230 292)."""
+    table = table_from_dict({"ref_bits": 8, "MAC": 1, "RF": 1, "NoC": 0, "GLB": 6, "DRAM": 200}, "zigzag-style")
+    kwargs = dict(table=table, bits=8, acc_bits=8, top=1)
+    fast = search(NAMED_LAYERS["lenet5_conv1"], HIERARCHIES["zigzag-16x16"], **kwargs)
+    full = search(NAMED_LAYERS["lenet5_conv1"], HIERARCHIES["zigzag-16x16"], bound=False, **kwargs)
+    assert fast.pruning["skipped_by_bound"] > 0
+    assert fast.best[0].energy == full.best[0].energy == full.points[:, 0].min()
+
+
+@pytest.mark.parametrize("name", ["lenet5_conv1", "small_3x3", "mobilenet_v1_dw12"])
+def test_benchmark_picks_equal_the_buffer_simulation(name):
+    """The best mapping under the benchmark's hardware and table (docs/loop-nests.md), counted cycle by cycle."""
+    table = table_from_dict({"ref_bits": 8, "MAC": 1, "RF": 1, "NoC": 0, "GLB": 6, "DRAM": 200}, "zigzag-style")
+    hier = HIERARCHIES["zigzag-16x16"]
+    best = search(NAMED_LAYERS[name], hier, table=table, bits=8, acc_bits=8, top=1).best[0]
+    check_fits(best.mapping, hier)
+    _assert_matches_simulation(best.mapping)
+
+
+def test_the_search_maps_a_depthwise_layer():
+    """Groups on the array: the best is no worse than a hand-written depthwise mapping, and its counts are exact."""
+    layer = ConvLayer(C=4, H=6, W=6, M=4, R=3, S=3, pad=1, groups=4)
+    hier = Hierarchy(rows=4, cols=2, rf_words=0, glb_words=400)
+    # channel groups on the rows, two output columns on the columns, every tensor in the GLB whole
+    hand = conv_mapping(layer, tiles={"g": (("g1", 1),), "f": (("f2", 2), ("f1", 1))}, order=["e", "f2", "r", "s"],
+                        rows=("g1",), cols=("f1",), keep={t: (0, 4, "REG") for t in TENSORS})
+    ref = evaluate(hand, hier, "eyeriss", 8, 20)
+    result = search(layer, hier, table="eyeriss", bits=8, acc_bits=20, top=1)
+    best = result.best[0]
+    assert best.energy <= ref.energy
+    check_fits(best.mapping, hier)
+    _assert_matches_simulation(best.mapping)
+    assert "g" in {lp.dim for lp in best.mapping.nest.loops}
+
+
 def test_search_errors():
     layer = ConvLayer.parse(TINY)
     with pytest.raises(ValueError, match="no GLB tile"):
@@ -211,13 +266,26 @@ RTL_CASES = [
 
 
 def _assert_counters_equal_counts(config, layer, counters) -> None:
+    """The mapping's words equal the counters, under these conventions (``counter_words``):
+
+    * a weight or partial-sum *line* of the GLB (one counter step) is ``cols`` words of the mapping;
+    * the host reads the finished outputs through the requantization lane one word at a time: those
+      reads (= ``dram_psum_writes``) are GLB output reads of one word each, and they are the mapping's
+      DRAM output writes (the mapping's ``F(glb)`` term of the GLB output reads);
+    * the host's loads of inputs and weights into the buffers are the DRAM reads (``dram_*_reads``);
+    * the RF counters are the RF tensor's (weights in WS, partial sums in OS); the hardware has no
+      counter of operand registers or of the network, so REG and NoC are not compared.
+    """
     counts = analytical_counts(accelerator_mapping(config, layer))
+    assert counters["dram_psum_writes"] == layer.N * layer.M * layer.E * layer.F  # every output leaves once
     for level, per in counter_words(config, counters).items():
         for t, v in per.items():
             assert counts.words[level][t] == v, (config.dataflow, str(layer), str(level), t)
     assert counts.macs == counters["macs"]
-    other = "output" if config.dataflow.value == "ws" else "weights"
-    assert counts.words[Level.RF][other] == (0, 0)  # the other tensor has no RF, so no RF counter
+    other, hw_other = (("output", ("rf_psum_reads", "rf_psum_writes")) if config.dataflow.value == "ws"
+                       else ("weights", ("rf_weight_reads", "rf_weight_writes")))
+    assert counts.words[Level.RF][other] == (0, 0)  # the other tensor has no RF ...
+    assert all(counters[k] == 0 for k in hw_other)  # ... and the hardware counts none
 
 
 @pytest.mark.parametrize("config,layer", RTL_CASES, ids=lambda x: x.dataflow.value if isinstance(x, AcceleratorConfig) else str(x))
