@@ -113,8 +113,7 @@ class Plan:
     @property
     def whole_images(self) -> bool:
         """True when no pass cuts an image into bands or channel tiles (only images and filters are tiled)."""
-        return all(p.tile.E == self.passes[0].tile.E for p in self.passes) and all(
-            p.e0 == 0 and p.f0 == 0 and not p.accumulate and p.read_out for p in self.passes)
+        return all(p.e0 == 0 and p.f0 == 0 and not p.accumulate for p in self.passes)
 
 
 def band(out0: int, count: int, size: int, kernel: int, stride: int, pad: int) -> tuple[int, int, int]:

@@ -20,6 +20,7 @@ def test_layer_that_fits_is_one_pass():
     (ps,) = p.passes
     assert (ps.n0, ps.n_count, ps.m0, ps.m_count, ps.load_ifmap, ps.load_weights) == (0, 2, 0, 3, True, True)
     assert (ps.accumulate, ps.read_out, ps.tile.pad_top, ps.tile.H) == (False, True, 0, 4)
+    assert p.whole_images
 
 
 def test_psum_buffer_split_moves_each_word_once():
@@ -43,12 +44,13 @@ def test_row_bands_hand_worked():
     p = plan(SMALL, ConvLayer(C=1, H=12, W=6, M=2, R=3, S=3, stride=2, pad=1))
     bands = [(s.e0, s.tile.E, s.h0, s.tile.H, s.tile.pad_top) for s in p.passes]
     assert bands == [(0, 3, 0, 6, 1), (3, 3, 5, 7, 0)]
+    assert not p.whole_images
     assert p.dram_words == 36 + 42 + 2 * 9 + 2 * 6 * 3
 
 
 def test_channel_tiles_accumulate_and_read_once():
     p = plan(SMALL, ConvLayer(C=4, H=4, W=4, M=3, R=3, S=3, pad=1))  # Kw = 36 > 16 weight lines
-    assert p.sizes.cw == 1
+    assert p.sizes.cw == 1 and not p.whole_images
     for group in (p.passes[i:i + 4] for i in range(0, len(p.passes), 4)):
         assert [(s.cw0, s.accumulate, s.read_out) for s in group] == [
             (0, False, False), (1, True, False), (2, True, False), (3, True, True)]
