@@ -159,6 +159,10 @@ def _pass_ops(config: AcceleratorConfig, xw: np.ndarray, ww: np.ndarray, ps: Pas
             ops += [HostWrite(Buffer.WEIGHT, line0 + k, ml % cols, int(v))
                     for k, v in enumerate(ww[ps.m0 + ml, ps.cw0:ps.cw0 + ps.cw_count].reshape(-1))]
     fields = descriptor_fields(config, t, ps.accumulate) | _requant_fields(rq)
+
+    def chan(m):  # raw reads ignore host_chan; a layer may have more filters than the parameter memory
+        return m if rq is not None else 0
+
     ops.append(HostRun(pack_descriptor(config, fields), fields))
     if ps.read_out:
         E, F, P = t.E, t.F, fields["P"]
@@ -168,7 +172,7 @@ def _pass_ops(config: AcceleratorConfig, xw: np.ndarray, ww: np.ndarray, ps: Pas
                     for f in range(F):
                         line = (ml // cols) * P + (nl * E + e) * F + f
                         ops.append(HostRead(Buffer.PSUM, line, ml % cols,
-                                            (ps.n0 + nl, ps.m0 + ml, ps.e0 + e, ps.f0 + f), ps.m0 + ml))
+                                            (ps.n0 + nl, ps.m0 + ml, ps.e0 + e, ps.f0 + f), chan(ps.m0 + ml)))
     return ops
 
 

@@ -124,3 +124,14 @@ def test_grouped_layer_is_refused_not_run_wrongly():
     x, w = np.zeros(layer.input_shape, np.int64), np.zeros(layer.weight_shape, np.int64)
     with pytest.raises(ValueError, match="groups=2; the accelerator runs groups=1 only"):
         build_program(AcceleratorConfig.preset("tiny"), layer, x, w)
+
+
+def test_raw_reads_of_more_filters_than_requant_channels_fit_host_chan():
+    """Raw reads ignore ``host_chan``: a layer of 300 filters (more than the 256 parameter channels) sends 0."""
+    from model.contract import REQUANT_CHANNELS
+
+    config = AcceleratorConfig()
+    layer = ConvLayer(C=1, H=1, W=1, M=REQUANT_CHANNELS + 44, R=1, S=1)
+    ops = build_program(config, layer, np.ones(layer.input_shape, np.int64), np.ones(layer.weight_shape, np.int64))
+    reads = [op for op in ops if isinstance(op, HostRead)]
+    assert len(reads) == layer.M and {op.chan for op in reads} == {0}

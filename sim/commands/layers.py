@@ -43,7 +43,7 @@ def register(subparsers) -> None:
 
 def _row(name: str, report: dict, seconds: float) -> dict:
     counters = report["counters"]
-    dram = {k: counters[k]["rtl"] for k in ("dram_ifmap_reads", "dram_weight_reads", "dram_psum_writes")}
+    dram = {k: counters.get(k, {}).get("rtl") for k in ("dram_ifmap_reads", "dram_weight_reads", "dram_psum_writes")}
     return {"layer": name, "shape": ",".join(f"{k}={v}" for k, v in report["layer"].items()),
             "passes": report["passes"], "cycles_rtl": report["cycles"]["rtl"], "cycles_model": report["cycles"]["model"],
             "ideal_cycles": report["ideal_cycles"], "utilization": report["utilization"], "dram_words": dram,
@@ -60,9 +60,10 @@ def format_rows(rows: list[dict], header: bool = True) -> str:
         if "skipped" in r:
             lines.append(f"{r['layer']:<22}{'':>58}  skipped: {r['skipped']}")
             continue
-        words = sum(r["dram_words"].values())
+        words = sum(v or 0 for v in r["dram_words"].values())
         lines.append(f"{r['layer']:<22}{r['passes']:>7}{r['cycles_rtl'] or 0:>12}{r['cycles_model']:>12}"
-                     f"{r['utilization']:>7.1%}{words:>12}{r['wall_s']:>8.1f}  {'PASS' if r['pass'] else 'FAIL'}")
+                     f"{r['utilization']:>7.1%}{words:>12}{r['wall_s']:>8.1f}  "
+                     f"{'PASS' if r['pass'] else 'FAIL ' + (r['error'] or 'outputs or counters differ')}")
     return "\n".join(lines)
 
 
