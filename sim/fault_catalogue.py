@@ -109,7 +109,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault("ws_accumulate_ignored", "a later channel tile's first word group overwrites the partial sums of the "
           "earlier channel tiles instead of adding to them", "ws", "qconv_top.controller.issue",
           rf"(assign {_ID}= )~ <<schedule__desc.accumulate>>;", r"\g<1>1'h1;"),
-    Fault("os_drain_overwrites_partial_sums", "the OS drain of a later channel tile writes its sums without adding "
+    Fault("os_drain_accumulate_ignored", "the OS drain of a later channel tile writes its sums without adding "
           "the stored partial sums (no read-modify-write)", "os", "qconv_top.controller.issue",
           r"assign psum_first = ~ <<schedule__desc.accumulate>>;", "assign psum_first = 1'h1;"),
     Fault("pad_high_bound_off_by_one", "the 'inside the input' test accepts row h == H (h <= H instead of h < H)",
