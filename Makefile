@@ -21,7 +21,7 @@ FANOUT_OPTS = $(call opt,WORKERS,workers) $(call opt,DASK,dask) $(call opt,ADDRE
 CONFIG_OPTS = --dataflow $(DATAFLOW) --bits $(BITS) $(call opt,PRESET,preset) $(call opt,ROWS,rows) \
               $(call opt,COLS,cols) $(call opt,RF_DEPTH,rf-depth) $(call opt,PACK,pack)
 
-.PHONY: help setup sim test verilog quant infer clean
+.PHONY: help setup sim layers test verilog quant infer clean
 
 help:
 	@echo "make sim DATAFLOW=os|ws BITS=1..16 [SIM=verilator|icarus ROWS=.. COLS=.. LAYER=.. SEED=.. WAVES=1]   run a layer on the RTL, check it"
@@ -37,6 +37,7 @@ help:
 	@echo "make bench                                                             benchmarks -> build/bench/"
 	@echo "make regress [N=200 SEED=1 CONFIGS=.. MAX_SIDE=16] [WORKERS=.. DASK=local ADDRESS=tcp://..]  random co-simulation regression"
 	@echo "make faults [SIM=verilator|icarus] [WORKERS=.. DASK=local ADDRESS=tcp://..]  inject faults; each must be caught"
+	@echo "make layers NET=resnet18|vgg16|mobilenet_v1 [DATAFLOW= SIM= ONLY=a,b]  every named conv layer of a network, real size, on the RTL"
 	@echo "make check-design [VERILOG=..] DATAFLOW=.. BITS=..                     does a Verilog + JSON match the configuration?"
 	@echo "make infer BITS=8|1 [IMAGES=8 SIM=verilator|icarus]                    the trained digits CNN on the RTL, bit-exact (build/infer/)"
 	@echo "make models                                                            digits CNN, ResNet-18, MobileNet-v1 quantized by ONNX Runtime (build/models/)"
@@ -70,6 +71,9 @@ sim: setup
 .PHONY: predict
 predict: setup
 	@$(QCONV) predict $(CONFIG_OPTS) $(call opt,LAYER,layer) $(call opt,DRAM_BW,dram-bw) $(if $(JSON),--json $(JSON))
+
+layers: setup
+	@$(QCONV) layers --net $(NET) $(CONFIG_OPTS) $(call opt,SIM,sim) $(call opt,SEED,seed) $(call opt,ONLY,only) $(call opt,JSON,json)
 
 verilog: setup
 	@$(QCONV) verilog $(CONFIG_OPTS) --out build/verilog

@@ -89,12 +89,10 @@ class Accelerator(wiring.Component):
         for i in range(1, rows):
             connect(m, ctrl.ifmap_read[i], gb.ifmap_read[i])
         _share(m, idle, host.weight_read, ctrl.weight_read, gb.weight_read)
-        if ws:
-            _share(m, idle, host.psum_read, ctrl.psum_read, gb.psum_read)
-            line = [array.result[j] + Mux(ctrl.psum_first, 0, gb.psum_data[j].as_signed()) for j in range(cols)]
-        else:
-            connect(m, host.psum_read, gb.psum_read)
-            line = [array.result[j] for j in range(cols)]
+        # WS: a pixel's column sums added to its psum line; OS: a drained row, added to the line
+        # when the pass accumulates onto earlier channel tiles.
+        _share(m, idle, host.psum_read, ctrl.psum_read, gb.psum_read)
+        line = [array.result[j] + Mux(ctrl.psum_first, 0, gb.psum_data[j].as_signed()) for j in range(cols)]
         m.d.comb += [
             gb.psum_write.addr.eq(ctrl.psum_write.addr),
             gb.psum_write.en.eq(Mux(ctrl.psum_write.en, (1 << cols) - 1, 0)),

@@ -33,7 +33,7 @@ from model.config import AcceleratorConfig, Dataflow
 from model.energy import Level
 from model.layer import ConvLayer
 from model.mapping import conv_mapping
-from model.tiling import plan
+from model.tiling import Order, plan
 
 __all__ = ["accelerator_mapping", "counter_words"]
 
@@ -86,14 +86,18 @@ def accelerator_mapping(config: AcceleratorConfig, layer: ConvLayer) -> Mapping:
     Raises
     ------
     ValueError
-        If the layer does not fit the build (:func:`model.tiling.plan`), the
-        build is binary (``bits=1`` packs channels into words, which the loop
+        If the layer does not fit the build (:func:`model.tiling.plan`), its plan
+        cuts images into row/column bands or channel tiles (the mapping expresses
+        image and filter passes only), the build is binary (``bits=1`` packs channels into words, which the loop
         nest of channels does not express), or a fold does not fall on the
         dimensions' digits.
     """
     if config.binary:
         raise ValueError("accelerator_mapping needs a multi-bit build: bits=1 packs channels into words")
     the_plan = plan(config, layer)
+    if not the_plan.whole_images:
+        raise ValueError(f"accelerator_mapping covers plans of whole images; {layer} runs in bands or channel tiles "
+                         f"(tiles {the_plan.sizes})")
     n_count, m_chunk = the_plan.passes[0].n_count, the_plan.passes[0].m_count
     ws = config.dataflow is Dataflow.WS
     folded = ("c", "r", "s") if ws else ("n", "e", "f")  # most significant first
@@ -107,7 +111,7 @@ def accelerator_mapping(config: AcceleratorConfig, layer: ConvLayer) -> Mapping:
     tiles = {d: _chain(d, parts[d]) for d in "cefrs"}
     tiles["n"] = _chain("n", parts["n"], (("n_pass", n_count),))
     tiles["m"] = _chain("m", [("col", config.cols), ("group", -(-m_chunk // config.cols))], (("m_pass", m_chunk),))
-    passes = ["n_pass", "m_pass"] if the_plan.order == "images-outer" else ["m_pass", "n_pass"]
+    passes = ["n_pass", "m_pass"] if the_plan.order is Order.IMAGES_OUTER else ["m_pass", "n_pass"]
     streamed = ("n", "e", "f") if ws else ("c", "r", "s")  # WS streams pixels, OS reduction words
     folds = [f"{d}_fold" for d in folded] + [f"{d}_fold" for d in streamed]
     slots = [f"{d}_slot" for d in folded]

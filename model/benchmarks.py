@@ -114,19 +114,25 @@ def bench_reuse(n: int = 1_000_000, naive_n: int = 4_000) -> dict:
     return {**result, "speedup": result["accesses_per_s"] / result["naive_accesses_per_s"]}
 
 
-def scale_to_fit(configs: list[AcceleratorConfig], layer: ConvLayer) -> ConvLayer:
+def scale_to_fit(configs: list[AcceleratorConfig], layer: ConvLayer, whole_images: bool = False) -> ConvLayer:
     """``layer`` unchanged if it fits every config; else with C and then H, W reduced until it does.
 
-    C is cut to the largest value whose ``C*R*S`` fits ``max_reduction``; H
-    and W are halved (never below the kernel) until one image fits the buffers.
+    C is cut to the largest value whose ``C*R*S`` fits ``max_reduction`` (and, with
+    ``whole_images``, the weight buffer's lanes); H
+    and W are halved (never below the kernel) until the layer can be tiled --
+    or, with ``whole_images``, until it runs in passes of whole images (no row
+    bands or channel tiles, :attr:`model.tiling.Plan.whole_images`).
     """
     for _ in range(32):
         try:
             for config in configs:
-                plan(config, layer)
+                if not plan(config, layer).whole_images and whole_images:
+                    raise ValueError(f"{layer} runs in bands or channel tiles on {config}")
             return layer
         except ValueError:
-            limit = min(c.max_reduction for c in configs)
+            # whole images: one filter's reduction words must fit a weight-buffer lane, as before tiling
+            limit = min(min(c.max_reduction, c.weight_depth * c.channels_per_word) if whole_images else c.max_reduction
+                        for c in configs)
             if layer.reduction > limit:
                 layer = dataclasses.replace(layer, C=max(1, limit // (layer.R * layer.S)))
             elif layer.H > layer.R or layer.W > layer.S:

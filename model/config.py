@@ -67,6 +67,15 @@ class AcceleratorConfig:
     psum_depth : int
         Lines in the global partial-sum/output buffer, 1..2**20; a line holds
         ``cols`` accumulator-wide words.
+    max_reduction : int
+        Longest dot product ``C*R*S`` (channels, counted one per channel also when
+        packed) a layer may have on this build, 1..2**24; the accumulator
+        (``acc_bits``) is sized so no such sum can overflow. A reduction longer
+        than the weight buffer holds runs in channel tiles whose partial sums
+        stay in the psum buffer (:mod:`model.tiling`), so the bound is the
+        accumulator's, not the weight buffer's. 8192 by default: a power of two
+        above the longest reduction of ResNet-18, VGG-16 and MobileNet-v1
+        (512*3*3 = 4608), one bit wider than 4608 would need.
     axi_data_bits : {32, 64, 128}
         Data width of the AXI4 master port to DRAM (one beat moves
         ``axi_data_bits // 8`` bytes). 64 by default, the width of a DDR3/DDR4
@@ -82,6 +91,7 @@ class AcceleratorConfig:
     ifmap_depth: int = 16384
     weight_depth: int = 2048
     psum_depth: int = 4096
+    max_reduction: int = 8192
     axi_data_bits: int = 64
 
     def __post_init__(self) -> None:
@@ -97,6 +107,7 @@ class AcceleratorConfig:
         check_int("ifmap_depth", self.ifmap_depth, 16, 2**20)
         check_int("weight_depth", self.weight_depth, 1, 2**16)
         check_int("psum_depth", self.psum_depth, 1, 2**20)
+        check_int("max_reduction", self.max_reduction, 1, 2**24)
         check_choice("axi_data_bits", self.axi_data_bits, AXI_DATA_WIDTHS)
 
     # -- derived values: computed here only ---------------------------------
@@ -122,22 +133,13 @@ class AcceleratorConfig:
         return self.pack if self.binary else self.bits
 
     @property
-    def max_reduction(self) -> int:
-        """Largest dot-product length C*R*S a layer may have on this build.
-
-        One filter's words must fit in one weight-buffer lane, so the weight
-        depth bounds the reduction.
-        """
-        return self.weight_depth * self.channels_per_word
-
-    @property
     def acc_bits(self) -> int:
         """Signed accumulator width that no supported layer can overflow.
 
         Multi-bit: a product of two ``bits``-wide signed values lies in
         ``(-2**(2b-2), 2**(2b-2)]``; a sum of ``K`` of them needs
         ``2b + floor(log2 K)`` bits. Binary: a dot product lies in ``[-K, K]``
-        and needs ``floor(log2 K) + 2`` bits.
+        and needs ``floor(log2 K) + 2`` bits. ``K`` is ``max_reduction``.
         """
         log2k = self.max_reduction.bit_length() - 1
         return log2k + 2 if self.binary else 2 * self.bits + log2k
@@ -158,7 +160,6 @@ class AcceleratorConfig:
             "pes": self.pes,
             "word_bits": self.word_bits,
             "channels_per_word": self.channels_per_word,
-            "max_reduction": self.max_reduction,
             "acc_bits": self.acc_bits,
             "rf_sets": self.rf_sets,
             "axi_beat_bytes": self.axi_beat_bytes,

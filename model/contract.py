@@ -19,7 +19,8 @@ What is here:
 * the DMA engines and control registers (:data:`DMA_RUN_BYTES_BITS`, :class:`DmaError`,
   :class:`LiteRegister`, :class:`ControlBit`, :class:`StatusBit`);
 * the pass descriptor (:func:`desc_fields`, :func:`pack_descriptor`) and the
-  geometry of a pass (:class:`PassShape`), which fixes the buffer layouts:
+  geometry of a pass (:class:`Tile`, :class:`PassShape`), which fixes the buffer layouts
+  (every index local to the pass's tile):
 
   - ifmap word ``((n*Cw + cw)*H + h)*W + w``: one signed ``bits`` value, or in
     binary mode ``pack`` channel bits (channel ``c`` at bit ``c % pack`` of word ``c // pack``);
@@ -41,8 +42,9 @@ __all__ = [
     "PSUM_WRITE_STAGE", "PIPELINE_TAIL", "REQUANT_STAGES", "READ_LATENCY",
     "REQUANT_CHANNELS", "REQUANT_FIELDS", "REQUANT_FIELD_STRIDE", "REQUANT_ZERO_POINT_BITS",
     "REQUANT_OUT_BITS_BITS", "REQUANT_OUT_BITS", "requant_address",
-    "mask_bits", "product_bits", "dim_bits", "host_addr_depth", "host_lanes", "DIM_FIELDS", "desc_fields",
-    "desc_bits", "pack_descriptor", "words_per_pixel", "reduction_words", "PassShape", "pass_shape", "top_ports",
+    "mask_bits", "product_bits", "dim_bits", "host_addr_depth", "host_lanes", "DIM_FIELDS", "FLAG_FIELDS", "desc_fields",
+    "desc_bits", "pack_descriptor", "words_per_pixel", "reduction_words", "Tile", "whole_tile", "PassShape", "pass_shape",
+    "top_ports",
     "AXI_ADDR_BITS", "AXI_ID_BITS", "AXI_MAX_BURST_BEATS", "AXI_BOUNDARY_BYTES", "AXI_BURST_INCR", "DMA_OUTSTANDING",
     "AXI_LITE_DATA_BITS", "AxiResp", "DMA_RUN_BYTES_BITS", "DMA_RUN_COUNT_BITS", "DmaError", "LiteRegister",
     "ControlBit", "StatusBit",
@@ -163,16 +165,25 @@ def host_lanes(config: AcceleratorConfig) -> int:
 
 #: Descriptor fields that hold a layer dimension, an address or a count, in packing order (LSB first).
 #: Their width is :func:`dim_bits`: what a pass that fits the built buffers can need.
+#: A pass sees its tile as a layer of its own: ``H``, ``W`` are the input rows and columns loaded,
+#: ``E``, ``F`` the output rows and columns computed, ``pad_top``/``pad_left`` how far the first
+#: window starts above / left of the tile (its origin is ``(-pad_top, -pad_left)``; positions
+#: outside ``0..H-1`` x ``0..W-1`` are padding, masked), ``pad_topW = pad_top*W``.
 DIM_FIELDS: tuple[str, ...] = (
-    "Cw", "H", "W", "R", "S", "stride", "pad", "E", "F", "P", "Kw", "HW", "CwHW", "strideW", "padW",
-    "m_groups", "last_cols", "k_folds", "p_folds",
+    "Cw", "H", "W", "R", "S", "stride", "pad_top", "pad_left", "E", "F", "P", "Kw", "HW", "CwHW", "strideW",
+    "pad_topW", "m_groups", "last_cols", "k_folds", "p_folds",
 )
+#: One-bit descriptor flags (after the dimension fields): ``accumulate`` -- the pass adds its sums to
+#: the partial sums already in the psum buffer (a later channel tile of the same outputs) instead of
+#: starting from zero; WS reads the psum line in every fold, OS drains by read-modify-write.
+FLAG_FIELDS: tuple[str, ...] = ("accumulate",)
 
 
 def desc_fields(config: AcceleratorConfig) -> tuple[tuple[str, int], ...]:
     """Descriptor fields of the design built for ``config``: (name, width in bits), packed LSB first."""
     return (
         *((name, dim_bits(config)) for name in DIM_FIELDS),
+        *((name, 1) for name in FLAG_FIELDS),
         # requantization of the host reads of this pass's outputs (0: raw accumulators)
         ("requant", 1), ("relu", 1), ("out_bits", REQUANT_OUT_BITS_BITS), ("zero_point", REQUANT_ZERO_POINT_BITS),
         ("last_mask", mask_bits(config)),
@@ -211,19 +222,55 @@ def pack_descriptor(config: AcceleratorConfig, fields: dict) -> int:
 
 # -- the geometry of a pass --------------------------------------------------------------------
 
-def words_per_pixel(config: AcceleratorConfig, layer: ConvLayer) -> int:
-    """``Cw``: words holding the channels of one input pixel, ``ceil(C / channels_per_word)``."""
+def words_per_pixel(config: AcceleratorConfig, layer) -> int:
+    """``Cw``: words holding the channels of one input pixel, ``ceil(C / channels_per_word)``.
+
+    ``layer`` is a :class:`~model.layer.ConvLayer` or a :class:`Tile` (anything with ``C``).
+    """
     return -(-layer.C // config.channels_per_word)
 
 
-def reduction_words(config: AcceleratorConfig, layer: ConvLayer) -> int:
+def reduction_words(config: AcceleratorConfig, layer) -> int:
     """``Kw = Cw * R * S``: words of one output's dot product (one weight-buffer lane per filter)."""
     return words_per_pixel(config, layer) * layer.R * layer.S
 
 
 @dataclass(frozen=True)
+class Tile:
+    """The part of a layer one pass computes, as the hardware sees it (a layer of its own).
+
+    ``N`` images, ``M`` filters, ``C`` channels (real channels; whole words except the layer's
+    last), input ``H x W`` (the rows and columns loaded into the ifmap buffer, halos included),
+    outputs ``E x F``, kernel ``R x S``, ``stride``; the first window starts at
+    ``(-pad_top, -pad_left)`` of the tile, and a window position outside the tile is padding.
+    ``last_channels``: the real channels of the tile's last word (binary packing).
+    """
+
+    N: int
+    M: int
+    C: int
+    H: int
+    W: int
+    E: int
+    F: int
+    R: int
+    S: int
+    stride: int
+    pad_top: int
+    pad_left: int
+    last_channels: int
+
+
+def whole_tile(config: AcceleratorConfig, layer: ConvLayer) -> Tile:
+    """The :class:`Tile` of ``layer`` computed in one pass."""
+    last = layer.C - (words_per_pixel(config, layer) - 1) * config.channels_per_word
+    return Tile(N=layer.N, M=layer.M, C=layer.C, H=layer.H, W=layer.W, E=layer.E, F=layer.F, R=layer.R, S=layer.S,
+                stride=layer.stride, pad_top=layer.pad, pad_left=layer.pad, last_channels=last)
+
+
+@dataclass(frozen=True)
 class PassShape:
-    """How one pass (``n_count`` images x ``m_count`` filters of a layer) is cut into folds.
+    """How one pass (a :class:`Tile`) is cut into folds.
 
     A fold covers ``span = rows*G`` reduction words (WS) or pixels (OS) and
     ``cols`` filters; ``G = rf_sets``. WS folds go filter group, then word
@@ -243,16 +290,16 @@ class PassShape:
     folds: int
 
 
-def pass_shape(config: AcceleratorConfig, layer: ConvLayer, n_count: int, m_count: int) -> PassShape:
-    """The :class:`PassShape` of a pass of ``n_count`` images and ``m_count`` filters of ``layer``."""
-    cw, kw = words_per_pixel(config, layer), reduction_words(config, layer)
-    p = n_count * layer.E * layer.F
+def pass_shape(config: AcceleratorConfig, tile: Tile) -> PassShape:
+    """The :class:`PassShape` of a pass computing ``tile``."""
+    cw, kw = words_per_pixel(config, tile), reduction_words(config, tile)
+    p = tile.N * tile.E * tile.F
     span = config.rows * config.rf_sets
-    m_groups = -(-m_count // config.cols)
+    m_groups = -(-tile.M // config.cols)
     k_folds, p_folds = -(-kw // span), -(-p // span)
     ws = config.dataflow is Dataflow.WS
     return PassShape(
-        Cw=cw, Kw=kw, P=p, span=span, m_groups=m_groups, last_cols=m_count - (m_groups - 1) * config.cols,
+        Cw=cw, Kw=kw, P=p, span=span, m_groups=m_groups, last_cols=tile.M - (m_groups - 1) * config.cols,
         k_folds=k_folds, p_folds=p_folds, stream=p if ws else kw, folds=m_groups * (k_folds if ws else p_folds),
     )
 

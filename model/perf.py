@@ -1,6 +1,7 @@
 """Exact analytical model of the accelerator: cycles and every hardware counter, without simulating.
 
-It follows the same pass plan (:func:`model.tiling.plan`) and fold order as the
+It follows the same pass plan (:func:`model.tiling.plan`, whose
+:func:`~model.tiling.pass_cycles` is the formula below) and fold order as the
 controller (``hw/controller/``); ``docs/architecture.md`` ("Controller", "Timing")
 states the schedule. Per pass, with ``G = rf_sets``, ``span = rows*G``, ``P`` pixels,
 ``Kw`` reduction words, ``Mg`` filter groups and ``L`` the stream length of a
@@ -19,12 +20,13 @@ fold (``P`` for WS, ``Kw`` for OS):
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from model.config import AcceleratorConfig, Dataflow
-from model.contract import COUNTERS, PIPELINE_TAIL, pass_shape, reduction_words, words_per_pixel
+from model.contract import COUNTERS, PIPELINE_TAIL, Tile, pass_shape
 from model.layer import ConvLayer
-from model.tiling import plan
+from model.tiling import pass_cycles, plan
 
 __all__ = ["Prediction", "predict", "pass_cycles"]
 
@@ -42,34 +44,17 @@ class Prediction:
     passes: int
 
 
-def _periods(config: AcceleratorConfig, stream: int, folds: int) -> list[int]:
-    """Lengths of the controller's periods in one pass (see the module notes)."""
-    g, span = config.rf_sets, config.rows * config.rf_sets
-    os_ = config.dataflow is Dataflow.OS
-    periods = [span]
-    for f in range(folds):
-        side = f + 1 < folds or (os_ and f >= 1)  # a load or a drain shares the period
-        periods.append(g * max(stream, config.rows if side else 0))
-    if os_:
-        periods.append(span)
-    return periods
-
-
-def pass_cycles(config: AcceleratorConfig, layer: ConvLayer, n_count: int, m_count: int) -> int:
-    """Cycles of one pass, from the cycle after ``start`` to the cycle ``done`` rises."""
-    shape = pass_shape(config, layer, n_count, m_count)
-    return sum(_periods(config, shape.stream, shape.folds)) + PIPELINE_TAIL[config.dataflow] + 1
-
-
-def _naive_pass_cycles(config: AcceleratorConfig, layer: ConvLayer, n_count: int, m_count: int) -> int:
+def _naive_pass_cycles(config: AcceleratorConfig, tile: Tile) -> int:
     """The same folds, each paying its own load, stream, drain and pipeline tail (no overlap)."""
-    shape = pass_shape(config, layer, n_count, m_count)
+    shape = pass_shape(config, tile)
     drain = shape.span if config.dataflow is Dataflow.OS else 0
     return shape.folds * (shape.span + config.rf_sets * shape.stream + drain + PIPELINE_TAIL[config.dataflow]) + 1
 
 
+@functools.lru_cache(maxsize=65536)
 def _inside(size: int, out: int, kernel: int, stride: int, pad: int) -> int:
-    """Number of (output index, kernel tap) pairs that land inside the unpadded input along one axis."""
+    """Number of (output index, kernel tap) pairs that land inside a tile's input along one axis
+    (``pad``: how far the first window starts before the tile)."""
     return sum(1 for o in range(out) for t in range(kernel) if 0 <= o * stride + t - pad < size)
 
 
@@ -82,37 +67,37 @@ def predict(config: AcceleratorConfig, layer: ConvLayer) -> Prediction:
         If the layer does not fit the build (see :func:`model.tiling.plan`).
     """
     the_plan = plan(config, layer)
-    cw, kw = words_per_pixel(config, layer), reduction_words(config, layer)
-    inside = _inside(layer.H, layer.E, layer.R, layer.stride, layer.pad) * _inside(
-        layer.W, layer.F, layer.S, layer.stride, layer.pad
-    )
     c = dict.fromkeys(COUNTERS, 0)
     naive = 0
     for ps in the_plan.passes:
-        shape = pass_shape(config, layer, ps.n_count, ps.m_count)
-        p, folds, m_groups = shape.P, shape.folds, shape.m_groups
-        outputs = p * ps.m_count
-        c["cycles"] += pass_cycles(config, layer, ps.n_count, ps.m_count)
-        naive += _naive_pass_cycles(config, layer, ps.n_count, ps.m_count)
-        c["macs"] += outputs * layer.reduction
-        ifmap_words = ps.load_ifmap * ps.n_count * cw * layer.H * layer.W
-        weight_words = ps.load_weights * ps.m_count * kw
+        t = ps.tile
+        shape = pass_shape(config, t)
+        p, folds, m_groups, kw = shape.P, shape.folds, shape.m_groups, shape.Kw
+        outputs = p * t.M
+        read = outputs * ps.read_out  # only the last channel tile's outputs are read back
+        inside = _inside(t.H, t.E, t.R, t.stride, t.pad_top) * _inside(t.W, t.F, t.S, t.stride, t.pad_left)
+        c["cycles"] += pass_cycles(config, t)
+        naive += _naive_pass_cycles(config, t)
+        c["macs"] += outputs * t.C * t.R * t.S
+        ifmap_words = ps.load_ifmap * t.N * shape.Cw * t.H * t.W
+        weight_words = ps.load_weights * t.M * kw
         c["dram_ifmap_reads"] += ifmap_words
         c["dram_weight_reads"] += weight_words
-        c["dram_psum_writes"] += outputs
+        c["dram_psum_writes"] += read
         c["glb_ifmap_writes"] += ifmap_words
         c["glb_weight_writes"] += weight_words
         # every (pixel, reduction word) that is not padding is read once per filter group
-        c["glb_ifmap_reads"] += m_groups * ps.n_count * cw * inside
-        c["glb_psum_reads"] += outputs  # the host reads every output once
+        c["glb_ifmap_reads"] += m_groups * t.N * shape.Cw * inside
+        c["glb_psum_reads"] += read  # the host reads every output once
         if config.dataflow is Dataflow.WS:
             c["glb_weight_reads"] += m_groups * kw
-            c["glb_psum_reads"] += m_groups * (shape.k_folds - 1) * p
+            c["glb_psum_reads"] += m_groups * (shape.k_folds - 1 + ps.accumulate) * p
             c["glb_psum_writes"] += m_groups * shape.k_folds * p
             c["rf_weight_reads"] += outputs * kw
-            c["rf_weight_writes"] += ps.m_count * kw
+            c["rf_weight_writes"] += t.M * kw
         else:
             c["glb_weight_reads"] += folds * kw
+            c["glb_psum_reads"] += ps.accumulate * m_groups * p  # the drain's read-modify-write
             c["glb_psum_writes"] += m_groups * p
             c["rf_psum_reads"] += outputs * kw  # kw-1 accumulate reads + one drain read per output
             c["rf_psum_writes"] += outputs * kw

@@ -4,15 +4,16 @@ The testbench (cocotb) and the Amaranth-simulator tests execute these ops in
 order on the ``qconv_top`` host port; the program is what a real driver would
 do. A layer is split into passes by :func:`model.tiling.plan`; each pass is
 
-1. :class:`HostWrite` of its input words and weight words (skipped for a tile
-   already in the buffer from the previous pass),
-2. one :class:`HostRun` with the packed layer descriptor of the pass,
-3. :class:`HostRead` of every output of the pass.
+1. :class:`HostWrite` of its input tile (halo included) and weight tile (skipped for
+   a tile already in the buffer from the previous pass),
+2. one :class:`HostRun` with the packed descriptor of the pass's tile,
+3. :class:`HostRead` of every output of the pass, after the last channel tile of
+   those outputs (earlier channel tiles leave partial sums in the psum buffer).
 
-The buffer layouts (``n``, ``m`` local to the pass) and the descriptor's
+The buffer layouts (every index local to the pass's tile) and the descriptor's
 fields are the contract's (:mod:`model.contract`). The descriptor carries the layer fields and values a driver precomputes so
 the hardware needs no divider or multiplier (``E``, ``F``, ``P``, ``Kw``,
-``H*W``, ``Cw*H*W``, ``stride*W``, ``pad*W``, the fold counts, the channel mask
+``H*W``, ``Cw*H*W``, ``stride*W``, ``pad_top*W``, the fold counts, the channel mask
 of the last word of a pixel).
 """
 
@@ -24,8 +25,8 @@ import numpy as np
 
 from model.config import AcceleratorConfig
 from model.contract import (
-    REQUANT_CHANNELS, REQUANT_FIELDS, REQUANT_ZERO_POINT_BITS, Buffer, pack_descriptor, pass_shape, reduction_words,
-    requant_address,
+    REQUANT_CHANNELS, REQUANT_FIELDS, REQUANT_ZERO_POINT_BITS, Buffer, Tile, pack_descriptor, pass_shape,
+    reduction_words, requant_address,
 )
 from model.conv import check_layer_operands, pack_bits
 from model.layer import ConvLayer
@@ -114,23 +115,24 @@ def _requant_fields(rq: RequantParams | None) -> dict:
             "zero_point": int(rq.zero_point) & ((1 << REQUANT_ZERO_POINT_BITS) - 1)}
 
 
-def descriptor_fields(config: AcceleratorConfig, layer: ConvLayer, n_count: int, m_count: int) -> dict:
-    """Descriptor of a pass of ``n_count`` images and ``m_count`` filters of ``layer``.
+def descriptor_fields(config: AcceleratorConfig, tile: Tile, accumulate: bool = False) -> dict:
+    """Descriptor of a pass computing ``tile`` (:class:`model.contract.Tile`; a whole layer is
+    :func:`model.contract.whole_tile`); ``accumulate``: add to the partial sums in the psum buffer.
 
     The hardware steps a window by ``stride`` only between output columns (when ``F > 1``)
     and by ``stride*W`` only between output rows (when ``E > 1``); a stride it never takes
     is sent as 0, so a single-output layer with a huge stride still fits the descriptor.
     """
-    shape = pass_shape(config, layer, n_count, m_count)
-    last_channels = layer.C - (shape.Cw - 1) * config.channels_per_word
+    shape = pass_shape(config, tile)
     return {
-        "Cw": shape.Cw, "H": layer.H, "W": layer.W,
-        "R": layer.R, "S": layer.S, "stride": layer.stride if layer.E > 1 or layer.F > 1 else 0, "pad": layer.pad,
-        "E": layer.E, "F": layer.F, "P": shape.P, "Kw": shape.Kw, "HW": layer.H * layer.W,
-        "CwHW": shape.Cw * layer.H * layer.W, "strideW": layer.stride * layer.W if layer.E > 1 else 0,
-        "padW": layer.pad * layer.W, "m_groups": shape.m_groups, "last_cols": shape.last_cols,
-        "k_folds": shape.k_folds, "p_folds": shape.p_folds,
-        "last_mask": (1 << last_channels) - 1,
+        "Cw": shape.Cw, "H": tile.H, "W": tile.W,
+        "R": tile.R, "S": tile.S, "stride": tile.stride if tile.E > 1 or tile.F > 1 else 0,
+        "pad_top": tile.pad_top, "pad_left": tile.pad_left,
+        "E": tile.E, "F": tile.F, "P": shape.P, "Kw": shape.Kw, "HW": tile.H * tile.W,
+        "CwHW": shape.Cw * tile.H * tile.W, "strideW": tile.stride * tile.W if tile.E > 1 else 0,
+        "pad_topW": tile.pad_top * tile.W, "m_groups": shape.m_groups, "last_cols": shape.last_cols,
+        "k_folds": shape.k_folds, "p_folds": shape.p_folds, "accumulate": int(accumulate),
+        "last_mask": (1 << tile.last_channels) - 1,
         **_requant_fields(None),
     }
 
@@ -142,28 +144,35 @@ def _words(config: AcceleratorConfig, a: np.ndarray) -> np.ndarray:
     return np.asarray(a, dtype=np.int64) & ((1 << config.bits) - 1)
 
 
-def _pass_ops(config: AcceleratorConfig, layer: ConvLayer, xw: np.ndarray, ww: np.ndarray, ps: Pass,
+def _pass_ops(config: AcceleratorConfig, xw: np.ndarray, ww: np.ndarray, ps: Pass,
               rq: RequantParams | None = None) -> list:
-    cols = config.cols
+    cols, t = config.cols, ps.tile
     ops: list = []
     if ps.load_ifmap:
-        tile = xw[ps.n0:ps.n0 + ps.n_count].reshape(-1)  # ((n*Cw + cw)*H + h)*W + w order
+        # ((n*Cw + cw)*H + h)*W + w order, every index local to the tile
+        tile = xw[ps.n0:ps.n0 + t.N, ps.cw0:ps.cw0 + ps.cw_count, ps.h0:ps.h0 + t.H, ps.w0:ps.w0 + t.W].reshape(-1)
         ops += [HostWrite(Buffer.IFMAP, addr, 0, int(v)) for addr, v in enumerate(tile)]
+    kw = reduction_words(config, t)
     if ps.load_weights:
-        kw = reduction_words(config, layer)
-        for ml in range(ps.m_count):
+        for ml in range(t.M):
             line0 = (ml // cols) * kw
             ops += [HostWrite(Buffer.WEIGHT, line0 + k, ml % cols, int(v))
-                    for k, v in enumerate(ww[ps.m0 + ml].reshape(-1))]
-    fields = descriptor_fields(config, layer, ps.n_count, ps.m_count) | _requant_fields(rq)
+                    for k, v in enumerate(ww[ps.m0 + ml, ps.cw0:ps.cw0 + ps.cw_count].reshape(-1))]
+    fields = descriptor_fields(config, t, ps.accumulate) | _requant_fields(rq)
+
+    def chan(m):  # raw reads ignore host_chan; a layer may have more filters than the parameter memory
+        return m if rq is not None else 0
+
     ops.append(HostRun(pack_descriptor(config, fields), fields))
-    E, F, P = layer.E, layer.F, fields["P"]
-    for nl in range(ps.n_count):
-        for ml in range(ps.m_count):
-            for e in range(E):
-                for f in range(F):
-                    line = (ml // cols) * P + (nl * E + e) * F + f
-                    ops.append(HostRead(Buffer.PSUM, line, ml % cols, (ps.n0 + nl, ps.m0 + ml, e, f), ps.m0 + ml))
+    if ps.read_out:
+        E, F, P = t.E, t.F, fields["P"]
+        for nl in range(t.N):
+            for ml in range(t.M):
+                for e in range(E):
+                    for f in range(F):
+                        line = (ml // cols) * P + (nl * E + e) * F + f
+                        ops.append(HostRead(Buffer.PSUM, line, ml % cols,
+                                            (ps.n0 + nl, ps.m0 + ml, ps.e0 + e, ps.f0 + f), chan(ps.m0 + ml)))
     return ops
 
 
@@ -199,5 +208,5 @@ def build_program(config: AcceleratorConfig, layer: ConvLayer, x: np.ndarray, w:
                 raise ValueError(f"requant {name} needs one entry per output channel (M={layer.M})")
         ops += requant_writes(config, requant)
     for ps in passes:
-        ops += _pass_ops(config, layer, xw, ww, ps, requant)
+        ops += _pass_ops(config, xw, ww, ps, requant)
     return ops

@@ -1,25 +1,41 @@
-"""Pass planner: split a layer whose tensors do not fit the global buffers into passes.
+"""Pass planner: split any layer into passes whose tiles fit the global buffers.
 
-A *pass* is one run of the accelerator on a chunk of images (``n0 .. n0+n_count``)
-and a chunk of filters (``m0 .. m0+m_count``, ``m0`` and the chunk size multiples
-of ``cols`` except for the last chunk). The host (the testbench playing DRAM)
-writes the pass's input and weight tiles into the global buffer, runs the pass
-and reads its outputs back. A tile already in the buffer from the previous pass
-is not written again.
+A *pass* is one run of the accelerator on a tile of the layer: images
+``n0 .. n0+n_count``, filters ``m0 .. m0+m_count`` (whole column groups but the
+last), channel words ``cw0 .. cw0+cw_count`` (``Cw = ceil(C / channels_per_word)``),
+output rows ``e0 .. e0+e_count`` and output columns ``f0 .. f0+f_count``. The host
+(the testbench playing DRAM) writes the pass's input tile -- the input rows and
+columns its windows touch, the *halo* included, clipped to the input -- and its
+weight tile into the global buffer, runs the pass and, after the last channel
+tile of those outputs, reads them back. The descriptor tells the hardware the
+tile's own sizes and where its first window starts (``pad_top``, ``pad_left``:
+the padding still above / left of the tile), so padding works by masking as for
+a whole layer. A tile already in the buffer from the previous pass is not
+written again.
 
-Buffer needs of a pass (``Cw = ceil(C / channels_per_word)``, ``Kw = Cw*R*S``,
-``groups = ceil(m_count / cols)``):
+Channel tiles of the same outputs run back to back (the channel loop is the
+innermost): the first computes its partial sums from zero, every later one adds
+to the partial sums the psum buffer holds (descriptor flag ``accumulate``), and
+only the last one's outputs are read. The accumulator is wide enough for the
+whole reduction because :func:`plan` refuses ``C*R*S > config.max_reduction``.
 
-* ifmap buffer: ``n_count * Cw * H * W`` words;
-* weight buffer: ``groups * Kw`` lines;
-* psum buffer: ``groups * n_count * E * F`` lines.
+Buffer needs of a pass (``rows``/``cols_in`` the input rows/columns of its
+tile, ``groups = ceil(m_count / cols)``):
 
-Two loop orders are considered, images outer (the ifmap tile changes least
-often) or filters outer (the weight tile changes least often); for every
-filter-chunk size the largest image chunk that fits is taken, and the plan with
-the fewest DRAM words (then the fewest passes) wins. Splitting the output
-rows ``E`` (with input halos) is out of scope: a layer must fit one whole image
-and ``cols`` filters at a time, else :func:`plan` raises.
+* ifmap buffer: ``n_count * cw_count * rows * cols_in`` words;
+* weight buffer: ``groups * cw_count * R * S`` lines;
+* psum buffer: ``groups * n_count * e_count * f_count`` lines.
+
+The search: every tile size ``ceil(X / k)`` of each dimension ``X`` (one per
+number of tiles ``k``: the smallest size with that many tiles, which fits
+whenever a larger one does), and two loop orders above the channel loop --
+``images-outer`` (filters innermost: the input tile stays while the filter
+tiles change) and ``filters-outer`` (the weight tile stays while the images
+and bands change); an order with the filter loop between the others never
+moves fewer words than one of these. The plan moving the fewest DRAM words wins,
+then the fewest cycles (:mod:`model.perf`'s pass formula), then the fewest passes.
+DRAM words: every input and weight word written (halos again for every band),
+every output read once.
 
 Used by the driver (:mod:`model.program`) and the analytical model
 (:mod:`model.perf`), so both see the same passes.
@@ -27,115 +43,269 @@ Used by the driver (:mod:`model.program`) and the analytical model
 
 from __future__ import annotations
 
+import enum
+import functools
+import itertools
 from dataclasses import dataclass
 
-from model.config import AcceleratorConfig
-from model.contract import reduction_words, words_per_pixel
+from model.config import AcceleratorConfig, Dataflow
+from model.contract import PIPELINE_TAIL, PassShape, Tile, pass_shape, words_per_pixel
 from model.layer import ConvLayer
 
-__all__ = ["Pass", "Plan", "plan"]
+__all__ = ["Order", "TileSizes", "Pass", "Plan", "plan", "band", "pass_cycles", "plan_words"]
+
+
+class Order(enum.StrEnum):
+    """Loop order of the passes above the (innermost) channel loop."""
+
+    IMAGES_OUTER = "images-outer"    #: images, rows, columns, then filters: the input tile stays
+    FILTERS_OUTER = "filters-outer"  #: filters, then images, rows, columns: the weight tile stays
+
+
+@dataclass(frozen=True)
+class TileSizes:
+    """Tile sizes of a plan: images, filters, channel words, output rows, output columns."""
+
+    n: int
+    m: int
+    cw: int
+    e: int
+    f: int
 
 
 @dataclass(frozen=True)
 class Pass:
-    """One run of the accelerator: images ``n0..n0+n_count-1`` x filters ``m0..m0+m_count-1``.
+    """One run of the accelerator (module notes); ``tile`` is what the hardware sees.
 
-    ``load_ifmap`` / ``load_weights`` are False when the tile is already in the
-    buffer from the previous pass.
+    ``h0``/``w0``: first input row/column of the input tile. ``load_ifmap`` /
+    ``load_weights`` are False when the tile is already in the buffer from the
+    previous pass; ``accumulate``: a later channel tile (adds to the psum buffer);
+    ``read_out``: the last channel tile (its outputs are read back).
     """
 
     n0: int
     n_count: int
     m0: int
     m_count: int
+    cw0: int
+    cw_count: int
+    e0: int
+    f0: int
+    h0: int
+    w0: int
+    tile: Tile
     load_ifmap: bool
     load_weights: bool
+    accumulate: bool
+    read_out: bool
 
 
 @dataclass(frozen=True)
 class Plan:
-    """The passes of a layer, in execution order, and the DRAM words they move."""
+    """The passes of a layer, in execution order, with the DRAM words and cycles they take."""
 
     passes: tuple[Pass, ...]
-    order: str  #: "images-outer" or "filters-outer"
+    order: Order
+    sizes: TileSizes
     dram_words: int
+    cycles: int
+
+    @property
+    def whole_images(self) -> bool:
+        """True when no pass cuts an image into bands or channel tiles (only images and filters are tiled)."""
+        return all(p.e0 == 0 and p.f0 == 0 and not p.accumulate for p in self.passes)
 
 
-def _need(config: AcceleratorConfig, layer: ConvLayer, n_count: int, groups: int) -> dict[str, tuple[int, int]]:
-    """Buffer name -> (needed, available) for a pass of ``n_count`` images and ``groups`` filter groups."""
-    cw = words_per_pixel(config, layer)
-    return {
-        "ifmap buffer": (n_count * cw * layer.H * layer.W, config.ifmap_depth),
-        "weight buffer": (groups * reduction_words(config, layer), config.weight_depth),
-        "psum buffer": (groups * n_count * layer.E * layer.F, config.psum_depth),
-    }
+def band(out0: int, count: int, size: int, kernel: int, stride: int, pad: int) -> tuple[int, int, int]:
+    """Input span of outputs ``out0 .. out0+count-1`` along one axis: (first index, length, padding before).
+
+    The windows touch ``out0*stride - pad .. (out0+count-1)*stride - pad + kernel - 1``;
+    the span is that clipped to ``0 .. size-1`` (it may be empty when every tap is padding),
+    and the padding before is how far the first window starts before the span.
+    """
+    start = out0 * stride - pad
+    end = (out0 + count - 1) * stride - pad + kernel
+    lo = start if start >= size else max(0, start)
+    return lo, max(0, min(size, end) - lo), lo - start
 
 
 def _chunks(total: int, size: int) -> list[tuple[int, int]]:
     return [(start, min(size, total - start)) for start in range(0, total, size)]
 
 
-def _passes(order: str, n_chunks, m_chunks) -> tuple[Pass, ...]:
-    passes = []
-    prev_n = prev_m = None
-    pairs = (
-        [(n, m) for n in n_chunks for m in m_chunks]
-        if order == "images-outer"
-        else [(n, m) for m in m_chunks for n in n_chunks]
-    )
-    for (n0, nc), (m0, mc) in pairs:
-        passes.append(Pass(n0, nc, m0, mc, load_ifmap=(n0, nc) != prev_n, load_weights=(m0, mc) != prev_m))
-        prev_n, prev_m = (n0, nc), (m0, mc)
+def _candidates(total: int) -> list[int]:
+    """Tile sizes ``ceil(total / k)``, one per number of tiles ``k``, largest first."""
+    return sorted({-(-total // k) for k in range(1, total + 1)}, reverse=True)
+
+
+@functools.lru_cache(maxsize=4096)
+def _axis(size: int, out: int, kernel: int, stride: int, pad: int, t: int) -> tuple[int, int]:
+    """(sum, max) of the input span lengths of the bands of ``t`` outputs along one axis."""
+    lengths = [band(o0, c, size, kernel, stride, pad)[1] for o0, c in _chunks(out, t)]
+    return sum(lengths), max(lengths)
+
+
+def _tile(config: AcceleratorConfig, layer: ConvLayer, n_count, m_count, cw0, cw_count, e0, e_count, f0, f_count):
+    h0, h, top = band(e0, e_count, layer.H, layer.R, layer.stride, layer.pad)
+    w0, w, left = band(f0, f_count, layer.W, layer.S, layer.stride, layer.pad)
+    cpw = config.channels_per_word
+    channels = min(layer.C, (cw0 + cw_count) * cpw) - cw0 * cpw
+    tile = Tile(N=n_count, M=m_count, C=channels, H=h, W=w, E=e_count, F=f_count, R=layer.R, S=layer.S,
+                stride=layer.stride, pad_top=top, pad_left=left, last_channels=channels - (cw_count - 1) * cpw)
+    return tile, h0, w0
+
+
+def _periods(config: AcceleratorConfig, shape: PassShape) -> list[int]:
+    """Lengths of the controller's periods in one pass (see :mod:`model.perf`)."""
+    g, span = config.rf_sets, config.rows * config.rf_sets
+    os_ = config.dataflow is Dataflow.OS
+    periods = [span]
+    for f in range(shape.folds):
+        side = f + 1 < shape.folds or (os_ and f >= 1)  # a load or a drain shares the period
+        periods.append(g * max(shape.stream, config.rows if side else 0))
+    if os_:
+        periods.append(span)
+    return periods
+
+
+def pass_cycles(config: AcceleratorConfig, tile: Tile) -> int:
+    """Cycles of one pass computing ``tile``, from the cycle after ``start`` to the cycle ``done`` rises."""
+    return sum(_periods(config, pass_shape(config, tile))) + PIPELINE_TAIL[config.dataflow] + 1
+
+
+def _passes(config: AcceleratorConfig, layer: ConvLayer, order: Order, sizes: TileSizes) -> tuple[Pass, ...]:
+    cw = words_per_pixel(config, layer)
+    dims = {"n": _chunks(layer.N, sizes.n), "m": _chunks(layer.M, sizes.m), "e": _chunks(layer.E, sizes.e),
+            "f": _chunks(layer.F, sizes.f)}
+    loops = ("n", "e", "f", "m") if order is Order.IMAGES_OUTER else ("m", "n", "e", "f")
+    c_chunks = _chunks(cw, sizes.cw)
+    passes, prev_in, prev_w = [], None, None
+    for outer in itertools.product(*(dims[d] for d in loops)):
+        at = dict(zip(loops, outer))
+        (n0, nc), (m0, mc), (e0, ec), (f0, fc) = at["n"], at["m"], at["e"], at["f"]
+        for ci, (c0, cc) in enumerate(c_chunks):
+            tile, h0, w0 = _tile(config, layer, nc, mc, c0, cc, e0, ec, f0, fc)
+            key_in, key_w = (n0, c0, e0, f0), (m0, c0)
+            passes.append(Pass(n0, nc, m0, mc, c0, cc, e0, f0, h0, w0, tile, load_ifmap=key_in != prev_in,
+                               load_weights=key_w != prev_w, accumulate=ci > 0, read_out=ci == len(c_chunks) - 1))
+            prev_in, prev_w = key_in, key_w
     return tuple(passes)
 
 
-def _dram_words(config: AcceleratorConfig, layer: ConvLayer, passes: tuple[Pass, ...]) -> int:
-    cw, kw = words_per_pixel(config, layer), reduction_words(config, layer)
-    words = layer.N * layer.M * layer.E * layer.F  # every output is read back once
+def plan_words(config: AcceleratorConfig, layer: ConvLayer, passes: tuple[Pass, ...]) -> int:
+    """DRAM words ``passes`` move: the input and weight words written, the outputs read."""
+    words = 0
     for p in passes:
-        words += p.load_ifmap * p.n_count * cw * layer.H * layer.W + p.load_weights * p.m_count * kw
+        t = p.tile
+        words += p.load_ifmap * t.N * p.cw_count * t.H * t.W + p.load_weights * t.M * p.cw_count * t.R * t.S
+        words += p.read_out * t.N * t.M * t.E * t.F
     return words
 
 
-def plan(config: AcceleratorConfig, layer: ConvLayer) -> Plan:
-    """The pass plan of ``layer`` on ``config`` (fewest DRAM words, then fewest passes).
+def _words(layer: ConvLayer, cw: int, order: Order, sizes: TileSizes) -> int:
+    """:func:`plan_words` of the plan of ``order`` and ``sizes``, in closed form."""
+    tn, tm, tc = -(-layer.N // sizes.n), -(-layer.M // sizes.m), -(-cw // sizes.cw)
+    te, tf = -(-layer.E // sizes.e), -(-layer.F // sizes.f)
+    rows = _axis(layer.H, layer.E, layer.R, layer.stride, layer.pad, sizes.e)[0]
+    cols = _axis(layer.W, layer.F, layer.S, layer.stride, layer.pad, sizes.f)[0]
+    inputs, weights = layer.N * cw * rows * cols, layer.M * cw * layer.R * layer.S
+    outer = tn * te * tf
+    if tc > 1:  # every pass changes its channel tile: both tiles are written every pass
+        inputs, weights = tm * inputs, outer * weights
+    elif order is Order.IMAGES_OUTER:
+        weights *= 1 if tm == 1 else outer
+    else:
+        inputs *= 1 if outer == 1 else tm
+    return inputs + weights + layer.N * layer.M * layer.E * layer.F
 
-    Raises
-    ------
-    ValueError
-        If the layer is grouped (``groups > 1``: the hardware runs ungrouped
-        layers only; lower it to one layer per group), ``C*R*S`` exceeds
-        ``config.max_reduction``, or one image with ``cols`` filters does not
-        fit a buffer; the message names the buffer, the size needed and the
-        size available.
-    """
+
+def _cycles(config: AcceleratorConfig, layer: ConvLayer, sizes: TileSizes) -> int:
+    """Cycles of every pass of a plan with ``sizes`` (order does not matter), by tile variant."""
+    cpw, cw = config.channels_per_word, words_per_pixel(config, layer)
+
+    def variants(total, size):
+        full, rest = divmod(total, size)
+        return [(size, full)] + ([(rest, 1)] if rest else [])
+
+    total = 0
+    for (n, a), (m, b), (c, k), (e, d), (f, g) in itertools.product(
+            variants(layer.N, sizes.n), variants(layer.M, sizes.m), variants(cw, sizes.cw),
+            variants(layer.E, sizes.e), variants(layer.F, sizes.f)):
+        channels = c * cpw  # only the fold counts matter here: Kw = c*R*S whatever the last word holds
+        tile = Tile(N=n, M=m, C=channels, H=1, W=1, E=e, F=f, R=layer.R, S=layer.S, stride=layer.stride,
+                    pad_top=0, pad_left=0, last_channels=cpw)
+        total += a * b * k * d * g * pass_cycles(config, tile)
+    return total
+
+
+def _refuse(config: AcceleratorConfig, layer: ConvLayer) -> None:
     if layer.groups != 1:
         raise ValueError(f"layer {layer} has groups={layer.groups}; the accelerator runs groups=1 only "
                          f"(run it as {layer.groups} ungrouped layers, one per group)")
     if layer.reduction > config.max_reduction:
         raise ValueError(
             f"layer C*R*S={layer.reduction} exceeds max_reduction={config.max_reduction} of this build "
-            f"(weight_depth={config.weight_depth} x channels_per_word={config.channels_per_word})"
+            f"(the accumulator's {config.acc_bits} bits hold no longer reduction)"
         )
-    for name, (needed, available) in _need(config, layer, 1, 1).items():
+    smallest = {
+        "ifmap buffer": (_axis(layer.H, layer.E, layer.R, layer.stride, layer.pad, 1)[1]
+                         * _axis(layer.W, layer.F, layer.S, layer.stride, layer.pad, 1)[1], config.ifmap_depth,
+                         "words", "the window of one output pixel in one channel word"),
+        "weight buffer": (layer.R * layer.S, config.weight_depth, "lines", "one channel word of the R*S taps"),
+    }
+    for name, (needed, available, unit, what) in smallest.items():
         if needed > available:
-            raise ValueError(
-                f"layer {layer} does not fit: one image with {config.cols} filters needs {needed} "
-                f"{'words' if name == 'ifmap buffer' else 'lines'} of the {name}, which has {available} "
-                f"(splitting output rows is not supported)"
-            )
-    m_groups = -(-layer.M // config.cols)
-    best = None
-    for groups in range(1, m_groups + 1):
-        if any(n > a for n, a in _need(config, layer, 1, groups).values()):
-            break
-        per_image = _need(config, layer, 1, groups)
-        n_count = min(layer.N, *(per_image[b][1] // per_image[b][0] for b in ("ifmap buffer", "psum buffer")))
-        n_chunks = _chunks(layer.N, n_count)
-        m_chunks = _chunks(layer.M, groups * config.cols)
-        for order in ("images-outer", "filters-outer"):
-            passes = _passes(order, n_chunks, m_chunks)
-            key = (_dram_words(config, layer, passes), len(passes))
-            if best is None or key < best[0]:
-                best = (key, Plan(passes, order, key[0]))
-    return best[1]
+            raise ValueError(f"layer {layer} cannot be tiled: {what} needs {needed} {unit} of the {name}, "
+                             f"which has {available}")
+
+
+@functools.lru_cache(maxsize=256)
+def plan(config: AcceleratorConfig, layer: ConvLayer) -> Plan:
+    """The pass plan of ``layer`` on ``config``: fewest DRAM words, then fewest cycles, then fewest passes.
+
+    Raises
+    ------
+    ValueError
+        If the layer is grouped (``groups > 1``: the hardware runs ungrouped
+        layers only; lower it to one layer per group), ``C*R*S`` exceeds
+        ``config.max_reduction``, or even the smallest tile (one output pixel,
+        one channel word, one filter) does not fit a buffer; the message names
+        the buffer, the size needed and the size available.
+    """
+    _refuse(config, layer)
+    cw, cols = words_per_pixel(config, layer), config.cols
+    m_groups = -(-layer.M // cols)
+    taps = layer.R * layer.S
+    best_words, tied = None, []
+    for c in _candidates(cw):
+        for g in _candidates(m_groups):
+            if g * c * taps > config.weight_depth:
+                continue
+            m = min(layer.M, g * cols)
+            for f in _candidates(layer.F):
+                cols_in = _axis(layer.W, layer.F, layer.S, layer.stride, layer.pad, f)[1]
+                for e in _candidates(layer.E):
+                    rows_in = _axis(layer.H, layer.E, layer.R, layer.stride, layer.pad, e)[1]
+                    per_image = (c * rows_in * cols_in, g * e * f)
+                    if per_image[0] > config.ifmap_depth or per_image[1] > config.psum_depth:
+                        continue
+                    n_max = min(layer.N, config.ifmap_depth // max(per_image[0], 1), config.psum_depth // per_image[1])
+                    for n in _candidates(layer.N):
+                        if n > n_max:
+                            continue
+                        sizes = TileSizes(n=n, m=m, cw=c, e=e, f=f)
+                        for order in Order:
+                            words = _words(layer, cw, order, sizes)
+                            if best_words is None or words < best_words:
+                                best_words, tied = words, [(order, sizes)]
+                            elif words == best_words:
+                                tied.append((order, sizes))
+
+    def passes_count(sizes):
+        return (-(-layer.N // sizes.n)) * (-(-layer.M // sizes.m)) * (-(-cw // sizes.cw)) * (
+            -(-layer.E // sizes.e)) * (-(-layer.F // sizes.f))
+
+    cycles = {sizes: _cycles(config, layer, sizes) for _, sizes in tied}
+    order, sizes = min(tied, key=lambda t: (cycles[t[1]], passes_count(t[1]), list(Order).index(t[0])))
+    passes = _passes(config, layer, order, sizes)
+    return Plan(passes, order, sizes, plan_words(config, layer, passes), cycles[sizes])

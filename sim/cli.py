@@ -21,7 +21,8 @@ from model.layer import ConvLayer, parse_layer
 __all__ = ["main", "add_config_args", "config_from_args", "add_layer_arg"]
 
 # Config fields a command line may override, with their argparse types.
-_CONFIG_FIELDS = ("rows", "cols", "bits", "rf_depth", "pack", "ifmap_depth", "weight_depth", "psum_depth")
+_CONFIG_FIELDS = ("rows", "cols", "bits", "rf_depth", "pack", "ifmap_depth", "weight_depth", "psum_depth",
+                  "max_reduction")
 
 
 def add_config_args(parser: argparse.ArgumentParser) -> None:

@@ -30,7 +30,8 @@ FAULT_CONFIGS: dict[str, AcceleratorConfig] = {
 }
 
 #: Layers (and operand seeds) every mutant of a target runs: together they exercise padding, stride,
-#: several reduction folds, a partial filter group, several passes, N > 1, 1x1 and input-sized kernels.
+#: several reduction folds, a partial filter group, several passes, N > 1, 1x1 and input-sized kernels,
+#: channel tiles accumulated in the psum buffer and row bands.
 FAULT_JOBS: dict[str, list[tuple[ConvLayer, int]]] = {
     target: [(parse_layer(text), seed) for text, seed in jobs]
     for target, jobs in {
@@ -40,6 +41,7 @@ FAULT_JOBS: dict[str, list[tuple[ConvLayer, int]]] = {
             ("N=3,C=2,H=4,W=4,M=2,R=1,S=1,stride=1,pad=0", 13),   # 1x1, several passes (ifmap buffer)
             ("N=1,C=2,H=3,W=3,M=7,R=3,S=3,stride=1,pad=0", 14),   # kernel as large as the input, 3 filter groups
             ("N=1,C=1,H=4,W=4,M=8,R=2,S=2,stride=1,pad=0", 15),   # 3 filter groups in one pass
+            ("N=1,C=4,H=6,W=6,M=3,R=3,S=3,stride=2,pad=1", 16),   # channel tiles (Kw 36 > 24 lines), row bands
         ],
         "os": [
             ("N=1,C=2,H=5,W=5,M=4,R=3,S=3,stride=1,pad=1", 21),
@@ -47,6 +49,7 @@ FAULT_JOBS: dict[str, list[tuple[ConvLayer, int]]] = {
             ("N=3,C=2,H=4,W=4,M=2,R=1,S=1,stride=1,pad=0", 23),
             ("N=1,C=2,H=3,W=3,M=7,R=3,S=3,stride=1,pad=0", 24),
             ("N=1,C=1,H=4,W=4,M=8,R=2,S=2,stride=1,pad=0", 25),
+            ("N=1,C=4,H=6,W=6,M=3,R=3,S=3,stride=2,pad=1", 26),
         ],
         "binary": [
             ("N=1,C=7,H=4,W=4,M=3,R=3,S=3,stride=1,pad=1", 31),   # a partial second word (7 channels, pack 5)
@@ -103,6 +106,12 @@ FAULTS: tuple[Fault, ...] = (
           "ws", "qconv_top.array", r"ctrl__acc_first \? \d+'h0+ : acc0;", "acc0;"),
     Fault("ws_psum_fold_dropped", "the psum read-modify-write ignores the stored partial sum (drops earlier folds)",
           "ws", "qconv_top", r"psum_first \? (\d+'h0+) : psum_data\[\d+:\d+\];", r"\1;", count=3),
+    Fault("ws_accumulate_ignored", "a later channel tile's first word group overwrites the partial sums of the "
+          "earlier channel tiles instead of adding to them", "ws", "qconv_top.controller.issue",
+          rf"(assign {_ID}= )~ <<schedule__desc.accumulate>>;", r"\g<1>1'h1;"),
+    Fault("os_drain_accumulate_ignored", "the OS drain of a later channel tile writes its sums without adding "
+          "the stored partial sums (no read-modify-write)", "os", "qconv_top.controller.issue",
+          r"assign psum_first = ~ <<schedule__desc.accumulate>>;", "assign psum_first = 1'h1;"),
     Fault("pad_high_bound_off_by_one", "the 'inside the input' test accepts row h == H (h <= H instead of h < H)",
           "ws", "qconv_top.controller.issue", r"\) < \$signed\(\{ 1'h0, <<schedule__desc.H>> \}\);",
           r") <= $signed({ 1'h0, <<schedule__desc.H>> });", count=4),

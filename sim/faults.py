@@ -58,10 +58,11 @@ class FaultNotApplied(RuntimeError):
 
 
 def _expand(text: str, escape: bool, config: AcceleratorConfig) -> str:
-    """``text`` with every ``<<SIGNAL.FIELD>>`` replaced by ``SIGNAL[hi:lo]``, that field's slice."""
+    """``text`` with every ``<<SIGNAL.FIELD>>`` replaced by ``SIGNAL[hi:lo]``, that field's slice
+    (``SIGNAL[bit]`` for a one-bit field, as Yosys writes it)."""
     slices, offset = {}, 0
     for name, width in desc_fields(config):
-        slices[name] = f"[{offset + width - 1}:{offset}]"
+        slices[name] = f"[{offset}]" if width == 1 else f"[{offset + width - 1}:{offset}]"
         offset += width
 
     def one(found: re.Match) -> str:

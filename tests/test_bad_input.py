@@ -130,18 +130,19 @@ def test_binary_data_must_be_bits():
 
 # -- items that need the RTL: the built design's limits, the Verilog beside its JSON, the simulator -------------
 
-TINY = AcceleratorConfig.preset("tiny", bits=8)  # 2x2, weight_depth 128: max_reduction 128
+TINY = AcceleratorConfig.preset("tiny", bits=8)  # 2x2, ifmap 1024 words, weights 128 lines; max_reduction 8192
 
 
 @pytest.mark.parametrize("layer, argv, message", [
-    pytest.param(ConvLayer(C=16, H=4, W=4, M=2, R=3, S=3), "C=16,H=4,W=4,M=2,R=3,S=3",
-                 r"layer C\*R\*S=144 exceeds max_reduction=128 of this build \(weight_depth=128 x channels_per_word=1\)",
-                 id="accumulator-overflow"),
-    pytest.param(ConvLayer(C=2, H=32, W=32, M=2, R=3, S=3), "C=2,H=32,W=32,M=2,R=3,S=3",
-                 r"does not fit: one image with 2 filters needs 2048 words of the ifmap buffer, which has 1024",
-                 id="ifmap-buffer-too-small"),
-    pytest.param(ConvLayer(C=1, H=30, W=30, M=2, R=3, S=3, pad=1), "C=1,H=30,W=30,M=2,R=3,S=3,pad=1",
-                 r"needs 900 lines of the psum buffer, which has 512", id="psum-buffer-too-small"),
+    pytest.param(ConvLayer(C=1000, H=3, W=3, M=2, R=3, S=3), "C=1000,H=3,W=3,M=2,R=3,S=3",
+                 r"layer C\*R\*S=9000 exceeds max_reduction=8192 of this build \(the accumulator's 29 bits hold no "
+                 r"longer reduction\)", id="accumulator-overflow"),
+    pytest.param(ConvLayer(C=1, H=40, W=40, M=2, R=33, S=33), "C=1,H=40,W=40,M=2,R=33,S=33",
+                 r"cannot be tiled: the window of one output pixel in one channel word needs 1089 words of the ifmap "
+                 r"buffer, which has 1024", id="ifmap-buffer-too-small"),
+    pytest.param(ConvLayer(C=1, H=12, W=12, M=2, R=12, S=12), "C=1,H=12,W=12,M=2,R=12,S=12",
+                 r"cannot be tiled: one channel word of the R\*S taps needs 144 lines of the weight buffer, which has 128",
+                 id="weight-buffer-too-small"),
 ])
 def test_layer_that_does_not_fit_the_built_design(capsys, layer, argv, message):
     from model.perf import predict
@@ -163,7 +164,7 @@ def designs(tmp_path_factory):
     from hw.verilog import generate
 
     root = tmp_path_factory.mktemp("designs")
-    four = AcceleratorConfig(rows=1, cols=2, bits=4, ifmap_depth=16, weight_depth=4, psum_depth=4)
+    four = AcceleratorConfig(rows=1, cols=2, bits=4, ifmap_depth=16, weight_depth=4, psum_depth=4, max_reduction=4)
     six = four.replace(bits=6)
     return {config.bits: (config, *generate(config, root / f"b{config.bits}")) for config in (four, six)}
 
@@ -206,7 +207,7 @@ def test_verilog_of_another_configuration_beside_the_json(designs, capsys):
         check_design(other_verilog, config_json, config)
     status, err = qconv(capsys, "check-design", str(other_verilog), "--config-json", str(config_json),
                         "--rows", "1", "--cols", "2", "--bits", "4", "--ifmap-depth", "16", "--weight-depth", "4",
-                        "--psum-depth", "4")
+                        "--psum-depth", "4", "--max-reduction", "4")
     assert status == 2 and re.search(message, err), err
 
 

@@ -27,10 +27,14 @@ def test_scale_to_fit_keeps_fitting_layers_and_shrinks_others():
     configs = [TINY.replace(dataflow=d) for d in ("os", "ws")]
     small = ConvLayer(C=2, H=6, W=6, M=4, R=3, S=3)
     assert scale_to_fit(configs, small) is small
-    big = scale_to_fit(configs, NAMED_LAYERS["resnet18_conv4"])  # C*R*S = 2304 > max_reduction 128
+    assert scale_to_fit(configs, NAMED_LAYERS["resnet18_conv4"]) is NAMED_LAYERS["resnet18_conv4"]  # tiled
+    big = scale_to_fit(configs, ConvLayer(C=1000, H=8, W=8, M=4, R=3, S=3))  # C*R*S = 9000 > max_reduction 8192
     assert big.R == 3 and big.C * 9 <= TINY.max_reduction
+    whole = scale_to_fit(configs, NAMED_LAYERS["resnet18_conv4"], whole_images=True)  # 2304 > 128 weight lines
+    assert whole.C * 9 <= TINY.weight_depth
     for c in configs:
         plan(c, big)
+        assert plan(c, whole).whole_images
 
 
 def test_quality_section_never_beats_the_ideal_bound():

@@ -43,9 +43,9 @@ def test_keyword_only_and_frozen():
 
 
 @pytest.mark.parametrize("bits", range(2, 17))
-@pytest.mark.parametrize("weight_depth", [1, 2, 3, 1000, 2048])
-def test_accumulator_holds_worst_case_and_is_minimal(bits, weight_depth):
-    config = AcceleratorConfig(bits=bits, weight_depth=weight_depth)
+@pytest.mark.parametrize("max_reduction", [1, 2, 3, 1000, 2048, 4608, 8192])
+def test_accumulator_holds_worst_case_and_is_minimal(bits, max_reduction):
+    config = AcceleratorConfig(bits=bits, max_reduction=max_reduction)
     k = config.max_reduction
     worst = k * (-(2 ** (bits - 1))) ** 2  # every product at its largest: (-2^(b-1))^2
     most_negative = k * (-(2 ** (bits - 1))) * (2 ** (bits - 1) - 1)
@@ -55,11 +55,10 @@ def test_accumulator_holds_worst_case_and_is_minimal(bits, weight_depth):
 
 
 @pytest.mark.parametrize("pack", [1, 7, 64])
-@pytest.mark.parametrize("weight_depth", [1, 5, 2048])
-def test_binary_accumulator_holds_plus_minus_k(pack, weight_depth):
-    config = AcceleratorConfig(bits=1, pack=pack, weight_depth=weight_depth)
+@pytest.mark.parametrize("max_reduction", [1, 5, 2048, 8192])
+def test_binary_accumulator_holds_plus_minus_k(pack, max_reduction):
+    config = AcceleratorConfig(bits=1, pack=pack, max_reduction=max_reduction)
     k = config.max_reduction
-    assert k == weight_depth * pack
     assert k <= 2 ** (config.acc_bits - 1) - 1 and -k >= -(2 ** (config.acc_bits - 1))
     assert k > 2 ** (config.acc_bits - 2) - 1
     assert config.word_bits == pack
@@ -67,7 +66,15 @@ def test_binary_accumulator_holds_plus_minus_k(pack, weight_depth):
 
 def test_multibit_word_is_one_channel():
     config = AcceleratorConfig(bits=4, pack=16)
-    assert config.word_bits == 4 and config.channels_per_word == 1 and config.max_reduction == config.weight_depth
+    assert config.word_bits == 4 and config.channels_per_word == 1
+
+
+def test_max_reduction_is_validated_and_serialised():
+    with pytest.raises(ValueError, match="max_reduction"):
+        AcceleratorConfig(max_reduction=0)
+    config = AcceleratorConfig(max_reduction=300)
+    assert AcceleratorConfig.from_json(config.to_json()) == config
+    assert AcceleratorConfig().acc_bits == 2 * 8 + 13  # 8-bit products, K up to 8192
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))

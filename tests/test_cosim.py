@@ -14,6 +14,7 @@ from model.layer import parse_layer
 from model.perf import predict
 from sim.runner import build, run
 from sim.simulators import SIMULATORS
+from tiled_layers import TILING, tiled_cases
 
 pytestmark = pytest.mark.cosim
 
@@ -45,6 +46,22 @@ def test_rtl_matches_model(simulator, dataflow, bits, require_simulator):
     results = run(build(config, simulator, cxx_opt="-O0"), jobs)
     failures = [_describe(r) for r in results if not r["pass"]]
     assert not failures, f"{simulator} {dataflow} bits={bits}:\n" + "\n".join(failures)
+
+
+#: Tiled layers: each simulator runs both dataflows and 8-bit, binary and 16-bit builds between them.
+TILED_BUILDS = [("icarus", "ws", 8), ("icarus", "os", 1), ("icarus", "os", 16),
+                ("verilator", "os", 8), ("verilator", "ws", 1), ("verilator", "ws", 16)]
+
+
+@pytest.mark.parametrize("simulator, dataflow, bits", TILED_BUILDS, ids=lambda v: str(v))
+def test_tiled_layers_rtl_matches_model(simulator, dataflow, bits, require_simulator):
+    """Row bands (stride 2, padding), column bands, channel, filter and image tiles of :mod:`tiled_layers`."""
+    require_simulator(simulator)
+    config = AcceleratorConfig(**TILING, dataflow=dataflow, bits=bits)
+    jobs = [(layer, seed) for seed, layer in enumerate(tiled_cases(config).values(), start=1)]
+    results = run(build(config, simulator, cxx_opt="-O0"), jobs)
+    failures = [_describe(r) for r in results if not r["pass"]]
+    assert not failures, f"{simulator} {dataflow} bits={bits} tiled:\n" + "\n".join(failures)
 
 
 def _describe(result: dict) -> str:

@@ -39,7 +39,7 @@ def _counters(**values):
 
 
 def test_accelerator_energy_from_hand_written_counters():
-    config = AcceleratorConfig(rows=2, cols=4, bits=8, dataflow="ws", weight_depth=16)  # acc_bits = 2*8 + 4 = 20
+    config = AcceleratorConfig(rows=2, cols=4, bits=8, dataflow="ws", max_reduction=16)  # acc_bits = 2*8 + 4 = 20
     assert config.acc_bits == 20
     c = _counters(cycles=100, macs=1000, dram_ifmap_reads=10, dram_weight_reads=20, dram_psum_writes=5,
                   glb_ifmap_reads=30, glb_ifmap_writes=10, glb_weight_reads=7, glb_weight_writes=20,

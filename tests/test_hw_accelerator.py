@@ -7,6 +7,7 @@ differences over each layer's program).
 import numpy as np
 import pytest
 from hw_exec import run_layers
+from tiled_layers import TILING, tiled_cases
 
 from model.config import AcceleratorConfig
 from model.conv import conv2d_layer
@@ -91,3 +92,19 @@ def test_buffer_deeper_than_ifmap_buffer(config, layer):
     bad = np.argwhere(out != want)
     assert not bad.size, f"output {tuple(bad[0])} is {out[tuple(bad[0])]}, want {want[tuple(bad[0])]}"
     assert counters == predict(config, layer).counters
+
+
+@pytest.mark.parametrize("overrides", [dict(dataflow=df, bits=b) for df in ("ws", "os") for b in (8, 1, 16)], ids=_id)
+def test_tiled_layers_match_golden_model_and_performance_model(overrides):
+    """Row bands (stride 2, padding), column bands, channel tiles (partial sums kept), filter and image tiles."""
+    config = AcceleratorConfig(**TILING, **overrides)
+    layers = tiled_cases(config)
+    rng = np.random.default_rng(3)
+    jobs = [(layer, *random_operands(layer, config.bits, rng)) for layer in layers.values()]
+    for name, (layer, x, w), (out, counters) in zip(layers, jobs, run_layers(config, jobs)):
+        want = conv2d_layer(x, w, layer, config.bits)
+        bad = np.argwhere(out != want)
+        assert not bad.size, f"{name}: output {tuple(bad[0])} is {out[tuple(bad[0])]}, want {want[tuple(bad[0])]}"
+        predicted = predict(config, layer)
+        wrong = {k: (v, predicted.counters[k]) for k, v in counters.items() if v != predicted.counters[k]}
+        assert not wrong, f"{name}: counters (rtl, model) differ: {wrong}"

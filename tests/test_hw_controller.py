@@ -12,7 +12,7 @@ from amaranth.sim import Simulator
 from hw.controller import Controller
 from model.config import AcceleratorConfig
 from model.layer import ConvLayer
-from model.contract import pack_descriptor, reduction_words, words_per_pixel
+from model.contract import pack_descriptor, reduction_words, whole_tile, words_per_pixel
 from model.program import descriptor_fields
 
 
@@ -69,7 +69,7 @@ def _expected(config, layer):
 
 def _simulate(config, layer):
     dut = Controller(config)
-    desc = pack_descriptor(config, descriptor_fields(config, layer, layer.N, layer.M))
+    desc = pack_descriptor(config, descriptor_fields(config, whole_tile(config, layer)))
     ifmap, weights = [], []
 
     async def bench(ctx):

@@ -29,7 +29,7 @@ def test_network_stages_on_the_rtl_match_the_golden_model(bits):
     rng = np.random.default_rng(5)
     images = rng.uniform(0, 1, (1, 1, 8, 8))
     network = _network(bits, rng, images)
-    config = AcceleratorConfig.preset("tiny", bits=bits, rows=4, cols=4, weight_depth=256, pack=64)
+    config = AcceleratorConfig.preset("tiny", bits=bits, rows=4, cols=4, weight_depth=256, pack=64, max_reduction=2**14)
     golden = golden_stage_outputs(network, images)
     host = network.input_bits(images) if bits == 1 else network.quantize_input(images)
     for stage, want in zip(accelerator_stages(network, len(images)), golden):

@@ -11,7 +11,7 @@ import pytest
 
 from model.config import AcceleratorConfig
 from model.conv import conv2d_int
-from model.layer import NAMED_LAYERS
+from model.layer import NAMED_LAYERS, ConvLayer
 from model.network import RequantRule, golden_accelerator, import_model, prepare
 from model.network.builders import MOBILENET_V1, digits_cnn, mobilenet_v1, resnet
 from model.network.graph import ConvNode
@@ -97,7 +97,7 @@ def test_layer_performance_is_unavailable_with_the_reason_when_a_layer_does_not_
     config = AcceleratorConfig()
     fits = layer_performance(config, NAMED_LAYERS["small_3x3"], 8)
     assert fits.unavailable is None and fits.cycles > 0 and fits.energy_pj > 0 and fits.stall_cycles == 0
-    big = layer_performance(config, NAMED_LAYERS["resnet18_conv5"], 8)
+    big = layer_performance(config, ConvLayer(C=1024, H=3, W=3, M=8, R=3, S=3), 8)  # C*R*S = 9216 > 8192
     assert big.cycles is None and "exceeds max_reduction" in big.unavailable
     assert combine([fits, fits]).cycles == 2 * fits.cycles
     assert combine([fits, big]).unavailable == big.unavailable

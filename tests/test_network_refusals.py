@@ -136,7 +136,7 @@ def test_wrong_input_shape_or_dtype(quantized, x, error, message):
 
 
 @pytest.mark.parametrize("config, message", [
-    (AcceleratorConfig(weight_depth=1), r"node 'conv' \(Conv\): its accumulators could reach \d+ .* beyond the "
+    (AcceleratorConfig(max_reduction=1), r"node 'conv' \(Conv\): its accumulators could reach \d+ .* beyond the "
                                         r"accelerator's acc_bits=16"),
     (AcceleratorConfig(bits=4), "does not fit the accelerator's signed 4-bit operands"),
     (AcceleratorConfig(bits=1), "needs a multi-bit accelerator"),

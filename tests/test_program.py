@@ -5,7 +5,7 @@ import pytest
 
 from model.config import AcceleratorConfig
 from model.layer import ConvLayer
-from model.contract import DIM_FIELDS, Buffer, desc_bits, desc_fields, dim_bits, pack_descriptor
+from model.contract import DIM_FIELDS, FLAG_FIELDS, Buffer, desc_bits, desc_fields, dim_bits, pack_descriptor, whole_tile
 from model.program import HostRead, HostRun, HostWrite, build_program, descriptor_fields
 
 IFMAP, WEIGHT, PSUM, REQUANT = Buffer.IFMAP, Buffer.WEIGHT, Buffer.PSUM, Buffer.REQUANT
@@ -20,14 +20,14 @@ def test_descriptor_packs_lsb_first():
     value = pack_descriptor(config, fields)
     assert value == (5 << dim) | (1 << (desc_bits(config) - 1))  # H is the second field, last_mask the last
     assert value < 2**desc_bits(config)
-    assert desc_bits(config) == len(DIM_FIELDS) * dim + 1 + 1 + 5 + 16 + 1
+    assert desc_bits(config) == len(DIM_FIELDS) * dim + len(FLAG_FIELDS) + 1 + 1 + 5 + 16 + 1
 
 
 def test_descriptor_rejects_bad_fields():
     config = AcceleratorConfig.preset("tiny")
     fields = {name: 0 for name, _ in desc_fields(config)}
-    with pytest.raises(ValueError, match=r"pad=8192 does not fit the built design's 13 bits \(0..8191\)"):
-        pack_descriptor(config, {**fields, "pad": 2**13})
+    with pytest.raises(ValueError, match=r"pad_top=8192 does not fit the built design's 13 bits \(0..8191\)"):
+        pack_descriptor(config, {**fields, "pad_top": 2**13})
     with pytest.raises(ValueError, match="missing"):
         pack_descriptor(config, {k: v for k, v in fields.items() if k != "H"})
 
@@ -40,17 +40,17 @@ def test_binary_descriptor_mask_is_one_word():
 def test_unused_stride_is_not_sent():
     """A single-output layer's stride is never taken: 0 in the descriptor, however large."""
     config = AcceleratorConfig.preset("tiny")
-    f = descriptor_fields(config, ConvLayer(C=1, H=4, W=4, M=1, R=4, S=4, stride=60000), 1, 1)
+    f = descriptor_fields(config, whole_tile(config, ConvLayer(C=1, H=4, W=4, M=1, R=4, S=4, stride=60000)))
     assert (f["stride"], f["strideW"]) == (0, 0)
-    f = descriptor_fields(config, ConvLayer(C=1, H=1, W=9, M=1, R=1, S=1, stride=4), 1, 1)
+    f = descriptor_fields(config, whole_tile(config, ConvLayer(C=1, H=1, W=9, M=1, R=1, S=1, stride=4)))
     assert (f["stride"], f["strideW"]) == (4, 0)  # E = 1: only the column step
 
 
 def test_derived_descriptor_fields():
     config = AcceleratorConfig.preset("tiny", bits=1, pack=8)
-    f = descriptor_fields(config, ConvLayer(C=11, H=5, W=4, M=3, R=3, S=3, stride=2, pad=1), 1, 3)
+    f = descriptor_fields(config, whole_tile(config, ConvLayer(C=11, H=5, W=4, M=3, R=3, S=3, stride=2, pad=1)))
     assert (f["Cw"], f["E"], f["F"], f["P"], f["Kw"]) == (2, 3, 2, 6, 18)
-    assert (f["HW"], f["CwHW"], f["strideW"], f["padW"]) == (20, 40, 8, 4)
+    assert (f["HW"], f["CwHW"], f["strideW"], f["pad_topW"], f["pad_left"]) == (20, 40, 8, 4, 1)
     assert (f["m_groups"], f["last_cols"], f["k_folds"], f["p_folds"]) == (2, 1, 9, 3)
     assert f["last_mask"] == 0b111  # channels 8..10 in the second word
 
@@ -124,3 +124,14 @@ def test_grouped_layer_is_refused_not_run_wrongly():
     x, w = np.zeros(layer.input_shape, np.int64), np.zeros(layer.weight_shape, np.int64)
     with pytest.raises(ValueError, match="groups=2; the accelerator runs groups=1 only"):
         build_program(AcceleratorConfig.preset("tiny"), layer, x, w)
+
+
+def test_raw_reads_of_more_filters_than_requant_channels_fit_host_chan():
+    """Raw reads ignore ``host_chan``: a layer of 300 filters (more than the 256 parameter channels) sends 0."""
+    from model.contract import REQUANT_CHANNELS
+
+    config = AcceleratorConfig()
+    layer = ConvLayer(C=1, H=1, W=1, M=REQUANT_CHANNELS + 44, R=1, S=1)
+    ops = build_program(config, layer, np.ones(layer.input_shape, np.int64), np.ones(layer.weight_shape, np.int64))
+    reads = [op for op in ops if isinstance(op, HostRead)]
+    assert len(reads) == layer.M and {op.chan for op in reads} == {0}

@@ -169,7 +169,7 @@ def test_a_design_too_big_is_reported_with_its_size(tmp_path, monkeypatch):
 def test_throughput_is_macs_over_cycles_at_fmax():
     config = AcceleratorConfig.preset("default", bits=8)
     work = workload(config)
-    assert work.name == "small_3x3" and not work.scaled  # resnet18_conv2 does not fit the default buffers
+    assert work.name == "small_3x3" and not work.scaled  # resnet18_conv2 runs in row bands on the default buffers
     t = throughput(config, 50.0, work)
     layer = NAMED_LAYERS["small_3x3"]  # 14x14 outputs x 16 filters x 8x3x3 products each
     assert t["macs"] == 14 * 14 * 16 * 8 * 3 * 3 == layer.macs
@@ -189,15 +189,15 @@ def test_throughput_layer_choice():
     work = workload(tiny)
     assert work.name == "small_3x3" and work.scaled and work.layer.macs < NAMED_LAYERS["small_3x3"].macs
     assert work.to_dict()["shape"] == str(work.layer)
-    with pytest.raises(ValueError, match=r"layer 'resnet18_conv2' does not fit this build.*max_reduction"):
-        workload(tiny, "resnet18_conv2")
+    with pytest.raises(ValueError, match=r"layer 'C=1000,H=3,W=3,M=2,R=3,S=3' does not fit this build.*max_reduction"):
+        workload(tiny, "C=1000,H=3,W=3,M=2,R=3,S=3")
 
 
 def test_synth_refuses_a_layer_that_does_not_fit_before_synthesising(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert main(["synth", "--fpga", "ice40", "--layer", "resnet18_conv2"]) == 2
+    assert main(["synth", "--fpga", "ice40", "--layer", "C=1000,H=3,W=3,M=2,R=3,S=3"]) == 2  # C*R*S > max_reduction
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "layer 'resnet18_conv2' does not fit" in err
+    assert err.count("\n") == 1 and "layer 'C=1000,H=3,W=3,M=2,R=3,S=3' does not fit" in err
     assert not (tmp_path / "build").exists()
 
 
@@ -277,8 +277,8 @@ def test_sweep_reports_a_failed_chain_and_keeps_the_others(tmp_path):
 def test_sweep_checks_a_named_layer_against_every_build_first(tmp_path):
     from sim.fpga.sweep import sweep
 
-    with pytest.raises(ValueError, match="layer 'resnet18_conv4' does not fit"):
-        sweep(("ecp5",), (8,), ((2, 2),), ("ws",), root=tmp_path, layer="resnet18_conv4")
+    with pytest.raises(ValueError, match=r"layer 'C=1000,H=3,W=3,M=2,R=3,S=3' does not fit"):
+        sweep(("ecp5",), (8,), ((2, 2),), ("ws",), root=tmp_path, layer="C=1000,H=3,W=3,M=2,R=3,S=3")
     assert not any(tmp_path.iterdir())
 
 

@@ -35,8 +35,8 @@ class Controller(wiring.Component):
     -----
     start, desc, busy
         As :class:`~hw.controller.sequencer.Sequencer`.
-    ifmap_read, weight_read, psum_write, array, ev_macs, ev_rf_reads, ev_rf_writes
-        As :class:`~hw.controller.issue.IssueUnit`; WS also ``psum_read`` and ``psum_first``.
+    ifmap_read, weight_read, psum_read, psum_write, psum_first, array, ev_macs, ev_rf_reads, ev_rf_writes
+        As :class:`~hw.controller.issue.IssueUnit`.
     """
 
     def __init__(self, config: AcceleratorConfig):

@@ -53,8 +53,12 @@ class IssueUnit(wiring.Component):
     ifmap_read : Out(RequestSignature(ifmap_depth)).array(rows)
         One ifmap read per row, at the issue stage.
     weight_read : Out(RequestSignature(weight_depth))
+    psum_read : Out(RequestSignature(psum_depth))
+        The psum line a later ``psum_write`` adds to (``GLB_READ_LATENCY`` cycles before it).
     psum_write : Out(RequestSignature(psum_depth))
         The psum line written this cycle (its data is the dataflow's, see the subclass).
+    psum_first : Out(1)
+        With ``psum_write``: write the new sum as it is (do not add the line read).
     array : Out(ArrayControlSignature)
     ev_macs, ev_rf_reads, ev_rf_writes : Out
         Per-cycle counts: products (in channels) and register-file reads and writes, summed over PEs.
@@ -63,19 +67,20 @@ class IssueUnit(wiring.Component):
     #: Dataflow of the subclass.
     dataflow: Dataflow
 
-    def __init__(self, config: AcceleratorConfig, extra: dict | None = None):
+    def __init__(self, config: AcceleratorConfig):
         self._config = config
         rows, cols = config.rows, config.cols
         super().__init__({
             "schedule": In(ScheduleSignature(config)),
             "ifmap_read": Out(RequestSignature(config.ifmap_depth)).array(rows),
             "weight_read": Out(RequestSignature(config.weight_depth)),
+            "psum_read": Out(RequestSignature(config.psum_depth)),
             "psum_write": Out(RequestSignature(config.psum_depth)),
+            "psum_first": Out(1),
             "array": Out(ArrayControlSignature(self.dataflow, rows, cols, config.rf_depth, mask_bits(config))),
             "ev_macs": Out(range(rows * mask_bits(config) * cols + 1)),
             "ev_rf_reads": Out(range(rows * cols + cols + 1)),  # OS: accumulate and drain reads
             "ev_rf_writes": Out(range(rows * cols + 1)),
-            **(extra or {}),
         })
 
     # -- what the subclasses define ------------------------------------------------------------

@@ -5,7 +5,9 @@ that row and entry. Stream slot ``g`` of word ``k`` has row ``i`` read word ``k`
 pixel ``p0 + g*rows + i``, with one weight line per word (read at entry 0; the read
 port holds it for the ``G`` slots); each PE accumulates its product into register-file
 entry ``(half, g)``. Drain slot ``j = (entry, row)`` of the previous fold reads that
-row's entry from every PE and writes psum line ``pbase + p0 + j``.
+row's entry from every PE and writes psum line ``pbase + p0 + j``; when the descriptor's
+``accumulate`` is set (a later channel tile), the drain reads that line
+:data:`~model.contract.GLB_READ_LATENCY` cycles earlier and writes the sum.
 
 Pipeline (cycles after issue): :data:`~model.contract.OPERAND_STAGE` operands;
 :data:`~model.contract.PRODUCT_STAGE` register-file accumulate. A drain reads the
@@ -22,7 +24,7 @@ from hw.controller.issue import IssueUnit, rf_index
 from hw.controller.walkers import PixelWalker, WordWalker, coord_shape
 from hw.delay import delay
 from model.config import Dataflow
-from model.contract import PRODUCT_STAGE, dim_bits
+from model.contract import GLB_READ_LATENCY, PRODUCT_STAGE, dim_bits
 
 __all__ = ["OutputStationaryIssue"]
 
@@ -65,11 +67,17 @@ class OutputStationaryIssue(IssueUnit):
         with m.Elif(ds.on):
             m.d.sync += dj.eq(dj + 1)
         d_cols, _ = self.active_cols(m, sch.drain, d, "d")
-        we2 = delay(m, ds.on & (sch.drain.p0 + dj < d.P), PRODUCT_STAGE, "drain_we")
+        drain_we = ds.on & (sch.drain.p0 + dj < d.P)
+        drain_line = sch.drain.pbase + sch.drain.p0 + dj
+        we2 = delay(m, drain_we, PRODUCT_STAGE, "drain_we")
+        read_stage = PRODUCT_STAGE - GLB_READ_LATENCY
         m.d.comb += [
+            self.psum_read.en.eq(delay(m, drain_we & d.accumulate, read_stage, "drain_re")),
+            self.psum_read.addr.eq(delay(m, drain_line, read_stage, "drain_rline")),
+            self.psum_first.eq(~d.accumulate),
             ctrl.drain_row.eq(delay(m, ds.inner, PRODUCT_STAGE, "drain_row")),
             ctrl.drain_sel.eq(delay(m, rf_index(sch.drain.half, ds.outer, G), PRODUCT_STAGE, "drain_sel")),
-            self.psum_write.addr.eq(delay(m, sch.drain.pbase + sch.drain.p0 + dj, PRODUCT_STAGE, "drain_line")),
+            self.psum_write.addr.eq(delay(m, drain_line, PRODUCT_STAGE, "drain_line")),
             self.psum_write.en.eq(we2),
         ]
         drain_reads = Mux(we2, delay(m, d_cols, PRODUCT_STAGE, "drain_cols"), 0)

@@ -18,7 +18,8 @@ def coord_shape(dim: int):
 
 class PixelWalker:
     """Output pixel ``p = (n*E + e)*F + f`` -> window origin ``(h0, w0)`` and base address
-    ``nbase + h0*W + w0``, stepped one pixel at a time.
+    ``nbase + h0*W + w0``, stepped one pixel at a time; pixel 0's window starts at the tile's
+    origin ``(-pad_top, -pad_left)``.
 
     Parameters
     ----------
@@ -40,16 +41,16 @@ class PixelWalker:
 
     def reset(self, d):
         """Statements that put the walker on pixel 0 of descriptor ``d``."""
-        return [self.p.eq(0), self.e.eq(0), self.f.eq(0), self.h0.eq(-d.pad), self.w0.eq(-d.pad),
-                self.hw.eq(-d.padW), self.nbase.eq(0)]
+        return [self.p.eq(0), self.e.eq(0), self.f.eq(0), self.h0.eq(-d.pad_top), self.w0.eq(-d.pad_left),
+                self.hw.eq(-d.pad_topW), self.nbase.eq(0)]
 
     def step(self, m, d):
         """Add to ``m`` the move to the next pixel (in the current control block)."""
         m.d.sync += self.p.eq(self.p + 1)
         with m.If(self.f == d.F - 1):
-            m.d.sync += [self.f.eq(0), self.w0.eq(-d.pad)]
+            m.d.sync += [self.f.eq(0), self.w0.eq(-d.pad_left)]
             with m.If(self.e == d.E - 1):
-                m.d.sync += [self.e.eq(0), self.h0.eq(-d.pad), self.hw.eq(-d.padW),
+                m.d.sync += [self.e.eq(0), self.h0.eq(-d.pad_top), self.hw.eq(-d.pad_topW),
                              self.nbase.eq(self.nbase + d.CwHW)]
             with m.Else():
                 m.d.sync += [self.e.eq(self.e + 1), self.h0.eq(self.h0 + d.stride),

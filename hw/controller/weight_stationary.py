@@ -5,7 +5,8 @@ into entry ``entry`` of that row's register files and records the word's (offset
 in the row's context. Stream slot ``g`` of pixel ``p`` has row ``i`` read word
 ``k0 + g*rows + i`` of pixel ``p``; the column sums of the ``G`` slots of a pixel are
 accumulated, and the pixel's psum line is read and written back with the sum added
-(the fold's first word group writes it without reading).
+(the first word group writes it without reading, unless the descriptor's ``accumulate`` says
+the psum buffer already holds the partial sums of earlier channel tiles).
 
 Pipeline (cycles after issue): :data:`~model.contract.OPERAND_STAGE` operands and register-file
 read, :data:`~model.contract.PRODUCT_STAGE` column sum and accumulate, psum read;
@@ -16,13 +17,11 @@ from __future__ import annotations
 
 from amaranth.hdl import Mux
 from amaranth.lib import data
-from amaranth.lib.wiring import Out
 
 from hw.controller.issue import IssueUnit, rf_index
 from hw.controller.walkers import PixelWalker, WordWalker
 from hw.delay import delay
-from hw.signatures import RequestSignature
-from model.config import AcceleratorConfig, Dataflow
+from model.config import Dataflow
 from model.contract import OPERAND_STAGE, PRODUCT_STAGE, PSUM_WRITE_STAGE
 
 __all__ = ["WeightStationaryIssue"]
@@ -31,18 +30,12 @@ __all__ = ["WeightStationaryIssue"]
 class WeightStationaryIssue(IssueUnit):
     """The weight-stationary issue unit (see the module notes).
 
-    Ports (besides :class:`~hw.controller.issue.IssueUnit`'s)
-    ----------------------------------------------------------
-    psum_read : Out(RequestSignature(psum_depth))
-        The psum line a finished pixel accumulates into (product stage).
-    psum_first : Out(1)
-        With ``psum_write``: the fold is its pixel's first word group (write, do not add).
+    ``psum_read`` is the line a finished pixel accumulates into (product stage); ``psum_first``
+    marks the pass's first word group of a filter group unless the descriptor's ``accumulate``
+    is set (a later channel tile adds to the partial sums of the earlier ones).
     """
 
     dataflow = Dataflow.WS
-
-    def __init__(self, config: AcceleratorConfig):
-        super().__init__(config, {"psum_read": Out(RequestSignature(config.psum_depth)), "psum_first": Out(1)})
 
     def walkers(self, dim):
         return WordWalker("lw", dim), PixelWalker("sw", dim)
@@ -77,7 +70,7 @@ class WeightStationaryIssue(IssueUnit):
         on2 = delay(m, ss.on, PRODUCT_STAGE, "s_on")
         g2 = delay(m, ss.inner, PRODUCT_STAGE, "s_g")
         line2 = delay(m, sch.stream.pbase + sw.p, PRODUCT_STAGE, "s_line")
-        first2 = delay(m, sch.stream.fold == 0, PRODUCT_STAGE, "s_first")
+        first2 = delay(m, (sch.stream.fold == 0) & ~d.accumulate, PRODUCT_STAGE, "s_first")
         last2 = on2 & (g2 == G - 1)
         write_delay = PSUM_WRITE_STAGE - PRODUCT_STAGE
         m.d.comb += [

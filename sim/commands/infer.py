@@ -27,7 +27,7 @@ from sim.cli import add_config_args, config_from_args
 from sim.progress import track
 
 #: Binary runs default to this weight depth and pack (acc_bits 16, room for the 16-bit logits).
-BINARY_WEIGHT_DEPTH, BINARY_PACK = 1024, 16
+BINARY_WEIGHT_DEPTH, BINARY_PACK, BINARY_MAX_REDUCTION = 1024, 16, 2**14
 #: Buffer-access counters summed per inference in the report.
 ACCESS_COUNTERS = tuple(n for n in COUNTERS if n.startswith(("glb_", "rf_", "dram_")))
 
@@ -79,9 +79,9 @@ def run(args) -> int:
 
     start = time.perf_counter()
     config = config_from_args(args)
-    if config.binary and args.weight_depth is None and args.pack is None:
-        # the 16-bit logits need acc_bits >= 16: weight_depth 1024 x pack 16 gives it
-        config = config.replace(weight_depth=BINARY_WEIGHT_DEPTH, pack=BINARY_PACK)
+    if config.binary and args.weight_depth is None and args.pack is None and args.max_reduction is None:
+        # the 16-bit logits need acc_bits >= 16: max_reduction 2**14 gives it (log2 K + 2 bits)
+        config = config.replace(weight_depth=BINARY_WEIGHT_DEPTH, pack=BINARY_PACK, max_reduction=BINARY_MAX_REDUCTION)
     if config.bits not in (8, 1):
         raise ValueError(f"qconv infer runs the 8-bit (--bits 8) or the binary (--bits 1) network, not --bits {config.bits}")
     if args.images < 1:

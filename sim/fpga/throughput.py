@@ -19,18 +19,18 @@ from model.benchmarks import scale_to_fit
 
 __all__ = ["DEFAULT_LAYERS", "Workload", "throughput", "workload"]
 
-#: Layers tried in turn when none is named: the first that fits the build is used; when none
-#: fits, the last one is scaled down to the build's buffers (C, then H and W).
+#: Layers tried in turn when none is named: the first that fits the build's buffers whole (whole
+#: images, no row bands or channel tiles: the runs the synthesis figures were measured on) is used;
+#: when none does, the last one is scaled down until it does (C, then H and W).
 DEFAULT_LAYERS = ("resnet18_conv2", "small_3x3")
 
 
 def _fits(config: AcceleratorConfig, layer: ConvLayer) -> bool:
-    """Whether ``layer`` runs on ``config`` (its passes fit the buffers, its reduction the weight lanes)."""
+    """Whether ``layer`` runs on ``config`` in passes of whole images (no row bands, no channel tiles)."""
     try:
-        plan(config, layer)
+        return plan(config, layer).whole_images
     except ValueError:
         return False
-    return True
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def workload(config: AcceleratorConfig, name: str | None = None) -> Workload:
         if _fits(config, NAMED_LAYERS[candidate]):
             return Workload(candidate, NAMED_LAYERS[candidate], scaled=False)
     last = DEFAULT_LAYERS[-1]
-    return Workload(last, scale_to_fit([config], NAMED_LAYERS[last]), scaled=True)
+    return Workload(last, scale_to_fit([config], NAMED_LAYERS[last], whole_images=True), scaled=True)
 
 
 def throughput(config: AcceleratorConfig, fmax_mhz: float | None, work: Workload) -> dict:

@@ -1,0 +1,37 @@
+"""``qconv layers``: every named layer of a network on the RTL, on a stand-in network of two small layers."""
+
+import json
+
+import pytest
+
+from model.layer import ConvLayer
+from sim.cli import main
+
+#: A stand-in "resnet18": one layer tiled into row bands and channel tiles on the tiny preset, one grouped.
+STAND_IN = {
+    "resnet18_tiled": ConvLayer(C=20, H=12, W=12, M=3, R=3, S=3, stride=2, pad=1),  # Kw 180 > 128 weight lines
+    "resnet18_dw": ConvLayer(C=4, H=6, W=6, M=4, R=3, S=3, pad=1, groups=4),
+    "vgg16_other": ConvLayer(C=1, H=4, W=4, M=1, R=1, S=1),
+}
+
+
+@pytest.mark.cosim
+def test_layers_runs_every_layer_of_the_net_and_skips_grouped_ones(monkeypatch, tmp_path, capsys, require_simulator):
+    require_simulator("icarus")
+    monkeypatch.setattr("sim.commands.layers.NAMED_LAYERS", STAND_IN)
+    path = tmp_path / "r.json"
+    status = main(["layers", "--net", "resnet18", "--preset", "tiny", "--sim", "icarus", "--json", str(path)])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    rows = {r["layer"]: r for r in json.loads(path.read_text())["layers"]}
+    assert set(rows) == {"resnet18_tiled", "resnet18_dw"}  # only the net's layers
+    tiled = rows["resnet18_tiled"]
+    assert tiled["pass"] and tiled["counters_equal"] and tiled["passes"] > 1
+    assert tiled["cycles_rtl"] == tiled["cycles_model"]
+    assert "groups=4" in rows["resnet18_dw"]["skipped"]
+    assert "resnet18_tiled" in out and "PASS" in out
+
+
+def test_layers_refuses_names_outside_the_net(capsys):
+    assert main(["layers", "--net", "vgg16", "--only", "resnet18_conv2"]) == 2
+    assert "are not layers of vgg16" in capsys.readouterr().err

@@ -1,0 +1,30 @@
+"""Small layers that force every kind of tile on a build with small buffers (shared by the hw and cosim tests)."""
+
+from model.config import AcceleratorConfig
+from model.layer import ConvLayer
+from model.tiling import plan
+
+#: Small buffers (ifmap 64 words, weights 16 lines, psum 32 lines on a 2x2 array) that force every kind of tile.
+TILING = dict(rows=2, cols=2, ifmap_depth=64, weight_depth=16, psum_depth=32)
+TILED_LAYERS = {
+    "row-bands-stride2-pad1": ConvLayer(C=1, H=12, W=6, M=2, R=3, S=3, stride=2, pad=1),
+    "column-bands": ConvLayer(C=1, H=3, W=30, M=2, R=3, S=3, pad=1),
+    "channels": ConvLayer(C=4, H=4, W=4, M=3, R=3, S=3, pad=1),  # Kw = 36 lines > 16
+    "filters": ConvLayer(C=1, H=4, W=4, M=5, R=3, S=3),
+    "images": ConvLayer(N=3, C=1, H=5, W=5, M=2, R=3, S=3),
+}
+BINARY_CHANNELS = ConvLayer(C=20, H=4, W=3, M=3, R=3, S=3, pad=1)  # 3 words of 8, the last with 4 channels
+
+
+def tiled_cases(config: AcceleratorConfig) -> dict:
+    """The layers of :data:`TILED_LAYERS` (binary: a packed channel split), each checked to need its kind of tile."""
+    layers = dict(TILED_LAYERS)
+    if config.binary:
+        layers["channels"] = BINARY_CHANNELS
+    for name, layer in layers.items():
+        sizes = plan(config, layer).sizes
+        cut = {"row-bands-stride2-pad1": sizes.e < layer.E, "column-bands": sizes.f < layer.F,
+               "channels": sizes.cw < -(-layer.C // config.channels_per_word), "filters": sizes.m < layer.M,
+               "images": sizes.n < layer.N}[name]
+        assert cut, f"{name} should be tiled that way on {config}, plan {sizes}"
+    return layers
