@@ -72,6 +72,6 @@ def test_passes_alone_take_the_cycles_the_model_gives_the_whole_layer():
     layer = ConvLayer(C=2, H=5, W=5, M=4, R=3, S=3)
     job = random_job(config, layer, 1, transfers=False)
     (run,) = simulate(config, [job.program])
-    by_formula = sum(pass_cycles(config, layer, p.n_count, p.m_count) for p in plan(config, layer).passes)
+    by_formula = sum(pass_cycles(config, p.tile) for p in plan(config, layer).passes)
     assert run.error is None
     assert run.counters["cycles"] == by_formula

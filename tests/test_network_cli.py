@@ -122,7 +122,7 @@ def test_bad_input_is_one_line_and_exit_status_2(small, tmp_path, case, message,
         np.save(tmp_path / "bad.npy", np.zeros((3, 2, 5, 6), np.float32))
         args = ["--input", str(tmp_path / "bad.npy")]
     elif case == "backend":
-        args += ["--backend", "verilator", "--weight-depth", "16"]  # C*R*S 18 and 36 exceed max_reduction 16
+        args += ["--backend", "verilator", "--max-reduction", "16"]  # C*R*S 18 and 36 exceed max_reduction 16
     elif case == "images":
         args = ["--images", "2"]
     else:

@@ -174,14 +174,14 @@ def test_a_corrupt_rtl_result_fails_the_run_naming_the_node_and_layer(net, tmp_p
 
 
 def test_a_layer_that_does_not_fit_is_refused_before_anything_runs(net, monkeypatch, capsys):
-    """With weight depth 16 (max reduction 16) conv1's C*R*S = 27 does not fit; dw (9), pw and fc (4) do."""
+    """With max reduction 16 conv1's C*R*S = 27 does not fit; dw (9), pw and fc (4) do."""
     def never(*args, **kwargs):
         raise AssertionError("built or simulated although a layer does not fit")
 
     monkeypatch.setattr(network_backend, "build", never)
     monkeypatch.setattr(network_backend, "run_programs", never)
     status = main(["run", str(net["folder"] / "net.onnx"), "--input", str(net["folder"] / "x.npy"), "--backend",
-                   "verilator", "--rows", "4", "--cols", "4", "--weight-depth", "16"])
+                   "verilator", "--rows", "4", "--cols", "4", "--max-reduction", "16"])
     assert status == 2
     err = capsys.readouterr().err
     assert "1 of 4 accelerator nodes do not fit" in err and "node 'conv1' (Conv), layer 1 of 1" in err
