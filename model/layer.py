@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from model.validate import check_int
 
-__all__ = ["ConvLayer", "NAMED_LAYERS", "MOBILENET_V1_BLOCKS", "parse_layer"]
+__all__ = ["ConvLayer", "NAMED_LAYERS", "MOBILENET_V1_BLOCKS", "NETWORK_LAYERS", "network_layers", "parse_layer"]
 
 _DIM_MAX = 65535  # every loop bound must fit the 16-bit fields of the hardware layer descriptor
 
@@ -205,15 +205,13 @@ NAMED_LAYERS: dict[str, ConvLayer] = {
     # LeNet-5 (LeCun et al. 1998): 32x32 input, two 5x5 conv layers.
     "lenet5_conv1": ConvLayer(C=1, H=32, W=32, M=6, R=5, S=5),
     "lenet5_conv2": ConvLayer(C=6, H=14, W=14, M=16, R=5, S=5),
-    # ResNet-18 (He et al. 2016), 224x224 input.
+    # ResNet-18 (He et al. 2016), 224x224 input: conv1 here, the residual stages below. The four
+    # names of one layer per shape, kept from before the whole network was named.
     "resnet18_conv1": ConvLayer(C=3, H=224, W=224, M=64, R=7, S=7, stride=2, pad=3),
     "resnet18_conv2": ConvLayer(C=64, H=56, W=56, M=64, R=3, S=3, pad=1),
     "resnet18_conv3_down": ConvLayer(C=64, H=56, W=56, M=128, R=1, S=1, stride=2),
     "resnet18_conv4": ConvLayer(C=256, H=14, W=14, M=256, R=3, S=3, pad=1),
     "resnet18_conv5": ConvLayer(C=512, H=7, W=7, M=512, R=3, S=3, pad=1),
-    # VGG-16 (Simonyan and Zisserman 2015).
-    "vgg16_conv1_1": ConvLayer(C=3, H=224, W=224, M=64, R=3, S=3, pad=1),
-    "vgg16_conv3_1": ConvLayer(C=128, H=56, W=56, M=256, R=3, S=3, pad=1),
     # MobileNet-style pointwise (1x1) layer.
     "mobilenet_pw": ConvLayer(C=64, H=14, W=14, M=64, R=1, S=1),
     # MobileNet-v1 (Howard et al. 2017, table 1), 224x224 input: the first standard layer, then
@@ -243,4 +241,47 @@ def _mobilenet_v1_blocks() -> dict[str, ConvLayer]:
     return layers
 
 
+def _resnet18_stages() -> dict[str, ConvLayer]:
+    """ResNet-18's residual stages in torchvision's names: ``resnet18_layer<s>_<b>_conv<1|2>`` and
+    ``resnet18_layer<s>_0_downsample`` (1x1, stride 2) for stages s = 2..4."""
+    layers = {}
+    for stage, (c_in, c, size) in enumerate(((64, 64, 56), (64, 128, 56), (128, 256, 28), (256, 512, 14)), start=1):
+        stride = 1 if stage == 1 else 2
+        out = size // stride
+        layers[f"resnet18_layer{stage}_0_conv1"] = ConvLayer(C=c_in, H=size, W=size, M=c, R=3, S=3, stride=stride, pad=1)
+        layers[f"resnet18_layer{stage}_0_conv2"] = ConvLayer(C=c, H=out, W=out, M=c, R=3, S=3, pad=1)
+        if stride == 2:
+            layers[f"resnet18_layer{stage}_0_downsample"] = ConvLayer(C=c_in, H=size, W=size, M=c, R=1, S=1, stride=2)
+        for conv in (1, 2):
+            layers[f"resnet18_layer{stage}_1_conv{conv}"] = ConvLayer(C=c, H=out, W=out, M=c, R=3, S=3, pad=1)
+    return layers
+
+
+def _vgg16_layers() -> dict[str, ConvLayer]:
+    """VGG-16's thirteen 3x3 (pad 1) layers ``vgg16_conv<block>_<i>`` (Simonyan and Zisserman 2015, config D)."""
+    layers, c_in, size = {}, 3, 224
+    for block, (c, count) in enumerate(((64, 2), (128, 2), (256, 3), (512, 3), (512, 3)), start=1):
+        for i in range(1, count + 1):
+            layers[f"vgg16_conv{block}_{i}"] = ConvLayer(C=c_in, H=size, W=size, M=c, R=3, S=3, pad=1)
+            c_in = c
+        size //= 2  # the 2x2 max-pool after each block
+    return layers
+
+
 NAMED_LAYERS.update(_mobilenet_v1_blocks())
+NAMED_LAYERS.update(_resnet18_stages())
+NAMED_LAYERS.update(_vgg16_layers())
+
+#: Every convolution layer of each network, in execution order, by name in :data:`NAMED_LAYERS`.
+NETWORK_LAYERS: dict[str, tuple[str, ...]] = {
+    "resnet18": ("resnet18_conv1", *_resnet18_stages()),
+    "vgg16": tuple(_vgg16_layers()),
+    "mobilenet_v1": ("mobilenet_v1_conv1", *_mobilenet_v1_blocks()),
+}
+
+
+def network_layers(net: str) -> dict[str, ConvLayer]:
+    """The convolution layers of network ``net`` (a key of :data:`NETWORK_LAYERS`), in order."""
+    if net not in NETWORK_LAYERS:
+        raise ValueError(f"network {net!r} is not one of {', '.join(NETWORK_LAYERS)}")
+    return {name: NAMED_LAYERS[name] for name in NETWORK_LAYERS[net]}

@@ -89,3 +89,17 @@ def test_mobilenet_v1_named_layers():
     assert (layers[-1].M, layers[-1].E) == (1024, 7)
     fc_macs = 1024 * 1000
     assert round((sum(l.macs for l in layers) + fc_macs) / 1e6) == 569
+
+
+def test_every_network_layer_is_named_with_the_published_mac_counts():
+    """Convolution MACs of the whole networks, as published (ResNet-18 1.81 G, VGG-16 15.35 G,
+    MobileNet-v1 568 M without its classifier), and the layer counts (20, 13, 27)."""
+    from model.layer import network_layers
+
+    expected = {"resnet18": (20, 1_813_561_344), "vgg16": (13, 15_346_630_656), "mobilenet_v1": (27, 567_716_352)}
+    for net, (count, macs) in expected.items():
+        layers = network_layers(net)
+        assert len(layers) == count
+        assert sum(layer.macs for layer in layers.values()) == macs
+    with pytest.raises(ValueError, match="is not one of"):
+        network_layers("alexnet")

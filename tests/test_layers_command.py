@@ -18,7 +18,8 @@ STAND_IN = {
 @pytest.mark.cosim
 def test_layers_runs_every_layer_of_the_net_and_skips_grouped_ones(monkeypatch, tmp_path, capsys, require_simulator):
     require_simulator("icarus")
-    monkeypatch.setattr("sim.commands.layers.NAMED_LAYERS", STAND_IN)
+    monkeypatch.setattr("sim.commands.layers.network_layers",
+                        lambda net: {k: v for k, v in STAND_IN.items() if k.startswith(f"{net}_")})
     path = tmp_path / "r.json"
     status = main(["layers", "--net", "resnet18", "--preset", "tiny", "--sim", "icarus", "--json", str(path)])
     out = capsys.readouterr().out

@@ -1,7 +1,7 @@
 """``qconv layers``: every named convolution layer of a network at its real size on the RTL, checked.
 
-Builds the configured accelerator once, then runs each layer of
-:data:`model.layer.NAMED_LAYERS` whose name starts with ``<net>_`` (in its own
+Builds the configured accelerator once, then runs each convolution layer of the
+network (:func:`model.layer.network_layers`, in execution order; each in its own
 simulation, so each gets its wall time) with seeded operands through the host
 port, tiled by :func:`model.tiling.plan`, and checks it like ``qconv sim``:
 outputs bit for bit against the golden convolution, cycles and every counter
@@ -16,7 +16,7 @@ import json
 import time
 from pathlib import Path
 
-from model.layer import NAMED_LAYERS
+from model.layer import NETWORK_LAYERS, network_layers
 from model.perf import predict
 from model.tiling import plan
 from sim.cli import add_config_args, config_from_args
@@ -24,8 +24,8 @@ from sim.report import make_report
 from sim.runner import build, run
 from sim.simulators import SIMULATORS
 
-#: Networks whose layers are named in :data:`model.layer.NAMED_LAYERS` as ``<net>_<layer>``.
-NETS = ("resnet18", "vgg16", "mobilenet_v1")
+#: Networks whose every convolution layer is named (:data:`model.layer.NETWORK_LAYERS`).
+NETS = tuple(NETWORK_LAYERS)
 LAYERS_ROOT = Path("build/layers")
 
 
@@ -70,7 +70,8 @@ def format_rows(rows: list[dict], header: bool = True) -> str:
 def run_command(args) -> int:
     """Build once, run every layer of the network, report; exit status 1 on any mismatch."""
     config = config_from_args(args)
-    names = [n for n in NAMED_LAYERS if n.startswith(f"{args.net}_")]
+    layers = network_layers(args.net)
+    names = list(layers)
     if args.only:
         wanted = args.only.split(",")
         unknown = sorted(set(wanted) - set(names))
@@ -84,7 +85,7 @@ def run_command(args) -> int:
     path = args.json or LAYERS_ROOT / f"{args.net}-{config.dataflow.value}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     for name in names:
-        layer = NAMED_LAYERS[name]
+        layer = layers[name]
         try:
             plan(config, layer)
         except ValueError as err:
