@@ -211,7 +211,7 @@ def _records(config, layer, passes, runs, requant, fmt, in_pitch, out_pitch, kw_
                 lead = weight_addr + (g * kw_all + k0) * cols * wb
                 skip = lead % beat
                 yield Command(Opcode.LOAD, dict(
-                    buffer=Buffer.WEIGHT, buf_addr=gl * kw * cols, words=kw * cols, skip=skip,
+                    buffer=Buffer.WEIGHT, buf_addr=gl * kw, words=kw * cols, skip=skip,
                     dram_addr=lead - skip, run_bytes=skip + kw * cols * wb, count=1, stride=0))
         yield Command(Opcode.RUN, dict(desc=run.desc))
         if ps.read_out:

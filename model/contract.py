@@ -465,8 +465,9 @@ def command_fields(config: AcceleratorConfig, opcode: Opcode) -> tuple[tuple[str
 
     * LOAD: ``buffer`` (a :class:`Buffer`), ``buf_addr`` (first word), ``words`` (words to write),
       ``skip`` (bytes dropped at the start of every run: a run starts on a beat), the run fields.
-      Word ``i`` goes to host address ``buf_addr + i`` (weights: ``buf_addr + i`` = ``k*cols + j``,
-      line ``k``, lane ``j``; requantization: ``words`` entries, channel ``buf_addr + i``).
+      Word ``i`` goes to host address ``buf_addr + i`` (weights: ``buf_addr`` is a line and word ``i``
+      goes to line ``buf_addr + i // cols``, lane ``i % cols``; requantization: ``words`` entries,
+      channel ``buf_addr + i``).
     * RUN: ``desc`` (:func:`pack_descriptor`).
     * STORE: ``format`` (a :class:`StoreFormat`), ``line`` (first psum line), ``lane``, ``chan`` (the
       requantization channel), ``per_run`` (outputs per run = psum lines per run), the run fields;

@@ -56,7 +56,7 @@ def _interpret(config, image, golden_at):
                 v = int.from_bytes(data[k * wb:(k + 1) * wb], "little")
                 a = f["buf_addr"] + k
                 if f["buffer"] == Buffer.WEIGHT:
-                    writes.append(HostWrite(Buffer.WEIGHT, a // config.cols, a % config.cols, v))
+                    writes.append(HostWrite(Buffer.WEIGHT, f["buf_addr"] + k // config.cols, k % config.cols, v))
                 else:
                     writes.append(HostWrite(Buffer(f["buffer"]), a, 0, v))
         elif op is Opcode.RUN:
