@@ -10,7 +10,7 @@ its descriptors, and the output tensor read back from DRAM must be the golden co
 import numpy as np
 import pytest
 
-from model.commands import build_image, read_output, store_format, word_bytes
+from model.commands import build_image, read_output, store_format
 from model.config import AcceleratorConfig
 from model.contract import (
     COMMAND_BYTES, REQUANT_ENTRY_BYTES, REQUANT_ENTRY_FIELD_BITS, REQUANT_FIELDS, Buffer, Opcode, pack_command,
@@ -19,28 +19,21 @@ from model.contract import (
 from model.conv import conv2d_layer
 from model.data import random_operands
 from model.program import HostRead, HostRun, HostWrite, RequantParams, build_program
+from tests.command_reference import load_writes, run_bytes
 from tests.tiled_layers import TILING, tiled_cases
-
-
-def _runs(dram, f):
-    """Byte offsets (into ``dram``) of every byte of a command's runs, in order, ``skip`` excluded."""
-    for r in range(f["count"]):
-        start = f["dram_addr"] + r * f["stride"]
-        yield from range(start + f.get("skip", 0), start + f["run_bytes"])
 
 
 def _interpret(config, image, golden_at):
     """Execute the image's commands: (host writes, descriptors, DRAM after the stores)."""
     dram = bytearray(image.data)
-    wb = word_bytes(config)
     writes, descs, pending = [], [], {}
     count = len(image.commands)
     for i in range(count):
         word = int.from_bytes(dram[image.cmd_addr + i * COMMAND_BYTES:image.cmd_addr + (i + 1) * COMMAND_BYTES], "little")
         op, f = unpack_command(config, word)
         if op is Opcode.LOAD:
-            data = bytes(dram[b] for b in _runs(dram, f))
             if f["buffer"] == Buffer.REQUANT:
+                data = bytes(dram[b] for b in run_bytes(f))
                 for c in range(f["words"]):
                     entry = int.from_bytes(data[c * REQUANT_ENTRY_BYTES:(c + 1) * REQUANT_ENTRY_BYTES], "little")
                     for fi, (_, width) in enumerate(REQUANT_FIELDS):
@@ -51,14 +44,7 @@ def _interpret(config, image, golden_at):
                             writes.append(HostWrite(Buffer.REQUANT, requant_address(f["buf_addr"] + c, fi),
                                                     int(k == chunks - 1), chunk))
                 continue
-            assert len(data) == f["words"] * wb
-            for k in range(f["words"]):
-                v = int.from_bytes(data[k * wb:(k + 1) * wb], "little")
-                a = f["buf_addr"] + k
-                if f["buffer"] == Buffer.WEIGHT:
-                    writes.append(HostWrite(Buffer.WEIGHT, f["buf_addr"] + k // config.cols, k % config.cols, v))
-                else:
-                    writes.append(HostWrite(Buffer(f["buffer"]), a, 0, v))
+            writes += load_writes(config, dram, f)
         elif op is Opcode.RUN:
             descs.append(f["desc"])
             writes.append(op)
@@ -70,7 +56,7 @@ def _interpret(config, image, golden_at):
                 for j in range(f["per_run"]):
                     out += int(pending[(f["line"] + r * f["per_run"] + j, f["lane"])]).to_bytes(
                         size, "little", signed=True)
-            for b, v in zip(_runs(dram, f), out, strict=True):
+            for b, v in zip(run_bytes(f), out, strict=True):
                 dram[b] = v
     return writes, descs, bytes(dram)
 
