@@ -26,3 +26,16 @@ def load_writes(config, dram, f: dict) -> list:
         else:
             out.append(HostWrite(Buffer(f["buffer"]), f["buf_addr"] + k, 0, v))
     return out
+
+
+def pass_values(ops, golden) -> list:
+    """Per RUN of a host program: the golden output each (psum line, lane) read after it holds."""
+    from model.program import HostRead, HostRun
+
+    per_pass = []
+    for op in ops:
+        if isinstance(op, HostRun):
+            per_pass.append({})
+        elif isinstance(op, HostRead):
+            per_pass[-1][(op.addr, op.lane)] = golden[op.index]
+    return per_pass

@@ -19,7 +19,7 @@ from model.contract import (
 from model.conv import conv2d_layer
 from model.data import random_operands
 from model.program import HostRead, HostRun, HostWrite, RequantParams, build_program
-from tests.command_reference import load_writes, run_bytes
+from tests.command_reference import load_writes, pass_values, run_bytes
 from tests.tiled_layers import TILING, tiled_cases
 
 
@@ -78,14 +78,7 @@ def _segments(ops):
 def _check(config, layer, x, w, rq, golden):
     ops = build_program(config, layer, x, w, rq)
     image = build_image(config, layer, x, w, rq)
-    # the golden value of each (psum line, lane) a pass reads, from the host program's reads
-    per_pass, cur = [], None
-    for op in ops:
-        if isinstance(op, HostRun):
-            cur = {}
-            per_pass.append(cur)
-        elif isinstance(op, HostRead):
-            cur[(op.addr, op.lane)] = golden[op.index]
+    per_pass = pass_values(ops, golden)
     writes, descs, dram = _interpret(config, image, lambda k: per_pass[k])
     assert descs == [op.desc for op in ops if isinstance(op, HostRun)]
     # between two runs the same buffer words are written (any order but the requantization
@@ -140,3 +133,15 @@ def test_bad_record_fields(bad, match):
 def test_bad_opcode():
     with pytest.raises(ValueError, match="opcode 0"):
         unpack_command(AcceleratorConfig(), 0)
+
+
+def test_unaligned_column_tile_store_is_refused():
+    """Requantized 1-byte outputs of a column tile that starts mid-beat: the write DMA cannot strobe a
+    run's first beat, so the image builder refuses the layer rather than clobber a neighbour's bytes."""
+    config = AcceleratorConfig(**TILING)
+    layer = tiled_cases(config)["column-bands"]
+    x, w = random_operands(layer, config.bits, np.random.default_rng(1))
+    rq = RequantParams(bias=np.zeros(layer.M, int), multiplier=np.full(layer.M, 1 << 30), shift=np.full(layer.M, -4),
+                       zero_point=0, out_bits=8)
+    with pytest.raises(ValueError, match="not on a 8-byte beat"):
+        build_image(config, layer, x, w, rq)

@@ -1,9 +1,13 @@
-"""The LOAD path of the command processor (read DMA -> hw/command/load.py) in amaranth.sim.
+"""The LOAD and STORE paths of the command processor (read DMA -> hw/command/load.py,
+hw/command/store.py -> write DMA) in amaranth.sim.
 
 Every ifmap and weight LOAD of small tiled layers (model/commands.py) runs against the AXI4
 slave of tests/axi_models.py holding the layer's DRAM image, with seeded pauses on AR and R:
 the host-port writes must be the reference's (tests/command_reference.py), in order. Without
-pauses the unpacker writes one word per cycle once the first beat is in.
+pauses the unpacker writes one word per cycle once the first beat is in. Every STORE of small
+tiled layers (raw and requantized, 8- and 16-bit builds) runs against the slave with seeded
+pauses on AW, W and B, a host port answering each psum read with the golden output of that line
+and lane: the output tensor read back from DRAM is the golden conv, and nothing else changed.
 """
 
 import numpy as np
@@ -13,14 +17,17 @@ from amaranth.lib import wiring
 from amaranth.sim import Simulator
 
 from hw.axi.read_dma import ReadDma
+from hw.axi.write_dma import WriteDma
 from hw.command.load import LoadUnpacker
-from model.commands import build_image, word_bytes
+from hw.command.store import StorePacker
+from model.commands import build_image, read_output, word_bytes
 from model.config import AcceleratorConfig
-from model.contract import Buffer, Opcode
+from model.contract import READ_LATENCY, Buffer, Opcode
+from model.conv import conv2d_layer
 from model.data import random_operands
-from model.program import HostWrite
+from model.program import HostWrite, RequantParams, build_program
 from tests.axi_models import AxiSlaveMemory, Pauses
-from tests.command_reference import load_writes
+from tests.command_reference import load_writes, pass_values
 from tests.tiled_layers import TILING, tiled_cases
 
 
@@ -99,3 +106,96 @@ def test_loads_write_the_reference_words(kind, layer_name, pause):
     if pause == 0.0:
         # no pauses: from its first word to its last the unpacker writes a word every cycle
         assert gaps == [0] * len(loads)
+
+
+class _StorePath(wiring.Component):
+    def __init__(self, config):
+        self.pack = StorePacker(config)
+        self.dma = WriteDma(config.axi_data_bits)
+        super().__init__({})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.pack, m.submodules.dma = self.pack, self.dma
+        wiring.connect(m, self.pack.beats, self.dma.data)
+        return m
+
+
+def _run_stores(config, image, values, pause, seed):
+    """Every STORE of ``image`` (after RUN k, the host port answers from ``values[k]``); the DRAM after."""
+    dut = _StorePath(config)
+    mem = np.frombuffer(image.data, np.uint8).copy()
+    rng = np.random.default_rng(seed)
+    slave = AxiSlaveMemory(mem, config.axi_beat_bytes, 5, {c: Pauses(rng, pause) for c in ("aw", "w", "b")})
+    stores, k = [], -1
+    for c in image.commands:
+        k += c.opcode is Opcode.RUN
+        if c.opcode is Opcode.STORE:
+            stores.append((k, c.fields))
+    mask = (1 << config.acc_bits) - 1
+
+    async def bench(ctx):
+        pk, dma = dut.pack, dut.dma
+        cycle = 0
+        for k, f in stores:
+            for name, key in (("addr", "dram_addr"), ("run_bytes", "run_bytes"), ("count", "count"),
+                              ("stride", "stride")):
+                ctx.set(getattr(dma.cmd.payload, name), f[key])
+            for name in ("format", "line", "lane", "chan", "per_run", "count"):
+                ctx.set(getattr(pk, name), f[name])
+            ctx.set(dma.cmd.valid, 1)
+            ctx.set(pk.start, 1)
+            reads = [None] * READ_LATENCY
+            for _ in range(20000):
+                slave.cycle = cycle
+                slave.drive_write(ctx, dma.bus)
+                slave.sample_write(ctx, dma.bus)
+                answer = reads.pop(0)
+                ctx.set(pk.read_data, 0 if answer is None else int(values[k][answer]) & mask)
+                reads.append((ctx.get(pk.read_addr), ctx.get(pk.read_lane)) if ctx.get(pk.read_en) else None)
+                await ctx.tick()
+                cycle += 1
+                ctx.set(dma.cmd.valid, 0)
+                ctx.set(pk.start, 0)
+                if not ctx.get(pk.busy) and not ctx.get(dma.busy):
+                    break
+            else:
+                raise AssertionError("STORE did not end")
+        for _ in range(10):  # the last B response
+            slave.cycle = cycle
+            slave.drive_write(ctx, dma.bus)
+            slave.sample_write(ctx, dma.bus)
+            await ctx.tick()
+            cycle += 1
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    return slave.mem.tobytes()
+
+
+@pytest.mark.parametrize("kind, layer_name, requant, pause", [
+    ("8bit", "row-bands-stride2-pad1", False, 0.3), ("8bit", "filters", True, 0.0),
+    ("16bit", "images", False, 0.0), ("16bit", "column-bands", False, 0.3), ("16bit", "channels", True, 0.3),
+])
+def test_stores_write_the_golden_output(kind, layer_name, requant, pause):
+    bits = {"8bit": dict(bits=8), "16bit": dict(bits=16)}[kind]
+    config = AcceleratorConfig(**TILING, **bits)
+    layer = tiled_cases(config)[layer_name]
+    x, w = random_operands(layer, config.bits, np.random.default_rng(12))
+    if requant and kind == "16bit":
+        x, w = x >> 8, w >> 8  # keep acc + bias in int32, as requantization requires
+    rq = None
+    golden = conv2d_layer(x, w, layer, config.bits)
+    if requant:
+        rng = np.random.default_rng(2)
+        rq = RequantParams(bias=rng.integers(-99, 99, layer.M), multiplier=rng.integers(1 << 29, 1 << 30, layer.M),
+                           shift=rng.integers(-6, -1, layer.M), zero_point=1, out_bits=12 if kind == "16bit" else 6)
+        golden = rq.apply(golden)
+    image = build_image(config, layer, x, w, rq)
+    values = pass_values(build_program(config, layer, x, w, rq), golden)
+    dump = _run_stores(config, image, values, pause, seed=9)
+    np.testing.assert_array_equal(read_output(image, dump), golden)
+    out_end = image.out_addr + layer.N * layer.M * layer.E * image.out_pitch
+    assert dump[:image.out_addr] == image.data[:image.out_addr] and dump[out_end:] == image.data[out_end:]
