@@ -387,6 +387,7 @@ class DmaError(enum.IntEnum):
     SLVERR = 1      #: a read or write response was SLVERR
     DECERR = 2      #: a read or write response was DECERR (no slave at that address)
     CANCELLED = 3   #: the ``cancel`` input stopped the command
+    BAD_COMMAND = 4  #: the System fetched a command record with an unknown opcode
 
 
 class LiteRegister(enum.IntEnum):
