@@ -40,7 +40,7 @@ from model.layer import ConvLayer
 from model.program import HostRun, RequantParams, _words, build_program
 from model.tiling import plan
 
-__all__ = ["ALIGN", "Command", "DramImage", "word_bytes", "store_format", "build_image", "read_output"]
+__all__ = ["ALIGN", "Command", "DramImage", "word_bytes", "store_format", "requant_entries", "build_image", "read_output"]
 
 #: Alignment in bytes of every DRAM region (a 4 KiB page: no region shares a page).
 ALIGN = 4096
@@ -99,7 +99,8 @@ def _pad(nbytes: int, to: int) -> int:
     return -(-nbytes // to) * to
 
 
-def _requant_bytes(rq: RequantParams) -> bytes:
+def requant_entries(rq: RequantParams) -> bytes:
+    """The DRAM bytes of the requantization parameters: one entry per channel (module notes)."""
     values = {"bias": rq.bias, "multiplier": rq.multiplier, "total_shift": np.asarray(rq.shift) + 31}
     out = bytearray()
     for m in range(len(rq.bias)):
@@ -173,7 +174,7 @@ def build_image(config: AcceleratorConfig, layer: ConvLayer, x: np.ndarray, w: n
         data[i * COMMAND_BYTES:(i + 1) * COMMAND_BYTES] = pack_command(config, c.opcode, c.fields).to_bytes(
             COMMAND_BYTES, "little")
     if requant is not None:
-        blob = _requant_bytes(requant)
+        blob = requant_entries(requant)
         data[requant_addr:requant_addr + len(blob)] = blob
     blob = _rows(xw, wb, in_pitch)
     data[ifmap_addr:ifmap_addr + len(blob)] = blob

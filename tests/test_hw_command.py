@@ -19,13 +19,14 @@ from amaranth.sim import Simulator
 from hw.axi.read_dma import ReadDma
 from hw.axi.write_dma import WriteDma
 from hw.command.load import LoadUnpacker
+from hw.command.requant_load import RequantLoader
 from hw.command.store import StorePacker
-from model.commands import build_image, read_output, word_bytes
+from model.commands import requant_entries, build_image, read_output, word_bytes
 from model.config import AcceleratorConfig
 from model.contract import READ_LATENCY, Buffer, Opcode
 from model.conv import conv2d_layer
 from model.data import random_operands
-from model.program import HostWrite, RequantParams, build_program
+from model.program import HostWrite, RequantParams, build_program, requant_writes
 from tests.axi_models import AxiSlaveMemory, Pauses
 from tests.command_reference import load_writes, pass_values
 from tests.tiled_layers import TILING, tiled_cases
@@ -199,3 +200,36 @@ def test_stores_write_the_golden_output(kind, layer_name, requant, pause):
     np.testing.assert_array_equal(read_output(image, dump), golden)
     out_end = image.out_addr + layer.N * layer.M * layer.E * image.out_pitch
     assert dump[:image.out_addr] == image.data[:image.out_addr] and dump[out_end:] == image.data[out_end:]
+
+
+@pytest.mark.parametrize("bits", [dict(bits=8), dict(bits=16), dict(bits=1, pack=64)])
+def test_requant_loader_writes_what_the_host_program_writes(bits):
+    config = AcceleratorConfig(**TILING, **bits)
+    rng = np.random.default_rng(6)
+    rq = RequantParams(bias=rng.integers(-(1 << 31), 1 << 31, 3), multiplier=rng.integers(0, 1 << 31, 3),
+                       shift=rng.integers(-31, 0, 3), zero_point=0, out_bits=8)
+    blob = requant_entries(rq)
+    bb = config.axi_beat_bytes
+    beats = [int.from_bytes(blob[i:i + bb], "little") for i in range(0, len(blob), bb)]
+    dut = RequantLoader(config)
+    got = []
+
+    async def bench(ctx):
+        ctx.set(dut.start, 1), ctx.set(dut.buf_addr, 0), ctx.set(dut.words, 3)
+        await ctx.tick()
+        ctx.set(dut.start, 0)
+        i = 0
+        for _ in range(200):
+            ctx.set(dut.beats.valid, i < len(beats))
+            ctx.set(dut.beats.payload.data, beats[i] if i < len(beats) else 0)
+            if ctx.get(dut.write_en):
+                got.append(HostWrite(Buffer(ctx.get(dut.write_sel)), ctx.get(dut.write_addr), ctx.get(dut.write_lane),
+                                     ctx.get(dut.write_data)))
+            i += int(i < len(beats) and ctx.get(dut.beats.ready))
+            await ctx.tick()
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    assert got == requant_writes(config, rq)

@@ -17,6 +17,7 @@ from model.config import AcceleratorConfig
 from model.contract import AxiResp, DmaError, LiteRegister, StatusBit
 from model.conv import conv2d_layer
 from model.data import random_operands
+from model.program import RequantParams
 from tests.axi_models import AxiSlaveMemory, ErrorWindow, Pauses
 from tests.tiled_layers import TILING, tiled_cases
 
@@ -106,6 +107,23 @@ def test_system_runs_a_tiled_layer(kind, layer_name):
     assert counters["dram_bytes_written"] == sum(f["run_bytes"] * f["count"] for f in stores)
     assert counters["dram_bytes_read"] == len(image.commands) * 64 + sum(
         f["count"] * f["run_bytes"] for f in fields if "skip" in f)
+
+
+@pytest.mark.parametrize("kind", ["8bit", "16bit"])
+def test_system_runs_a_requantized_layer(kind):
+    config = AcceleratorConfig(**TILING, **BITS[kind])
+    layer = tiled_cases(config)["channels"]
+    x, w = random_operands(layer, config.bits, np.random.default_rng(8))
+    if kind == "16bit":
+        x, w = x >> 8, w >> 8  # keep acc + bias in int32, as requantization requires
+    rng = np.random.default_rng(4)
+    rq = RequantParams(bias=rng.integers(-300, 300, layer.M), multiplier=rng.integers(1 << 29, 1 << 31, layer.M),
+                       shift=rng.integers(-9, -2, layer.M), zero_point=-2, out_bits=7 if kind == "8bit" else 13,
+                       relu=kind == "8bit")
+    image = build_image(config, layer, x, w, rq)
+    dump, status, error, _, _ = run_system(config, image, pause=0.2, seed=5)
+    assert error is DmaError.NONE and status & (1 << StatusBit.DONE)
+    np.testing.assert_array_equal(read_output(image, dump), rq.apply(conv2d_layer(x, w, layer, config.bits)))
 
 
 def test_system_stops_on_an_error_response():

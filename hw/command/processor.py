@@ -5,8 +5,9 @@ has ended. Exact cycle behaviour (what a model of the System relies on), from ``
 
 * FETCH: the read DMA reads one record (:data:`model.contract.COMMAND_BYTES` bytes) at
   ``cmd_addr + i * COMMAND_BYTES``; the command is decoded the cycle after the DMA's ``done``.
-* LOAD (ifmap or weight): the read DMA and :class:`hw.command.load.LoadUnpacker` start in the
-  same cycle; the command ends when both are idle.
+* LOAD: the read DMA and :class:`hw.command.load.LoadUnpacker` (ifmap or weight words) or
+  :class:`hw.command.requant_load.RequantLoader` (requantization entries) start in the same
+  cycle; the command ends when both are idle.
 * RUN: the accelerator's ``start`` is pulsed with the record's descriptor; the command ends the
   cycle after ``done``.
 * STORE: :class:`hw.command.store.StorePacker` and the write DMA start in the same cycle; the
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import enum
 
-from amaranth.hdl import Cat, Module, ResetInserter, Signal
+from amaranth.hdl import Cat, Module, Mux, ResetInserter, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -28,6 +29,7 @@ from hw.axi.read_dma import ReadDma
 from hw.axi.signatures import AxiSignature
 from hw.axi.write_dma import WriteDma
 from hw.command.load import LoadUnpacker
+from hw.command.requant_load import RequantLoader
 from hw.command.store import StorePacker
 from hw.controller.layouts import desc_layout
 from hw.signatures import HostPortSignature
@@ -103,6 +105,7 @@ class CommandProcessor(wiring.Component):
         m.submodules.rdma = rdma = ReadDma(beat_bits)
         m.submodules.wdma = wdma = WriteDma(beat_bits)
         m.submodules.unpack = unpack = ResetInserter(abort)(LoadUnpacker(cfg, self._wb))
+        m.submodules.rqload = rqload = ResetInserter(abort)(RequantLoader(cfg))
         m.submodules.pack = pack = ResetInserter(abort)(StorePacker(cfg))
         wiring.connect(m, wiring.flipped(self.axi.read), rdma.bus)
         wiring.connect(m, wiring.flipped(self.axi.write), wdma.bus)
@@ -122,14 +125,16 @@ class CommandProcessor(wiring.Component):
         # the read DMA's beats: a record (shifted in, first beat lowest) or the unpacker's
         m.d.comb += [
             unpack.beats.payload.eq(rdma.data.payload), unpack.beats.valid.eq(rdma.data.valid & ~fetching),
-            rdma.data.ready.eq(fetching | unpack.beats.ready),
+            rqload.beats.payload.eq(rdma.data.payload), rqload.beats.valid.eq(rdma.data.valid & ~fetching),
+            rdma.data.ready.eq(fetching | unpack.beats.ready | rqload.beats.ready),
         ]
         with m.If(fetching & rdma.data.valid):
             m.d.sync += record.eq(Cat(record[beat_bits:], rdma.data.payload.data))
 
-        # the host port: the unpacker's writes, the packer's psum reads
+        # the host port: the loaders' writes (one of them is busy at a time), the packer's psum reads
         m.d.comb += [
-            self.host.we.eq(unpack.write_en), self.host.wdata.eq(unpack.write_data),
+            self.host.we.eq(unpack.write_en | rqload.write_en),
+            self.host.wdata.eq(Mux(rqload.busy, rqload.write_data, unpack.write_data)),
             self.host.re.eq(pack.read_en), self.host.chan.eq(pack.read_chan),
             pack.read_data.eq(self.host.rdata),
             self.acc_desc.eq(f(Opcode.RUN, "desc")),
@@ -137,6 +142,9 @@ class CommandProcessor(wiring.Component):
         with m.If(pack.read_en):
             m.d.comb += [self.host.sel.eq(Buffer.PSUM), self.host.addr.eq(pack.read_addr),
                          self.host.lane.eq(pack.read_lane)]
+        with m.Elif(rqload.busy):
+            m.d.comb += [self.host.sel.eq(rqload.write_sel), self.host.addr.eq(rqload.write_addr),
+                         self.host.lane.eq(rqload.write_lane)]
         with m.Else():
             m.d.comb += [self.host.sel.eq(unpack.write_sel), self.host.addr.eq(unpack.write_addr),
                          self.host.lane.eq(unpack.write_lane)]
@@ -150,6 +158,7 @@ class CommandProcessor(wiring.Component):
             unpack.buffer.eq(f(Opcode.LOAD, "buffer")), unpack.buf_addr.eq(f(Opcode.LOAD, "buf_addr")),
             unpack.words.eq(f(Opcode.LOAD, "words")), unpack.skip.eq(f(Opcode.LOAD, "skip")),
             unpack.run_bytes.eq(f(Opcode.LOAD, "run_bytes")),
+            rqload.buf_addr.eq(f(Opcode.LOAD, "buf_addr")), rqload.words.eq(f(Opcode.LOAD, "words")),
             pack.format.eq(f(Opcode.STORE, "format")), pack.line.eq(f(Opcode.STORE, "line")),
             pack.lane.eq(f(Opcode.STORE, "lane")), pack.chan.eq(f(Opcode.STORE, "chan")),
             pack.per_run.eq(f(Opcode.STORE, "per_run")), pack.count.eq(f(Opcode.STORE, "count")),
@@ -185,7 +194,9 @@ class CommandProcessor(wiring.Component):
                 m.d.comb += self.phase.eq(Phase.DECODE)
                 with m.Switch(opcode):
                     with m.Case(Opcode.LOAD):
-                        m.d.comb += [*dma_cmd(rdma, Opcode.LOAD), rdma.cmd.valid.eq(1), unpack.start.eq(1)]
+                        requant = f(Opcode.LOAD, "buffer") == Buffer.REQUANT
+                        m.d.comb += [*dma_cmd(rdma, Opcode.LOAD), rdma.cmd.valid.eq(1),
+                                     unpack.start.eq(~requant), rqload.start.eq(requant)]
                         m.next = "LOAD"
                     with m.Case(Opcode.RUN):
                         m.d.comb += self.acc_start.eq(1)
@@ -200,7 +211,7 @@ class CommandProcessor(wiring.Component):
                 with m.If(rdma.done & (rdma.error != DmaError.NONE)):
                     m.d.comb += abort.eq(1)
                     finish(rdma.error)
-                with m.Elif(~rdma.busy & ~unpack.busy):
+                with m.Elif(~rdma.busy & ~unpack.busy & ~rqload.busy):
                     m.next = "NEXT"
             with m.State("RUN"):
                 m.d.comb += self.phase.eq(Phase.RUN)
