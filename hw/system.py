@@ -85,7 +85,7 @@ class System(wiring.Component):
             counters.inc_axi_read_bursts.eq(proc.read_burst), counters.inc_axi_write_bursts.eq(proc.write_burst),
             counters.inc_stall_cycles.eq(proc.busy & ((phase == Phase.FETCH) | (phase == Phase.DECODE)
                                                       | (phase == Phase.LOAD))),
-            counters.inc_dma_wait_cycles.eq(phase == Phase.RUN),
+            counters.inc_dma_wait_cycles.eq(proc.busy & (phase == Phase.RUN)),
         ]
         for name in SYSTEM_COUNTERS:
             m.d.comb += getattr(self, f"count_{name}").eq(getattr(counters, f"count_{name}"))

@@ -139,15 +139,9 @@ class CommandProcessor(wiring.Component):
             pack.read_data.eq(self.host.rdata),
             self.acc_desc.eq(f(Opcode.RUN, "desc")),
         ]
-        with m.If(pack.read_en):
-            m.d.comb += [self.host.sel.eq(Buffer.PSUM), self.host.addr.eq(pack.read_addr),
-                         self.host.lane.eq(pack.read_lane)]
-        with m.Elif(rqload.busy):
-            m.d.comb += [self.host.sel.eq(rqload.write_sel), self.host.addr.eq(rqload.write_addr),
-                         self.host.lane.eq(rqload.write_lane)]
-        with m.Else():
-            m.d.comb += [self.host.sel.eq(unpack.write_sel), self.host.addr.eq(unpack.write_addr),
-                         self.host.lane.eq(unpack.write_lane)]
+        for port, name in ((self.host.sel, "write_sel"), (self.host.addr, "write_addr"), (self.host.lane, "write_lane")):
+            psum = {"write_sel": Buffer.PSUM, "write_addr": pack.read_addr, "write_lane": pack.read_lane}[name]
+            m.d.comb += port.eq(Mux(pack.read_en, psum, Mux(rqload.busy, getattr(rqload, name), getattr(unpack, name))))
 
         # the run fields of LOAD and STORE go to the DMA command of this phase
         def dma_cmd(dma, op):
@@ -171,7 +165,12 @@ class CommandProcessor(wiring.Component):
             m.d.sync += [self.done.eq(1), self.busy.eq(0), self.error.eq(error)]
             m.next = "IDLE"
 
-        with m.FSM():
+        # BOOT: one cycle after reset, so that the state changes once and Icarus evaluates every
+        # ``always @*`` block that decodes it (a block that never wakes would leave X)
+        with m.FSM(init="BOOT"):
+            with m.State("BOOT"):
+                m.d.comb += self.phase.eq(Phase.IDLE)
+                m.next = "IDLE"
             with m.State("IDLE"):
                 m.d.comb += self.phase.eq(Phase.IDLE)
                 with m.If(self.start):
