@@ -8,7 +8,7 @@ from amaranth.back import verilog
 
 from hw.accelerator import Accelerator
 from model.config import AcceleratorConfig
-from model.contract import TOP_NAME
+from model.contract import SYSTEM_TOP_NAME, TOP_NAME
 
 __all__ = ["generate"]
 
@@ -27,3 +27,14 @@ def generate(config: AcceleratorConfig, out_dir: Path) -> tuple[Path, Path]:
     v_path.write_text(verilog.convert(Accelerator(config), name=TOP_NAME))
     json_path.write_text(config.to_json() + "\n")
     return v_path, json_path
+
+
+def generate_system(config: AcceleratorConfig, word_bytes: int, out_dir: Path) -> Path:
+    """Write ``<out_dir>/<SYSTEM_TOP_NAME>.v``: the command-driven :class:`hw.system.System`."""
+    from hw.system import System
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    v_path = out_dir / f"{SYSTEM_TOP_NAME}.v"
+    v_path.write_text(verilog.convert(System(config, word_bytes), name=SYSTEM_TOP_NAME))
+    return v_path

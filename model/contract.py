@@ -18,6 +18,8 @@ What is here:
 * the AXI4 master port and AXI4-Lite control port (:data:`AXI_ADDR_BITS`, ..., :class:`AxiResp`);
 * the DMA engines and control registers (:data:`DMA_RUN_BYTES_BITS`, :class:`DmaError`,
   :class:`LiteRegister`, :class:`ControlBit`, :class:`StatusBit`);
+* the command list of the System (:data:`SYSTEM_TOP_NAME`, :class:`Opcode`, :func:`command_fields`,
+  :func:`pack_command`, :data:`SYSTEM_COUNTERS`);
 * the pass descriptor (:func:`desc_fields`, :func:`pack_descriptor`) and the
   geometry of a pass (:class:`Tile`, :class:`PassShape`), which fixes the buffer layouts
   (every index local to the pass's tile):
@@ -48,6 +50,8 @@ __all__ = [
     "AXI_ADDR_BITS", "AXI_ID_BITS", "AXI_MAX_BURST_BEATS", "AXI_BOUNDARY_BYTES", "AXI_BURST_INCR", "DMA_OUTSTANDING",
     "AXI_LITE_DATA_BITS", "AxiResp", "DMA_RUN_BYTES_BITS", "DMA_RUN_COUNT_BITS", "DmaError", "LiteRegister",
     "ControlBit", "StatusBit",
+    "SYSTEM_TOP_NAME", "COMMAND_BYTES", "COMMAND_OPCODE_BITS", "REQUANT_ENTRY_BYTES", "REQUANT_ENTRY_FIELD_BITS",
+    "SYSTEM_COUNTERS", "Opcode", "StoreFormat", "command_fields", "pack_command", "unpack_command",
 ]
 
 
@@ -383,6 +387,7 @@ class DmaError(enum.IntEnum):
     SLVERR = 1      #: a read or write response was SLVERR
     DECERR = 2      #: a read or write response was DECERR (no slave at that address)
     CANCELLED = 3   #: the ``cancel`` input stopped the command
+    BAD_COMMAND = 4  #: the System fetched a command record with an unknown opcode
 
 
 class LiteRegister(enum.IntEnum):
@@ -407,3 +412,116 @@ class StatusBit(enum.IntEnum):
     BUSY = 0    #: a run is under way
     DONE = 1    #: the last run ended (set at its end, cleared by the next start)
     ERROR = 2   #: the last run ended with an error (its code is in ``ERROR``)
+
+
+# -- the command list of the command-driven top (hw/system.py, model/commands.py) ---------------
+# The System fetches ``CMD_COUNT`` records of :data:`COMMAND_BYTES` bytes from ``CMD_ADDR`` and runs
+# them in order. A record is one little-endian integer; field ``name`` of :func:`command_fields`
+# occupies its bits LSB first after the :data:`COMMAND_OPCODE_BITS`-bit opcode; unused bits are 0.
+
+#: Verilog top name of the command-driven System.
+SYSTEM_TOP_NAME = "qconv_system"
+#: Bytes of one command record: a whole number of beats for every AXI data width (32..256 bits).
+COMMAND_BYTES = 64
+#: Width of the opcode, bits 0 .. COMMAND_OPCODE_BITS-1 of every record.
+COMMAND_OPCODE_BITS = 8
+#: Bytes of one requantization entry in DRAM (one per output channel): field ``f`` of
+#: :data:`REQUANT_FIELDS` at bit :data:`REQUANT_ENTRY_FIELD_BITS` * f, little-endian.
+REQUANT_ENTRY_BYTES = 16
+#: Bit distance between the fields of a requantization entry.
+REQUANT_ENTRY_FIELD_BITS = 32
+#: System counter names (``count_<name>`` ports of :data:`SYSTEM_TOP_NAME`, beside the
+#: accelerator's :data:`COUNTERS`): cycles from START to done, DRAM bytes read/written, AXI read/write
+#: bursts, stall cycles (the array waited for data) and DMA-wait cycles (a DMA waited for the array).
+SYSTEM_COUNTERS: tuple[str, ...] = (
+    "sys_cycles", "dram_bytes_read", "dram_bytes_written", "axi_read_bursts", "axi_write_bursts",
+    "stall_cycles", "dma_wait_cycles",
+)
+
+
+class Opcode(enum.IntEnum):
+    """What a command record does (its low :data:`COMMAND_OPCODE_BITS` bits)."""
+
+    LOAD = 1    #: DRAM strided runs -> words of a global buffer (through the host port)
+    RUN = 2     #: one pass: pulse start with the record's descriptor, wait for done
+    STORE = 3   #: psum lines of one filter of one image -> strided output rows in DRAM
+
+
+class StoreFormat(enum.IntEnum):
+    """Container of an output in DRAM (the ``format`` field of a STORE): its byte count."""
+
+    BYTE = 1    #: requantized, ``out_bits`` <= 8
+    HALF = 2    #: requantized, ``out_bits`` <= 16
+    RAW = 4     #: raw accumulator, sign-extended to 32 bits (``acc_bits`` <= 32)
+    RAW_WIDE = 8  #: raw accumulator, sign-extended to 64 bits (``acc_bits`` > 32, e.g. 16-bit builds)
+
+
+#: The strided-run fields shared by LOAD and STORE: a DMA command (:mod:`hw.axi`).
+_RUN_FIELDS = (("dram_addr", AXI_ADDR_BITS), ("run_bytes", DMA_RUN_BYTES_BITS),
+               ("count", DMA_RUN_COUNT_BITS), ("stride", AXI_ADDR_BITS))
+
+
+def command_fields(config: AcceleratorConfig, opcode: Opcode) -> tuple[tuple[str, int], ...]:
+    """The fields of a record of ``opcode``, (name, width), LSB first after the opcode.
+
+    * LOAD: ``buffer`` (a :class:`Buffer`), ``buf_addr`` (first word), ``words`` (words to write),
+      ``skip`` (bytes dropped at the start of every run: a run starts on a beat), the run fields.
+      Word ``i`` goes to host address ``buf_addr + i`` (weights: ``buf_addr`` is a line and word ``i``
+      goes to line ``buf_addr + i // cols``, lane ``i % cols``; requantization: ``words`` entries,
+      channel ``buf_addr + i``).
+    * RUN: ``desc`` (:func:`pack_descriptor`).
+    * STORE: ``format`` (a :class:`StoreFormat`), ``line`` (first psum line), ``lane``, ``chan`` (the
+      requantization channel), ``per_run`` (outputs per run = psum lines per run), the run fields;
+      run ``r`` holds lines ``line + r*per_run ..`` of ``lane``.
+    """
+    lines = (host_addr_depth(config) - 1).bit_length()
+    if opcode is Opcode.LOAD:
+        return (("buffer", 2), ("buf_addr", lines), ("words", DMA_RUN_BYTES_BITS), ("skip", 8)) + _RUN_FIELDS
+    if opcode is Opcode.RUN:
+        return (("desc", desc_bits(config)),)
+    return (("format", 4), ("line", lines), ("lane", max(host_lanes(config) - 1, 1).bit_length()),
+            ("chan", (REQUANT_CHANNELS - 1).bit_length()), ("per_run", DMA_RUN_COUNT_BITS)) + _RUN_FIELDS
+
+
+def pack_command(config: AcceleratorConfig, opcode: Opcode, fields: dict) -> int:
+    """One record of ``opcode`` as an integer (:data:`COMMAND_BYTES` bytes, little-endian in DRAM).
+
+    Raises
+    ------
+    ValueError
+        If a field is missing, unknown or out of its range, or the record does not fit
+        :data:`COMMAND_BYTES`.
+    """
+    layout = command_fields(config, opcode)
+    total = COMMAND_OPCODE_BITS + sum(width for _, width in layout)
+    if total > 8 * COMMAND_BYTES:
+        raise ValueError(f"a {opcode.name} record needs {total} bits, a record holds {8 * COMMAND_BYTES}")
+    names = {name for name, _ in layout}
+    if set(fields) != names:
+        raise ValueError(f"{opcode.name} fields must be {sorted(names)}, not {sorted(fields)}")
+    word, shift = int(opcode), COMMAND_OPCODE_BITS
+    for name, width in layout:
+        value = int(fields[name])
+        if not 0 <= value < 1 << width:
+            raise ValueError(f"{opcode.name} field {name}={value} out of range 0..{(1 << width) - 1}")
+        word |= value << shift
+        shift += width
+    return word
+
+
+def unpack_command(config: AcceleratorConfig, word: int) -> tuple[Opcode, dict]:
+    """The opcode and fields of a record (the inverse of :func:`pack_command`).
+
+    Raises
+    ------
+    ValueError
+        If the opcode is not an :class:`Opcode`.
+    """
+    code = word & ((1 << COMMAND_OPCODE_BITS) - 1)
+    if code not in {int(op) for op in Opcode}:
+        raise ValueError(f"command opcode {code} is not one of {[int(op) for op in Opcode]}")
+    opcode, fields, shift = Opcode(code), {}, COMMAND_OPCODE_BITS
+    for name, width in command_fields(config, opcode):
+        fields[name] = (word >> shift) & ((1 << width) - 1)
+        shift += width
+    return opcode, fields

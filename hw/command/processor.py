@@ -1,0 +1,233 @@
+"""The command processor: fetches the command list over AXI4 and runs each command in order.
+
+First version, sequential (no overlap): one command at a time, the next fetched when the last
+has ended. Exact cycle behaviour (what a model of the System relies on), from ``start``:
+
+* FETCH: the read DMA reads one record (:data:`model.contract.COMMAND_BYTES` bytes) at
+  ``cmd_addr + i * COMMAND_BYTES``; the command is decoded the cycle after the DMA's ``done``.
+* LOAD: the read DMA and :class:`hw.command.load.LoadUnpacker` (ifmap or weight words) or
+  :class:`hw.command.requant_load.RequantLoader` (requantization entries) start in the same
+  cycle; the command ends when both are idle.
+* RUN: the accelerator's ``start`` is pulsed with the record's descriptor; the command ends the
+  cycle after ``done``.
+* STORE: :class:`hw.command.store.StorePacker` and the write DMA start in the same cycle; the
+  command ends when both are idle (the write DMA after its last B response).
+* A record with an unknown opcode ends the layer with ``BAD_COMMAND``.
+* An error response in any DMA ends the layer at once with that :class:`~model.contract.DmaError`
+  (the engines have already finished their bursts; the unpacker and packer are reset).
+"""
+
+from __future__ import annotations
+
+import enum
+
+from amaranth.hdl import Cat, Module, Mux, ResetInserter, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from hw.axi.read_dma import ReadDma
+from hw.axi.signatures import AxiSignature
+from hw.axi.write_dma import WriteDma
+from hw.command.load import LoadUnpacker
+from hw.command.requant_load import RequantLoader
+from hw.command.store import StorePacker
+from hw.controller.layouts import desc_layout
+from hw.signatures import HostPortSignature
+from model.config import AcceleratorConfig
+from model.contract import (
+    AXI_ADDR_BITS, AXI_LITE_DATA_BITS, COMMAND_BYTES, COMMAND_OPCODE_BITS, Buffer, DmaError, Opcode, command_fields,
+)
+
+__all__ = ["CommandProcessor", "Phase"]
+
+
+class Phase(enum.IntEnum):
+    """What the processor is doing (the ``phase`` output, for the System's counters)."""
+
+    IDLE = 0
+    FETCH = 1
+    DECODE = 2
+    LOAD = 3
+    RUN = 4
+    STORE = 5
+
+
+def _field(record, config: AcceleratorConfig, opcode: Opcode, name: str):
+    """The bits of field ``name`` of an ``opcode`` record (:func:`model.contract.command_fields`)."""
+    at = COMMAND_OPCODE_BITS
+    for field, width in command_fields(config, opcode):
+        if field == name:
+            return record[at:at + width]
+        at += width
+    raise KeyError(name)
+
+
+class CommandProcessor(wiring.Component):
+    """Runs a layer's command list (module notes).
+
+    Parameters
+    ----------
+    config : AcceleratorConfig
+    word_bytes : int
+        DRAM container of an input or weight word (:func:`model.commands.word_bytes`).
+
+    Ports
+    -----
+    axi : Out(AxiSignature(axi_data_bits))
+    start : In(1); cmd_addr : In(AXI_ADDR_BITS); cmd_count : In(AXI_LITE_DATA_BITS)
+    busy, done : Out(1); error : Out(DmaError)
+        ``done`` is one cycle, at the end of the layer, with ``error``.
+    host : Out(HostPortSignature(config)); acc_start : Out(1); acc_desc : Out(desc_layout); acc_done : In(1)
+        The accelerator's host port and pass start.
+    phase : Out(Phase)
+    read_bytes, write_bytes : Out; read_burst, write_burst : Out(1)
+        The DMAs' per-cycle increments.
+    """
+
+    def __init__(self, config: AcceleratorConfig, word_bytes: int):
+        self._config, self._wb = config, word_bytes
+        bb = config.axi_beat_bytes
+        super().__init__({
+            "axi": Out(AxiSignature(config.axi_data_bits)),
+            "start": In(1), "cmd_addr": In(AXI_ADDR_BITS), "cmd_count": In(AXI_LITE_DATA_BITS),
+            "busy": Out(1), "done": Out(1), "error": Out(DmaError),
+            "host": Out(HostPortSignature(config)), "acc_start": Out(1), "acc_desc": Out(desc_layout(config)),
+            "acc_done": In(1),
+            "phase": Out(Phase),
+            "read_bytes": Out(range(bb + 1)), "write_bytes": Out(range(bb + 1)),
+            "read_burst": Out(1), "write_burst": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg, beat_bits = self._config, self._config.axi_data_bits
+        abort = Signal()
+        m.submodules.rdma = rdma = ReadDma(beat_bits)
+        m.submodules.wdma = wdma = WriteDma(beat_bits)
+        m.submodules.unpack = unpack = ResetInserter(abort)(LoadUnpacker(cfg, self._wb))
+        m.submodules.rqload = rqload = ResetInserter(abort)(RequantLoader(cfg))
+        m.submodules.pack = pack = ResetInserter(abort)(StorePacker(cfg))
+        wiring.connect(m, wiring.flipped(self.axi.read), rdma.bus)
+        wiring.connect(m, wiring.flipped(self.axi.write), wdma.bus)
+        wiring.connect(m, pack.beats, wdma.data)
+        m.d.comb += [self.read_bytes.eq(rdma.inc_bytes), self.write_bytes.eq(wdma.inc_bytes),
+                     self.read_burst.eq(rdma.inc_bursts), self.write_burst.eq(wdma.inc_bursts)]
+
+        record = Signal(8 * COMMAND_BYTES)
+        opcode = record[:COMMAND_OPCODE_BITS]
+        index, count = Signal(AXI_LITE_DATA_BITS), Signal(AXI_LITE_DATA_BITS)
+        addr = Signal(AXI_ADDR_BITS)
+        fetching = Signal()
+
+        def f(op, name):
+            return _field(record, cfg, op, name)
+
+        # the read DMA's beats: a record (shifted in, first beat lowest) or the unpacker's
+        m.d.comb += [
+            unpack.beats.payload.eq(rdma.data.payload), unpack.beats.valid.eq(rdma.data.valid & ~fetching),
+            rqload.beats.payload.eq(rdma.data.payload), rqload.beats.valid.eq(rdma.data.valid & ~fetching),
+            rdma.data.ready.eq(fetching | unpack.beats.ready | rqload.beats.ready),
+        ]
+        with m.If(fetching & rdma.data.valid):
+            m.d.sync += record.eq(Cat(record[beat_bits:], rdma.data.payload.data))
+
+        # the host port: the loaders' writes (one of them is busy at a time), the packer's psum reads
+        m.d.comb += [
+            self.host.we.eq(unpack.write_en | rqload.write_en),
+            self.host.wdata.eq(Mux(rqload.busy, rqload.write_data, unpack.write_data)),
+            self.host.re.eq(pack.read_en), self.host.chan.eq(pack.read_chan),
+            pack.read_data.eq(self.host.rdata),
+            self.acc_desc.eq(f(Opcode.RUN, "desc")),
+        ]
+        for port, name in ((self.host.sel, "write_sel"), (self.host.addr, "write_addr"), (self.host.lane, "write_lane")):
+            psum = {"write_sel": Buffer.PSUM, "write_addr": pack.read_addr, "write_lane": pack.read_lane}[name]
+            m.d.comb += port.eq(Mux(pack.read_en, psum, Mux(rqload.busy, getattr(rqload, name), getattr(unpack, name))))
+
+        # the run fields of LOAD and STORE go to the DMA command of this phase
+        def dma_cmd(dma, op):
+            return [dma.cmd.payload.addr.eq(f(op, "dram_addr")), dma.cmd.payload.run_bytes.eq(f(op, "run_bytes")),
+                    dma.cmd.payload.count.eq(f(op, "count")), dma.cmd.payload.stride.eq(f(op, "stride"))]
+
+        m.d.comb += [
+            unpack.buffer.eq(f(Opcode.LOAD, "buffer")), unpack.buf_addr.eq(f(Opcode.LOAD, "buf_addr")),
+            unpack.words.eq(f(Opcode.LOAD, "words")), unpack.skip.eq(f(Opcode.LOAD, "skip")),
+            unpack.run_bytes.eq(f(Opcode.LOAD, "run_bytes")),
+            rqload.buf_addr.eq(f(Opcode.LOAD, "buf_addr")), rqload.words.eq(f(Opcode.LOAD, "words")),
+            pack.format.eq(f(Opcode.STORE, "format")), pack.line.eq(f(Opcode.STORE, "line")),
+            pack.lane.eq(f(Opcode.STORE, "lane")), pack.chan.eq(f(Opcode.STORE, "chan")),
+            pack.per_run.eq(f(Opcode.STORE, "per_run")), pack.count.eq(f(Opcode.STORE, "count")),
+            *dma_cmd(wdma, Opcode.STORE),
+        ]
+
+        m.d.sync += self.done.eq(0)
+
+        def finish(error):
+            m.d.sync += [self.done.eq(1), self.busy.eq(0), self.error.eq(error)]
+            m.next = "IDLE"
+
+        # BOOT: one cycle after reset, so that the state changes once and Icarus evaluates every
+        # ``always @*`` block that decodes it (a block that never wakes would leave X)
+        with m.FSM(init="BOOT"):
+            with m.State("BOOT"):
+                m.d.comb += self.phase.eq(Phase.IDLE)
+                m.next = "IDLE"
+            with m.State("IDLE"):
+                m.d.comb += self.phase.eq(Phase.IDLE)
+                with m.If(self.start):
+                    m.d.sync += [index.eq(0), count.eq(self.cmd_count), addr.eq(self.cmd_addr), self.busy.eq(1),
+                                 self.error.eq(DmaError.NONE)]
+                    with m.If(self.cmd_count == 0):
+                        finish(DmaError.NONE)
+                    with m.Else():
+                        m.next = "FETCH"
+            with m.State("FETCH"):
+                m.d.comb += [self.phase.eq(Phase.FETCH), fetching.eq(1),
+                             rdma.cmd.payload.addr.eq(addr), rdma.cmd.payload.run_bytes.eq(COMMAND_BYTES),
+                             rdma.cmd.payload.count.eq(1), rdma.cmd.valid.eq(~rdma.busy)]
+                with m.If(rdma.done):
+                    with m.If(rdma.error != DmaError.NONE):
+                        finish(rdma.error)
+                    with m.Else():
+                        m.next = "DECODE"
+            with m.State("DECODE"):
+                m.d.comb += self.phase.eq(Phase.DECODE)
+                with m.Switch(opcode):
+                    with m.Case(Opcode.LOAD):
+                        requant = f(Opcode.LOAD, "buffer") == Buffer.REQUANT
+                        m.d.comb += [*dma_cmd(rdma, Opcode.LOAD), rdma.cmd.valid.eq(1),
+                                     unpack.start.eq(~requant), rqload.start.eq(requant)]
+                        m.next = "LOAD"
+                    with m.Case(Opcode.RUN):
+                        m.d.comb += self.acc_start.eq(1)
+                        m.next = "RUN"
+                    with m.Case(Opcode.STORE):
+                        m.d.comb += [wdma.cmd.valid.eq(1), pack.start.eq(1)]
+                        m.next = "STORE"
+                    with m.Default():
+                        finish(DmaError.BAD_COMMAND)
+            with m.State("LOAD"):
+                m.d.comb += self.phase.eq(Phase.LOAD)
+                with m.If(rdma.done & (rdma.error != DmaError.NONE)):
+                    m.d.comb += abort.eq(1)
+                    finish(rdma.error)
+                with m.Elif(~rdma.busy & ~unpack.busy & ~rqload.busy):
+                    m.next = "NEXT"
+            with m.State("RUN"):
+                m.d.comb += self.phase.eq(Phase.RUN)
+                with m.If(self.acc_done):
+                    m.next = "NEXT"
+            with m.State("STORE"):
+                m.d.comb += self.phase.eq(Phase.STORE)
+                with m.If(wdma.done & (wdma.error != DmaError.NONE)):
+                    m.d.comb += abort.eq(1)
+                    finish(wdma.error)
+                with m.Elif(~wdma.busy & ~pack.busy):
+                    m.next = "NEXT"
+            with m.State("NEXT"):
+                m.d.comb += self.phase.eq(Phase.FETCH)
+                m.d.sync += [index.eq(index + 1), addr.eq(addr + COMMAND_BYTES)]
+                with m.If(index + 1 == count):
+                    finish(DmaError.NONE)
+                with m.Else():
+                    m.next = "FETCH"
+        return m

@@ -1,0 +1,136 @@
+"""The STORE engine's packer: host-port psum reads -> output containers packed into beats for the write DMA."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Signal, signed
+from amaranth.lib import stream, wiring
+from amaranth.lib.fifo import SyncFIFO
+from amaranth.lib.wiring import In, Out
+
+from hw.delay import delay
+from model.config import AcceleratorConfig
+from model.contract import DMA_RUN_COUNT_BITS, READ_LATENCY, REQUANT_CHANNELS, StoreFormat, host_addr_depth
+
+__all__ = ["StorePacker"]
+
+#: Words the packer may have asked for and not yet packed (the read latency plus one beat of slack).
+_CREDIT = READ_LATENCY + 2
+
+
+class StorePacker(wiring.Component):
+    """Reads a STORE's psum lines through the host port and streams its runs' beats.
+
+    A STORE (:func:`model.contract.command_fields`) reads lines ``line, line + 1, ..`` of lane
+    ``lane`` (``count`` runs of ``per_run``); each value (the host port's ``rdata``: requantized
+    and sign-extended, or the raw accumulator) goes into a little-endian container of ``format``
+    bytes (sign-extended), packed from the first byte of a beat; a run's last beat goes out when
+    the run ends (the write DMA strobes only its bytes), so every run starts a new beat. Cycle
+    behaviour: ``start`` (while idle) latches the command; reads are issued one per cycle from the
+    next cycle while fewer than ``_CREDIT`` words are outstanding; a value enters a FIFO
+    :data:`~model.contract.READ_LATENCY` cycles after its read and is packed the cycle after; a
+    full beat (or a run's last) is offered the cycle after its last value is packed; ``done`` is
+    high the cycle after the last beat is taken.
+
+    Parameters
+    ----------
+    config : AcceleratorConfig
+
+    Ports
+    -----
+    start : In(1); format : In(StoreFormat); line, lane, chan, per_run, count : In
+        The STORE's fields, sampled on ``start``. ``format`` must not exceed a beat.
+    read_addr, read_lane, read_chan, read_en : Out; read_data : In(acc_bits)
+        The host-port psum read.
+    beats : Out(stream.Signature(axi_data_bits))
+    busy, done : Out(1)
+    """
+
+    def __init__(self, config: AcceleratorConfig):
+        self._config = config
+        addr_bits = (host_addr_depth(config) - 1).bit_length()
+        lane = range(max(config.cols, 2))
+        super().__init__({
+            "start": In(1), "format": In(StoreFormat), "line": In(addr_bits), "lane": In(lane),
+            "chan": In(range(REQUANT_CHANNELS)), "per_run": In(DMA_RUN_COUNT_BITS), "count": In(DMA_RUN_COUNT_BITS),
+            "read_addr": Out(addr_bits), "read_lane": Out(lane), "read_chan": Out(range(REQUANT_CHANNELS)),
+            "read_en": Out(1), "read_data": In(config.acc_bits),
+            "beats": Out(stream.Signature(config.axi_data_bits)),
+            "busy": Out(1), "done": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self._config
+        beat_bytes, acc = cfg.axi_beat_bytes, cfg.acc_bits
+        m.submodules.fifo = fifo = SyncFIFO(width=acc, depth=_CREDIT)
+        fmt = Signal(StoreFormat)
+        per_run = Signal(DMA_RUN_COUNT_BITS)
+        lane, chan = Signal.like(self.read_lane), Signal.like(self.read_chan)
+        # issue side: line address, position in run, runs left
+        addr = Signal.like(self.read_addr)
+        i_pos, i_runs = Signal(DMA_RUN_COUNT_BITS), Signal(DMA_RUN_COUNT_BITS)
+        # pack side
+        p_pos, p_runs = Signal(DMA_RUN_COUNT_BITS), Signal(DMA_RUN_COUNT_BITS)
+        pending = Signal(range(_CREDIT + 1))
+        byte = Signal(range(beat_bytes))
+        buf = Signal(8 * beat_bytes)
+
+        issue = Signal()
+        m.d.comb += [
+            issue.eq(self.busy & (i_runs != 0) & (pending < _CREDIT)),
+            self.read_en.eq(issue), self.read_addr.eq(addr), self.read_lane.eq(lane), self.read_chan.eq(chan),
+            fifo.w_en.eq(delay(m, issue, READ_LATENCY, "store_read")), fifo.w_data.eq(self.read_data),
+        ]
+        with m.If(issue):
+            m.d.sync += addr.eq(addr + 1)
+            with m.If(i_pos == per_run - 1):
+                m.d.sync += [i_pos.eq(0), i_runs.eq(i_runs - 1)]
+            with m.Else():
+                m.d.sync += i_pos.eq(i_pos + 1)
+
+        # pack: place the FIFO's head at ``byte``; a beat ends when full or at the run's end
+        value = Signal(signed(64))  # the head, sign-extended: its low bytes are any container
+        placed = Signal.like(buf)
+        full = Signal()
+        next_byte = Signal.like(byte)
+        m.d.comb += value.eq(fifo.r_data.as_signed())
+        with m.Switch(fmt):
+            for size in (int(s) for s in StoreFormat if s <= beat_bytes):
+                with m.Case(size):
+                    m.d.comb += [
+                        placed.eq(buf | (value[:8 * size] << (byte * 8))),
+                        full.eq(byte == beat_bytes - size),
+                        next_byte.eq(byte + size),
+                    ]
+        run_end = Signal()
+        emit = Signal()
+        pop = Signal()
+        m.d.comb += [
+            run_end.eq(p_pos == per_run - 1),
+            emit.eq(full | run_end),
+            pop.eq(self.busy & fifo.r_rdy & (~emit | ~self.beats.valid | self.beats.ready)),
+            fifo.r_en.eq(pop),
+        ]
+        m.d.sync += pending.eq(pending + issue - pop)
+        with m.If(self.beats.valid & self.beats.ready):
+            m.d.sync += self.beats.valid.eq(0)
+        with m.If(pop):
+            with m.If(emit):
+                m.d.sync += [self.beats.payload.eq(placed), self.beats.valid.eq(1), buf.eq(0), byte.eq(0)]
+            with m.Else():
+                m.d.sync += [buf.eq(placed), byte.eq(next_byte)]
+            with m.If(run_end):
+                m.d.sync += [p_pos.eq(0), p_runs.eq(p_runs - 1)]
+            with m.Else():
+                m.d.sync += p_pos.eq(p_pos + 1)
+
+        m.d.sync += self.done.eq(0)
+        with m.If(self.busy & (p_runs == 0) & (~self.beats.valid | self.beats.ready)):
+            m.d.sync += [self.busy.eq(0), self.done.eq(1)]
+        with m.If(self.start & ~self.busy):
+            m.d.sync += [
+                self.busy.eq(1), fmt.eq(self.format), per_run.eq(self.per_run), lane.eq(self.lane),
+                chan.eq(self.chan), addr.eq(self.line), i_pos.eq(0), i_runs.eq(self.count), p_pos.eq(0),
+                p_runs.eq(self.count), byte.eq(0), buf.eq(0),
+            ]
+        return m

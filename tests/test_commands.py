@@ -1,0 +1,147 @@
+"""The System's DRAM image and command list (model/commands.py) against the host program and the golden conv.
+
+A reference interpreter written here from the command format of model/contract.py reads the
+records out of the DRAM bytes, executes each LOAD as host-port writes (word by word from the
+strided runs) and each STORE by writing the golden output of each psum line into DRAM; the
+writes must be the host program's (model/program.py, itself checked against the RTL), the runs
+its descriptors, and the output tensor read back from DRAM must be the golden conv.
+"""
+
+import numpy as np
+import pytest
+
+from model.commands import build_image, read_output, store_format
+from model.config import AcceleratorConfig
+from model.contract import (
+    COMMAND_BYTES, REQUANT_ENTRY_BYTES, REQUANT_ENTRY_FIELD_BITS, REQUANT_FIELDS, Buffer, Opcode, pack_command,
+    requant_address, unpack_command,
+)
+from model.conv import conv2d_layer
+from model.data import random_operands
+from model.program import HostRead, HostRun, HostWrite, RequantParams, build_program
+from tests.command_reference import load_writes, pass_values, run_bytes
+from tests.tiled_layers import TILING, tiled_cases
+
+
+def _interpret(config, image, golden_at):
+    """Execute the image's commands: (host writes, descriptors, DRAM after the stores)."""
+    dram = bytearray(image.data)
+    writes, descs, pending = [], [], {}
+    count = len(image.commands)
+    for i in range(count):
+        word = int.from_bytes(dram[image.cmd_addr + i * COMMAND_BYTES:image.cmd_addr + (i + 1) * COMMAND_BYTES], "little")
+        op, f = unpack_command(config, word)
+        if op is Opcode.LOAD:
+            if f["buffer"] == Buffer.REQUANT:
+                data = bytes(dram[b] for b in run_bytes(f))
+                for c in range(f["words"]):
+                    entry = int.from_bytes(data[c * REQUANT_ENTRY_BYTES:(c + 1) * REQUANT_ENTRY_BYTES], "little")
+                    for fi, (_, width) in enumerate(REQUANT_FIELDS):
+                        value = (entry >> (REQUANT_ENTRY_FIELD_BITS * fi)) & ((1 << width) - 1)
+                        chunks = -(-width // config.word_bits)
+                        for k in range(chunks):
+                            chunk = (value >> (config.word_bits * (chunks - 1 - k))) & ((1 << config.word_bits) - 1)
+                            writes.append(HostWrite(Buffer.REQUANT, requant_address(f["buf_addr"] + c, fi),
+                                                    int(k == chunks - 1), chunk))
+                continue
+            writes += load_writes(config, dram, f)
+        elif op is Opcode.RUN:
+            descs.append(f["desc"])
+            writes.append(op)
+            pending = golden_at(len(descs) - 1)
+        else:
+            size = f["format"]
+            out = bytearray()
+            for r in range(f["count"]):
+                for j in range(f["per_run"]):
+                    out += int(pending[(f["line"] + r * f["per_run"] + j, f["lane"])]).to_bytes(
+                        size, "little", signed=True)
+            for b, v in zip(run_bytes(f), out, strict=True):
+                dram[b] = v
+    return writes, descs, bytes(dram)
+
+
+def _segments(ops):
+    """The writes between runs: requantization writes in order, the others as a set."""
+    out, cur = [], []
+    for op in ops + [Opcode.RUN]:
+        if op is Opcode.RUN:
+            rq = [w for w in cur if w.sel == Buffer.REQUANT]
+            rest = {(w.sel, w.addr, w.lane, w.data) for w in cur if w.sel != Buffer.REQUANT}
+            out.append((rq, rest))
+            cur = []
+        else:
+            cur.append(op)
+    return out
+
+
+def _check(config, layer, x, w, rq, golden):
+    ops = build_program(config, layer, x, w, rq)
+    image = build_image(config, layer, x, w, rq)
+    per_pass = pass_values(ops, golden)
+    writes, descs, dram = _interpret(config, image, lambda k: per_pass[k])
+    assert descs == [op.desc for op in ops if isinstance(op, HostRun)]
+    # between two runs the same buffer words are written (any order but the requantization
+    # parameters', which stage chunks); the weight LOADs also write the zero lanes of the
+    # filters past M in the last group
+    got = _segments(writes)
+    want = _segments([Opcode.RUN if isinstance(op, HostRun) else op for op in ops if isinstance(op, HostWrite | HostRun)])
+    assert len(got) == len(want)
+    for (g_rq, g_rest), (w_rq, w_rest) in zip(got, want):
+        assert g_rq == w_rq and w_rest <= g_rest
+        assert all(sel == Buffer.WEIGHT and data == 0 for sel, _, _, data in g_rest - w_rest)
+    np.testing.assert_array_equal(read_output(image, dram), golden)
+    assert len(image.data) % 4096 == 0
+
+
+CONFIGS = {"8bit": dict(bits=8), "16bit": dict(bits=16), "binary": dict(bits=1, pack=8)}
+
+
+@pytest.mark.parametrize("kind", sorted(CONFIGS))
+def test_tiled_layers_match_program_and_conv(kind):
+    config = AcceleratorConfig(**TILING, **CONFIGS[kind])
+    for name, layer in tiled_cases(config).items():
+        x, w = random_operands(layer, config.bits, np.random.default_rng(7))
+        _check(config, layer, x, w, None, conv2d_layer(x, w, layer, config.bits))
+
+
+def test_requantized_layer_matches_program_and_conv():
+    config = AcceleratorConfig(**TILING)
+    layer = tiled_cases(config)["channels"]
+    x, w = random_operands(layer, config.bits, np.random.default_rng(3))
+    rng = np.random.default_rng(5)
+    rq = RequantParams(bias=rng.integers(-500, 500, layer.M), multiplier=rng.integers(1 << 29, 1 << 30, layer.M),
+                       shift=rng.integers(-8, -2, layer.M), zero_point=-3, out_bits=8, relu=True)
+    golden = rq.apply(conv2d_layer(x, w, layer, config.bits))
+    _check(config, layer, x, w, rq, golden)
+    assert store_format(config, rq) == 1
+
+
+def test_record_hand_worked():
+    config = AcceleratorConfig()
+    word = pack_command(config, Opcode.RUN, {"desc": 5})
+    assert word == 2 | 5 << 8
+    assert unpack_command(config, word) == (Opcode.RUN, {"desc": 5})
+
+
+@pytest.mark.parametrize("bad, match", [({"desc": -1}, "desc=-1"), ({"x": 1}, "fields must be")])
+def test_bad_record_fields(bad, match):
+    with pytest.raises(ValueError, match=match):
+        pack_command(AcceleratorConfig(), Opcode.RUN, bad)
+
+
+def test_bad_opcode():
+    with pytest.raises(ValueError, match="opcode 0"):
+        unpack_command(AcceleratorConfig(), 0)
+
+
+def test_unaligned_column_tile_store_is_refused():
+    """Requantized 1-byte outputs of a column tile that starts mid-beat: the write DMA cannot strobe a
+    run's first beat, so the image builder refuses the layer rather than clobber a neighbour's bytes."""
+    config = AcceleratorConfig(**TILING)
+    layer = tiled_cases(config)["column-bands"]
+    x, w = random_operands(layer, config.bits, np.random.default_rng(1))
+    rq = RequantParams(bias=np.zeros(layer.M, int), multiplier=np.full(layer.M, 1 << 30), shift=np.full(layer.M, -4),
+                       zero_point=0, out_bits=8)
+    with pytest.raises(ValueError, match="not on a 8-byte beat"):
+        build_image(config, layer, x, w, rq)
