@@ -10,7 +10,20 @@ from hw.axi.read_dma import BeatLayout
 from model.config import AcceleratorConfig
 from model.contract import DMA_RUN_BYTES_BITS, Buffer, host_addr_depth
 
-__all__ = ["LoadUnpacker"]
+__all__ = ["LoadUnpacker", "loader_members"]
+
+
+def loader_members(config: AcceleratorConfig) -> dict:
+    """The ports every loader shares: ``start``, the buffer start address and word count, the beats in,
+    one host-port write out per cycle, ``busy`` and ``done``."""
+    addr_bits = (host_addr_depth(config) - 1).bit_length()
+    return {
+        "start": In(1), "buf_addr": In(addr_bits), "words": In(DMA_RUN_BYTES_BITS),
+        "beats": In(stream.Signature(BeatLayout(config.axi_data_bits))),
+        "write_sel": Out(Buffer), "write_addr": Out(addr_bits), "write_lane": Out(range(max(config.cols, 2))),
+        "write_data": Out(config.word_bits), "write_en": Out(1),
+        "busy": Out(1), "done": Out(1),
+    }
 
 
 class LoadUnpacker(wiring.Component):
@@ -44,14 +57,8 @@ class LoadUnpacker(wiring.Component):
 
     def __init__(self, config: AcceleratorConfig, word_bytes: int):
         self._config, self._wb = config, word_bytes
-        addr_bits = (host_addr_depth(config) - 1).bit_length()
-        super().__init__({
-            "start": In(1), "buffer": In(Buffer), "buf_addr": In(addr_bits), "words": In(DMA_RUN_BYTES_BITS),
-            "skip": In(8), "run_bytes": In(DMA_RUN_BYTES_BITS),
-            "beats": In(stream.Signature(BeatLayout(config.axi_data_bits))),
-            "write_sel": Out(Buffer), "write_addr": Out(addr_bits), "write_lane": Out(range(max(config.cols, 2))),
-            "write_data": Out(config.word_bits), "write_en": Out(1),
-            "busy": Out(1), "done": Out(1),
+        super().__init__(loader_members(config) | {
+            "buffer": In(Buffer), "skip": In(8), "run_bytes": In(DMA_RUN_BYTES_BITS),
         })
 
     def elaborate(self, platform):

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from amaranth.hdl import Cat, Module, Signal
-from amaranth.lib import stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib import wiring
 
-from hw.axi.read_dma import BeatLayout
+from hw.command.load import loader_members
 from model.config import AcceleratorConfig
 from model.contract import (
     DMA_RUN_BYTES_BITS, REQUANT_ENTRY_BYTES, REQUANT_ENTRY_FIELD_BITS, REQUANT_FIELD_STRIDE, REQUANT_FIELDS, Buffer,
-    host_addr_depth,
 )
 
 __all__ = ["RequantLoader"]
@@ -48,14 +46,7 @@ class RequantLoader(wiring.Component):
             raise ValueError(f"axi_data_bits={config.axi_data_bits} exceeds a {8 * REQUANT_ENTRY_BYTES}-bit "
                              "requantization entry")
         self._config = config
-        addr_bits = (host_addr_depth(config) - 1).bit_length()
-        super().__init__({
-            "start": In(1), "buf_addr": In(addr_bits), "words": In(DMA_RUN_BYTES_BITS),
-            "beats": In(stream.Signature(BeatLayout(config.axi_data_bits))),
-            "write_sel": Out(Buffer), "write_addr": Out(addr_bits), "write_lane": Out(range(max(config.cols, 2))),
-            "write_data": Out(config.word_bits), "write_en": Out(1),
-            "busy": Out(1), "done": Out(1),
-        })
+        super().__init__(loader_members(config))
 
     def elaborate(self, platform):
         m = Module()
