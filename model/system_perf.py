@@ -46,6 +46,9 @@ last R beat or B response), so a command's cycles depend on its own fields only.
   ``b``) enters the W register at ``T_j = max(p + 1, W_{j-1}, L_b + 1)`` and its W handshake is at
   ``W_j = max(T_j + 1, W_{j-1} + I)``; burst ``b``'s B handshake is at
   ``B_b = max(W_last + lat, B_{b-1} + 1)``. The body lasts ``max(B_last + 2, T_last + 1)`` cycles.
+* **The accelerator's counters** (:data:`~model.contract.COUNTERS`, :func:`accelerator_counters`):
+  :func:`model.perf.predict`'s, except the buffer writes: a weight LOAD writes whole filter
+  groups (zeros for the filters past ``M``), where the host program writes only the ``M`` filters.
 * **Bytes and bursts**: the DMAs' run bytes and :func:`model.bursts.split_transfer`'s bursts of
   every FETCH (one :data:`~model.contract.COMMAND_BYTES` record each), LOAD and STORE.
 
@@ -66,9 +69,11 @@ from model.contract import (
     unpack_descriptor,
 )
 from model.dram import DramConfig
+from model.layer import ConvLayer
+from model.perf import predict
 from model.tiling import shape_cycles
 
-__all__ = ["SystemPrediction", "predict_system", "requant_writes_per_entry"]
+__all__ = ["SystemPrediction", "predict_system", "accelerator_counters", "requant_writes_per_entry"]
 
 
 @dataclass(frozen=True)
@@ -286,3 +291,16 @@ def predict_system(config: AcceleratorConfig, image: DramImage | tuple[Command, 
     c["stall_cycles"] = phases["fetch"] + phases["load"]
     c["dma_wait_cycles"] = phases["run"]
     return SystemPrediction(c, phases)
+
+
+def accelerator_counters(config: AcceleratorConfig, layer: ConvLayer, image: DramImage) -> dict:
+    """The accelerator's :data:`~model.contract.COUNTERS` when the System runs ``image`` (of ``layer``):
+    :func:`model.perf.predict`'s, with the ifmap and weight buffer writes (and the DRAM reads the
+    accelerator counts with them) those of the command list's LOADs."""
+    counters = dict(predict(config, layer).counters)
+    for buffer, names in ((Buffer.IFMAP, ("dram_ifmap_reads", "glb_ifmap_writes")),
+                          (Buffer.WEIGHT, ("dram_weight_reads", "glb_weight_writes"))):
+        words = sum(c.fields["words"] for c in image.commands
+                    if c.opcode is Opcode.LOAD and c.fields["buffer"] == buffer)
+        counters |= dict.fromkeys(names, words)
+    return counters

@@ -20,7 +20,7 @@ from model.conv import conv2d_layer
 from model.data import random_operands
 from model.dram import DramConfig
 from model.program import RequantParams
-from model.system_perf import predict_system
+from model.system_perf import accelerator_counters, predict_system
 from model.tiling import pass_cycles, plan
 from sim.simulators import SIMULATORS
 from sim.system.run import run_system
@@ -64,9 +64,9 @@ def _run_case(simulator, spec, dram):
     return config, layer, image, run.counters
 
 
-def _assert_model(config, image, dram, counters):
-    """Every System counter of the RTL equals model/system_perf.py's prediction."""
-    predicted = predict_system(config, image, dram).counters
+def _assert_model(config, layer, image, dram, counters):
+    """Every System and accelerator counter of the RTL equals model/system_perf.py's prediction."""
+    predicted = predict_system(config, image, dram).counters | accelerator_counters(config, layer, image)
     assert {n: counters[n] for n in predicted} == predicted
 
 
@@ -89,7 +89,7 @@ def test_system_with_verilog_dram(simulator, case):
     compute = sum(pass_cycles(config, ps.tile) for ps in plan(config, layer).passes)
     assert c["cycles"] == compute and c["dma_wait_cycles"] == compute
     assert c["sys_cycles"] > c["stall_cycles"] + c["dma_wait_cycles"]
-    _assert_model(config, image, dram, c)
+    _assert_model(config, layer, image, dram, c)
     other = _SEEN.setdefault(case, c)
     assert other == c, "Icarus and Verilator count differently"
 
@@ -99,5 +99,5 @@ def test_system_with_verilog_dram(simulator, case):
                                              for sim in sims])
 def test_system_cycles_at_a_slow_dram(simulator, case):
     dram = DramConfig(latency=7, bandwidth=2)
-    config, _, image, counters = _run_case(simulator, SLOW_DRAM_CASES[case][0], dram)
-    _assert_model(config, image, dram, counters)
+    config, layer, image, counters = _run_case(simulator, SLOW_DRAM_CASES[case][0], dram)
+    _assert_model(config, layer, image, dram, counters)

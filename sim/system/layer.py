@@ -3,7 +3,8 @@
 :func:`run_layer` builds the layer's DRAM image (:func:`model.commands.build_image`), runs it on
 ``qconv_system_dram`` (:func:`sim.system.run.run_system`), and checks the outputs bit for bit
 against the golden convolution and every counter exactly: the accelerator's
-(:func:`model.perf.predict`) and the System's (:func:`model.system_perf.predict_system`).
+(:func:`model.system_perf.accelerator_counters`: :func:`model.perf.predict`'s, with the buffer
+writes of the command list) and the System's (:func:`model.system_perf.predict_system`).
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ from model.conv import conv2d_layer
 from model.data import random_operands
 from model.dram import DramConfig
 from model.layer import ConvLayer
-from model.perf import predict
-from model.system_perf import predict_system
+from model.system_perf import accelerator_counters, predict_system
 from sim.scoreboard import check
 from sim.system.run import run_system
 
@@ -71,7 +71,7 @@ def run_layer(config: AcceleratorConfig, layer: ConvLayer, seed: int, simulator:
     image = build_image(config, layer, x, w)
     size = max(MIN_DRAM_BYTES, 1 << (len(image.data) - 1).bit_length())
     sized = DramConfig(latency=dram.latency, bandwidth=dram.bandwidth, size_bytes=size)
-    model = predict(config, layer).counters | predict_system(config, image, sized).counters
+    model = accelerator_counters(config, layer, image) | predict_system(config, image, sized).counters
     run = run_system(config, image, simulator, sized, max_cycles=max(10_000_000, 4 * model["sys_cycles"]))
     record = check(layer, seed, conv2d_layer(x, w, layer, config.bits), read_output(image, run.dump), model,
                    run.counters)
