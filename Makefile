@@ -38,7 +38,7 @@ help:
 	@echo "make bench                                                             benchmarks -> build/bench/"
 	@echo "make regress [N=200 SEED=1 CONFIGS=.. MAX_SIDE=16] [WORKERS=.. DASK=local ADDRESS=tcp://..]  random co-simulation regression"
 	@echo "make faults [SIM=verilator|icarus] [WORKERS=.. DASK=local ADDRESS=tcp://..]  inject faults; each must be caught"
-	@echo "make layers NET=resnet18|vgg16|mobilenet_v1 [DATAFLOW= SIM= ONLY=a,b]  every named conv layer of a network, real size, on the RTL"
+	@echo "make layers NET=resnet18|vgg16|mobilenet_v1 [DATAFLOW= SIM= ONLY=a,b MEMORY=host|dram]  every named conv layer of a network, real size, on the RTL"
 	@echo "make check-design [VERILOG=..] DATAFLOW=.. BITS=..                     does a Verilog + JSON match the configuration?"
 	@echo "make infer BITS=8|1 [IMAGES=8 SIM=verilator|icarus]                    the trained digits CNN on the RTL, bit-exact (build/infer/)"
 	@echo "make models                                                            digits CNN, ResNet-18, MobileNet-v1 quantized by ONNX Runtime (build/models/)"
@@ -75,7 +75,8 @@ predict: setup
 	@$(QCONV) predict $(CONFIG_OPTS) $(call opt,LAYER,layer) $(call opt,DRAM_BW,dram-bw) $(if $(JSON),--json $(JSON))
 
 layers: setup
-	@$(QCONV) layers --net $(NET) $(CONFIG_OPTS) $(call opt,SIM,sim) $(call opt,SEED,seed) $(call opt,ONLY,only) $(call opt,JSON,json)
+	@$(QCONV) layers --net $(NET) $(CONFIG_OPTS) $(call opt,SIM,sim) $(call opt,SEED,seed) $(call opt,ONLY,only) $(call opt,JSON,json) \
+		$(call opt,MEMORY,memory) $(call opt,DRAM_BW,dram-bw) $(call opt,DRAM_LATENCY,dram-latency)
 
 verilog: setup
 	@$(QCONV) verilog $(CONFIG_OPTS) --out build/verilog

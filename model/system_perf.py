@@ -64,7 +64,7 @@ from model.bursts import split_transfer
 from model.commands import Command, DramImage, word_bytes
 from model.config import AcceleratorConfig, Dataflow
 from model.contract import (
-    COMMAND_BYTES, COMMAND_DECODE_CYCLES, COMMAND_NEXT_CYCLES, DMA_ADDRESS_DELAY, DMA_OUTSTANDING, READ_LATENCY,
+    AXI_BOUNDARY_BYTES, COMMAND_BYTES, COMMAND_DECODE_CYCLES, COMMAND_NEXT_CYCLES, DMA_ADDRESS_DELAY, DMA_OUTSTANDING, READ_LATENCY,
     REQUANT_ENTRY_BYTES, REQUANT_FIELDS, STORE_READ_CREDIT, SYSTEM_COUNTERS, Buffer, Opcode, PassShape,
     unpack_descriptor,
 )
@@ -227,7 +227,7 @@ def _timing_key(c: Command) -> tuple:
     f = c.fields
     if c.opcode is Opcode.RUN:
         return (c.opcode, f["desc"])
-    page = 4096
+    page = AXI_BOUNDARY_BYTES
     key = (c.opcode, f["dram_addr"] % page, f["run_bytes"], f["count"], f["stride"] % page)
     if c.opcode is Opcode.LOAD:
         return key + (f["buffer"], f["skip"], f["words"])
