@@ -57,6 +57,7 @@ The rule is proven against the RTL on Icarus and Verilator by ``tests/test_syste
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -173,7 +174,7 @@ def _store_cycles(config: AcceleratorConfig, f: dict, latency: int, interval: in
     beat, size, per_run, count = config.axi_beat_bytes, int(f["format"]), f["per_run"], f["count"]
     bursts = split_transfer(f["dram_addr"], f["run_bytes"], count, f["stride"], beat)
     owner = [b for b, burst in enumerate(bursts) for _ in range(burst.beats)]   # burst of each beat
-    ends = {sum(burst.beats for burst in bursts[:b + 1]) - 1 for b in range(len(bursts))}
+    ends = {total - 1 for total in itertools.accumulate(burst.beats for burst in bursts)}   # last beats
     loads, bs = [], []
 
     def aw_load(b: int) -> int:
