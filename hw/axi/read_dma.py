@@ -35,8 +35,9 @@ class ReadDma(wiring.Component):
 
     Bursts follow :func:`model.bursts.split_transfer`; up to
     :data:`~model.contract.DMA_OUTSTANDING` are in flight (AR accepted or offered, last R beat not
-    yet received). The AR channel is registered: the first AR is offered two cycles after the
-    command is taken, and one AR may be issued every cycle.
+    yet received). The AR channel is registered: the first AR is offered
+    :data:`~model.contract.DMA_ADDRESS_DELAY` (two) cycles after the command is taken, and one AR
+    may be issued every cycle.
 
     On an SLVERR or DECERR response, or on ``cancel``, the engine stops issuing bursts, drops the
     beats still to come of the bursts already issued (accepting them: nothing is left on the bus),

@@ -5,6 +5,9 @@ has ended. Exact cycle behaviour (what a model of the System relies on), from ``
 
 * FETCH: the read DMA reads one record (:data:`model.contract.COMMAND_BYTES` bytes) at
   ``cmd_addr + i * COMMAND_BYTES``; the command is decoded the cycle after the DMA's ``done``.
+* DECODE and NEXT take :data:`model.contract.COMMAND_DECODE_CYCLES` and
+  :data:`model.contract.COMMAND_NEXT_CYCLES` (one state each); :mod:`model.system_perf` replays
+  this whole behaviour cycle for cycle.
 * LOAD: the read DMA and :class:`hw.command.load.LoadUnpacker` (ifmap or weight words) or
   :class:`hw.command.requant_load.RequantLoader` (requantization entries) start in the same
   cycle; the command ends when both are idle.
