@@ -52,7 +52,7 @@ from model.config import AcceleratorConfig, Dataflow
 from model.contract import PIPELINE_TAIL, PassShape, Tile, pass_shape, words_per_pixel
 from model.layer import ConvLayer
 
-__all__ = ["Order", "TileSizes", "Pass", "Plan", "plan", "band", "pass_cycles", "plan_words"]
+__all__ = ["Order", "TileSizes", "Pass", "Plan", "plan", "band", "pass_cycles", "shape_cycles", "plan_words"]
 
 
 class Order(enum.StrEnum):
@@ -170,7 +170,13 @@ def _periods(config: AcceleratorConfig, shape: PassShape) -> list[int]:
 
 def pass_cycles(config: AcceleratorConfig, tile: Tile) -> int:
     """Cycles of one pass computing ``tile``, from the cycle after ``start`` to the cycle ``done`` rises."""
-    return sum(_periods(config, pass_shape(config, tile))) + PIPELINE_TAIL[config.dataflow] + 1
+    return shape_cycles(config, pass_shape(config, tile))
+
+
+def shape_cycles(config: AcceleratorConfig, shape: PassShape) -> int:
+    """:func:`pass_cycles` of a pass of ``shape`` (only its ``folds`` and ``stream`` count), e.g. one
+    rebuilt from a packed descriptor."""
+    return sum(_periods(config, shape)) + PIPELINE_TAIL[config.dataflow] + 1
 
 
 def _passes(config: AcceleratorConfig, layer: ConvLayer, order: Order, sizes: TileSizes) -> tuple[Pass, ...]:
