@@ -70,15 +70,34 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def format_markdown(rows: list[dict]) -> str:
+    """The table as Markdown: per dataflow and objective passes, utilisation (= roofline fraction at compute
+    on these compute-bound layers) and DRAM kB."""
+    by = {(r["layer"], r["dataflow"], r["objective"]): r for r in rows}
+    cols = [(df, obj) for df in Dataflow for obj in Objective]
+    lines = ["| layer | roofline | " + " | ".join(f"{df.value.upper()} {obj.value}: passes, roof., kB" for df, obj in cols)
+             + " | better (time) |", "|---|---:|" + "---:|" * len(cols) + "---|"]
+    for name in dict.fromkeys(r["layer"] for r in rows):
+        cells = []
+        for df, obj in cols:
+            r = by[name, df.value, obj.value]
+            cells.append(f"{r['passes']}, {r['fraction_compute']:.1%}, {r['dram_bytes'] / 1000:.0f}")
+        best = max(Dataflow, key=lambda df: by[name, df.value, "time"]["fraction_compute"])
+        lines.append(f"| {name} | {by[name, 'ws', 'time']['roofline_cycles']:,} | " + " | ".join(cells)
+                     + f" | {best.value.upper()} {by[name, best.value, 'time']['fraction_compute']:.1%} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str]) -> int:
     """Print the table and the planning times; write JSON if asked."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("net", nargs="?", default="resnet18")
     parser.add_argument("--json", type=Path, help="write every row to this JSON file")
+    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     args = parser.parse_args(argv)
     dram = DramConfig()
     rows, seconds = measure(args.net, dram)
-    print(format_table(rows))
+    print(format_markdown(rows) if args.markdown else format_table(rows))
     times = ", ".join(f"{obj} {s:.2f} s" for obj, s in seconds.items())
     print(f"planning all {len(rows) // 4} layers of {args.net} (WS and OS; lru cache cleared): {times}")
     if args.json:

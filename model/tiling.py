@@ -62,7 +62,8 @@ more bytes), traffic an overlapped System pays in bus contention, latency and th
 first load and last store no tile hides. On ResNet-18 both reach the same
 utilisation (``bench/planner_bench.py``); the sum moves fewer bytes.
 
-Ties are broken by the cycles, the passes and then the order (``images-outer`` first).
+Ties are broken by the cycles, the passes, even row bands before the fold-filling ones
+(:func:`_row_candidates`), and then the order (``images-outer`` first).
 Used by the driver (:mod:`model.program`) and the analytical model
 (:mod:`model.perf`), so both see the same passes.
 """
@@ -282,15 +283,13 @@ def _words(layer: ConvLayer, cw: int, sizes: TileSizes) -> dict[Order, int]:
             Order.FILTERS_OUTER: inputs * (1 if outer == 1 else tm) + weights + outputs}
 
 
-def _cycles(config: AcceleratorConfig, layer: ConvLayer, sizes: TileSizes) -> int:
-    """Cycles of every pass of a plan with ``sizes`` (order does not matter), by tile variant."""
-    cw, r, s = words_per_pixel(config, layer), layer.R, layer.S
-    total = 0
-    for (n, a), (m, b), (c, k), (e, d), (f, g) in itertools.product(
-            _variants(layer.N, sizes.n), _variants(layer.M, sizes.m), _variants(cw, sizes.cw),
-            _variants(layer.E, sizes.e), _variants(layer.F, sizes.f)):
-        total += a * b * k * d * g * _variant_cycles(config, r, s, m, c, n * e * f)
-    return total
+def _cycles(layer: ConvLayer, cw: int, sizes: TileSizes, cost) -> int:
+    """Cycles of every pass of a plan with ``sizes`` (order does not matter), by tile variant;
+    ``cost(m, c, p)`` is the cycles of a pass of ``m`` filters, ``c`` channel words and ``p`` pixels."""
+    pixels = [(n * e * f, a * d * g) for n, a in _variants(layer.N, sizes.n) for e, d in _variants(layer.E, sizes.e)
+              for f, g in _variants(layer.F, sizes.f)]
+    return sum(b * k * count * cost(m, c, p) for m, b in _variants(layer.M, sizes.m)
+               for c, k in _variants(cw, sizes.cw) for p, count in pixels)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -300,14 +299,17 @@ def _variants(total: int, size: int) -> tuple[tuple[int, int], ...]:
     return ((size, full),) + (((rest, 1),) if rest else ())
 
 
-@functools.lru_cache(maxsize=65536)
-def _variant_cycles(config: AcceleratorConfig, r: int, s: int, m: int, c: int, p: int) -> int:
-    """:func:`pass_cycles` of a tile of ``m`` filters, ``c`` channel words and ``p`` pixels: only the
-    fold counts matter (``Kw = c*R*S`` whatever the last word holds, ``P`` whatever its split)."""
+def _pass_cost(config: AcceleratorConfig, layer: ConvLayer):
+    """``cost(m, c, p)`` for :func:`_cycles`: :func:`pass_cycles` of a tile of ``m`` filters, ``c`` channel
+    words and ``p`` pixels, memoised (only the fold counts matter: ``Kw = c*R*S`` whatever the last
+    word holds, ``P`` whatever its split into images, rows and columns)."""
     cpw = config.channels_per_word
-    tile = Tile(N=1, M=m, C=c * cpw, H=1, W=1, E=1, F=p, R=r, S=s, stride=1, pad_top=0, pad_left=0,
-                last_channels=cpw)
-    return pass_cycles(config, tile)
+
+    @functools.cache
+    def cost(m: int, c: int, p: int) -> int:
+        return pass_cycles(config, Tile(N=1, M=m, C=c * cpw, H=1, W=1, E=1, F=p, R=layer.R, S=layer.S, stride=1,
+                                        pad_top=0, pad_left=0, last_channels=cpw))
+    return cost
 
 
 def _refuse(config: AcceleratorConfig, layer: ConvLayer) -> None:
@@ -393,20 +395,27 @@ def plan(config: AcceleratorConfig, layer: ConvLayer, objective: Objective = Obj
     if objective is Objective.BYTES:
         fewest = min(words for _, _, words in candidates)
         candidates = [cand for cand in candidates if cand[2] == fewest]
-    cycles, passes = {}, {}
-    for sizes in {sizes for _, sizes, _ in candidates}:
-        cycles[sizes] = _cycles(config, layer, sizes)
-        passes[sizes] = math.prod(-(-total // size) for total, size in (
-            (layer.N, sizes.n), (layer.M, sizes.m), (cw, sizes.cw), (layer.E, sizes.e), (layer.F, sizes.f)))
     rank = {order: i for i, order in enumerate(Order)}
-
-    def key(cand):
-        order, sizes, words = cand
+    even_rows = set(_candidates(layer.E))  # on a tie, even bands before the fold-filling ones of _row_candidates
+    cycles, cost = {}, _pass_cost(config, layer)
+    # no plan computes in fewer cycles than its MACs on every lane: candidates are taken by fewest words,
+    # and once that bound plus a candidate's DRAM time cannot beat the best, no later one can
+    floor = layer.macs // (config.pes * config.channels_per_word) if objective is Objective.TIME else 0
+    best = None
+    for order, sizes, words in sorted(candidates, key=lambda cand: cand[2]):
         bytes_ = _bytes(config, layer, words)
-        first = cycles[sizes] + -(-bytes_ // dram.bandwidth) if objective is Objective.TIME else bytes_
-        return first, bytes_, cycles[sizes], passes[sizes], rank[order]
-
-    order, sizes, _ = min(candidates, key=key)
+        memory = -(-bytes_ // dram.bandwidth) if objective is Objective.TIME else bytes_
+        if best is not None and floor + memory > best[0][0]:
+            break
+        if sizes not in cycles:
+            cycles[sizes] = _cycles(layer, cw, sizes, cost)
+        passes = math.prod(-(-total // size) for total, size in (
+            (layer.N, sizes.n), (layer.M, sizes.m), (cw, sizes.cw), (layer.E, sizes.e), (layer.F, sizes.f)))
+        key = (cycles[sizes] + memory if objective is Objective.TIME else bytes_, bytes_, cycles[sizes], passes,
+               sizes.e not in even_rows, rank[order])
+        if best is None or key < best[0]:
+            best = key, order, sizes
+    _, order, sizes = best
     passes = _passes(config, layer, order, sizes)
     words = plan_words(config, layer, passes)
     dram_bytes = _bytes(config, layer, words)
