@@ -25,6 +25,7 @@ CONFIG_OPTS = --dataflow $(DATAFLOW) --bits $(BITS) $(call opt,PRESET,preset) $(
 
 help:
 	@echo "make sim DATAFLOW=os|ws BITS=1..16 [SIM=verilator|icarus ROWS=.. COLS=.. LAYER=.. SEED=.. WAVES=1]   run a layer on the RTL, check it"
+	@echo "         [MEMORY=host|dram DRAM_BW=8 DRAM_LATENCY=40]                          dram: the System runs it from DRAM"
 	@echo "make test                                                              run every test"
 	@echo "make analyze [LAYER=..]                                                loop-nest analysis figures in build/analyze/"
 	@echo "make predict [LAYER=.. DRAM_BW=8 JSON=..]                             the analytical model alone: cycles, roofline, DRAM words, energy"
@@ -65,7 +66,8 @@ setup: $(READY)
 	  fi; }
 
 sim: setup
-	@$(QCONV) sim $(CONFIG_OPTS) $(call opt,SIM,sim) $(call opt,LAYER,layer) $(call opt,SEED,seed) $(call opt,JSON,json) $(if $(WAVES),--waves)
+	@$(QCONV) sim $(CONFIG_OPTS) $(call opt,SIM,sim) $(call opt,LAYER,layer) $(call opt,SEED,seed) $(call opt,JSON,json) $(if $(WAVES),--waves) \
+		$(call opt,MEMORY,memory) $(call opt,DRAM_BW,dram-bw) $(call opt,DRAM_LATENCY,dram-latency)
 
 # The analytical model alone (no RTL): cycles, roofline, DRAM words, energy.
 .PHONY: predict

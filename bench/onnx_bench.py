@@ -14,6 +14,14 @@ test images), ResNet-18 and MobileNet-v1 (one 224x224 image each), built into
   planning excluded) beside ONNX Runtime's ``session.run`` on the same input
   in the same process, medians of 3, each with one thread (BLAS limited by
   threadpoolctl, ONNX Runtime's intra-op pool 1) and with the default threads.
+
+Opt-in, ``--rtl verilator|icarus [--rtl-models digits,resnet18]``: each named model
+also runs with every accelerator layer co-simulated on the RTL of the default
+build (:func:`sim.network_backend.run_network`; one image, the digits
+``--rtl-digits-images``), recording the verdict (every layer bit-exact, cycles
+and every counter equal to the model), RTL and model cycles, whether every
+tensor equals ``--backend model``'s, the layer programs and the wall times
+(golden run, build, simulation, replay). ResNet-18 takes tens of minutes.
 """
 
 from __future__ import annotations
@@ -32,8 +40,10 @@ from threadpoolctl import threadpool_limits
 from model.config import AcceleratorConfig
 from model.network import RequantRule, execute, golden_accelerator, import_model, prepare
 from model.network.report import compare, first_divergence, rounding_explanations, top1_agreement
+from sim.network_backend import Backend, run_network
 from sim.network_models import MODELS_ROOT, ModelName, build_model, dataset_images
 from sim.onnx_reference import reference_tensors
+from sim.progress import StageProgress
 
 OUT = Path("build/bench")
 REPEATS = 3
@@ -110,6 +120,28 @@ def measure(name: ModelName, images: int, config: AcceleratorConfig) -> dict:
     return result
 
 
+def measure_rtl(name: ModelName, images: int, config: AcceleratorConfig, simulator: Backend) -> dict:
+    """One bundled model with its accelerator layers co-simulated on ``simulator``: verdict, cycles, wall times."""
+    path = MODELS_ROOT / f"{name}.onnx"
+    if not path.exists():
+        build_model(name)
+    graph = import_model(path)
+    x, _ = dataset_images(graph, images)
+    plans = prepare(graph, config)
+    progress = StageProgress()
+    try:
+        rtl = run_network(graph, x, plans, config, simulator, progress=progress)
+    finally:
+        progress.close()
+    model = execute(graph, x, plans, golden_accelerator(config))
+    return {"simulator": simulator.value, "images": int(len(x)), "programs": rtl.programs, "pass": rtl.passed,
+            "failures": rtl.failures, "rtl_cycles": sum(c.rtl_cycles for c in rtl.checks.values()),
+            "model_cycles": sum(c.model_cycles for c in rtl.checks.values()),
+            "tensors_equal_model": rtl.passed and all(np.array_equal(rtl.execution.tensors[k], v)
+                                                      for k, v in model.tensors.items()),
+            "seconds": rtl.seconds}
+
+
 def _markdown(results: dict) -> str:
     lines = ["| model | images | rule | max diff (steps) | exact share | differing values | output max diff | "
              "top-1 agreement | first divergence |", "|---|---|---|---|---|---|---|---|---|"]
@@ -125,6 +157,15 @@ def _markdown(results: dict) -> str:
     for name, r in results.items():
         for label, t in r["wall_time"].items():
             lines.append(f"| {name} | {label} | {t['qconv_model_s']:.3f} | {t['onnxruntime_s']:.4f} | {t['ratio']:.1f}x |")
+    rtl = {name: r["rtl"] for name, r in results.items() if "rtl" in r}
+    if rtl:
+        lines += ["", "| model | simulator | images | layer programs | verdict | RTL cycles | model cycles | "
+                  "tensors = model backend | simulation (s) | build (s) | total (s) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+        for name, r in rtl.items():
+            t = r["seconds"]
+            lines.append(f"| {name} | {r['simulator']} | {r['images']} | {r['programs']} | "
+                         f"{'PASS' if r['pass'] else 'FAIL'} | {r['rtl_cycles']:,} | {r['model_cycles']:,} | "
+                         f"{r['tensors_equal_model']} | {t['simulation']:.1f} | {t['build']:.1f} | {t['total']:.1f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -132,10 +173,22 @@ def main(argv: list[str]) -> int:
     """Measure the three models; write the JSON and Markdown summaries."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--images-digits", type=int, default=359, help="digits test images (default all 359)")
+    p.add_argument("--rtl", choices=[Backend.VERILATOR.value, Backend.ICARUS.value],
+                   help="also co-simulate the --rtl-models on this simulator (opt-in: ResNet-18 takes tens of minutes)")
+    p.add_argument("--rtl-models", default="digits,resnet18",
+                   help="comma-separated bundled models for --rtl (default digits,resnet18)")
+    p.add_argument("--rtl-digits-images", type=int, default=8, help="digits images co-simulated with --rtl (default 8)")
     args = p.parse_args(argv)
     config = AcceleratorConfig()
     counts = {ModelName.DIGITS: args.images_digits, ModelName.RESNET18: 1, ModelName.MOBILENET_V1: 1}
+    try:
+        rtl_models = [ModelName(n) for n in args.rtl_models.split(",")] if args.rtl else []
+    except ValueError:
+        p.error(f"--rtl-models {args.rtl_models!r}: each must be one of {', '.join(m.value for m in ModelName)}")
     results = {name.value: measure(name, count, config) for name, count in counts.items()}
+    for name in rtl_models:
+        images = args.rtl_digits_images if name is ModelName.DIGITS else 1
+        results[name.value]["rtl"] = measure_rtl(name, images, config, Backend(args.rtl))
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "onnx_networks.json").write_text(json.dumps(results, indent=1))
     (OUT / "onnx_networks.md").write_text(_markdown(results))

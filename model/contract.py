@@ -45,13 +45,15 @@ __all__ = [
     "REQUANT_CHANNELS", "REQUANT_FIELDS", "REQUANT_FIELD_STRIDE", "REQUANT_ZERO_POINT_BITS",
     "REQUANT_OUT_BITS_BITS", "REQUANT_OUT_BITS", "requant_address",
     "mask_bits", "product_bits", "dim_bits", "host_addr_depth", "host_lanes", "DIM_FIELDS", "FLAG_FIELDS", "desc_fields",
-    "desc_bits", "pack_descriptor", "words_per_pixel", "reduction_words", "Tile", "whole_tile", "PassShape", "pass_shape",
+    "desc_bits", "pack_descriptor", "unpack_descriptor", "words_per_pixel", "reduction_words", "Tile", "whole_tile",
+    "PassShape", "pass_shape",
     "top_ports",
     "AXI_ADDR_BITS", "AXI_ID_BITS", "AXI_MAX_BURST_BEATS", "AXI_BOUNDARY_BYTES", "AXI_BURST_INCR", "DMA_OUTSTANDING",
     "AXI_LITE_DATA_BITS", "AxiResp", "DMA_RUN_BYTES_BITS", "DMA_RUN_COUNT_BITS", "DmaError", "LiteRegister",
     "ControlBit", "StatusBit",
     "SYSTEM_TOP_NAME", "COMMAND_BYTES", "COMMAND_OPCODE_BITS", "REQUANT_ENTRY_BYTES", "REQUANT_ENTRY_FIELD_BITS",
-    "SYSTEM_COUNTERS", "Opcode", "StoreFormat", "command_fields", "pack_command", "unpack_command",
+    "SYSTEM_COUNTERS", "STORE_READ_CREDIT", "DMA_ADDRESS_DELAY", "COMMAND_DECODE_CYCLES", "COMMAND_NEXT_CYCLES",
+    "Opcode", "StoreFormat", "command_fields", "pack_command", "unpack_command",
 ]
 
 
@@ -222,6 +224,15 @@ def pack_descriptor(config: AcceleratorConfig, fields: dict) -> int:
         value |= int(v) << offset
         offset += width
     return value
+
+
+def unpack_descriptor(config: AcceleratorConfig, value: int) -> dict:
+    """The fields of a packed descriptor (the inverse of :func:`pack_descriptor`)."""
+    fields, offset = {}, 0
+    for name, width in desc_fields(config):
+        fields[name] = (value >> offset) & ((1 << width) - 1)
+        offset += width
+    return fields
 
 
 # -- the geometry of a pass --------------------------------------------------------------------
@@ -437,6 +448,17 @@ SYSTEM_COUNTERS: tuple[str, ...] = (
     "sys_cycles", "dram_bytes_read", "dram_bytes_written", "axi_read_bursts", "axi_write_bursts",
     "stall_cycles", "dma_wait_cycles",
 )
+# The System's fixed latencies (hw/command, hw/axi), which model/system_perf.py replays:
+#: Psum reads the STORE packer (``hw/command/store.py``) keeps outstanding at most: the host port's
+#: read latency plus one beat of slack.
+STORE_READ_CREDIT = READ_LATENCY + 2
+#: Cycles from a DMA command taken (``hw/axi/read_dma.py``, ``write_dma.py``) to its first AR / AW
+#: offered: the burst walker's register, then the registered address channel.
+DMA_ADDRESS_DELAY = 2
+#: Cycles of the command processor's DECODE state (one per command; it starts the command's engines).
+COMMAND_DECODE_CYCLES = 1
+#: Cycles of its NEXT state (one per command; it ends the layer or goes to FETCH).
+COMMAND_NEXT_CYCLES = 1
 
 
 class Opcode(enum.IntEnum):

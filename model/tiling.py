@@ -77,11 +77,12 @@ import math
 from dataclasses import dataclass
 
 from model.config import AcceleratorConfig, Dataflow
-from model.contract import PIPELINE_TAIL, Tile, pass_shape, words_per_pixel
+from model.contract import PIPELINE_TAIL, PassShape, Tile, pass_shape, words_per_pixel
 from model.dram import DramConfig
 from model.layer import ConvLayer
 
-__all__ = ["Objective", "Order", "TileSizes", "Pass", "Plan", "plan", "band", "pass_cycles", "plan_words"]
+__all__ = ["Objective", "Order", "TileSizes", "Pass", "Plan", "plan", "band", "pass_cycles", "shape_cycles",
+           "plan_words"]
 
 
 class Objective(enum.StrEnum):
@@ -234,7 +235,12 @@ def _fold_cycles(config: AcceleratorConfig, folds: int, stream: int) -> int:
 
 def pass_cycles(config: AcceleratorConfig, tile: Tile) -> int:
     """Cycles of one pass computing ``tile``, from the cycle after ``start`` to the cycle ``done`` rises."""
-    shape = pass_shape(config, tile)
+    return shape_cycles(config, pass_shape(config, tile))
+
+
+def shape_cycles(config: AcceleratorConfig, shape: PassShape) -> int:
+    """:func:`pass_cycles` of a pass of ``shape`` (only its ``folds`` and ``stream`` count), e.g. one
+    rebuilt from a packed descriptor."""
     return _fold_cycles(config, shape.folds, shape.stream) + PIPELINE_TAIL[config.dataflow] + 1
 
 

@@ -33,6 +33,7 @@ between layers, so the simulator starts once however many layers the network
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -217,8 +218,38 @@ def _replay(calls: list[LayerCall], outputs: list[np.ndarray]) -> Accelerator:
     return run
 
 
+#: ``progress(stage, done, total)``: the hook :func:`run_network` tells which node runs (:class:`sim.progress.StageProgress`).
+Progress = Callable[[str, int, int], None]
+
+
+def _node_progress(calls: list[LayerCall], progress: Progress) -> Callable[[int], None]:
+    """An ``on_done(count)`` for :func:`sim.runner.run_programs` telling ``progress`` each node's layers done.
+
+    A node is announced (0 layers done) when its first layer starts, so a stage's time is the node's, and
+    every layer's end is told in order even when several end between two looks at the simulation.
+    """
+    nodes = list(dict.fromkeys(c.node.name for c in calls))
+    position = {name: k for k, name in enumerate(nodes, 1)}
+    seen = 0
+
+    def stage(call: LayerCall) -> str:
+        return f"RTL node {position[call.node.name]}/{len(nodes)} {call.node.name}"
+
+    def on_done(count: int) -> None:
+        nonlocal seen
+        for i in range(seen, count):
+            progress(stage(calls[i]), calls[i].index + 1, calls[i].count)
+            if i + 1 < len(calls) and calls[i + 1].node is not calls[i].node:
+                progress(stage(calls[i + 1]), 0, calls[i + 1].count)
+        seen = count
+
+    if calls:
+        progress(stage(calls[0]), 0, calls[0].count)
+    return on_done
+
+
 def run_network(graph: Graph, x: np.ndarray, plans: dict[str, ConvPlan], config: AcceleratorConfig,
-                backend: Backend, *, cxx_opt: str | None = None) -> NetworkRun:
+                backend: Backend, *, cxx_opt: str | None = None, progress: Progress | None = None) -> NetworkRun:
     """Run ``graph`` on the float32 input ``x`` with its accelerator layers on ``backend`` (see the module notes).
 
     Parameters
@@ -234,6 +265,10 @@ def run_network(graph: Graph, x: np.ndarray, plans: dict[str, ConvPlan], config:
     cxx_opt : str or None
         C++ optimisation of a Verilator build (:func:`sim.runner.compile_verilog`; tests pass ``"-O0"``,
         which builds fastest).
+    progress : callable, optional
+        ``progress(stage, done, total)`` (e.g. :class:`sim.progress.StageProgress`), told while the one
+        simulation runs which accelerator node is on the RTL (stage ``"RTL node k/n NAME"``) and how many of
+        its layers are done; the caller closes it. The model backend reports nothing (it takes seconds).
 
     Returns
     -------
@@ -261,7 +296,8 @@ def run_network(graph: Graph, x: np.ndarray, plans: dict[str, ConvPlan], config:
         built = build(config, backend.value, cxx_opt=cxx_opt)
         seconds["build"] = time.perf_counter() - mark
         mark = time.perf_counter()
-        raws = run_programs(built, [job.program for job in jobs])
+        raws = run_programs(built, [job.program for job in jobs],
+                            on_done=None if progress is None else _node_progress(calls, progress))
         seconds["simulation"] = time.perf_counter() - mark
     records = [score(job, raw) for job, raw in zip(jobs, raws, strict=True)]
     checks = _checks(calls, records)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from model.config import AcceleratorConfig
+from model.contract import COUNTERS
+from model.dram import DramConfig
 from model.energy import TABLES, accelerator_energy, total
 from model.layer import ConvLayer
 from model.perf import Prediction
 from model.roofline import roofline
 
-__all__ = ["make_report", "format_table", "energy_report"]
+__all__ = ["make_report", "dram_report", "format_table", "energy_report"]
 
 
 def make_report(config: AcceleratorConfig, layer: ConvLayer, simulator: str, result: dict, prediction: Prediction) -> dict:
@@ -16,7 +18,8 @@ def make_report(config: AcceleratorConfig, layer: ConvLayer, simulator: str, res
     utilisation and roofline fraction (from the RTL's cycles; the roofline at the default DRAM
     bandwidth, :func:`model.roofline.roofline`), whether outputs match, and the verdict."""
     rtl_cycles = (result.get("cycles") or {}).get("rtl")
-    model_counters = {name: pair["model"] for name, pair in result.get("counters", {}).items()}
+    model_counters = {name: pair["model"] for name, pair in result.get("counters", {}).items()
+                      if name in COUNTERS}  # the accelerator's (a System run adds SYSTEM_COUNTERS)
     roof = roofline(config, layer)
     return {
         "config": config.to_dict(),
@@ -37,6 +40,26 @@ def make_report(config: AcceleratorConfig, layer: ConvLayer, simulator: str, res
         "first_mismatch": result.get("first_mismatch"),
         "error": result.get("error"),
         "pass": bool(result["pass"]),
+    }
+
+
+def dram_report(config: AcceleratorConfig, layer: ConvLayer, dram: DramConfig, result: dict) -> dict:
+    """The keys a run from DRAM (``qconv sim --memory dram``) adds to :func:`make_report`'s, or
+    replaces: ``memory``, ``dram`` (its timing), ``sys_cycles`` and ``stall_cycles`` (each
+    ``{"rtl", "model"}``), ``dram_bytes`` (``read`` and ``write``, each ``{"rtl", "model"}``), and
+    the roofline at ``dram``'s bandwidth with the fraction the System's total cycles achieve."""
+    counters = result["counters"]
+    sys_cycles = counters["sys_cycles"]["rtl"]
+    roof = roofline(config, layer, dram)
+    return {
+        "memory": "dram",
+        "dram": {"latency": dram.latency, "bandwidth": dram.bandwidth},
+        "sys_cycles": counters["sys_cycles"],
+        "stall_cycles": counters["stall_cycles"],
+        "dram_bytes": {"read": counters["dram_bytes_read"], "write": counters["dram_bytes_written"]},
+        "roofline_cycles": roof.cycles,
+        "roofline_fraction": roof.fraction(sys_cycles) if sys_cycles and sys_cycles >= roof.cycles else None,
+        "wall_s": result.get("wall_s"),
     }
 
 
@@ -67,6 +90,10 @@ def format_table(report: dict) -> str:
         mark = "" if pair["rtl"] == pair["model"] else "   <-- mismatch"
         lines.append(f"{name:<20}{pair['rtl']:>12}{pair['model']:>12}{mark}")
     lines.append("")
+    if report.get("memory") == "dram":
+        d, s = report["dram"], report["stall_cycles"]
+        lines.append(f"memory       DRAM, latency {d['latency']} cycles, {d['bandwidth']} B/cycle: "
+                     f"{report['sys_cycles']['rtl']} cycles, {s['rtl']} stalled (model {s['model']})")
     if report["energy"]:
         e = report["energy"]["horowitz"]
         levels = ", ".join(f"{level} {value:.3g}" for level, value in e["by_level"].items())

@@ -16,6 +16,8 @@ import logging
 import os
 import pickle
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +42,8 @@ logging.getLogger("cocotb").setLevel(logging.WARNING)
 
 #: Simulation time unit and precision (Amaranth writes no `timescale).
 _TIMESCALE = ("1ns", "1ps")
+#: How often a watched simulation's progress file is read.
+_WATCH_SECONDS = 0.5
 
 
 class BuildFailed(RuntimeError):
@@ -216,23 +220,50 @@ def _failures(results_xml: Path) -> list[str]:
             for problem in (*case.iter("failure"), *case.iter("error"))]
 
 
-def run_programs(built: Build, programs: list[Program], *, plusargs: tuple[str, ...] = ()) -> list[RawRun]:
+def run_programs(built: Build, programs: list[Program], *, plusargs: tuple[str, ...] = (),
+                 on_done: Callable[[int], None] | None = None) -> list[RawRun]:
     """Run ``programs`` on ``built`` in one simulation; one :class:`~sim.executor.RawRun` each.
 
     A program the simulation never finished (the simulator crashed, or the testbench raised)
     comes back with ``error_kind`` ``"crash"`` and the reason in ``error``. ``plusargs`` go to
-    the simulator (e.g. ``+qconv_fault=3``, :mod:`sim.faults`).
+    the simulator (e.g. ``+qconv_fault=3``, :mod:`sim.faults`). ``on_done(count)``, if given, is
+    called while the simulation runs, each time the number of finished programs grows (the
+    simulation of a whole network takes many minutes; :mod:`sim.network_backend` shows its progress).
     """
     run_dir = built.directory / f"run-{uuid.uuid4().hex[:8]}"
     run_dir.mkdir(parents=True)
-    programs_file, runs_file = run_dir / "programs.pkl", run_dir / "runs.pkl"
+    programs_file, runs_file, done_file = run_dir / "programs.pkl", run_dir / "runs.pkl", run_dir / "done"
     programs_file.write_bytes(pickle.dumps(list(programs)))
-    problem = _cocotb(built, "sim.testbench", run_dir,
-                      {"QCONV_PROGRAMS": str(programs_file), "QCONV_RUNS": str(runs_file)}, plusargs)
+    env = {"QCONV_PROGRAMS": str(programs_file), "QCONV_RUNS": str(runs_file), "QCONV_DONE": str(done_file)}
+    if on_done is None:
+        problem = _cocotb(built, "sim.testbench", run_dir, env, plusargs)
+    else:
+        problem = _watching(lambda: _cocotb(built, "sim.testbench", run_dir, env, plusargs), done_file, on_done)
     runs = pickle.loads(runs_file.read_bytes()) if runs_file.exists() else []
     reason = problem or "the testbench stopped"
     return runs + [RawRun(error_kind=ErrorKind.CRASH, error=f"the simulation stopped before this program: {reason}")
                    for _ in programs[len(runs):]]
+
+
+def _watching(simulation: Callable[[], str | None], done_file: Path, on_done: Callable[[int], None]) -> str | None:
+    """Run ``simulation`` in a thread, calling ``on_done`` each time the count in ``done_file`` grows; its result
+    (an exception it raised is raised here)."""
+    seen = 0
+
+    def report() -> None:
+        nonlocal seen
+        text = done_file.read_text() if done_file.exists() else ""
+        if text.isdigit() and int(text) > seen:
+            seen = int(text)
+            on_done(seen)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        running = pool.submit(simulation)
+        while not running.done():
+            wait([running], timeout=_WATCH_SECONDS)
+            report()
+        report()
+        return running.result()
 
 
 def simulate(built: Build, jobs: list[Job], *, plusargs: tuple[str, ...] = ()) -> list[dict]:

@@ -36,3 +36,24 @@ def test_layers_runs_every_layer_of_the_net_and_skips_grouped_ones(monkeypatch, 
 def test_layers_refuses_names_outside_the_net(capsys):
     assert main(["layers", "--net", "vgg16", "--only", "resnet18_conv2"]) == 2
     assert "are not layers of vgg16" in capsys.readouterr().err
+
+
+@pytest.mark.cosim
+def test_layers_from_dram_adds_stalls_and_bytes(monkeypatch, tmp_path, capsys, require_simulator):
+    require_simulator("icarus")
+    monkeypatch.setattr("sim.commands.layers.network_layers",
+                        lambda net: {k: v for k, v in STAND_IN.items() if k.startswith(f"{net}_")})
+    path = tmp_path / "r.json"
+    status = main(["layers", "--net", "resnet18", "--preset", "tiny", "--sim", "icarus", "--memory", "dram",
+                   "--dram-bw", "4", "--json", str(path)])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    rows = {r["layer"]: r for r in json.loads(path.read_text())["layers"]}
+    tiled = rows["resnet18_tiled"]
+    assert tiled["pass"] and tiled["counters_equal"] and tiled["passes"] > 1
+    # the System's total is the compute plus the stalls plus the stores: more than either
+    assert tiled["sys_cycles_rtl"] == tiled["sys_cycles_model"] > tiled["cycles_rtl"] + tiled["stall_cycles"]["rtl"]
+    assert tiled["stall_cycles"]["rtl"] == tiled["stall_cycles"]["model"] > 0
+    assert tiled["dram_bytes"]["write"]["rtl"] == 4 * tiled["dram_words"]["dram_psum_writes"]  # raw 32-bit outputs
+    assert "groups=4" in rows["resnet18_dw"]["skipped"]
+    assert "stalls" in out and "DRAM bytes" in out and "PASS" in out

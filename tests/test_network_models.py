@@ -101,3 +101,26 @@ def test_layer_performance_is_unavailable_with_the_reason_when_a_layer_does_not_
     assert big.cycles is None and "exceeds max_reduction" in big.unavailable
     assert combine([fits, fits]).cycles == 2 * fits.cycles
     assert combine([fits, big]).unavailable == big.unavailable
+
+
+def test_trained_digits_cnn_top1_on_all_359_test_images_equals_onnxruntime(tmp_path):
+    """The bundled digits model (trained, quantized by ``quantize_static``) on the whole held-out set: every image's
+    class from qconv's output equals ONNX Runtime's on the same images, every tensor within one step."""
+    import json
+
+    import onnx
+
+    from sim.cli import main
+    from sim.network_models import ModelName, build_model, dataset_images
+
+    path = build_model(ModelName.DIGITS, tmp_path, log=lambda line: None)
+    report, out = tmp_path / "r.json", tmp_path / "y.npy"
+    assert main(["run", str(path), "--images", "359", "--compare", "--json", str(report), "--output", str(out)]) == 0
+    x, labels = dataset_images(import_model(onnx.load(path)), 359)
+    reference = session(onnx.load(path)).run(None, {"input": x})[0]
+    ours = np.load(out)
+    assert ours.shape == reference.shape == (359, 10)
+    assert np.array_equal(np.argmax(ours, axis=1), np.argmax(reference, axis=1))
+    totals = json.loads(report.read_text())["totals"]
+    assert totals["top1_match"] == 1.0 and totals["max_abs_diff_steps"] <= 1
+    assert totals["accuracy"] == totals["reference_accuracy"] == np.mean(np.argmax(reference, axis=1) == labels) > 0.9

@@ -84,8 +84,15 @@ def own_build_folder(monkeypatch, tmp_path):
 
 def _check_small_network(net, simulator: str) -> None:
     graph, x = net["graph"], net["x"]
-    rtl = run_network(graph, x, net["plans"], CONFIG, Backend(simulator), cxx_opt=CXX_OPT)
+    told = []
+    rtl = run_network(graph, x, net["plans"], CONFIG, Backend(simulator), cxx_opt=CXX_OPT,
+                      progress=lambda *stage: told.append(stage))
     assert rtl.passed, rtl.failures
+    # progress: each node announced as its first layer starts, then each of its layers' ends, in order
+    stages = {n: f"RTL node {k}/4 {n}" for k, n in enumerate(["conv1", "dw", "pw", "fc"], 1)}
+    assert told == [(stages["conv1"], 0, 1), (stages["conv1"], 1, 1), (stages["dw"], 0, K),
+                    *[(stages["dw"], i, K) for i in range(1, K + 1)], (stages["pw"], 0, 1), (stages["pw"], 1, 1),
+                    (stages["fc"], 0, 1), (stages["fc"], 1, 1)]
     model = run_network(graph, x, net["plans"], CONFIG, Backend.MODEL)
     assert rtl.execution.tensors.keys() == model.execution.tensors.keys()
     for name, value in model.execution.tensors.items():

@@ -4,8 +4,9 @@ DRAM loaded and dumped in bulk, the layer started over AXI4-Lite: outputs bit-ex
 golden conv, STATUS.DONE without ERROR, the DRAM byte counters against the command list's runs,
 the burst counters against model/bursts.py's split of those runs, the accelerator's cycle
 counter (and the System's DMA-wait cycles, the RUN phases) against model.tiling.pass_cycles of
-every pass, and both simulators giving the same counters. (The System's total cycles and stall
-cycles have no model yet: model/system_perf.py is not built.)
+every pass, every System counter (total cycles, stalls, DMA waits included) against
+model/system_perf.py's replay of the command list exactly, at two DRAM timings (latency 40 at
+8 B/cycle, latency 7 at 2 B/cycle: INTERVAL 4), and both simulators giving the same counters.
 """
 
 import numpy as np
@@ -19,6 +20,7 @@ from model.conv import conv2d_layer
 from model.data import random_operands
 from model.dram import DramConfig
 from model.program import RequantParams
+from model.system_perf import accelerator_counters, predict_system
 from model.tiling import pass_cycles, plan
 from sim.simulators import SIMULATORS
 from sim.system.run import run_system
@@ -30,6 +32,13 @@ CASES = {
     "8bit-images-requant": (dict(bits=8), "images", True),
     "binary-channels": (dict(bits=1, pack=8), "channels", False),
 }
+#: At the slow DRAM (latency 7, 2 B/cycle: one beat per 4 cycles, so the bus, not the latency, limits),
+#: with the simulators each runs on (the 8-bit cases share one Verilator build; Icarus builds are free).
+SLOW_DRAM_CASES = {
+    "8bit-column-bands": ((dict(bits=8), "column-bands", False), SIMULATORS),
+    "8bit-channels-requant": ((dict(bits=8), "channels", True), SIMULATORS),
+    "16bit-row-bands-stride2-pad1": ((dict(bits=16), "row-bands-stride2-pad1", False), ("icarus",)),
+}
 _SEEN: dict = {}
 
 
@@ -39,11 +48,9 @@ def _requant(layer):
                          shift=rng.integers(-9, -2, layer.M), zero_point=-1, out_bits=8, relu=True)
 
 
-@pytest.mark.cosim
-@pytest.mark.parametrize("simulator", SIMULATORS)
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_system_with_verilog_dram(simulator, case):
-    bits, name, requant = CASES[case]
+def _run_case(simulator, spec, dram):
+    """Run one case; return (config, layer, image, counters) after checking the outputs and STATUS."""
+    bits, name, requant = spec
     config = AcceleratorConfig(**TILING, **bits)
     layer = tiled_cases(config)[name]
     x, w = random_operands(layer, config.bits, np.random.default_rng(17))
@@ -51,14 +58,28 @@ def test_system_with_verilog_dram(simulator, case):
     golden = conv2d_layer(x, w, layer, config.bits)
     golden = rq.apply(golden) if rq is not None else golden
     image = build_image(config, layer, x, w, rq)
-    run = run_system(config, image, simulator, DramConfig(latency=40, bandwidth=8))
+    run = run_system(config, image, simulator, dram)
     assert run.status & (1 << StatusBit.DONE) and not run.status & (1 << StatusBit.ERROR) and run.error == 0
     np.testing.assert_array_equal(read_output(image, run.dump), golden)
+    return config, layer, image, run.counters
 
-    beat, fields = config.axi_beat_bytes, [c.fields for c in image.commands]
+
+def _assert_model(config, layer, image, dram, counters):
+    """Every System and accelerator counter of the RTL equals model/system_perf.py's prediction."""
+    predicted = predict_system(config, image, dram).counters | accelerator_counters(config, layer, image)
+    assert {n: counters[n] for n in predicted} == predicted
+
+
+@pytest.mark.cosim
+@pytest.mark.parametrize("simulator", SIMULATORS)
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_system_with_verilog_dram(simulator, case):
+    dram = DramConfig(latency=40, bandwidth=8)
+    config, layer, image, c = _run_case(simulator, CASES[case], dram)
+
+    beat, fields = config.axi_beat_bytes, [cmd.fields for cmd in image.commands]
     loads = [f for f in fields if "skip" in f]
     stores = [f for f in fields if "per_run" in f]
-    c = run.counters
     assert c["dram_bytes_read"] == len(fields) * COMMAND_BYTES + sum(f["run_bytes"] * f["count"] for f in loads)
     assert c["dram_bytes_written"] == sum(f["run_bytes"] * f["count"] for f in stores)
     bursts = lambda fs: sum(len(split_transfer(f["dram_addr"], f["run_bytes"], f["count"], f["stride"], beat))
@@ -68,5 +89,15 @@ def test_system_with_verilog_dram(simulator, case):
     compute = sum(pass_cycles(config, ps.tile) for ps in plan(config, layer).passes)
     assert c["cycles"] == compute and c["dma_wait_cycles"] == compute
     assert c["sys_cycles"] > c["stall_cycles"] + c["dma_wait_cycles"]
+    _assert_model(config, layer, image, dram, c)
     other = _SEEN.setdefault(case, c)
     assert other == c, "Icarus and Verilator count differently"
+
+
+@pytest.mark.cosim
+@pytest.mark.parametrize("case, simulator", [(case, sim) for case, (_, sims) in sorted(SLOW_DRAM_CASES.items())
+                                             for sim in sims])
+def test_system_cycles_at_a_slow_dram(simulator, case):
+    dram = DramConfig(latency=7, bandwidth=2)
+    config, layer, image, counters = _run_case(simulator, SLOW_DRAM_CASES[case][0], dram)
+    _assert_model(config, layer, image, dram, counters)

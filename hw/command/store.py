@@ -9,12 +9,11 @@ from amaranth.lib.wiring import In, Out
 
 from hw.delay import delay
 from model.config import AcceleratorConfig
-from model.contract import DMA_RUN_COUNT_BITS, READ_LATENCY, REQUANT_CHANNELS, StoreFormat, host_addr_depth
+from model.contract import (
+    DMA_RUN_COUNT_BITS, READ_LATENCY, REQUANT_CHANNELS, STORE_READ_CREDIT, StoreFormat, host_addr_depth,
+)
 
 __all__ = ["StorePacker"]
-
-#: Words the packer may have asked for and not yet packed (the read latency plus one beat of slack).
-_CREDIT = READ_LATENCY + 2
 
 
 class StorePacker(wiring.Component):
@@ -27,8 +26,9 @@ class StorePacker(wiring.Component):
     DRAM, a multiple of the container) on; a run's last beat goes out when the run ends, so every
     run starts a new beat (the write DMA strobes only the run's bytes of its first and last beats). Cycle
     behaviour: ``start`` (while idle) latches the command; reads are issued one per cycle from the
-    next cycle while fewer than ``_CREDIT`` words are outstanding; a value enters a FIFO
-    :data:`~model.contract.READ_LATENCY` cycles after its read and is packed the cycle after; a
+    next cycle while fewer than :data:`~model.contract.STORE_READ_CREDIT` words are outstanding; a
+    value enters a FIFO :data:`~model.contract.READ_LATENCY` cycles after its read and is packed the
+    cycle after; a
     full beat (or a run's last) is offered the cycle after its last value is packed; ``done`` is
     high the cycle after the last beat is taken.
 
@@ -66,7 +66,7 @@ class StorePacker(wiring.Component):
         m = Module()
         cfg = self._config
         beat_bytes, acc = cfg.axi_beat_bytes, cfg.acc_bits
-        m.submodules.fifo = fifo = SyncFIFO(width=acc, depth=_CREDIT)
+        m.submodules.fifo = fifo = SyncFIFO(width=acc, depth=STORE_READ_CREDIT)
         fmt = Signal(StoreFormat)
         per_run = Signal(DMA_RUN_COUNT_BITS)
         lane, chan = Signal.like(self.read_lane), Signal.like(self.read_chan)
@@ -75,14 +75,14 @@ class StorePacker(wiring.Component):
         i_pos, i_runs = Signal(DMA_RUN_COUNT_BITS), Signal(DMA_RUN_COUNT_BITS)
         # pack side
         p_pos, p_runs = Signal(DMA_RUN_COUNT_BITS), Signal(DMA_RUN_COUNT_BITS)
-        pending = Signal(range(_CREDIT + 1))
+        pending = Signal(range(STORE_READ_CREDIT + 1))
         byte = Signal(range(beat_bytes))
         first_byte = Signal(range(beat_bytes))  # where every run starts
         buf = Signal(8 * beat_bytes)
 
         issue = Signal()
         m.d.comb += [
-            issue.eq(self.busy & (i_runs != 0) & (pending < _CREDIT)),
+            issue.eq(self.busy & (i_runs != 0) & (pending < STORE_READ_CREDIT)),
             self.read_en.eq(issue), self.read_addr.eq(addr), self.read_lane.eq(lane), self.read_chan.eq(chan),
             fifo.w_en.eq(delay(m, issue, READ_LATENCY, "store_read")), fifo.w_data.eq(self.read_data),
         ]

@@ -128,7 +128,7 @@ class IssueUnit(wiring.Component):
         with m.If(ss.on & ss.inner_last):
             sw.step(m, d)
         with m.If(sch.start):
-            m.d.sync += [*lw.reset(d), *sw.reset(d)]
+            m.d.sync += [*lw.reset(sch.start_desc), *sw.reset(sch.start_desc)]
         with m.Elif(sch.period_end):
             m.d.sync += sw.reset(d)
             with m.If(sch.wrap):

@@ -46,8 +46,9 @@ class SlotSignature(wiring.Signature):
 class ScheduleSignature(wiring.Signature):
     """What the fold sequencer tells the dataflow's issue unit each cycle.
 
-    ``start``: a pass starts (its descriptor is ``desc`` this cycle); ``desc``: the pass's
-    descriptor; ``load``, ``stream``, ``drain``: the fold contexts of the three activities;
+    ``start``: a pass starts; ``start_desc``: its descriptor, valid with ``start`` only (what the
+    walkers are reset from in that cycle); ``desc``: the running pass's descriptor, a register latched
+    at ``start`` (so no descriptor path starts at ``start``'s logic); ``load``, ``stream``, ``drain``: the fold contexts of the three activities;
     ``load_slot`` (inner: array row, outer: register-file entry), ``stream_slot`` (inner:
     entry, outer: stream element) and ``drain_slot`` (OS; inner: row, outer: entry);
     ``period_end``: the period ends this cycle (contexts move load -> stream -> drain);
@@ -58,6 +59,7 @@ class ScheduleSignature(wiring.Signature):
         dim, g = dim_bits(config), config.rf_sets
         super().__init__({
             "start": Out(1),
+            "start_desc": Out(desc_layout(config)),
             "desc": Out(desc_layout(config)),
             "load": Out(context_layout(config)),
             "stream": Out(context_layout(config)),

@@ -97,7 +97,7 @@ class Sequencer(wiring.Component):
         load, stream, drain = (Signal(context_layout(cfg), name=n) for n in ("load_ctx", "stream_ctx", "drain_ctx"))
         starting = self.start & ~self.busy
         m.d.comb += [
-            sch.start.eq(starting), sch.desc.eq(Mux(starting, self.desc, d)),
+            sch.start.eq(starting), sch.start_desc.eq(self.desc), sch.desc.eq(d),
             sch.load.eq(load), sch.stream.eq(stream), sch.drain.eq(drain),
         ]
 

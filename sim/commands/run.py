@@ -33,6 +33,7 @@ from model.network.report import (compare, first_divergence, node_rows, quantize
                                   top1_agreement, totals)
 from sim.cli import add_config_args, config_from_args
 from sim.network_backend import Backend, NetworkRun, run_network
+from sim.progress import StageProgress
 from sim.network_models import dataset_images
 from sim.network_report import format_table, write_report
 
@@ -81,7 +82,11 @@ def run_command(args) -> int:
     graph = import_model(args.model)
     plans = prepare(graph, config, rule)
     x, labels = _load_input(args, graph)
-    network = run_network(graph, x, plans, config, backend)
+    progress = StageProgress()
+    try:
+        network = run_network(graph, x, plans, config, backend, progress=progress)
+    finally:
+        progress.close()
     execution, seconds = network.execution, network.seconds["total"]
     out_bits = OUT_BITS if rule is RequantRule.ACCELERATOR else config.acc_bits
     figures = {run.node.output: combine([layer_performance(config, layer, out_bits) for layer in run.layers])

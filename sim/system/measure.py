@@ -1,8 +1,10 @@
 """``python -m sim.system.measure LAYER``: one named layer through the System on Verilator.
 
 Default 8x8 build, DRAM latency 40 and 8 B/cycle; prints one JSON line: bit-exactness against
-the golden conv, commands, image bytes, wall times, every counter, the roofline (outputs at
-8 bits, and at the 32 bits the raw containers take) and the fraction of it achieved.
+the golden conv, commands, image bytes, wall times, every counter, the model's prediction of every
+counter (``model``: :mod:`model.system_perf`, with its wall time) and whether
+it equals the RTL's (``model_exact``), the roofline (outputs at 8 bits, and at the 32 bits the raw
+containers take) and the fraction of it achieved.
 """
 import json
 import sys
@@ -17,6 +19,7 @@ from model.data import random_operands
 from model.dram import DramConfig
 from model.layer import NAMED_LAYERS
 from model.roofline import roofline
+from model.system_perf import accelerator_counters, predict_system
 from model.tiling import pass_cycles, plan
 from sim.system.run import run_system
 
@@ -36,10 +39,14 @@ def main(name: str) -> None:
     ok = bool((read_output(image, run.dump) == conv2d_layer(x, w, layer, 8)).all())
     rf, rf32 = roofline(config, layer, dram), roofline(config, layer, dram, output_bits=32)
     compute = sum(pass_cycles(config, p.tile) for p in plan(config, layer).passes)
+    t = time.time()
+    model = predict_system(config, image, dram).counters | accelerator_counters(config, layer, image)
+    tm = time.time() - t
     print(json.dumps({"layer": name, "exact": ok, "commands": len(image.commands), "image_bytes": len(image.data),
                       "build_image_s": round(tb, 2), "run_s": round(tw, 1), "sim_wall_s": round(run.wall_s, 1),
                       "roofline_cycles": rf.cycles, "roofline_fraction": rf.fraction(run.counters["sys_cycles"]),
-                      "model_compute_cycles": compute, "roofline32_cycles": rf32.cycles,
+                      "model_compute_cycles": compute, "model": model, "model_s": round(tm, 2),
+                      "model_exact": all(run.counters[n] == v for n, v in model.items()), "roofline32_cycles": rf32.cycles,
                       "roofline32_fraction": rf32.fraction(run.counters["sys_cycles"]), **run.counters}))
 
 

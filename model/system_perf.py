@@ -1,0 +1,306 @@
+"""The exact cycle model of the command-driven System (``hw/system.py``, first version: sequential).
+
+Given a layer's command list (:func:`model.commands.build_image`) and the DRAM timing
+(:class:`model.dram.DramConfig`), :func:`predict_system` gives every counter of
+:data:`model.contract.SYSTEM_COUNTERS` the RTL reports, exactly, by replaying the commands
+burst by burst and beat by beat (no per-cycle loop). It imports nothing from ``hw/`` or ``sim/``.
+
+The timing rule
+---------------
+Cycle numbers are clock edges. ``lat`` is the DRAM latency, ``I = beat_bytes // bandwidth`` its
+cycles per beat (:mod:`model.dram`'s rule). The processor runs one command at a time; every
+command starts with the DMAs idle and the DRAM's queues empty (the previous command waited for its
+last R beat or B response), so a command's cycles depend on its own fields only.
+
+* **Per command**: FETCH (the record's read), DECODE (:data:`~model.contract.COMMAND_DECODE_CYCLES`),
+  the body (LOAD, RUN or STORE), NEXT (:data:`~model.contract.COMMAND_NEXT_CYCLES`).
+  ``sys_cycles`` is the sum over the commands; ``stall_cycles`` counts FETCH, DECODE, NEXT and LOAD
+  bodies; ``dma_wait_cycles`` the RUN bodies; STORE bodies are in neither.
+* **Read DMA** (FETCH and LOAD), its command taken at cycle 0: burst ``k`` (of
+  :func:`model.bursts.split_transfer`) is loaded into the AR register at
+  ``L_k = max(L_{k-1} + 1, P_{k-D} + 1)`` (``L_0 = DMA_ADDRESS_DELAY - 1``, ``D`` =
+  :data:`~model.contract.DMA_OUTSTANDING`, ``P_j`` the last R handshake of burst ``j``), its AR
+  handshake is at ``A_k = L_k + 1`` (the DRAM's queue of 16 never fills behind 8). Beat ``i`` is
+  offered at ``O_i = max(H_{i-1} + I, A_k + lat)`` (the second term for a burst's first beat only)
+  and taken at ``H_i``, which the consumer decides:
+
+  - FETCH (RREADY always high): ``H = O``; FETCH ends the cycle after the DMA's ``done``, i.e.
+    it lasts ``H_last + 2`` cycles.
+  - LOAD of ifmap or weight words (:class:`hw.command.load.LoadUnpacker`): one word per cycle from
+    the cycle a beat is offered, the beat taken with its last word of the run:
+    ``H = O + n - 1`` (``n`` the beat's words after the run's ``skip``). The body lasts
+    ``H_last + 2`` cycles (the DMA's ``done``, then its ``busy`` falls).
+  - LOAD of requantization entries (:class:`hw.command.requant_load.RequantLoader`): the beats of
+    an entry are taken as offered, then its ``Q`` host writes go one per cycle (``Q`` the chunks of
+    :data:`~model.contract.REQUANT_FIELDS` in ``word_bits``), the next entry's first beat no sooner
+    than ``Q + 1`` cycles after the last one's: ``H = max(O, ready)``. The body lasts
+    ``max(H_last + 2, H_last + Q + 1)`` cycles.
+* **RUN**: the accelerator's pass, :func:`model.tiling.shape_cycles` of the descriptor's shape.
+* **STORE** (:class:`hw.command.store.StorePacker` and the write DMA, both started at cycle 0):
+  psum read ``v`` is issued at ``r_v = max(r_{v-1} + 1, p_{v-C} + 1)`` (``r_0 = 1``, ``C`` =
+  :data:`~model.contract.STORE_READ_CREDIT`), its value packed at
+  ``p_v = max(r_v + READ_LATENCY + 1, p_{v-1} + 1, T_{j-1})`` (the last term only for a value
+  that completes beat ``j``: a full beat or a run's end; ``T`` below); beat ``j`` is offered from
+  ``p + 1``. Write burst ``b`` is loaded into the AW register at
+  ``L_b = max(L_{b-1} + 1, B_{b-D} + 1)`` (``L_0 = DMA_ADDRESS_DELAY - 1``). Beat ``j`` (of burst
+  ``b``) enters the W register at ``T_j = max(p + 1, W_{j-1}, L_b + 1)`` and its W handshake is at
+  ``W_j = max(T_j + 1, W_{j-1} + I)``; burst ``b``'s B handshake is at
+  ``B_b = max(W_last + lat, B_{b-1} + 1)``. The body lasts ``max(B_last + 2, T_last + 1)`` cycles.
+* **The accelerator's counters** (:data:`~model.contract.COUNTERS`, :func:`accelerator_counters`):
+  :func:`model.perf.predict`'s, except the buffer writes: a weight LOAD writes whole filter
+  groups (zeros for the filters past ``M``), where the host program writes only the ``M`` filters.
+* **Bytes and bursts**: the DMAs' run bytes and :func:`model.bursts.split_transfer`'s bursts of
+  every FETCH (one :data:`~model.contract.COMMAND_BYTES` record each), LOAD and STORE.
+
+The rule is proven against the RTL on Icarus and Verilator by ``tests/test_system_cosim.py``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from model.bursts import split_transfer
+from model.commands import Command, DramImage, word_bytes
+from model.config import AcceleratorConfig, Dataflow
+from model.contract import (
+    COMMAND_BYTES, COMMAND_DECODE_CYCLES, COMMAND_NEXT_CYCLES, DMA_ADDRESS_DELAY, DMA_OUTSTANDING, READ_LATENCY,
+    REQUANT_ENTRY_BYTES, REQUANT_FIELDS, STORE_READ_CREDIT, SYSTEM_COUNTERS, Buffer, Opcode, PassShape,
+    unpack_descriptor,
+)
+from model.dram import DramConfig
+from model.layer import ConvLayer
+from model.perf import predict
+from model.tiling import shape_cycles
+
+__all__ = ["SystemPrediction", "predict_system", "accelerator_counters", "requant_writes_per_entry"]
+
+
+@dataclass(frozen=True)
+class SystemPrediction:
+    """What :func:`predict_system` predicts.
+
+    Attributes
+    ----------
+    counters : dict
+        Every name of :data:`model.contract.SYSTEM_COUNTERS` -> its value at the end of the layer.
+    phase_cycles : dict
+        Cycles spent per phase: ``"fetch"`` (FETCH, DECODE and NEXT of every command),
+        ``"load"``, ``"run"``, ``"store"`` (the bodies); they sum to ``sys_cycles``.
+    """
+
+    counters: dict
+    phase_cycles: dict
+
+
+def requant_writes_per_entry(word_bits: int) -> int:
+    """Host-port writes of one requantization entry: each field of
+    :data:`~model.contract.REQUANT_FIELDS` in ``word_bits``-bit chunks."""
+    return sum(-(-width // word_bits) for _, width in REQUANT_FIELDS)
+
+
+def _always_ready(offer: int, words: int) -> int:
+    """FETCH: RREADY is always high."""
+    return offer
+
+
+def _unpacker(offer: int, words: int) -> int:
+    """LOAD of words: one host write per cycle from the offer, the beat taken with its last word."""
+    return offer + words - 1
+
+
+class _EntryLoader:
+    """LOAD of requantization entries: ``per_entry`` beats taken as offered, then ``writes`` cycles."""
+
+    def __init__(self, per_entry: int, writes: int) -> None:
+        self._per_entry, self._writes = per_entry, writes
+        self._ready, self._beats = 0, 0
+
+    def __call__(self, offer: int, words: int) -> int:
+        at = max(offer, self._ready)
+        self._beats += 1
+        self._ready = at + (self._writes + 1 if self._beats % self._per_entry == 0 else 1)
+        return at
+
+
+def _read(bursts, words, take, latency: int, interval: int) -> int:
+    """The read DMA's last R handshake (cycle 0: the command taken); ``take(offer, words[i])`` gives
+    beat ``i``'s handshake."""
+    loads, pops = [], []
+    last = -math.inf
+    i = 0
+    for k, burst in enumerate(bursts):
+        load = DMA_ADDRESS_DELAY - 1 if k == 0 else loads[-1] + 1
+        if k >= DMA_OUTSTANDING:
+            load = max(load, pops[k - DMA_OUTSTANDING] + 1)
+        loads.append(load)
+        ar = load + 1
+        for j in range(burst.beats):
+            offer = max(last + interval, ar + latency) if j == 0 else last + interval
+            last = take(offer, words[i])
+            i += 1
+        pops.append(last)
+    return last
+
+
+def _run_words(skip: int, run_bytes: int, word_bytes: int, beat_bytes: int) -> list[int]:
+    """Words the unpacker writes from each beat of one run (slots after ``skip``, through the run's end)."""
+    per_beat = beat_bytes // word_bytes
+    first, end = skip // word_bytes, run_bytes // word_bytes
+    beats = -(-run_bytes // beat_bytes)
+    return [min(end, (b + 1) * per_beat) - max(first, b * per_beat) for b in range(beats)]
+
+
+def _fetch_cycles(beat_bytes: int, latency: int, interval: int) -> int:
+    bursts = split_transfer(0, COMMAND_BYTES, 1, 0, beat_bytes)
+    last = _read(bursts, [1] * sum(b.beats for b in bursts), _always_ready, latency, interval)
+    return last + 2
+
+
+def _load_cycles(config: AcceleratorConfig, f: dict, word_bytes: int, latency: int, interval: int) -> int:
+    beat = config.axi_beat_bytes
+    bursts = split_transfer(f["dram_addr"], f["run_bytes"], f["count"], f["stride"], beat)
+    if f["buffer"] == Buffer.REQUANT:
+        writes = requant_writes_per_entry(config.word_bits)
+        take = _EntryLoader(-(-REQUANT_ENTRY_BYTES // beat), writes)
+        last = _read(bursts, [1] * sum(b.beats for b in bursts), take, latency, interval)
+        return max(last + 2, last + writes + 1)
+    words = _run_words(f["skip"], f["run_bytes"], word_bytes, beat) * f["count"]
+    return _read(bursts, words, _unpacker, latency, interval) + 2
+
+
+def _store_cycles(config: AcceleratorConfig, f: dict, latency: int, interval: int) -> int:
+    beat, size, per_run, count = config.axi_beat_bytes, int(f["format"]), f["per_run"], f["count"]
+    bursts = split_transfer(f["dram_addr"], f["run_bytes"], count, f["stride"], beat)
+    owner = [b for b, burst in enumerate(bursts) for _ in range(burst.beats)]   # burst of each beat
+    ends = {sum(burst.beats for burst in bursts[:b + 1]) - 1 for b in range(len(bursts))}
+    loads, bs = [], []
+
+    def aw_load(b: int) -> int:
+        while len(loads) <= b:
+            k = len(loads)
+            load = DMA_ADDRESS_DELAY - 1 if k == 0 else loads[-1] + 1
+            if k >= DMA_OUTSTANDING:
+                load = max(load, bs[k - DMA_OUTSTANDING] + 1)
+            loads.append(load)
+        return loads[b]
+
+    reads, pops = [], []
+    enter, w_last = None, -math.inf     # W register entry of the last beat, its W handshake
+    beat_index = 0
+    for v in range(count * per_run):
+        pos = v % per_run
+        read = 1 if v == 0 else reads[-1] + 1
+        if v >= STORE_READ_CREDIT:
+            read = max(read, pops[v - STORE_READ_CREDIT] + 1)
+        reads.append(read)
+        pop = read + READ_LATENCY + 1
+        if v:
+            pop = max(pop, pops[-1] + 1)
+        emits = (pos * size) % beat == beat - size or pos == per_run - 1
+        if emits and enter is not None:
+            pop = max(pop, enter)
+        pops.append(pop)
+        if emits:
+            b = owner[beat_index]
+            enter = max(pop + 1, w_last, aw_load(b) + 1)
+            w_last = max(enter + 1, w_last + interval)
+            if beat_index in ends:
+                bs.append(max(w_last + latency, bs[-1] + 1 if bs else -math.inf))
+            beat_index += 1
+    if beat_index != len(owner):
+        raise AssertionError(f"the STORE packs {beat_index} beats, its bursts have {len(owner)}")
+    return max(bs[-1] + 2, enter + 1)
+
+
+def _run_cycles(config: AcceleratorConfig, desc: int) -> int:
+    d = unpack_descriptor(config, desc)
+    ws = config.dataflow is Dataflow.WS
+    shape = PassShape(Cw=d["Cw"], Kw=d["Kw"], P=d["P"], span=config.rows * config.rf_sets, m_groups=d["m_groups"],
+                      last_cols=d["last_cols"], k_folds=d["k_folds"], p_folds=d["p_folds"],
+                      stream=d["P"] if ws else d["Kw"], folds=d["m_groups"] * (d["k_folds"] if ws else d["p_folds"]))
+    return shape_cycles(config, shape)
+
+
+def _timing_key(c: Command) -> tuple:
+    """The fields a command's cycles depend on (4 KiB page offsets, not addresses)."""
+    f = c.fields
+    if c.opcode is Opcode.RUN:
+        return (c.opcode, f["desc"])
+    page = 4096
+    key = (c.opcode, f["dram_addr"] % page, f["run_bytes"], f["count"], f["stride"] % page)
+    if c.opcode is Opcode.LOAD:
+        return key + (f["buffer"], f["skip"], f["words"])
+    return key + (f["format"], f["per_run"])
+
+
+def predict_system(config: AcceleratorConfig, image: DramImage | tuple[Command, ...],
+                   dram: DramConfig) -> SystemPrediction:
+    """Every System counter for running ``image``'s command list on ``config`` with ``dram``.
+
+    Parameters
+    ----------
+    config : AcceleratorConfig
+    image : DramImage or tuple of Command
+        The layer's image (:func:`model.commands.build_image`) or just its command list.
+    dram : DramConfig
+        Latency and bandwidth of the DRAM (the co-simulation's ``qconv_dram``).
+
+    Returns
+    -------
+    SystemPrediction
+
+    Raises
+    ------
+    ValueError
+        If ``dram.bandwidth`` exceeds the port's beat (:meth:`model.dram.DramConfig.interval`).
+    """
+    commands = image.commands if isinstance(image, DramImage) else tuple(image)
+    wb = word_bytes(config)
+    beat, latency = config.axi_beat_bytes, dram.latency
+    interval = dram.interval(beat)
+    fetch = _fetch_cycles(beat, latency, interval) + COMMAND_DECODE_CYCLES + COMMAND_NEXT_CYCLES
+    record_bursts = len(split_transfer(0, COMMAND_BYTES, 1, 0, beat))
+    phases = dict.fromkeys(("fetch", "load", "run", "store"), 0)
+    c = dict.fromkeys(SYSTEM_COUNTERS, 0)
+    c["dram_bytes_read"] = COMMAND_BYTES * len(commands)
+    c["axi_read_bursts"] = record_bursts * len(commands)
+    memo: dict = {}
+    for cmd in commands:
+        f = cmd.fields
+        key = _timing_key(cmd)
+        if key not in memo:
+            if cmd.opcode is Opcode.RUN:
+                memo[key] = _run_cycles(config, f["desc"])
+            elif cmd.opcode is Opcode.LOAD:
+                memo[key] = _load_cycles(config, f, wb, latency, interval)
+            else:
+                memo[key] = _store_cycles(config, f, latency, interval)
+        phases[{Opcode.LOAD: "load", Opcode.RUN: "run", Opcode.STORE: "store"}[cmd.opcode]] += memo[key]
+        phases["fetch"] += fetch
+        if cmd.opcode is not Opcode.RUN:
+            moved = f["run_bytes"] * f["count"]
+            bursts = len(split_transfer(f["dram_addr"], f["run_bytes"], f["count"], f["stride"], beat))
+            if cmd.opcode is Opcode.LOAD:
+                c["dram_bytes_read"] += moved
+                c["axi_read_bursts"] += bursts
+            else:
+                c["dram_bytes_written"] += moved
+                c["axi_write_bursts"] += bursts
+    c["sys_cycles"] = sum(phases.values())
+    c["stall_cycles"] = phases["fetch"] + phases["load"]
+    c["dma_wait_cycles"] = phases["run"]
+    return SystemPrediction(c, phases)
+
+
+def accelerator_counters(config: AcceleratorConfig, layer: ConvLayer, image: DramImage) -> dict:
+    """The accelerator's :data:`~model.contract.COUNTERS` when the System runs ``image`` (of ``layer``):
+    :func:`model.perf.predict`'s, with the ifmap and weight buffer writes (and the DRAM reads the
+    accelerator counts with them) those of the command list's LOADs."""
+    counters = dict(predict(config, layer).counters)
+    for buffer, names in ((Buffer.IFMAP, ("dram_ifmap_reads", "glb_ifmap_writes")),
+                          (Buffer.WEIGHT, ("dram_weight_reads", "glb_weight_writes"))):
+        words = sum(c.fields["words"] for c in image.commands
+                    if c.opcode is Opcode.LOAD and c.fields["buffer"] == buffer)
+        counters |= dict.fromkeys(names, words)
+    return counters

@@ -1,0 +1,82 @@
+"""model/system_perf.py on hand-built command lists, against cycle counts worked out by hand from
+the RTL's documented behaviour (hw/command/processor.py, hw/axi/read_dma.py, the DRAM rule of
+model/dram.py). The exact agreement with the RTL itself is tests/test_system_cosim.py's."""
+
+import numpy as np
+import pytest
+
+from model.commands import Command, build_image
+from model.config import AcceleratorConfig
+from model.contract import COMMAND_BYTES, Buffer, Opcode
+from model.data import random_operands
+from model.dram import DramConfig
+from model.system_perf import predict_system
+from model.tiling import pass_cycles, plan
+from tests.tiled_layers import TILING, tiled_cases
+
+CONFIG = AcceleratorConfig(**TILING)   # 8-bit words, 8-byte beats
+
+
+def _fetch(latency, interval):
+    """A record read: AR offered 2 cycles after the command, 8 beats from latency on, done the cycle
+    after the last, DECODE the next: 4 + latency + 7 * interval; then DECODE and NEXT."""
+    return 4 + latency + 7 * interval + 2
+
+
+def _load(words, **run):
+    return Command(Opcode.LOAD, dict(buffer=Buffer.IFMAP, buf_addr=0, words=words, skip=0, **run))
+
+
+@pytest.mark.parametrize("latency, bandwidth", [(40, 8), (7, 2), (2, 1)])
+def test_a_load_of_one_burst(latency, bandwidth):
+    interval = 8 // bandwidth
+    beats = 5
+    cmd = _load(8 * beats, dram_addr=4096, run_bytes=8 * beats, count=1, stride=0)
+    got = predict_system(CONFIG, (cmd,), DramConfig(latency=latency, bandwidth=bandwidth))
+    # the unpacker writes one word per cycle: a beat is held 8 cycles, the next offered `interval` later
+    last = 2 + latency + 7 + (beats - 1) * (interval + 7)
+    assert got.phase_cycles["load"] == last + 2
+    assert got.counters["sys_cycles"] == _fetch(latency, interval) + last + 2
+    assert got.counters["stall_cycles"] == got.counters["sys_cycles"]
+    assert got.counters["dram_bytes_read"] == COMMAND_BYTES + 8 * beats
+    assert got.counters["axi_read_bursts"] == 1 + 1
+
+
+def test_a_load_that_skips_bytes_and_crosses_a_page():
+    # 3 runs of 1 + 20 words from 4088: the first run's bursts are cut at the 4 KiB boundary
+    cmd = Command(Opcode.LOAD, dict(buffer=Buffer.IFMAP, buf_addr=0, words=60, skip=4, dram_addr=4088,
+                                    run_bytes=24, count=3, stride=32))
+    got = predict_system(CONFIG, (cmd,), DramConfig(latency=10, bandwidth=8))
+    # words per beat: run of 24 bytes from a beat start, 4 skipped: 4, 8, 8 words, so 3 beats per run
+    # beats: 4, 8, 8 | 4, 8, 8 | 4, 8, 8; bursts: [4088: 1 beat], [4096: 2], then one of 3 per run
+    t = 2 + 10 + 3                    # burst 0 (AR at 2): its only beat, 4 words
+    t = max(t + 1, 3 + 10) + 7        # burst 1 (AR at 3): first beat, 8 words
+    t = t + 1 + 7                     # its second beat
+    for _ in range(2):                # bursts 2 and 3, their ARs long in
+        t = t + 1 + 3
+        t = t + 1 + 7
+        t = t + 1 + 7
+    assert got.phase_cycles["load"] == t + 2
+    assert got.counters["axi_read_bursts"] == 1 + 4
+    assert got.counters["dram_bytes_read"] == COMMAND_BYTES + 3 * 24
+
+
+def test_counters_add_up_on_a_tiled_layer():
+    layer = tiled_cases(CONFIG)["filters"]
+    x, w = random_operands(layer, 8, np.random.default_rng(0))
+    image = build_image(CONFIG, layer, x, w)
+    dram = DramConfig(latency=40, bandwidth=8)
+    got = predict_system(CONFIG, image, dram)
+    c, ph = got.counters, got.phase_cycles
+    assert c["dma_wait_cycles"] == ph["run"] == sum(pass_cycles(CONFIG, p.tile) for p in plan(CONFIG, layer).passes)
+    assert c["sys_cycles"] == c["stall_cycles"] + c["dma_wait_cycles"] + ph["store"]
+    assert ph["fetch"] == len(image.commands) * _fetch(40, 1)
+    stores = [cmd.fields for cmd in image.commands if cmd.opcode is Opcode.STORE]
+    assert c["dram_bytes_written"] == sum(f["run_bytes"] * f["count"] for f in stores)
+    slower = predict_system(CONFIG, image, DramConfig(latency=40, bandwidth=1)).counters
+    assert slower["sys_cycles"] > c["sys_cycles"] and slower["dma_wait_cycles"] == c["dma_wait_cycles"]
+
+
+def test_a_bandwidth_wider_than_the_beat_is_refused():
+    with pytest.raises(ValueError, match="bandwidth must be in 1..4"):
+        predict_system(AcceleratorConfig(**TILING, axi_data_bits=32), (), DramConfig(bandwidth=8))
