@@ -22,7 +22,8 @@ DRAM layout (byte addresses; every region starts on a multiple of :data:`ALIGN`)
 Per pass: a LOAD per (image, channel word) of the input tile (``H`` runs of ``W`` words; a run
 starts on the beat holding column ``w0``, ``skip`` drops the bytes before it), a LOAD per
 filter group of the weight tile, the RUN, then (last channel tile) a STORE per (image, filter)
-of the tile: ``E`` runs of ``F`` outputs.
+of the tile: ``E`` runs of ``F`` outputs (a column tile's runs may start inside a beat: the write
+DMA strobes only the run's bytes of its first and last beats).
 """
 
 from __future__ import annotations
@@ -142,8 +143,7 @@ def build_image(config: AcceleratorConfig, layer: ConvLayer, x: np.ndarray, w: n
     ------
     ValueError
         Everything :func:`model.program.build_program` refuses; a word wider than a beat
-        (:func:`word_bytes`); a column tile whose outputs do not start on a beat (the write DMA
-        strobes a run's last beat only).
+        (:func:`word_bytes`).
     """
     runs = [op for op in build_program(config, layer, x, w, requant) if isinstance(op, HostRun)]
     passes = plan(config, layer).passes
@@ -164,10 +164,6 @@ def build_image(config: AcceleratorConfig, layer: ConvLayer, x: np.ndarray, w: n
     out_addr = _pad(weight_addr + wgt.size * wb, ALIGN)
     end = _pad(out_addr + layer.N * layer.M * layer.E * out_pitch, ALIGN)
     commands = tuple(_records(*args, requant_addr, ifmap_addr, weight_addr, out_addr))
-    for c in commands:
-        if c.opcode is Opcode.STORE and c.fields["dram_addr"] % beat:
-            raise ValueError(f"a column tile's outputs start at byte {c.fields['dram_addr']}, not on a "
-                             f"{beat}-byte beat: unsupported by the write DMA")
 
     data = bytearray(end)
     for i, c in enumerate(commands):

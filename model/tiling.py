@@ -28,15 +28,42 @@ tile, ``groups = ceil(m_count / cols)``):
 
 The search: every tile size ``ceil(X / k)`` of each dimension ``X`` (one per
 number of tiles ``k``: the smallest size with that many tiles, which fits
-whenever a larger one does), and two loop orders above the channel loop --
+whenever a larger one does; for the time objective on OS also the row tiles
+whose pixels fill whole folds, see :func:`_row_candidates`), and two loop orders above the channel loop --
 ``images-outer`` (filters innermost: the input tile stays while the filter
 tiles change) and ``filters-outer`` (the weight tile stays while the images
 and bands change); an order with the filter loop between the others never
-moves fewer words than one of these. The plan moving the fewest DRAM words wins,
-then the fewest cycles (:mod:`model.perf`'s pass formula), then the fewest passes.
-DRAM words: every input and weight word written (halos again for every band),
-every output read once.
+moves fewer words than one of these. DRAM words: every input and weight word
+written (halos again for every band), every output read once; DRAM bytes: those
+words packed, inputs and weights at ``word_bits`` bits and outputs at ``bits``
+bits (the requantized activation the next layer reads), the widths
+:mod:`model.roofline` counts its compulsory bytes at, so a plan that moves each
+value once has the roofline's memory time.
 
+The objective (:class:`Objective`)
+----------------------------------
+``BYTES``: the fewest DRAM bytes, then the fewest compute cycles (:func:`pass_cycles`
+summed), then the fewest passes. It can cost a factor of eight in time: a 1x1
+stride-2 layer (ResNet-18's downsample layers) moves the fewest bytes with one-pixel
+tiles, as a larger output tile's input tile holds the skipped pixels too, and a
+one-pixel pass streams one slot per fold where loading the next fold takes
+``rows`` (806,736 cycles for 100,352 of work on the default 8x8 WS build).
+
+``TIME`` (the default): the fewest estimated cycles ``compute + ceil(bytes /
+bandwidth)`` at a :class:`~model.dram.DramConfig`, then the fewest bytes, then the
+fewest passes. The sum, not ``max(compute, bytes / bandwidth)`` (a perfectly
+overlapped System), because (1) it is the shape of the runs that exist: the
+System runs LOAD, RUN, STORE in order, and the host-port path writes every word
+between passes, both serially (each at its own price per byte); (2) it bounds the
+overlapped time from above (``max <= sum <= 2 max``); and (3) it prices every
+byte: under ``max`` a compute-bound layer takes any extra traffic for the last
+cycle of compute (ResNet-18 ``layer2_0_conv2`` on WS: 96 cycles fewer for 18 %
+more bytes), traffic an overlapped System pays in bus contention, latency and the
+first load and last store no tile hides. On ResNet-18 both reach the same
+utilisation (``bench/planner_bench.py``); the sum moves fewer bytes.
+
+Ties are broken by the cycles, the passes, even row bands before the fold-filling ones
+(:func:`_row_candidates`), and then the order (``images-outer`` first).
 Used by the driver (:mod:`model.program`) and the analytical model
 (:mod:`model.perf`), so both see the same passes.
 """
@@ -46,13 +73,23 @@ from __future__ import annotations
 import enum
 import functools
 import itertools
+import math
 from dataclasses import dataclass
 
 from model.config import AcceleratorConfig, Dataflow
 from model.contract import PIPELINE_TAIL, PassShape, Tile, pass_shape, words_per_pixel
+from model.dram import DramConfig
 from model.layer import ConvLayer
 
-__all__ = ["Order", "TileSizes", "Pass", "Plan", "plan", "band", "pass_cycles", "shape_cycles", "plan_words"]
+__all__ = ["Objective", "Order", "TileSizes", "Pass", "Plan", "plan", "band", "pass_cycles", "shape_cycles",
+           "plan_words"]
+
+
+class Objective(enum.StrEnum):
+    """What :func:`plan` minimises first (module notes, "The objective")."""
+
+    BYTES = "bytes"  #: fewest DRAM bytes, then fewest compute cycles, then fewest passes
+    TIME = "time"    #: fewest cycles ``compute + DRAM bytes / bandwidth``, then fewest bytes, then passes
 
 
 class Order(enum.StrEnum):
@@ -102,13 +139,28 @@ class Pass:
 
 @dataclass(frozen=True)
 class Plan:
-    """The passes of a layer, in execution order, with the DRAM words and cycles they take."""
+    """The passes of a layer, in execution order, with the DRAM traffic and cycles they take.
+
+    ``dram_words``: the words moved (:func:`plan_words`); ``dram_bytes``: the same at their packed
+    widths (module notes); ``cycles``: the compute cycles of every pass (:func:`pass_cycles`), what
+    :func:`model.perf.predict` counts; ``memory_cycles``: ``ceil(dram_bytes / bandwidth)`` at the DRAM
+    the plan was chosen for; ``objective``: what chose it.
+    """
 
     passes: tuple[Pass, ...]
     order: Order
     sizes: TileSizes
     dram_words: int
+    dram_bytes: int
     cycles: int
+    objective: Objective
+    memory_cycles: int
+
+    @property
+    def estimated_cycles(self) -> int:
+        """``cycles + memory_cycles``: the run with no DRAM transfer overlapping compute, which
+        :attr:`Objective.TIME` minimises (module notes, "The objective")."""
+        return self.cycles + self.memory_cycles
 
     @property
     def whole_images(self) -> bool:
@@ -139,6 +191,19 @@ def _candidates(total: int) -> list[int]:
 
 
 @functools.lru_cache(maxsize=4096)
+def _row_candidates(config: AcceleratorConfig, out: int, f: int, objective: Objective) -> tuple[int, ...]:
+    """Row tile sizes to try with column tiles of ``f``: :func:`_candidates`, and for the time objective
+    on OS also every multiple of ``span / gcd(span, f)`` rows, whose bands' pixels fill whole folds of
+    ``span = rows*G`` pixels (a band of 4 and one of 2 rows can take fewer folds than two of 3)."""
+    sizes = set(_candidates(out))
+    if objective is Objective.TIME and config.dataflow is Dataflow.OS:
+        span = config.rows * config.rf_sets
+        unit = span // math.gcd(span, f)
+        sizes.update(range(unit, out + 1, unit))
+    return tuple(sorted(sizes, reverse=True))
+
+
+@functools.lru_cache(maxsize=4096)
 def _axis(size: int, out: int, kernel: int, stride: int, pad: int, t: int) -> tuple[int, int]:
     """(sum, max) of the input span lengths of the bands of ``t`` outputs along one axis."""
     lengths = [band(o0, c, size, kernel, stride, pad)[1] for o0, c in _chunks(out, t)]
@@ -155,17 +220,17 @@ def _tile(config: AcceleratorConfig, layer: ConvLayer, n_count, m_count, cw0, cw
     return tile, h0, w0
 
 
-def _periods(config: AcceleratorConfig, shape: PassShape) -> list[int]:
-    """Lengths of the controller's periods in one pass (see :mod:`model.perf`)."""
+def _fold_cycles(config: AcceleratorConfig, folds: int, stream: int) -> int:
+    """Cycles of the controller's periods in one pass of ``folds`` folds streaming ``stream`` slots each
+    (see :mod:`model.perf`): the first load (WS) or walk (OS) of ``span`` cycles; one period per fold,
+    ``G*stream`` or, while a load of the next fold or (OS) a drain of the previous one shares it,
+    ``G*max(stream, rows)``; OS: the last drain of ``span`` cycles."""
     g, span = config.rf_sets, config.rows * config.rf_sets
-    os_ = config.dataflow is Dataflow.OS
-    periods = [span]
-    for f in range(shape.folds):
-        side = f + 1 < shape.folds or (os_ and f >= 1)  # a load or a drain shares the period
-        periods.append(g * max(shape.stream, config.rows if side else 0))
-    if os_:
-        periods.append(span)
-    return periods
+    shared = g * max(stream, config.rows)
+    if config.dataflow is Dataflow.WS:  # every fold but the last loads the next one
+        return span + (folds - 1) * shared + g * stream
+    # OS: every fold loads the next one or drains the previous one, unless it is the only one
+    return span + (folds * shared if folds > 1 else g * stream) + span
 
 
 def pass_cycles(config: AcceleratorConfig, tile: Tile) -> int:
@@ -176,7 +241,7 @@ def pass_cycles(config: AcceleratorConfig, tile: Tile) -> int:
 def shape_cycles(config: AcceleratorConfig, shape: PassShape) -> int:
     """:func:`pass_cycles` of a pass of ``shape`` (only its ``folds`` and ``stream`` count), e.g. one
     rebuilt from a packed descriptor."""
-    return sum(_periods(config, shape)) + PIPELINE_TAIL[config.dataflow] + 1
+    return _fold_cycles(config, shape.folds, shape.stream) + PIPELINE_TAIL[config.dataflow] + 1
 
 
 def _passes(config: AcceleratorConfig, layer: ConvLayer, order: Order, sizes: TileSizes) -> tuple[Pass, ...]:
@@ -208,40 +273,49 @@ def plan_words(config: AcceleratorConfig, layer: ConvLayer, passes: tuple[Pass, 
     return words
 
 
-def _words(layer: ConvLayer, cw: int, order: Order, sizes: TileSizes) -> int:
-    """:func:`plan_words` of the plan of ``order`` and ``sizes``, in closed form."""
+def _words(layer: ConvLayer, cw: int, sizes: TileSizes) -> dict[Order, int]:
+    """:func:`plan_words` of the plans of ``sizes`` in each order, in closed form."""
+    big_e, big_f = layer.E, layer.F
     tn, tm, tc = -(-layer.N // sizes.n), -(-layer.M // sizes.m), -(-cw // sizes.cw)
-    te, tf = -(-layer.E // sizes.e), -(-layer.F // sizes.f)
-    rows = _axis(layer.H, layer.E, layer.R, layer.stride, layer.pad, sizes.e)[0]
-    cols = _axis(layer.W, layer.F, layer.S, layer.stride, layer.pad, sizes.f)[0]
+    rows = _axis(layer.H, big_e, layer.R, layer.stride, layer.pad, sizes.e)[0]
+    cols = _axis(layer.W, big_f, layer.S, layer.stride, layer.pad, sizes.f)[0]
     inputs, weights = layer.N * cw * rows * cols, layer.M * cw * layer.R * layer.S
-    outer = tn * te * tf
+    outer = tn * -(-big_e // sizes.e) * -(-big_f // sizes.f)
+    outputs = layer.N * layer.M * big_e * big_f
     if tc > 1:  # every pass changes its channel tile: both tiles are written every pass
-        inputs, weights = tm * inputs, outer * weights
-    elif order is Order.IMAGES_OUTER:
-        weights *= 1 if tm == 1 else outer
-    else:
-        inputs *= 1 if outer == 1 else tm
-    return inputs + weights + layer.N * layer.M * layer.E * layer.F
+        both = tm * inputs + outer * weights + outputs
+        return {Order.IMAGES_OUTER: both, Order.FILTERS_OUTER: both}
+    return {Order.IMAGES_OUTER: inputs + weights * (1 if tm == 1 else outer) + outputs,
+            Order.FILTERS_OUTER: inputs * (1 if outer == 1 else tm) + weights + outputs}
 
 
-def _cycles(config: AcceleratorConfig, layer: ConvLayer, sizes: TileSizes) -> int:
-    """Cycles of every pass of a plan with ``sizes`` (order does not matter), by tile variant."""
-    cpw, cw = config.channels_per_word, words_per_pixel(config, layer)
+def _cycles(layer: ConvLayer, cw: int, sizes: TileSizes, cost) -> int:
+    """Cycles of every pass of a plan with ``sizes`` (order does not matter), by tile variant;
+    ``cost(m, c, p)`` is the cycles of a pass of ``m`` filters, ``c`` channel words and ``p`` pixels."""
+    pixels = [(n * e * f, a * d * g) for n, a in _variants(layer.N, sizes.n) for e, d in _variants(layer.E, sizes.e)
+              for f, g in _variants(layer.F, sizes.f)]
+    return sum(b * k * count * cost(m, c, p) for m, b in _variants(layer.M, sizes.m)
+               for c, k in _variants(cw, sizes.cw) for p, count in pixels)
 
-    def variants(total, size):
-        full, rest = divmod(total, size)
-        return [(size, full)] + ([(rest, 1)] if rest else [])
 
-    total = 0
-    for (n, a), (m, b), (c, k), (e, d), (f, g) in itertools.product(
-            variants(layer.N, sizes.n), variants(layer.M, sizes.m), variants(cw, sizes.cw),
-            variants(layer.E, sizes.e), variants(layer.F, sizes.f)):
-        channels = c * cpw  # only the fold counts matter here: Kw = c*R*S whatever the last word holds
-        tile = Tile(N=n, M=m, C=channels, H=1, W=1, E=e, F=f, R=layer.R, S=layer.S, stride=layer.stride,
-                    pad_top=0, pad_left=0, last_channels=cpw)
-        total += a * b * k * d * g * pass_cycles(config, tile)
-    return total
+@functools.lru_cache(maxsize=4096)
+def _variants(total: int, size: int) -> tuple[tuple[int, int], ...]:
+    """(tile size, number of tiles) of the tiles of ``size`` along an axis of ``total``: full ones, then the rest."""
+    full, rest = divmod(total, size)
+    return ((size, full),) + (((rest, 1),) if rest else ())
+
+
+def _pass_cost(config: AcceleratorConfig, layer: ConvLayer):
+    """``cost(m, c, p)`` for :func:`_cycles`: :func:`pass_cycles` of a tile of ``m`` filters, ``c`` channel
+    words and ``p`` pixels, memoised (only the fold counts matter: ``Kw = c*R*S`` whatever the last
+    word holds, ``P`` whatever its split into images, rows and columns)."""
+    cpw = config.channels_per_word
+
+    @functools.cache
+    def cost(m: int, c: int, p: int) -> int:
+        return pass_cycles(config, Tile(N=1, M=m, C=c * cpw, H=1, W=1, E=1, F=p, R=layer.R, S=layer.S, stride=1,
+                                        pad_top=0, pad_left=0, last_channels=cpw))
+    return cost
 
 
 def _refuse(config: AcceleratorConfig, layer: ConvLayer) -> None:
@@ -265,9 +339,27 @@ def _refuse(config: AcceleratorConfig, layer: ConvLayer) -> None:
                              f"which has {available}")
 
 
+def _bytes(config: AcceleratorConfig, layer: ConvLayer, words: int) -> int:
+    """DRAM bytes of a plan moving ``words`` words: input and weight words at ``word_bits`` bits, the
+    outputs at ``bits`` bits (the requantized activation the next layer reads), packed, as
+    :func:`model.roofline.roofline` counts its compulsory bytes."""
+    outputs = layer.N * layer.M * layer.E * layer.F
+    return -(-((words - outputs) * config.word_bits + outputs * config.bits) // 8)
+
+
 @functools.lru_cache(maxsize=256)
-def plan(config: AcceleratorConfig, layer: ConvLayer) -> Plan:
-    """The pass plan of ``layer`` on ``config``: fewest DRAM words, then fewest cycles, then fewest passes.
+def plan(config: AcceleratorConfig, layer: ConvLayer, objective: Objective = Objective.TIME,
+         dram: DramConfig | None = None) -> Plan:
+    """The pass plan of ``layer`` on ``config`` that is best by ``objective`` (module notes).
+
+    Parameters
+    ----------
+    objective : Objective
+        :attr:`Objective.TIME` (default): fewest estimated cycles
+        ``compute + ceil(DRAM bytes / dram.bandwidth)``, then fewest bytes, then fewest passes;
+        :attr:`Objective.BYTES`: fewest DRAM bytes, then fewest compute cycles, then fewest passes.
+    dram : DramConfig, optional
+        The DRAM whose bandwidth the time estimate uses; default :class:`model.dram.DramConfig`.
 
     Raises
     ------
@@ -278,11 +370,16 @@ def plan(config: AcceleratorConfig, layer: ConvLayer) -> Plan:
         one channel word, one filter) does not fit a buffer; the message names
         the buffer, the size needed and the size available.
     """
+    if not isinstance(objective, Objective):
+        raise TypeError(f"objective must be an Objective ({', '.join(o.name for o in Objective)}), not {objective!r}")
+    dram = DramConfig() if dram is None else dram
+    if not isinstance(dram, DramConfig):
+        raise TypeError(f"dram must be a DramConfig, not {type(dram).__name__}")
     _refuse(config, layer)
     cw, cols = words_per_pixel(config, layer), config.cols
     m_groups = -(-layer.M // cols)
     taps = layer.R * layer.S
-    best_words, tied = None, []
+    candidates = []  # (order, sizes, words)
     for c in _candidates(cw):
         for g in _candidates(m_groups):
             if g * c * taps > config.weight_depth:
@@ -290,28 +387,42 @@ def plan(config: AcceleratorConfig, layer: ConvLayer) -> Plan:
             m = min(layer.M, g * cols)
             for f in _candidates(layer.F):
                 cols_in = _axis(layer.W, layer.F, layer.S, layer.stride, layer.pad, f)[1]
-                for e in _candidates(layer.E):
+                for e in _row_candidates(config, layer.E, f, objective):
                     rows_in = _axis(layer.H, layer.E, layer.R, layer.stride, layer.pad, e)[1]
                     per_image = (c * rows_in * cols_in, g * e * f)
                     if per_image[0] > config.ifmap_depth or per_image[1] > config.psum_depth:
                         continue
                     n_max = min(layer.N, config.ifmap_depth // max(per_image[0], 1), config.psum_depth // per_image[1])
                     for n in _candidates(layer.N):
-                        if n > n_max:
-                            continue
-                        sizes = TileSizes(n=n, m=m, cw=c, e=e, f=f)
-                        for order in Order:
-                            words = _words(layer, cw, order, sizes)
-                            if best_words is None or words < best_words:
-                                best_words, tied = words, [(order, sizes)]
-                            elif words == best_words:
-                                tied.append((order, sizes))
+                        if n <= n_max:
+                            sizes = TileSizes(n=n, m=m, cw=c, e=e, f=f)
+                            candidates += [(order, sizes, words) for order, words in _words(layer, cw, sizes).items()]
 
-    def passes_count(sizes):
-        return (-(-layer.N // sizes.n)) * (-(-layer.M // sizes.m)) * (-(-cw // sizes.cw)) * (
-            -(-layer.E // sizes.e)) * (-(-layer.F // sizes.f))
-
-    cycles = {sizes: _cycles(config, layer, sizes) for _, sizes in tied}
-    order, sizes = min(tied, key=lambda t: (cycles[t[1]], passes_count(t[1]), list(Order).index(t[0])))
+    if objective is Objective.BYTES:
+        fewest = min(words for _, _, words in candidates)
+        candidates = [cand for cand in candidates if cand[2] == fewest]
+    rank = {order: i for i, order in enumerate(Order)}
+    even_rows = set(_candidates(layer.E))  # on a tie, even bands before the fold-filling ones of _row_candidates
+    cycles, cost = {}, _pass_cost(config, layer)
+    # no plan computes in fewer cycles than its MACs on every lane: candidates are taken by fewest words,
+    # and once that bound plus a candidate's DRAM time cannot beat the best, no later one can
+    floor = layer.macs // (config.pes * config.channels_per_word) if objective is Objective.TIME else 0
+    best = None
+    for order, sizes, words in sorted(candidates, key=lambda cand: cand[2]):
+        bytes_ = _bytes(config, layer, words)
+        memory = -(-bytes_ // dram.bandwidth) if objective is Objective.TIME else bytes_
+        if best is not None and floor + memory > best[0][0]:
+            break
+        if sizes not in cycles:
+            cycles[sizes] = _cycles(layer, cw, sizes, cost)
+        passes = math.prod(-(-total // size) for total, size in (
+            (layer.N, sizes.n), (layer.M, sizes.m), (cw, sizes.cw), (layer.E, sizes.e), (layer.F, sizes.f)))
+        key = (cycles[sizes] + memory if objective is Objective.TIME else bytes_, bytes_, cycles[sizes], passes,
+               sizes.e not in even_rows, rank[order])
+        if best is None or key < best[0]:
+            best = key, order, sizes
+    _, order, sizes = best
     passes = _passes(config, layer, order, sizes)
-    return Plan(passes, order, sizes, plan_words(config, layer, passes), cycles[sizes])
+    words = plan_words(config, layer, passes)
+    dram_bytes = _bytes(config, layer, words)
+    return Plan(passes, order, sizes, words, dram_bytes, cycles[sizes], objective, -(-dram_bytes // dram.bandwidth))

@@ -1,8 +1,10 @@
 """A reference for the command list (written from model/contract.py's format, not from the RTL):
 the host-port writes a LOAD record makes from the DRAM bytes."""
 
+import numpy as np
+
 from model.commands import word_bytes
-from model.contract import Buffer
+from model.contract import Buffer, Opcode
 from model.program import HostWrite
 
 
@@ -39,3 +41,22 @@ def pass_values(ops, golden) -> list:
         elif isinstance(op, HostRead):
             per_pass[-1][(op.addr, op.lane)] = golden[op.index]
     return per_pass
+
+
+#: The byte the output region holds before the stores.
+SENTINEL = 0xA5
+
+
+def assert_outside_runs_untouched(image, dump):
+    """Every byte of the output region outside the STORE runs still holds :data:`SENTINEL`."""
+    out = np.frombuffer(dump, np.uint8)[image.out_addr:]
+    covered = np.zeros(out.size, bool)
+    for c in image.commands:
+        if c.opcode is Opcode.STORE:
+            f = c.fields
+            for k in range(f["count"]):
+                start = f["dram_addr"] + k * f["stride"] - image.out_addr
+                covered[start:start + f["run_bytes"]] = True
+    n, m, e, _ = image.out_shape
+    region = slice(0, n * m * e * image.out_pitch)
+    assert (out[region][~covered[region]] == SENTINEL).all(), "a byte outside every STORE run was written"

@@ -19,6 +19,7 @@ from model.contract import (
 from model.conv import conv2d_layer
 from model.data import random_operands
 from model.program import HostRead, HostRun, HostWrite, RequantParams, build_program
+from model.tiling import plan
 from tests.command_reference import load_writes, pass_values, run_bytes
 from tests.tiled_layers import TILING, tiled_cases
 
@@ -135,13 +136,20 @@ def test_bad_opcode():
         unpack_command(AcceleratorConfig(), 0)
 
 
-def test_unaligned_column_tile_store_is_refused():
-    """Requantized 1-byte outputs of a column tile that starts mid-beat: the write DMA cannot strobe a
-    run's first beat, so the image builder refuses the layer rather than clobber a neighbour's bytes."""
+def test_unaligned_column_tile_stores_start_mid_beat():
+    """Requantized 1-byte outputs of column tiles: a tile's runs start inside a beat (the write DMA
+    strobes only the run's bytes of its first beat), at the byte of their first output."""
     config = AcceleratorConfig(**TILING)
     layer = tiled_cases(config)["column-bands"]
     x, w = random_operands(layer, config.bits, np.random.default_rng(1))
     rq = RequantParams(bias=np.zeros(layer.M, int), multiplier=np.full(layer.M, 1 << 30), shift=np.full(layer.M, -4),
                        zero_point=0, out_bits=8)
-    with pytest.raises(ValueError, match="not on a 8-byte beat"):
-        build_image(config, layer, x, w, rq)
+    image = build_image(config, layer, x, w, rq)
+    stores = [c.fields for c in image.commands if c.opcode is Opcode.STORE]
+    assert any(f["dram_addr"] % config.axi_beat_bytes for f in stores)
+    assert layer.N == 1
+    passes = [p for p in plan(config, layer).passes if p.read_out]
+    for f, (ps, ml) in zip(stores, [(p, ml) for p in passes for ml in range(p.tile.M)], strict=True):
+        row0 = (ps.m0 + ml) * layer.E + ps.e0
+        assert f["dram_addr"] == image.out_addr + row0 * image.out_pitch + ps.f0  # one byte per output
+        assert f["run_bytes"] == ps.tile.F

@@ -281,11 +281,11 @@ class WriteRun:
 
 
 def _source_beats(cmd: Cmd, payload: np.ndarray, beat: int) -> list[int]:
-    """The stream for ``cmd``: each run's bytes from ``payload`` (run after run), its last beat padded with
-    0xEE bytes that must not be written."""
+    """The stream for ``cmd``: each run's bytes from ``payload`` (run after run), its first beat led and its
+    last beat padded with 0xEE bytes that must not be written."""
     beats, offset = [], 0
-    for _, nbytes in cmd.runs():
-        chunk = payload[offset:offset + nbytes].tobytes()
+    for addr, nbytes in cmd.runs():
+        chunk = b"\xee" * (addr % beat) + payload[offset:offset + nbytes].tobytes()
         offset += nbytes
         chunk += b"\xee" * (-len(chunk) % beat)
         beats += [int.from_bytes(chunk[k:k + beat], "little") for k in range(0, len(chunk), beat)]
@@ -369,6 +369,24 @@ def test_write_strided_runs_match_the_model_under_pauses(beat, seed):
     assert got.aw == [(b.addr, b.beats) for b in split_transfer(addr, run_bytes, count, stride, beat)]
     assert np.array_equal(got.mem, _expected_write(cmd, mem, payload))
     assert got.bytes == count * run_bytes and got.bursts == len(got.aw) and got.error is DmaError.NONE
+
+
+@pytest.mark.parametrize("beat, seed", [(8, 40), (8, 41), (4, 42), (16, 43)])
+def test_write_runs_that_start_mid_beat_write_only_their_bytes(beat, seed):
+    # the low bits of addr place every run's first byte inside its first beat; the bursts are those of the
+    # aligned runs of offset + run_bytes bytes, and no byte outside the runs is written
+    rng = np.random.default_rng(seed)
+    mem, payload = _memory(seed), _memory(seed + 100)
+    for run_bytes in (1, beat - 1, int(rng.integers(beat, 1500))):
+        lead = int(rng.integers(1, beat))
+        count = int(rng.integers(2, 5))
+        stride = (-(-(lead + run_bytes) // beat) + int(rng.integers(0, 100))) * beat
+        base = int(rng.integers(0, (MEM_BYTES - count * (stride + run_bytes + beat)) // beat)) * beat
+        cmd = Cmd(base + lead, run_bytes, count, stride)
+        got = run_write(cmd, mem, payload, beat=beat, latency=int(rng.integers(1, 12)), pause=0.3, seed=seed)
+        assert got.aw == [(b.addr, b.beats) for b in split_transfer(base, lead + run_bytes, count, stride, beat)]
+        assert np.array_equal(got.mem, _expected_write(cmd, mem, payload)), "a byte outside the runs was written"
+        assert got.bytes == count * run_bytes and got.error is DmaError.NONE
 
 
 def test_write_keeps_at_most_the_outstanding_limit_in_flight():

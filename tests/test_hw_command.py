@@ -28,7 +28,7 @@ from model.conv import conv2d_layer
 from model.data import random_operands
 from model.program import HostWrite, RequantParams, build_program, requant_writes
 from tests.axi_models import AxiSlaveMemory, Pauses
-from tests.command_reference import load_writes, pass_values
+from tests.command_reference import SENTINEL, assert_outside_runs_untouched, load_writes, pass_values
 from tests.tiled_layers import TILING, tiled_cases
 
 
@@ -122,10 +122,11 @@ class _StorePath(wiring.Component):
         return m
 
 
-def _run_stores(config, image, values, pause, seed):
-    """Every STORE of ``image`` (after RUN k, the host port answers from ``values[k]``); the DRAM after."""
+def _run_stores(config, image, values, pause, seed, mem=None):
+    """Every STORE of ``image`` (after RUN k, the host port answers from ``values[k]``) on ``mem``
+    (default the image's bytes); the DRAM after."""
     dut = _StorePath(config)
-    mem = np.frombuffer(image.data, np.uint8).copy()
+    mem = np.frombuffer(image.data, np.uint8).copy() if mem is None else mem.copy()
     rng = np.random.default_rng(seed)
     slave = AxiSlaveMemory(mem, config.axi_beat_bytes, 5, {c: Pauses(rng, pause) for c in ("aw", "w", "b")})
     stores, k = [], -1
@@ -144,6 +145,7 @@ def _run_stores(config, image, values, pause, seed):
                 ctx.set(getattr(dma.cmd.payload, name), f[key])
             for name in ("format", "line", "lane", "chan", "per_run", "count"):
                 ctx.set(getattr(pk, name), f[name])
+            ctx.set(pk.offset, f["dram_addr"] % config.axi_beat_bytes)
             ctx.set(dma.cmd.valid, 1)
             ctx.set(pk.start, 1)
             reads = [None] * READ_LATENCY
@@ -179,6 +181,7 @@ def _run_stores(config, image, values, pause, seed):
 @pytest.mark.parametrize("kind, layer_name, requant, pause", [
     ("8bit", "row-bands-stride2-pad1", False, 0.3), ("8bit", "filters", True, 0.0),
     ("16bit", "images", False, 0.0), ("16bit", "column-bands", False, 0.3), ("16bit", "channels", True, 0.3),
+    ("8bit", "column-bands", True, 0.3),  # 1-byte outputs: column tiles start mid-beat
 ])
 def test_stores_write_the_golden_output(kind, layer_name, requant, pause):
     bits = {"8bit": dict(bits=8), "16bit": dict(bits=16)}[kind]
@@ -196,10 +199,14 @@ def test_stores_write_the_golden_output(kind, layer_name, requant, pause):
         golden = rq.apply(golden)
     image = build_image(config, layer, x, w, rq)
     values = pass_values(build_program(config, layer, x, w, rq), golden)
-    dump = _run_stores(config, image, values, pause, seed=9)
-    np.testing.assert_array_equal(read_output(image, dump), golden)
+    mem = np.frombuffer(image.data, np.uint8).copy()
     out_end = image.out_addr + layer.N * layer.M * layer.E * image.out_pitch
+    mem[image.out_addr:out_end] = SENTINEL  # every byte no STORE run covers must keep it
+    dump = _run_stores(config, image, values, pause, seed=9, mem=mem)
+    np.testing.assert_array_equal(read_output(image, dump), golden)
     assert dump[:image.out_addr] == image.data[:image.out_addr] and dump[out_end:] == image.data[out_end:]
+    assert_outside_runs_untouched(image, dump)
+
 
 
 @pytest.mark.parametrize("bits", [dict(bits=8), dict(bits=16), dict(bits=1, pack=64)])

@@ -5,10 +5,12 @@ import itertools
 import numpy as np
 import pytest
 
-from model.config import AcceleratorConfig
+from model.config import AcceleratorConfig, Dataflow
+from model.contract import PIPELINE_TAIL
 from model.conv import conv2d_int
+from model.dram import DramConfig
 from model.layer import NAMED_LAYERS, ConvLayer
-from model.tiling import Order, plan, plan_words
+from model.tiling import Objective, Order, plan, plan_words
 
 TINY = AcceleratorConfig.preset("tiny")  # ifmap 1024 words, weights 128 lines, psum 512 lines, 2x2
 SMALL = AcceleratorConfig(rows=2, cols=2, ifmap_depth=64, weight_depth=16, psum_depth=32)
@@ -87,11 +89,11 @@ def _span(o0, count, size, kernel, stride, pad):
     return (min(inside), max(inside) + 1) if inside else (0, 0)
 
 
-def _brute_force_words(config, layer):
-    """Fewest DRAM words over every tile size and every order of the n, m, e, f loops (channels innermost)."""
+def _plans(config, layer):
+    """Every plan of every tile size and every order of the n, m, e, f loops (channels innermost):
+    yields (sizes, DRAM words, the passes' (n, m, channel words, e, f) counts)."""
     cpw, cols = config.channels_per_word, config.cols
     cw = -(-layer.C // cpw)
-    best = None
     for n, g, c, e, f in itertools.product(range(1, layer.N + 1), range(1, -(-layer.M // cols) + 1),
                                            range(1, cw + 1), range(1, layer.E + 1), range(1, layer.F + 1)):
         m = min(layer.M, g * cols)
@@ -107,10 +109,11 @@ def _brute_force_words(config, layer):
         ranges = {"n": range(0, layer.N, n), "m": range(0, layer.M, m), "e": range(0, layer.E, e),
                   "f": range(0, layer.F, f)}
         for loops in itertools.permutations("nmef"):
-            words, prev_in, prev_w = 0, None, None
+            words, prev_in, prev_w, counts = 0, None, None, []
             for at in itertools.product(*(ranges[d] for d in loops)):
                 i = dict(zip(loops, at))
                 nc, mc = min(n, layer.N - i["n"]), min(m, layer.M - i["m"])
+                ec, fc = min(e, layer.E - i["e"]), min(f, layer.F - i["f"])
                 (h0, h1), (w0, w1) = rows[i["e"]], cols_in[i["f"]]
                 for c0 in range(0, cw, c):
                     cc = min(c, cw - c0)
@@ -119,8 +122,41 @@ def _brute_force_words(config, layer):
                     if (i["m"], c0) != prev_w:
                         words += mc * cc * layer.R * layer.S
                     prev_in, prev_w = (i["n"], i["e"], i["f"], c0), (i["m"], c0)
-                words += nc * mc * min(e, layer.E - i["e"]) * min(f, layer.F - i["f"])
-            best = words if best is None else min(best, words)
+                    counts.append((nc, mc, cc, ec, fc))
+                words += nc * mc * ec * fc
+            yield (n, m, c, e, f), words, counts
+
+
+def _brute_force_words(config, layer):
+    """Fewest DRAM words over every plan of :func:`_plans`."""
+    return min(words for _, words, _ in _plans(config, layer))
+
+
+def _reference_pass_cycles(config, n, m, c, e, f, layer):
+    """Cycles of one pass, period by period as docs/architecture.md ("Timing") states the schedule:
+    a first period of ``rows*G`` cycles (WS: load fold 0; OS: walk its pixels), one period per fold of
+    ``G*stream`` cycles or ``G*max(stream, rows)`` while a load (of the next fold) or an OS drain (of the
+    previous fold) shares it, OS a last drain of ``rows*G``, the pipeline tail and the cycle ``done`` rises."""
+    g, rows, ws = config.rf_sets, config.rows, config.dataflow is Dataflow.WS
+    pixels, kw, groups = n * e * f, c * layer.R * layer.S, -(-m // config.cols)
+    folds = groups * -(-(kw if ws else pixels) // (rows * g))
+    stream = pixels if ws else kw
+    total = rows * g + (0 if ws else rows * g) + PIPELINE_TAIL[config.dataflow] + 1
+    for fold in range(folds):
+        shared = fold + 1 < folds or (not ws and fold >= 1)
+        total += g * max(stream, rows if shared else 0)
+    return total
+
+
+def _brute_force_time(config, layer, dram):
+    """The least (compute + ceil(bytes / bandwidth), bytes) over every plan of :func:`_plans`."""
+    outputs = layer.N * layer.M * layer.E * layer.F
+    best = None
+    for _, words, counts in _plans(config, layer):
+        nbytes = -(-((words - outputs) * config.word_bits + outputs * config.bits) // 8)
+        cycles = sum(_reference_pass_cycles(config, *count, layer) for count in counts)
+        key = (cycles + -(-nbytes // dram.bandwidth), nbytes)
+        best = key if best is None else min(best, key)
     return best
 
 
@@ -139,9 +175,39 @@ BRUTE_LAYERS = [
 @pytest.mark.parametrize("layer", BRUTE_LAYERS, ids=str)
 @pytest.mark.parametrize("config", [SMALL, SMALL.replace(bits=1, pack=2)], ids=["8bit", "binary-pack2"])
 def test_no_plan_moves_fewer_words_than_the_planner(config, layer):
-    p = plan(config, layer)
+    p = plan(config, layer, Objective.BYTES)
     assert p.dram_words == plan_words(config, layer, p.passes)
     assert p.dram_words == _brute_force_words(config, layer)
+
+
+@pytest.mark.parametrize("layer", BRUTE_LAYERS, ids=str)
+@pytest.mark.parametrize("config, dram", [
+    (SMALL, DramConfig()), (SMALL.replace(dataflow=Dataflow.OS), DramConfig()),
+    (SMALL.replace(bits=1, pack=2), DramConfig(bandwidth=1)),
+    (SMALL.replace(rf_depth=4, dataflow=Dataflow.OS), DramConfig(bandwidth=2)),
+], ids=["ws-8bit-bw8", "os-8bit-bw8", "ws-binary-pack2-bw1", "os-rf4-bw2"])
+def test_no_plan_is_faster_than_the_time_planner(config, dram, layer):
+    p = plan(config, layer, Objective.TIME, dram)
+    assert p.objective is Objective.TIME and p.dram_words == plan_words(config, layer, p.passes)
+    assert (p.estimated_cycles, p.dram_bytes) == _brute_force_time(config, layer, dram)
+
+
+def test_time_objective_fixes_the_strided_1x1_layer():
+    # 1x1 stride 2 (ResNet-18 layer2_0_downsample): the fewest bytes take one-pixel passes at 1/8 of the
+    # array (each fold streams 1 slot, loading the next fold takes rows=8); TIME takes larger tiles.
+    layer, config = NAMED_LAYERS["resnet18_layer2_0_downsample"], AcceleratorConfig()
+    by_bytes, by_time = plan(config, layer, Objective.BYTES), plan(config, layer)
+    ideal = layer.macs // config.pes
+    assert len(by_bytes.passes) == layer.E * layer.F and by_bytes.cycles > 8 * ideal
+    assert by_time.objective is Objective.TIME and by_time.cycles < ideal * 1.01
+    assert by_time.estimated_cycles < by_bytes.estimated_cycles and by_time.dram_bytes > by_bytes.dram_bytes
+
+
+def test_bad_objective_and_dram_are_refused():
+    with pytest.raises(TypeError, match="objective must be an Objective"):
+        plan(TINY, ConvLayer(C=1, H=4, W=4, M=1, R=1, S=1), "time")
+    with pytest.raises(TypeError, match="dram must be a DramConfig"):
+        plan(TINY, ConvLayer(C=1, H=4, W=4, M=1, R=1, S=1), Objective.TIME, 8)
 
 
 def _execute(config, layer, the_plan, x, w):

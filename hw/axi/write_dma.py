@@ -7,7 +7,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
-from model.contract import AXI_BURST_INCR, AXI_MAX_BURST_BEATS, DMA_OUTSTANDING, DmaError
+from model.contract import AXI_BURST_INCR, AXI_MAX_BURST_BEATS, DMA_OUTSTANDING, DMA_RUN_BYTES_BITS, DmaError
 from hw.axi.burst_walker import BurstWalker
 from hw.axi.read_dma import response_error, strobe_of
 from hw.axi.signatures import AxiWriteSignature, DmaCommand, check_data_bits
@@ -18,8 +18,12 @@ __all__ = ["WriteDma"]
 class WriteDma(wiring.Component):
     """Writes a DMA command's runs over AXI4 from a stream of beats, in address order.
 
-    Bursts follow :func:`model.bursts.split_transfer`; the last beat of a run that is not a whole
-    number of beats is written with only the run's bytes strobed (WSTRB). Up to
+    A run may start inside a beat: the low bits of ``addr`` (below a beat) are the offset of every
+    run's first byte in its first beat (``stride`` is beat-aligned), and the run's ``run_bytes``
+    count from there. Bursts follow :func:`model.bursts.split_transfer` of the beat-aligned runs of
+    ``offset + run_bytes`` bytes; the first beat of a run is written with the bytes below the offset
+    not strobed, and the last beat of a run that does not end on a beat with only the run's bytes
+    strobed (WSTRB), so DRAM outside the runs is never changed. Up to
     :data:`~model.contract.DMA_OUTSTANDING` bursts are in flight (AW offered or accepted, B not yet
     received). AW and W are registered: W beats of a burst go out from the cycle its AW is offered,
     one per cycle while ``data`` has beats and WREADY is high. BREADY is always high.
@@ -41,8 +45,8 @@ class WriteDma(wiring.Component):
     bus : Out(AxiWriteSignature(data_bits))
         The AXI4 write channels (ID 0, INCR, full-width beats).
     data : In(stream.Signature(data_bits))
-        The beats to write, one per beat of the command's bursts (a run's partial last beat
-        included: its bytes above the run's end are not written).
+        The beats to write, one per beat of the command's bursts (a run's partial first and last
+        beats included: their bytes outside the run are not written).
     cancel : In(1)
         Stop the command (``error`` :attr:`~model.contract.DmaError.CANCELLED`).
     busy : Out(1)
@@ -88,8 +92,17 @@ class WriteDma(wiring.Component):
         stop = Signal()
         pending = Signal(range(DMA_OUTSTANDING + 1))     # bursts offered on AW whose B has not come
 
+        # a run starting at byte ``offset`` of a beat is walked as ``offset + run_bytes`` aligned bytes
+        shift = (bb - 1).bit_length()
+        cmd = self.cmd.payload
+        offset = Signal(range(bb))                              # of every run's first byte, in its beat
+        last_beat = Signal(DMA_RUN_BYTES_BITS + 1 - shift)      # index of a run's last beat
+        beat = Signal.like(last_beat)                           # index in its run of the next W beat
+        walked = Signal(DMA_RUN_BYTES_BITS + 1)
         m.d.comb += [
-            walker.cmd.payload.eq(self.cmd.payload),
+            walked.eq(cmd.run_bytes + cmd.addr[:shift]),
+            walker.cmd.payload.addr.eq(cmd.addr), walker.cmd.payload.run_bytes.eq(walked),
+            walker.cmd.payload.count.eq(cmd.count), walker.cmd.payload.stride.eq(cmd.stride),
             walker.cmd.valid.eq(self.cmd.valid & ~self.busy),
             self.cmd.ready.eq(walker.cmd.ready & ~self.busy),
             walker.cancel.eq(stop),
@@ -124,11 +137,13 @@ class WriteDma(wiring.Component):
             unsent.r_en.eq(load_w & is_last),
             self.inc_bytes.eq(Mux(bus.wvalid & bus.wready, wbytes, 0)),
         ]
-        nbytes = Mux(stop, 0, Mux(is_last, head.last_bytes, bb))
+        end = Mux(stop, 0, Mux(is_last, head.last_bytes, bb))   # bytes below the run's end in this beat
+        start = Mux(stop | (beat != 0), 0, offset)              # bytes below the run's start
         with m.If(load_w):
             m.d.sync += [
                 bus.wvalid.eq(1), bus.wdata.eq(Mux(stop, 0, self.data.payload)), bus.wlast.eq(is_last),
-                bus.wstrb.eq(strobe_of(nbytes, bb)), wbytes.eq(nbytes), index.eq(Mux(is_last, 0, index + 1)),
+                bus.wstrb.eq(strobe_of(end, bb) & ~strobe_of(start, bb)), wbytes.eq(end - start),
+                index.eq(Mux(is_last, 0, index + 1)), beat.eq(Mux(beat == last_beat, 0, beat + 1)),
             ]
         with m.Elif(bus.wready):
             m.d.sync += bus.wvalid.eq(0)
@@ -140,7 +155,8 @@ class WriteDma(wiring.Component):
 
         m.d.comb += self.done.eq(self.busy & ~walker.busy & ~bus.awvalid & (pending == 0))
         with m.If(self.cmd.valid & self.cmd.ready):
-            m.d.sync += [self.busy.eq(1), stop.eq(0), self.error.eq(DmaError.NONE)]
+            m.d.sync += [self.busy.eq(1), stop.eq(0), self.error.eq(DmaError.NONE), offset.eq(cmd.addr[:shift]),
+                         last_beat.eq(((walked + bb - 1) >> shift) - 1), beat.eq(0)]
         with m.Elif(self.done):
             m.d.sync += [self.busy.eq(0), stop.eq(0)]
         with m.Elif(b & bus.bresp[1] & ~stop):

@@ -159,6 +159,7 @@ class CommandProcessor(wiring.Component):
             pack.format.eq(f(Opcode.STORE, "format")), pack.line.eq(f(Opcode.STORE, "line")),
             pack.lane.eq(f(Opcode.STORE, "lane")), pack.chan.eq(f(Opcode.STORE, "chan")),
             pack.per_run.eq(f(Opcode.STORE, "per_run")), pack.count.eq(f(Opcode.STORE, "count")),
+            pack.offset.eq(f(Opcode.STORE, "dram_addr")[:(cfg.axi_beat_bytes - 1).bit_length()]),
             *dma_cmd(wdma, Opcode.STORE),
         ]
 

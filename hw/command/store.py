@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal, signed
+from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
@@ -22,8 +22,9 @@ class StorePacker(wiring.Component):
     A STORE (:func:`model.contract.command_fields`) reads lines ``line, line + 1, ..`` of lane
     ``lane`` (``count`` runs of ``per_run``); each value (the host port's ``rdata``: requantized
     and sign-extended, or the raw accumulator) goes into a little-endian container of ``format``
-    bytes (sign-extended), packed from the first byte of a beat; a run's last beat goes out when
-    the run ends (the write DMA strobes only its bytes), so every run starts a new beat. Cycle
+    bytes (sign-extended), packed from byte ``offset`` of a run's first beat (the run's start in
+    DRAM, a multiple of the container) on; a run's last beat goes out when the run ends, so every
+    run starts a new beat (the write DMA strobes only the run's bytes of its first and last beats). Cycle
     behaviour: ``start`` (while idle) latches the command; reads are issued one per cycle from the
     next cycle while fewer than :data:`~model.contract.STORE_READ_CREDIT` words are outstanding; a
     value enters a FIFO :data:`~model.contract.READ_LATENCY` cycles after its read and is packed the
@@ -39,6 +40,8 @@ class StorePacker(wiring.Component):
     -----
     start : In(1); format : In(StoreFormat); line, lane, chan, per_run, count : In
         The STORE's fields, sampled on ``start``. ``format`` must not exceed a beat.
+    offset : In(range(beat_bytes))
+        Byte of its first beat at which every run starts (``dram_addr % beat_bytes``), sampled on ``start``.
     read_addr, read_lane, read_chan, read_en : Out; read_data : In(acc_bits)
         The host-port psum read.
     beats : Out(stream.Signature(axi_data_bits))
@@ -52,6 +55,7 @@ class StorePacker(wiring.Component):
         super().__init__({
             "start": In(1), "format": In(StoreFormat), "line": In(addr_bits), "lane": In(lane),
             "chan": In(range(REQUANT_CHANNELS)), "per_run": In(DMA_RUN_COUNT_BITS), "count": In(DMA_RUN_COUNT_BITS),
+            "offset": In(range(config.axi_beat_bytes)),
             "read_addr": Out(addr_bits), "read_lane": Out(lane), "read_chan": Out(range(REQUANT_CHANNELS)),
             "read_en": Out(1), "read_data": In(config.acc_bits),
             "beats": Out(stream.Signature(config.axi_data_bits)),
@@ -73,6 +77,7 @@ class StorePacker(wiring.Component):
         p_pos, p_runs = Signal(DMA_RUN_COUNT_BITS), Signal(DMA_RUN_COUNT_BITS)
         pending = Signal(range(STORE_READ_CREDIT + 1))
         byte = Signal(range(beat_bytes))
+        first_byte = Signal(range(beat_bytes))  # where every run starts
         buf = Signal(8 * beat_bytes)
 
         issue = Signal()
@@ -116,7 +121,8 @@ class StorePacker(wiring.Component):
             m.d.sync += self.beats.valid.eq(0)
         with m.If(pop):
             with m.If(emit):
-                m.d.sync += [self.beats.payload.eq(placed), self.beats.valid.eq(1), buf.eq(0), byte.eq(0)]
+                m.d.sync += [self.beats.payload.eq(placed), self.beats.valid.eq(1), buf.eq(0),
+                             byte.eq(Mux(run_end, first_byte, 0))]
             with m.Else():
                 m.d.sync += [buf.eq(placed), byte.eq(next_byte)]
             with m.If(run_end):
@@ -131,6 +137,6 @@ class StorePacker(wiring.Component):
             m.d.sync += [
                 self.busy.eq(1), fmt.eq(self.format), per_run.eq(self.per_run), lane.eq(self.lane),
                 chan.eq(self.chan), addr.eq(self.line), i_pos.eq(0), i_runs.eq(self.count), p_pos.eq(0),
-                p_runs.eq(self.count), byte.eq(0), buf.eq(0),
+                p_runs.eq(self.count), byte.eq(self.offset), first_byte.eq(self.offset), buf.eq(0),
             ]
         return m
