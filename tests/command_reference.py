@@ -1,11 +1,18 @@
 """A reference for the command list (written from model/contract.py's format, not from the RTL):
 the host-port writes a LOAD record makes from the DRAM bytes."""
 
+import dataclasses
+from dataclasses import dataclass
+
 import numpy as np
 
-from model.commands import word_bytes
+from model.commands import DramImage, build_image, word_bytes
+from model.config import AcceleratorConfig
+from model.conv import conv2d_layer
+from model.data import random_operands
 from model.contract import Buffer, Opcode
-from model.program import HostWrite
+from model.program import HostWrite, RequantParams
+from tests.tiled_layers import TILING, tiled_cases
 
 
 def run_bytes(f: dict):
@@ -60,3 +67,31 @@ def assert_outside_runs_untouched(image, dump):
     n, m, e, _ = image.out_shape
     region = slice(0, n * m * e * image.out_pitch)
     assert (out[region][~covered[region]] == SENTINEL).all(), "a byte outside every STORE run was written"
+
+
+@dataclass(frozen=True)
+class MidBeatCase:
+    """Requantized 1-byte outputs of column tiles, whose STORE runs start inside a beat, and the
+    output region filled with :data:`SENTINEL` before the layer (``expected``: the golden outputs)."""
+
+    config: AcceleratorConfig
+    image: DramImage
+    expected: np.ndarray
+    stores: list
+
+
+def mid_beat_case() -> MidBeatCase:
+    """The column-band case of :func:`tests.tiled_layers.tiled_cases` with requantized 8-bit outputs."""
+    config = AcceleratorConfig(**TILING)
+    layer = tiled_cases(config)["column-bands"]
+    x, w = random_operands(layer, config.bits, np.random.default_rng(23))
+    rng = np.random.default_rng(7)
+    rq = RequantParams(bias=rng.integers(-300, 300, layer.M), multiplier=rng.integers(1 << 29, 1 << 31, layer.M),
+                       shift=rng.integers(-9, -2, layer.M), zero_point=-1, out_bits=8)
+    image = build_image(config, layer, x, w, rq)
+    stores = [c.fields for c in image.commands if "per_run" in c.fields]
+    assert any(f["dram_addr"] % config.axi_beat_bytes for f in stores), "the case should start stores mid-beat"
+    data = np.frombuffer(image.data, np.uint8).copy()
+    data[image.out_addr:image.out_addr + layer.N * layer.M * layer.E * image.out_pitch] = SENTINEL
+    return MidBeatCase(config, dataclasses.replace(image, data=data.tobytes()),
+                       rq.apply(conv2d_layer(x, w, layer, config.bits)), stores)

@@ -7,8 +7,6 @@ counters must equal the bursts the slave saw, and an error response must end the
 STATUS.ERROR and its code.
 """
 
-import dataclasses
-
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
@@ -21,7 +19,7 @@ from model.conv import conv2d_layer
 from model.data import random_operands
 from model.program import RequantParams
 from tests.axi_models import AxiSlaveMemory, ErrorWindow, Pauses
-from tests.command_reference import SENTINEL, assert_outside_runs_untouched
+from tests.command_reference import assert_outside_runs_untouched, mid_beat_case
 from tests.tiled_layers import TILING, tiled_cases
 
 
@@ -143,22 +141,12 @@ def test_system_stops_on_an_error_response():
 def test_system_stores_column_tiles_that_start_mid_beat():
     # requantized 1-byte outputs of column tiles: STORE runs start inside a beat; the write DMA strobes
     # only their bytes, so the neighbouring tile's outputs and the rows' padding stay as they were
-    config = AcceleratorConfig(**TILING)
-    layer = tiled_cases(config)["column-bands"]
-    x, w = random_operands(layer, config.bits, np.random.default_rng(23))
-    rng = np.random.default_rng(7)
-    rq = RequantParams(bias=rng.integers(-300, 300, layer.M), multiplier=rng.integers(1 << 29, 1 << 31, layer.M),
-                       shift=rng.integers(-9, -2, layer.M), zero_point=-1, out_bits=8)
-    image = build_image(config, layer, x, w, rq)
-    stores = [c.fields for c in image.commands if "per_run" in c.fields]
-    assert any(f["dram_addr"] % config.axi_beat_bytes for f in stores), "the case should start stores mid-beat"
-    data = np.frombuffer(image.data, np.uint8).copy()
-    out_end = image.out_addr + layer.N * layer.M * layer.E * image.out_pitch
-    data[image.out_addr:out_end] = SENTINEL
-    dump, status, error, counters, _ = run_system(config, dataclasses.replace(image, data=data.tobytes()),
-                                                  pause=0.2, seed=11)
+    case = mid_beat_case()
+    image = case.image
+    layer_end = image.out_addr + int(np.prod(image.out_shape[:3])) * image.out_pitch
+    dump, status, error, counters, _ = run_system(case.config, image, pause=0.2, seed=11)
     assert error is DmaError.NONE and status & (1 << StatusBit.DONE)
-    np.testing.assert_array_equal(read_output(image, dump), rq.apply(conv2d_layer(x, w, layer, config.bits)))
-    assert dump[:image.out_addr] == image.data[:image.out_addr] and dump[out_end:] == image.data[out_end:]
+    np.testing.assert_array_equal(read_output(image, dump), case.expected)
+    assert dump[:image.out_addr] == image.data[:image.out_addr] and dump[layer_end:] == image.data[layer_end:]
     assert_outside_runs_untouched(image, dump)
-    assert counters["dram_bytes_written"] == sum(f["run_bytes"] * f["count"] for f in stores)
+    assert counters["dram_bytes_written"] == sum(f["run_bytes"] * f["count"] for f in case.stores)

@@ -15,11 +15,16 @@ STAND_IN = {
 }
 
 
-@pytest.mark.cosim
-def test_layers_runs_every_layer_of_the_net_and_skips_grouped_ones(monkeypatch, tmp_path, capsys, require_simulator):
-    require_simulator("icarus")
+@pytest.fixture
+def stand_in_net(monkeypatch):
+    """``qconv layers`` sees :data:`STAND_IN` as the networks' layers."""
     monkeypatch.setattr("sim.commands.layers.network_layers",
                         lambda net: {k: v for k, v in STAND_IN.items() if k.startswith(f"{net}_")})
+
+
+@pytest.mark.cosim
+def test_layers_runs_every_layer_of_the_net_and_skips_grouped_ones(stand_in_net, tmp_path, capsys, require_simulator):
+    require_simulator("icarus")
     path = tmp_path / "r.json"
     status = main(["layers", "--net", "resnet18", "--preset", "tiny", "--sim", "icarus", "--json", str(path)])
     out = capsys.readouterr().out
@@ -39,10 +44,8 @@ def test_layers_refuses_names_outside_the_net(capsys):
 
 
 @pytest.mark.cosim
-def test_layers_from_dram_adds_stalls_and_bytes(monkeypatch, tmp_path, capsys, require_simulator):
+def test_layers_from_dram_adds_stalls_and_bytes(stand_in_net, tmp_path, capsys, require_simulator):
     require_simulator("icarus")
-    monkeypatch.setattr("sim.commands.layers.network_layers",
-                        lambda net: {k: v for k, v in STAND_IN.items() if k.startswith(f"{net}_")})
     path = tmp_path / "r.json"
     status = main(["layers", "--net", "resnet18", "--preset", "tiny", "--sim", "icarus", "--memory", "dram",
                    "--dram-bw", "4", "--json", str(path)])
