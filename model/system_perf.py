@@ -40,8 +40,9 @@ last R beat or B response), so a command's cycles depend on its own fields only.
   psum read ``v`` is issued at ``r_v = max(r_{v-1} + 1, p_{v-C} + 1)`` (``r_0 = 1``, ``C`` =
   :data:`~model.contract.STORE_READ_CREDIT`), its value packed at
   ``p_v = max(r_v + READ_LATENCY + 1, p_{v-1} + 1, T_{j-1})`` (the last term only for a value
-  that completes beat ``j``: a full beat or a run's end; ``T`` below); beat ``j`` is offered from
-  ``p + 1``. Write burst ``b`` is loaded into the AW register at
+  that completes beat ``j``: a full beat or a run's end, counting from the run's start offset ``o =
+  dram_addr % beat`` inside its first beat; ``T`` below); beat ``j`` is offered from
+  ``p + 1``. The bursts are those of the aligned runs of ``o + run_bytes`` bytes. Write burst ``b`` is loaded into the AW register at
   ``L_b = max(L_{b-1} + 1, B_{b-D} + 1)`` (``L_0 = DMA_ADDRESS_DELAY - 1``). Beat ``j`` (of burst
   ``b``) enters the W register at ``T_j = max(p + 1, W_{j-1}, L_b + 1)`` and its W handshake is at
   ``W_j = max(T_j + 1, W_{j-1} + I)``; burst ``b``'s B handshake is at
@@ -170,9 +171,19 @@ def _load_cycles(config: AcceleratorConfig, f: dict, word_bytes: int, latency: i
     return _read(bursts, words, _unpacker, latency, interval) + 2
 
 
+def _transfer(f: dict, beat: int):
+    """The bursts of a LOAD's or STORE's runs, and the offset of each run's start inside its first beat.
+
+    A STORE whose runs start inside a beat (a column tile's outputs) is walked as the aligned runs of
+    ``offset + run_bytes`` bytes, its first beat strobed from ``offset`` (:mod:`hw.axi.write_dma`).
+    """
+    offset = f["dram_addr"] % beat
+    return split_transfer(f["dram_addr"] - offset, offset + f["run_bytes"], f["count"], f["stride"], beat), offset
+
+
 def _store_cycles(config: AcceleratorConfig, f: dict, latency: int, interval: int) -> int:
     beat, size, per_run, count = config.axi_beat_bytes, int(f["format"]), f["per_run"], f["count"]
-    bursts = split_transfer(f["dram_addr"], f["run_bytes"], count, f["stride"], beat)
+    bursts, offset = _transfer(f, beat)
     owner = [b for b, burst in enumerate(bursts) for _ in range(burst.beats)]   # burst of each beat
     ends = {total - 1 for total in itertools.accumulate(burst.beats for burst in bursts)}   # last beats
     loads, bs = [], []
@@ -198,7 +209,7 @@ def _store_cycles(config: AcceleratorConfig, f: dict, latency: int, interval: in
         pop = read + READ_LATENCY + 1
         if v:
             pop = max(pop, pops[-1] + 1)
-        emits = (pos * size) % beat == beat - size or pos == per_run - 1
+        emits = (offset + pos * size) % beat == beat - size or pos == per_run - 1
         if emits and enter is not None:
             pop = max(pop, enter)
         pops.append(pop)
@@ -281,7 +292,7 @@ def predict_system(config: AcceleratorConfig, image: DramImage | tuple[Command, 
         phases["fetch"] += fetch
         if cmd.opcode is not Opcode.RUN:
             moved = f["run_bytes"] * f["count"]
-            bursts = len(split_transfer(f["dram_addr"], f["run_bytes"], f["count"], f["stride"], beat))
+            bursts = len(_transfer(f, beat)[0])
             if cmd.opcode is Opcode.LOAD:
                 c["dram_bytes_read"] += moved
                 c["axi_read_bursts"] += bursts

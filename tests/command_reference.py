@@ -10,6 +10,7 @@ from model.commands import DramImage, build_image, word_bytes
 from model.config import AcceleratorConfig
 from model.conv import conv2d_layer
 from model.data import random_operands
+from model.layer import ConvLayer
 from model.contract import Buffer, Opcode
 from model.program import HostWrite, RequantParams
 from tests.tiled_layers import TILING, tiled_cases
@@ -75,6 +76,7 @@ class MidBeatCase:
     output region filled with :data:`SENTINEL` before the layer (``expected``: the golden outputs)."""
 
     config: AcceleratorConfig
+    layer: ConvLayer
     image: DramImage
     expected: np.ndarray
     stores: list
@@ -93,5 +95,5 @@ def mid_beat_case() -> MidBeatCase:
     assert any(f["dram_addr"] % config.axi_beat_bytes for f in stores), "the case should start stores mid-beat"
     data = np.frombuffer(image.data, np.uint8).copy()
     data[image.out_addr:image.out_addr + layer.N * layer.M * layer.E * image.out_pitch] = SENTINEL
-    return MidBeatCase(config, dataclasses.replace(image, data=data.tobytes()),
+    return MidBeatCase(config, layer, dataclasses.replace(image, data=data.tobytes()),
                        rq.apply(conv2d_layer(x, w, layer, config.bits)), stores)
