@@ -128,11 +128,8 @@ def measure_rtl(name: ModelName, images: int, config: AcceleratorConfig, simulat
     graph = import_model(path)
     x, _ = dataset_images(graph, images)
     plans = prepare(graph, config)
-    progress = StageProgress()
-    try:
+    with StageProgress() as progress:
         rtl = run_network(graph, x, plans, config, simulator, progress=progress)
-    finally:
-        progress.close()
     model = execute(graph, x, plans, golden_accelerator(config))
     return {"simulator": simulator.value, "images": int(len(x)), "programs": rtl.programs, "pass": rtl.passed,
             "failures": rtl.failures, "rtl_cycles": sum(c.rtl_cycles for c in rtl.checks.values()),

@@ -127,7 +127,7 @@ class StageProgress:
     """The ``progress(stage, done, total)`` hook of model code (e.g. :func:`model.mapping.search`), shown
     as :func:`track` shows items: a bar per stage on a terminal, else one line when each stage ends.
 
-    Call :meth:`close` when the work is done (it ends the last stage).
+    Call :meth:`close` when the work is done (it ends the last stage), or use it as a context manager.
     """
 
     def __init__(self, mode: ProgressMode | None = None, stream: TextIO | None = None):
@@ -146,6 +146,12 @@ class StageProgress:
         if self._bar is not None:
             self._bar.total = total
             self._bar.update(done - self._bar.n)
+
+    def __enter__(self) -> "StageProgress":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def close(self) -> None:
         """End the current stage: close its bar, or print its line."""

@@ -6,7 +6,10 @@ on test-sized ResNet and MobileNet networks (residual adds, depthwise layers,
 ReLU6) quantized by ``quantize_static``.
 """
 
+import json
+
 import numpy as np
+import onnx
 import pytest
 
 from model.config import AcceleratorConfig
@@ -19,6 +22,8 @@ from model.network.performance import combine, layer_performance
 from model.network.report import rounding_explanations
 from model.contract import REQUANT_CHANNELS
 from model.quant.network import LAYERS, forward, init_parameters
+from sim.cli import main
+from sim.network_models import ModelName, build_model, dataset_images
 from sim.onnx_reference import session
 from tests.onnx_graphs import quantize, run_both
 
@@ -106,13 +111,6 @@ def test_layer_performance_is_unavailable_with_the_reason_when_a_layer_does_not_
 def test_trained_digits_cnn_top1_on_all_359_test_images_equals_onnxruntime(tmp_path):
     """The bundled digits model (trained, quantized by ``quantize_static``) on the whole held-out set: every image's
     class from qconv's output equals ONNX Runtime's on the same images, every tensor within one step."""
-    import json
-
-    import onnx
-
-    from sim.cli import main
-    from sim.network_models import ModelName, build_model, dataset_images
-
     path = build_model(ModelName.DIGITS, tmp_path, log=lambda line: None)
     report, out = tmp_path / "r.json", tmp_path / "y.npy"
     assert main(["run", str(path), "--images", "359", "--compare", "--json", str(report), "--output", str(out)]) == 0

@@ -82,11 +82,8 @@ def run_command(args) -> int:
     graph = import_model(args.model)
     plans = prepare(graph, config, rule)
     x, labels = _load_input(args, graph)
-    progress = StageProgress()
-    try:
+    with StageProgress() as progress:
         network = run_network(graph, x, plans, config, backend, progress=progress)
-    finally:
-        progress.close()
     execution, seconds = network.execution, network.seconds["total"]
     out_bits = OUT_BITS if rule is RequantRule.ACCELERATOR else config.acc_bits
     figures = {run.node.output: combine([layer_performance(config, layer, out_bits) for layer in run.layers])
