@@ -20,11 +20,12 @@ DRAM layout (byte addresses; every region starts on a multiple of :data:`ALIGN`)
 * the output ``(n, m, e, f)``: one output in a :class:`model.contract.StoreFormat` container,
   each row of ``F`` outputs padded to a whole number of beats.
 
-Per pass: a LOAD per (image, channel word) of the input tile (``H`` runs of ``W`` words; a run
-starts on the beat holding column ``w0``, ``skip`` drops the bytes before it), a LOAD per
-filter group of the weight tile, the RUN, then (last channel tile) a STORE per (image, filter)
-of the tile: ``E`` runs of ``F`` outputs (a column tile's runs may start inside a beat: the write
-DMA strobes only the run's bytes of its first and last beats).
+Per pass: a LOAD per image of the input tile (a block of ``H`` runs of ``W`` words per channel
+word; a run starts on the beat holding column ``w0``, ``skip`` drops the bytes before it), a LOAD
+of the weight tile (a run per filter group; a LOAD per group when the groups' runs start at
+different bytes of a beat), the RUN, then (last channel tile) a STORE per image of the tile: a
+block of ``E`` runs of ``F`` outputs per filter (a column tile's runs may start inside a beat: the
+write DMA strobes only the run's bytes of its first and last beats).
 
 Order (the overlap): pass ``i``'s LOADs go into the halves pass ``i-1`` (still running) does not
 read, then RUN ``i`` (which waits for pass ``i-1`` to end), then the STOREs of pass ``i-1``'s outputs
@@ -240,37 +241,40 @@ def _loads(config, layer, ps, at, in_pitch, kw_all, cw_all, wb, ifmap_addr, weig
     if ps.load_ifmap:
         lead = ps.w0 * wb
         skip = lead % beat
-        for nl in range(t.N):
-            for cl in range(ps.cw_count):
-                row0 = ((ps.n0 + nl) * cw_all + ps.cw0 + cl) * layer.H + ps.h0
-                yield Command(Opcode.LOAD, dict(
-                    buffer=Buffer.IFMAP, buf_addr=at[0] + (nl * ps.cw_count + cl) * t.H * t.W, words=t.H * t.W,
-                    skip=skip, dram_addr=ifmap_addr + row0 * in_pitch + lead - skip,
-                    run_bytes=skip + t.W * wb, count=t.H, stride=in_pitch))
+        for nl in range(t.N):   # the tile's channel words of an image: H runs each, one block per word
+            row0 = ((ps.n0 + nl) * cw_all + ps.cw0) * layer.H + ps.h0
+            yield Command(Opcode.LOAD, dict(
+                buffer=Buffer.IFMAP, buf_addr=at[0] + nl * ps.cw_count * t.H * t.W, words=ps.cw_count * t.H * t.W,
+                skip=skip, dram_addr=ifmap_addr + row0 * in_pitch + lead - skip,
+                run_bytes=skip + t.W * wb, count=t.H, stride=in_pitch,
+                repeat=ps.cw_count - 1, repeat_stride=layer.H * in_pitch))
     if ps.load_weights:
         kw = reduction_words(config, t)
         k0 = ps.cw0 * t.R * t.S
-        for gl in range(-(-t.M // cols)):
+        groups, pitch = -(-t.M // cols), kw_all * cols * wb
+        # one run per filter group, all in one LOAD when the groups' runs start at the same byte of a beat
+        together = groups if pitch % beat == 0 else 1
+        for gl in range(0, groups, together):
             g = ps.m0 // cols + gl
             lead = weight_addr + (g * kw_all + k0) * cols * wb
             skip = lead % beat
             yield Command(Opcode.LOAD, dict(
-                buffer=Buffer.WEIGHT, buf_addr=at[1] + gl * kw, words=kw * cols, skip=skip,
-                dram_addr=lead - skip, run_bytes=skip + kw * cols * wb, count=1, stride=0))
+                buffer=Buffer.WEIGHT, buf_addr=at[1] + gl * kw, words=together * kw * cols, skip=skip,
+                dram_addr=lead - skip, run_bytes=skip + kw * cols * wb, count=together,
+                stride=pitch if together > 1 else 0, repeat=0, repeat_stride=0))
 
 
 def _stores(config, layer, ps, run, at, requant, fmt, out_pitch, out_addr):
-    """The STOREs of pass ``ps``'s outputs (its psum lines from ``at``'s pbase)."""
-    cols, t, p = config.cols, ps.tile, run.fields["P"]
+    """The STOREs of pass ``ps``'s outputs (its psum lines from ``at``'s pbase): one per image, a block
+    of ``E`` runs per filter."""
+    t, p = ps.tile, run.fields["P"]
     for nl in range(t.N):
-        for ml in range(t.M):
-            n, m = ps.n0 + nl, ps.m0 + ml
-            row0 = (n * layer.M + m) * layer.E + ps.e0
-            yield Command(Opcode.STORE, dict(
-                format=fmt, line=at[2] + (ml // cols) * p + nl * t.E * t.F, lane=ml % cols,
-                chan=m if requant is not None else 0, per_run=t.F,
-                dram_addr=out_addr + row0 * out_pitch + ps.f0 * int(fmt), run_bytes=t.F * int(fmt),
-                count=t.E, stride=out_pitch))
+        row0 = ((ps.n0 + nl) * layer.M + ps.m0) * layer.E + ps.e0
+        yield Command(Opcode.STORE, dict(
+            format=fmt, line=at[2] + nl * t.E * t.F, lane=ps.m0 % config.cols,
+            chan=ps.m0 if requant is not None else 0, per_run=t.F, group_lines=p,
+            dram_addr=out_addr + row0 * out_pitch + ps.f0 * int(fmt), run_bytes=t.F * int(fmt),
+            count=t.E, stride=out_pitch, repeat=t.M - 1, repeat_stride=layer.E * out_pitch))
 
 
 def _records(config, layer, passes, runs, bases, requant, fmt, in_pitch, out_pitch, kw_all, cw_all, wb,
@@ -285,7 +289,7 @@ def _records(config, layer, passes, runs, bases, requant, fmt, in_pitch, out_pit
     if requant is not None:
         n = len(requant.bias)
         yield Command(Opcode.LOAD, dict(buffer=Buffer.REQUANT, buf_addr=0, words=n, skip=0, dram_addr=requant_addr,
-                                        run_bytes=n * REQUANT_ENTRY_BYTES, count=1, stride=0))
+                                        run_bytes=n * REQUANT_ENTRY_BYTES, count=1, stride=0, repeat=0, repeat_stride=0))
     running = None      # the regions of the pass started last, until a SYNC
     stores = None       # (regions, commands) of the outputs waiting for the next RUN
     for ps, run, at in zip(passes, runs, bases, strict=True):

@@ -500,7 +500,8 @@ class StoreFormat(enum.IntEnum):
 
 #: The strided-run fields shared by LOAD and STORE: a DMA command (:mod:`hw.axi`).
 _RUN_FIELDS = (("dram_addr", AXI_ADDR_BITS), ("run_bytes", DMA_RUN_BYTES_BITS),
-               ("count", DMA_RUN_COUNT_BITS), ("stride", AXI_ADDR_BITS))
+               ("count", DMA_RUN_COUNT_BITS), ("stride", AXI_ADDR_BITS),
+               ("repeat", DMA_RUN_COUNT_BITS), ("repeat_stride", AXI_ADDR_BITS))
 
 
 def command_fields(config: AcceleratorConfig, opcode: Opcode) -> tuple[tuple[str, int], ...]:
@@ -515,8 +516,13 @@ def command_fields(config: AcceleratorConfig, opcode: Opcode) -> tuple[tuple[str
       into buffer regions it does not read, STOREs of psum lines it does not write); a RUN waits for
       the previous pass to end, and SYNC (no fields) waits for the running one.
     * STORE: ``format`` (a :class:`StoreFormat`), ``line`` (first psum line), ``lane``, ``chan`` (the
-      requantization channel), ``per_run`` (outputs per run = psum lines per run), the run fields;
-      run ``r`` holds lines ``line + r*per_run ..`` of ``lane``.
+      requantization channel), ``per_run`` (outputs per run = psum lines per run), ``group_lines``,
+      the run fields; run ``r`` of a block holds lines ``line + r*per_run ..`` of ``lane``; each
+      repeated block is the next filter: ``lane + 1`` and ``chan + 1``, or lane 0 of the next filter
+      group, ``group_lines`` lines on, after the last lane.
+
+    The run fields (``dram_addr``, ``run_bytes``, ``count``, ``stride``, ``repeat``, ``repeat_stride``)
+    are a DMA command (:mod:`model.bursts`): ``count`` runs, walked ``1 + repeat`` times.
     """
     lines = (host_addr_depth(config) - 1).bit_length()
     if opcode is Opcode.LOAD:
@@ -526,7 +532,8 @@ def command_fields(config: AcceleratorConfig, opcode: Opcode) -> tuple[tuple[str
     if opcode is Opcode.SYNC:
         return ()
     return (("format", 4), ("line", lines), ("lane", max(host_lanes(config) - 1, 1).bit_length()),
-            ("chan", (REQUANT_CHANNELS - 1).bit_length()), ("per_run", DMA_RUN_COUNT_BITS)) + _RUN_FIELDS
+            ("chan", (REQUANT_CHANNELS - 1).bit_length()), ("per_run", DMA_RUN_COUNT_BITS),
+            ("group_lines", lines)) + _RUN_FIELDS
 
 
 def pack_command(config: AcceleratorConfig, opcode: Opcode, fields: dict) -> int:

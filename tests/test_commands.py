@@ -85,11 +85,14 @@ def _interpret(config, image, golden_at):
         else:
             size = f["format"]
             out = bytearray()
-            for r in range(f["count"]):
-                for j in range(f["per_run"]):
-                    line = f["line"] + r * f["per_run"] + j
-                    assert running is None or line not in _extent(running[0])[2], "a STORE reads a running pass's sums"
-                    out += int(values[(line, f["lane"])]).to_bytes(size, "little", signed=True)
+            for b in range(1 + f["repeat"]):       # block b: the b-th filter from (line, lane)
+                lane = (f["lane"] + b) % config.cols
+                first = f["line"] + (f["lane"] + b) // config.cols * f["group_lines"]
+                for r in range(f["count"]):
+                    for j in range(f["per_run"]):
+                        line = first + r * f["per_run"] + j
+                        assert running is None or line not in _extent(running[0])[2], "a STORE reads a running pass's sums"
+                        out += int(values[(line, lane)]).to_bytes(size, "little", signed=True)
             for b, v in zip(run_bytes(f), out, strict=True):
                 dram[b] = v
     assert running is None, "the list ends while a pass runs"
@@ -193,7 +196,8 @@ def test_unaligned_column_tile_stores_start_mid_beat():
     assert any(f["dram_addr"] % config.axi_beat_bytes for f in stores)
     assert layer.N == 1
     passes = [p for p in plan(config, layer).passes if p.read_out]
-    for f, (ps, ml) in zip(stores, [(p, ml) for p in passes for ml in range(p.tile.M)], strict=True):
-        row0 = (ps.m0 + ml) * layer.E + ps.e0
+    for f, ps in zip(stores, passes, strict=True):   # one STORE per image: a block of rows per filter
+        row0 = ps.m0 * layer.E + ps.e0
         assert f["dram_addr"] == image.out_addr + row0 * image.out_pitch + ps.f0  # one byte per output
-        assert f["run_bytes"] == ps.tile.F
+        assert f["run_bytes"] == ps.tile.F and f["repeat"] == ps.tile.M - 1
+        assert f["repeat_stride"] == layer.E * image.out_pitch

@@ -57,7 +57,7 @@ def _run_loads(config, image, pause, seed):
         dma, up = dut.dma, dut.unpack
         for cycle_budget, f in ((20000, f) for f in loads):
             for name, key in (("addr", "dram_addr"), ("run_bytes", "run_bytes"), ("count", "count"),
-                              ("stride", "stride")):
+                              ("stride", "stride"), ("repeat", "repeat"), ("repeat_stride", "repeat_stride")):
                 ctx.set(getattr(dma.cmd.payload, name), f[key])
             for name in ("buffer", "buf_addr", "words", "skip", "run_bytes"):
                 ctx.set(getattr(up, name), f[name])
@@ -151,9 +151,9 @@ def _run_stores(config, image, values, pause, seed, mem=None):
         cycle = 0
         for k, f in stores:
             for name, key in (("addr", "dram_addr"), ("run_bytes", "run_bytes"), ("count", "count"),
-                              ("stride", "stride")):
+                              ("stride", "stride"), ("repeat", "repeat"), ("repeat_stride", "repeat_stride")):
                 ctx.set(getattr(dma.cmd.payload, name), f[key])
-            for name in ("format", "line", "lane", "chan", "per_run", "count"):
+            for name in ("format", "line", "lane", "chan", "per_run", "count", "repeat", "group_lines"):
                 ctx.set(getattr(pk, name), f[name])
             ctx.set(pk.offset, f["dram_addr"] % config.axi_beat_bytes)
             ctx.set(dma.cmd.valid, 1)

@@ -19,7 +19,7 @@ from model.conv import conv2d_layer
 from model.data import random_operands
 from model.program import RequantParams
 from tests.axi_models import AxiSlaveMemory, ErrorWindow, Pauses
-from tests.command_reference import assert_outside_runs_untouched, mid_beat_case
+from tests.command_reference import assert_outside_runs_untouched, mid_beat_case, moved
 from tests.tiled_layers import SYSTEM_TILING, TILING, tiled_cases
 
 
@@ -106,9 +106,9 @@ def test_system_runs_a_tiled_layer(kind, layer_name):
     assert counters["axi_read_bursts"] == len(slave.ar) and counters["axi_write_bursts"] == len(slave.aw)
     fields = [c.fields for c in image.commands]
     stores = [f for f in fields if "per_run" in f]
-    assert counters["dram_bytes_written"] == sum(f["run_bytes"] * f["count"] for f in stores)
+    assert counters["dram_bytes_written"] == sum(moved(f) for f in stores)
     assert counters["dram_bytes_read"] == len(image.commands) * 64 + sum(
-        f["count"] * f["run_bytes"] for f in fields if "skip" in f)
+        moved(f) for f in fields if "skip" in f)
 
 
 @pytest.mark.parametrize("kind", ["8bit", "16bit"])
@@ -151,4 +151,4 @@ def test_system_stores_column_tiles_that_start_mid_beat():
     np.testing.assert_array_equal(read_output(image, dump), case.expected)
     assert dump[:image.out_addr] == image.data[:image.out_addr] and dump[layer_end:] == image.data[layer_end:]
     assert_outside_runs_untouched(image, dump)
-    assert counters["dram_bytes_written"] == sum(f["run_bytes"] * f["count"] for f in case.stores)
+    assert counters["dram_bytes_written"] == sum(moved(f) for f in case.stores)

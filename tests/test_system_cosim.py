@@ -24,6 +24,7 @@ from model.system_perf import accelerator_counters, predict_system
 from model.tiling import pass_cycles
 from sim.simulators import SIMULATORS
 from sim.system.run import run_system
+from tests.command_reference import moved
 from tests.tiled_layers import SYSTEM_TILING, TILING, tiled_cases
 
 CASES = {
@@ -82,9 +83,10 @@ def test_system_with_verilog_dram(simulator, case):
     beat, fields = config.axi_beat_bytes, [cmd.fields for cmd in image.commands]
     loads = [f for f in fields if "skip" in f]
     stores = [f for f in fields if "per_run" in f]
-    assert c["dram_bytes_read"] == len(fields) * COMMAND_BYTES + sum(f["run_bytes"] * f["count"] for f in loads)
-    assert c["dram_bytes_written"] == sum(f["run_bytes"] * f["count"] for f in stores)
-    bursts = lambda fs: sum(len(split_transfer(f["dram_addr"], f["run_bytes"], f["count"], f["stride"], beat))
+    assert c["dram_bytes_read"] == len(fields) * COMMAND_BYTES + sum(moved(f) for f in loads)
+    assert c["dram_bytes_written"] == sum(moved(f) for f in stores)
+    bursts = lambda fs: sum(len(split_transfer(f["dram_addr"], f["run_bytes"], f["count"], f["stride"], beat,
+                                                               f["repeat"], f["repeat_stride"]))
                             for f in fs)
     assert c["axi_read_bursts"] == len(fields) * len(split_transfer(0, COMMAND_BYTES, 1, 0, beat)) + bursts(loads)
     assert c["axi_write_bursts"] == bursts(stores)
