@@ -508,7 +508,10 @@ def command_fields(config: AcceleratorConfig, opcode: Opcode) -> tuple[tuple[str
     """The fields of a record of ``opcode``, (name, width), LSB first after the opcode.
 
     * LOAD: ``buffer`` (a :class:`Buffer`), ``buf_addr`` (first word), ``words`` (words to write),
-      ``skip`` (bytes dropped at the start of every run: a run starts on a beat), the run fields.
+      ``skip`` (bytes dropped at the start of every run: a run starts on a beat), ``step`` (ifmap:
+      every ``step``-th word of a run from its first is written, the others dropped -- the input
+      columns a strided 1x1 layer reads; 1 <= step <= the words of a beat; weights: ignored), the
+      run fields.
       Word ``i`` goes to host address ``buf_addr + i`` (weights: ``buf_addr`` is a line and word ``i``
       goes to line ``buf_addr + i // cols``, lane ``i % cols``; requantization: ``words`` entries,
       channel ``buf_addr + i``).
@@ -526,7 +529,7 @@ def command_fields(config: AcceleratorConfig, opcode: Opcode) -> tuple[tuple[str
     """
     lines = (host_addr_depth(config) - 1).bit_length()
     if opcode is Opcode.LOAD:
-        return (("buffer", 2), ("buf_addr", lines), ("words", DMA_RUN_BYTES_BITS), ("skip", 8)) + _RUN_FIELDS
+        return (("buffer", 2), ("buf_addr", lines), ("words", DMA_RUN_BYTES_BITS), ("skip", 8), ("step", 8)) + _RUN_FIELDS
     if opcode is Opcode.RUN:
         return (("desc", desc_bits(config)),)
     if opcode is Opcode.SYNC:

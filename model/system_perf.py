@@ -145,12 +145,16 @@ def _read(bursts, words, take, latency: int, interval: int) -> int:
     return last
 
 
-def _run_words(skip: int, run_bytes: int, word_bytes: int, beat_bytes: int) -> list[int]:
-    """Words the unpacker writes from each beat of one run (slots after ``skip``, through the run's end)."""
+def _run_words(skip: int, run_bytes: int, word_bytes: int, beat_bytes: int, step: int = 1) -> list[int]:
+    """Words the unpacker writes from each beat of one run (every ``step``-th slot from the one after
+    ``skip``, through the run's end)."""
     per_beat = beat_bytes // word_bytes
     first, end = skip // word_bytes, run_bytes // word_bytes
     beats = -(-run_bytes // beat_bytes)
-    return [min(end, (b + 1) * per_beat) - max(first, b * per_beat) for b in range(beats)]
+    words = [0] * beats
+    for slot in range(first, end, step):
+        words[slot // per_beat] += 1
+    return words
 
 
 def _fetch_cycles(beat_bytes: int, latency: int, interval: int) -> int:
@@ -169,7 +173,8 @@ def _load_cycles(config: AcceleratorConfig, f: dict, word_bytes: int, latency: i
         return max(last + 2, last + writes + 1)
     per_write = weight_load_lanes(config, word_bytes) if f["buffer"] == Buffer.WEIGHT else 1
     runs = f["count"] * (1 + f["repeat"])
-    writes = [words // per_write for words in _run_words(f["skip"], f["run_bytes"], word_bytes, beat)] * runs
+    step = 1 if f["buffer"] == Buffer.WEIGHT else f["step"]
+    writes = [words // per_write for words in _run_words(f["skip"], f["run_bytes"], word_bytes, beat, step)] * runs
     return _read(bursts, writes, _unpacker, latency, interval) + 2
 
 
@@ -246,7 +251,7 @@ def _timing_key(c: Command) -> tuple:
     key = (c.opcode, f["dram_addr"] % page, f["run_bytes"], f["count"], f["stride"] % page, f["repeat"],
            f["repeat_stride"] % page)
     if c.opcode is Opcode.LOAD:
-        return key + (f["buffer"], f["skip"], f["words"])
+        return key + (f["buffer"], f["skip"], f["step"], f["words"])
     return key + (f["format"], f["per_run"])
 
 
@@ -326,7 +331,7 @@ def accelerator_counters(config: AcceleratorConfig, layer: ConvLayer, image: Dra
     the ifmap and weight buffer writes (and the DRAM reads the accelerator counts with them) those
     of the command list's LOADs: one word per ifmap write, :func:`~model.contract.weight_load_lanes`
     words per weight write."""
-    counters = dict(predict(config, layer, system_plan(config, layer)[0]).counters)
+    counters = dict(predict(config, layer, system_plan(config, layer).passes).counters)
     lanes = {Buffer.IFMAP: 1, Buffer.WEIGHT: weight_load_lanes(config, word_bytes(config))}
     for buffer, names in ((Buffer.IFMAP, ("dram_ifmap_reads", "glb_ifmap_writes")),
                           (Buffer.WEIGHT, ("dram_weight_reads", "glb_weight_writes"))):

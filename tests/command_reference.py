@@ -28,16 +28,19 @@ def moved(f: dict) -> int:
     return f["run_bytes"] * f["count"] * (1 + f["repeat"])
 
 
-def run_bytes(f: dict):
-    """Byte addresses of a LOAD's or STORE's runs, in order, the leading ``skip`` bytes excluded."""
+def run_bytes(f: dict, word: int = 1):
+    """Byte addresses of a LOAD's or STORE's runs, in order, the leading ``skip`` bytes excluded; of a
+    LOAD with ``step`` > 1, only those of every ``step``-th ``word``-byte word from the first."""
+    skip, step = f.get("skip", 0), f.get("step", 1)
     for start in run_starts(f):
-        yield from range(start + f.get("skip", 0), start + f["run_bytes"])
+        for at in range(start + skip, start + f["run_bytes"], step * word):
+            yield from range(at, at + word)
 
 
 def load_writes(config, dram, f: dict) -> list:
     """The host writes of an ifmap or weight LOAD with fields ``f`` on DRAM bytes ``dram``."""
     wb = word_bytes(config)
-    data = bytes(dram[b] for b in run_bytes(f))
+    data = bytes(dram[b] for b in run_bytes(f, wb))
     assert len(data) == f["words"] * wb
     out = []
     for k in range(f["words"]):

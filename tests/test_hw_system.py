@@ -20,7 +20,7 @@ from model.data import random_operands
 from model.program import RequantParams
 from tests.axi_models import AxiSlaveMemory, ErrorWindow, Pauses
 from tests.command_reference import assert_outside_runs_untouched, mid_beat_case, moved
-from tests.tiled_layers import SYSTEM_TILING, TILING, tiled_cases
+from tests.tiled_layers import STRIDED_1X1, SYSTEM_TILING, TILING, tiled_cases
 
 
 def run_system(config, image, *, pause=0.0, seed=0, errors=(), latency=6, max_cycles=200000):
@@ -89,15 +89,17 @@ def run_system(config, image, *, pause=0.0, seed=0, errors=(), latency=6, max_cy
 
 
 CASES = [("8bit", "row-bands-stride2-pad1"), ("8bit", "column-bands"), ("8bit", "channels"), ("8bit", "filters"),
-         ("8bit", "images"), ("16bit", "channels"), ("binary", "channels")]
+         ("8bit", "images"), ("16bit", "channels"), ("binary", "channels"), ("8bit", "strided-1x1"),
+         ("binary", "strided-1x1")]
 BITS = {"8bit": dict(bits=8), "16bit": dict(bits=16), "binary": dict(bits=1, pack=8)}
 
 
 @pytest.mark.parametrize("kind, layer_name", CASES)
 def test_system_runs_a_tiled_layer(kind, layer_name):
     config = AcceleratorConfig(**SYSTEM_TILING, **BITS[kind])    # double-buffered: halves of TILING's size
-    layer = tiled_cases(AcceleratorConfig(**TILING, **BITS[kind]))[layer_name]
-    assert system_plan(config, layer)[1]
+    layer = (STRIDED_1X1 if layer_name == "strided-1x1"
+             else tiled_cases(AcceleratorConfig(**TILING, **BITS[kind]))[layer_name])
+    assert system_plan(config, layer).double
     x, w = random_operands(layer, config.bits, np.random.default_rng(21))
     image = build_image(config, layer, x, w)
     dump, status, error, counters, slave = run_system(config, image, pause=0.2, seed=3)
@@ -115,7 +117,7 @@ def test_system_runs_a_tiled_layer(kind, layer_name):
 def test_system_runs_a_requantized_layer(kind):
     config = AcceleratorConfig(**TILING, **BITS[kind])           # single-buffered: SYNCs between passes
     layer = tiled_cases(config)["channels"]
-    assert not system_plan(config, layer)[1]
+    assert not system_plan(config, layer).double
     x, w = random_operands(layer, config.bits, np.random.default_rng(8))
     if kind == "16bit":
         x, w = x >> 8, w >> 8  # keep acc + bias in int32, as requantization requires

@@ -151,6 +151,7 @@ class CommandProcessor(wiring.Component):
         m.d.comb += [
             unpack.buffer.eq(f(Opcode.LOAD, "buffer")), unpack.buf_addr.eq(f(Opcode.LOAD, "buf_addr")),
             unpack.words.eq(f(Opcode.LOAD, "words")), unpack.skip.eq(f(Opcode.LOAD, "skip")),
+            unpack.step.eq(f(Opcode.LOAD, "step")),
             unpack.run_bytes.eq(f(Opcode.LOAD, "run_bytes")),
             rqload.buf_addr.eq(f(Opcode.LOAD, "buf_addr")), rqload.words.eq(f(Opcode.LOAD, "words")),
             pack.format.eq(f(Opcode.STORE, "format")), pack.line.eq(f(Opcode.STORE, "line")),
