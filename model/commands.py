@@ -42,13 +42,13 @@ from typing import NamedTuple
 import numpy as np
 
 from model.config import AcceleratorConfig
-from model.contract import (
+from model.contract import (  # word_bytes (the DRAM container of a word) is re-exported
     COMMAND_BYTES, REQUANT_ENTRY_BYTES, REQUANT_ENTRY_FIELD_BITS, REQUANT_FIELDS, Buffer, Opcode, StoreFormat,
-    pack_command, reduction_words, words_per_pixel,
+    pack_command, reduction_words, word_bytes, words_per_pixel,
 )
 from model.layer import ConvLayer
 from model.program import RequantParams, _words, check_program, pass_run
-from model.tiling import Pass, plan
+from model.tiling import Objective, Pass, plan
 
 __all__ = ["ALIGN", "Command", "DramImage", "word_bytes", "store_format", "requant_entries", "SystemPlan", "system_plan", "build_image",
            "read_output"]
@@ -79,23 +79,6 @@ class DramImage:
     out_shape: tuple[int, int, int, int]
     out_format: StoreFormat
     out_pitch: int
-
-
-def word_bytes(config: AcceleratorConfig) -> int:
-    """Bytes of the DRAM container of one input or weight word: a power of two >= ``word_bits / 8``.
-
-    Raises
-    ------
-    ValueError
-        If the container is wider than one AXI beat.
-    """
-    size = 1
-    while 8 * size < config.word_bits:
-        size *= 2
-    if size > config.axi_beat_bytes:
-        raise ValueError(f"word_bits={config.word_bits} needs {size}-byte words, wider than the "
-                         f"{config.axi_beat_bytes}-byte AXI beat (axi_data_bits={config.axi_data_bits})")
-    return size
 
 
 def store_format(config: AcceleratorConfig, requant: RequantParams | None) -> StoreFormat:
@@ -166,7 +149,8 @@ def _subsampled(config: AcceleratorConfig, layer: ConvLayer) -> int:
 def system_plan(config: AcceleratorConfig, layer: ConvLayer) -> SystemPlan:
     """The System's passes of ``layer`` (:class:`SystemPlan`).
 
-    The plan (:func:`model.tiling.plan`) of tiles that fit half of every buffer, so that a pass's
+    The plan (:func:`model.tiling.plan`, by :attr:`~model.tiling.Objective.OVERLAP` at the default
+    :class:`~model.dram.DramConfig`) of tiles that fit half of every buffer, so that a pass's
     successor loads into the other half while it runs, and its outputs are stored from one half of
     the psum buffer while the next output tile accumulates in the other; a layer that cannot be
     tiled into halves gets the whole buffers (its transfers wait for the passes, :data:`Opcode.SYNC`).
@@ -183,9 +167,9 @@ def system_plan(config: AcceleratorConfig, layer: ConvLayer) -> SystemPlan:
     try:
         half = config.replace(ifmap_depth=config.ifmap_depth // 2, weight_depth=config.weight_depth // 2,
                               psum_depth=config.psum_depth // 2)
-        return SystemPlan(plan(half, planned).passes, True, step)
+        return SystemPlan(plan(half, planned, Objective.OVERLAP).passes, True, step)
     except ValueError:
-        return SystemPlan(plan(config, planned).passes, False, step)
+        return SystemPlan(plan(config, planned, Objective.OVERLAP).passes, False, step)
 
 
 def _bases(config: AcceleratorConfig, passes: tuple[Pass, ...], double: bool) -> list[tuple[int, int, int]]:
