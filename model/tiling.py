@@ -84,7 +84,7 @@ from model.dram import DramConfig
 from model.layer import ConvLayer
 
 __all__ = ["Objective", "Order", "TileSizes", "Pass", "Plan", "plan", "band", "pass_cycles", "shape_cycles",
-           "plan_words", "overlap_estimate"]
+           "plan_words", "overlap_estimate", "overlap_timeline", "OVERLAP_SHORTLIST"]
 
 
 class Objective(enum.StrEnum):
@@ -362,6 +362,37 @@ def overlap_estimate(config: AcceleratorConfig, layer: ConvLayer, sizes: TileSiz
     return max(cycles, transfers) + first + last + 3 * per_command
 
 
+#: Plans of the best closed-form :func:`overlap_estimate` that :attr:`Objective.OVERLAP` ranks by
+#: :func:`overlap_timeline`.
+OVERLAP_SHORTLIST = 48
+
+
+def overlap_timeline(config: AcceleratorConfig, passes: tuple[Pass, ...], dram: DramConfig) -> int:
+    """Estimated cycles of ``passes`` on the System, pass by pass, in the command list's order
+    (:mod:`model.commands`): pass ``i``'s loads, RUN ``i`` (when pass ``i-1`` has ended), the stores of
+    pass ``i-1``'s outputs; each transfer priced as :func:`overlap_estimate` prices it. Unlike the
+    closed form it sees a pass too short to hide the next tile's loads."""
+    wb = word_bytes(config)
+    lanes, beat_words = weight_load_lanes(config, wb), config.axi_beat_bytes // wb
+    per_command = 2 * dram.latency
+
+    def moved(words: int, per_cycle: int) -> int:
+        return max(-(-words // per_cycle), -(-words // beat_words) * dram.interval(config.axi_beat_bytes))
+
+    stream = free = stores = 0
+    for p in passes:
+        t = p.tile
+        if p.load_ifmap:
+            stream += moved(t.N * p.cw_count * t.H * t.W, 1) + t.N * per_command
+        if p.load_weights:
+            stream += moved(t.M * p.cw_count * t.R * t.S, lanes) + per_command
+        go = max(stream, free)
+        free = go + pass_cycles(config, t)
+        stream = go + stores
+        stores = (t.N * t.M * t.E * t.F + t.N * per_command) if p.read_out else 0
+    return max(stream, free) + stores
+
+
 def _refuse(config: AcceleratorConfig, layer: ConvLayer) -> None:
     if layer.groups != 1:
         raise ValueError(f"layer {layer} has groups={layer.groups}; the accelerator runs groups=1 only "
@@ -451,11 +482,11 @@ def plan(config: AcceleratorConfig, layer: ConvLayer, objective: Objective = Obj
     # no plan computes in fewer cycles than its MACs on every lane: candidates are taken by fewest words,
     # and once that bound plus a candidate's DRAM time cannot beat the best, no later one can
     floor = layer.macs // (config.pes * config.channels_per_word) if objective is Objective.TIME else 0
-    best = None
+    ranked = []
     for order, sizes, words in sorted(candidates, key=lambda cand: cand[2]):
         bytes_ = _bytes(config, layer, words)
         memory = -(-bytes_ // dram.bandwidth) if objective is Objective.TIME else bytes_
-        if best is not None and objective is not Objective.OVERLAP and floor + memory > best[0][0]:
+        if ranked and objective is not Objective.OVERLAP and floor + memory > min(r[0] for r in ranked)[0]:
             break
         if sizes not in cycles:
             cycles[sizes] = _cycles(layer, cw, sizes, cost)
@@ -463,10 +494,12 @@ def plan(config: AcceleratorConfig, layer: ConvLayer, objective: Objective = Obj
             (layer.N, sizes.n), (layer.M, sizes.m), (cw, sizes.cw), (layer.E, sizes.e), (layer.F, sizes.f)))
         first = {Objective.TIME: cycles[sizes] + memory, Objective.BYTES: bytes_,
                  Objective.OVERLAP: overlap_estimate(config, layer, sizes, order, cycles[sizes], dram)}[objective]
-        key = (first, bytes_, cycles[sizes], passes, sizes.e not in even_rows, rank[order])
-        if best is None or key < best[0]:
-            best = key, order, sizes
-    _, order, sizes = best
+        ranked.append(((first, bytes_, cycles[sizes], passes, sizes.e not in even_rows, rank[order]), order, sizes))
+    if objective is Objective.OVERLAP:
+        # the closed form screens; the pass-by-pass timeline of the best few decides
+        ranked = [((overlap_timeline(config, _passes(config, layer, order, sizes), dram),) + key[1:], order, sizes)
+                  for key, order, sizes in sorted(ranked, key=lambda r: r[0])[:OVERLAP_SHORTLIST]]
+    _, order, sizes = min(ranked, key=lambda r: r[0])   # the first of equals, as the candidates came
     passes = _passes(config, layer, order, sizes)
     words = plan_words(config, layer, passes)
     dram_bytes = _bytes(config, layer, words)
