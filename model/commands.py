@@ -146,8 +146,8 @@ def _subsampled(config: AcceleratorConfig, layer: ConvLayer) -> int:
     return 1
 
 
-def system_plan(config: AcceleratorConfig, layer: ConvLayer) -> SystemPlan:
-    """The System's passes of ``layer`` (:class:`SystemPlan`).
+def system_plan(config: AcceleratorConfig, layer: ConvLayer, objective: Objective = Objective.OVERLAP) -> SystemPlan:
+    """The System's passes of ``layer`` (:class:`SystemPlan`), tiles chosen by ``objective``.
 
     The plan (:func:`model.tiling.plan`, by :attr:`~model.tiling.Objective.OVERLAP` at the default
     :class:`~model.dram.DramConfig`) of tiles that fit half of every buffer, so that a pass's
@@ -167,9 +167,9 @@ def system_plan(config: AcceleratorConfig, layer: ConvLayer) -> SystemPlan:
     try:
         half = config.replace(ifmap_depth=config.ifmap_depth // 2, weight_depth=config.weight_depth // 2,
                               psum_depth=config.psum_depth // 2)
-        return SystemPlan(plan(half, planned, Objective.OVERLAP).passes, True, step)
+        return SystemPlan(plan(half, planned, objective).passes, True, step)
     except ValueError:
-        return SystemPlan(plan(config, planned, Objective.OVERLAP).passes, False, step)
+        return SystemPlan(plan(config, planned, objective).passes, False, step)
 
 
 def _bases(config: AcceleratorConfig, passes: tuple[Pass, ...], double: bool) -> list[tuple[int, int, int]]:
@@ -197,13 +197,16 @@ def _overlap(a: range, b: range) -> bool:
 
 
 def build_image(config: AcceleratorConfig, layer: ConvLayer, x: np.ndarray, w: np.ndarray,
-                requant: RequantParams | None = None) -> DramImage:
+                requant: RequantParams | None = None, objective: Objective = Objective.OVERLAP) -> DramImage:
     """The DRAM image and command list of ``layer`` (see the module notes).
 
     Parameters
     ----------
     x, w, requant
         As :func:`model.program.build_program` (:func:`model.program.check_program` checks them).
+    objective : Objective
+        What chooses the tiles (:func:`system_plan`); every run uses the default, other objectives
+        are for comparisons (``bench/planner_bench.py --system``).
 
     Raises
     ------
@@ -211,7 +214,7 @@ def build_image(config: AcceleratorConfig, layer: ConvLayer, x: np.ndarray, w: n
         Everything :func:`model.program.build_program` refuses; a word wider than a beat
         (:func:`word_bytes`).
     """
-    passes, double, step = system_plan(config, layer)
+    passes, double, step = system_plan(config, layer, objective)
     check_program(config, layer, x, w, requant)
     bases = _bases(config, passes, double)
     runs = [pass_run(config, ps, requant, at) for ps, at in zip(passes, bases)]
