@@ -7,13 +7,12 @@ per kind of check, are built together and simulated on Icarus with the baseline.
 
 import pytest
 
-from hw.verilog import generate
 from model.tiling import plan
 from sim.fault_catalogue import FAULT_CONFIGS, FAULT_JOBS, FAULTS, Fault
 from sim.fanout import Engine, FanOut
 from sim.faults import (
-    FAULT_SELECT, FaultNotApplied, apply_fault, build_target, checks_fired, format_summary, multiplex, normalise,
-    run_fault, run_faults,
+    FAULT_SELECT, FaultNotApplied, apply_fault, build_target, checks_fired, format_summary, golden_verilog, multiplex,
+    normalise, run_fault, run_faults,
 )
 
 
@@ -21,7 +20,7 @@ from sim.faults import (
 def golden(tmp_path_factory):
     """Normalised Verilog of each fault target."""
     root = tmp_path_factory.mktemp("golden")
-    return {target: normalise(generate(config, root / target)[0].read_text()) for target, config in FAULT_CONFIGS.items()}
+    return {target: normalise(golden_verilog(target, root)) for target in FAULT_CONFIGS}
 
 
 def test_at_least_15_distinct_faults_on_every_target():
@@ -54,7 +53,7 @@ def test_fault_that_no_longer_matches_fails_loudly(golden):
 def test_job_lists_exercise_the_shapes_the_faults_need():
     for target, jobs in FAULT_JOBS.items():
         config = FAULT_CONFIGS[target]
-        layers = [layer for layer, _ in jobs]
+        layers = [layer for layer, *_ in jobs]
         assert any(layer.pad for layer in layers) and any(layer.stride > 1 for layer in layers)
         assert any(layer.N > 1 for layer in layers) and any(layer.M % config.cols for layer in layers)
         assert any(len(plan(config, layer).passes) > 1 for layer in layers)
