@@ -5,6 +5,11 @@ Amaranth generates it (so the RTL authors' code needs no hook): an adder that
 drops a term, a comparison bound moved by one, a register-file write enable
 stuck at 0, swapped operands, a counter that misses events, a loop bound that
 skips the last filter group, a controller that never finishes, and so on.
+A target of :data:`~sim.fault_catalogue.SYSTEM_TARGETS` is the command-driven
+System's ``qconv_system.v`` instead: its faults sit in the DMA engines, burst
+walkers, loaders and counters, and its jobs run from the Verilog DRAM
+(:mod:`sim.system.fault_run`), judged against the golden conv, the output rows'
+padding and every counter of :func:`model.system_perf.predict_system`.
 
 The faults, their target designs and job lists are data, in
 :mod:`sim.fault_catalogue`; this module applies, builds and runs them. If a
@@ -16,8 +21,8 @@ Faults are applied one at a time, but built together: :func:`multiplex`
 puts every fault of a target configuration into one Verilog file, each edit
 guarded by ``qconv_fault == k``, and each run selects one fault with the
 plusarg ``+qconv_fault=k``. A Verilator build takes a minute or two on a
-busy machine while a run of the job list takes seconds, so this needs three
-builds instead of one per fault. The run with ``k = 0`` (the baseline) must
+busy machine while a run of the job list takes seconds, so this needs one
+build per target (four) instead of one per fault. The run with ``k = 0`` (the baseline) must
 pass every job: it shows both that the job list passes on the design as
 generated and that the multiplexing itself changed nothing.
 
@@ -203,7 +208,8 @@ def golden_verilog(target: str, root: Path) -> str:
     return verilog.read_text()
 
 
-def build_target(target: str, faults: tuple[Fault, ...], simulator: str, root: Path = FAULTS_ROOT) -> Build | SystemBuild:
+def build_target(target: str, faults: tuple[Fault, ...], simulator: str,
+                 root: Path = FAULTS_ROOT) -> Build | SystemBuild:
     """Generate, multiplex and build the faults of ``target`` (``faults``, in selection order 1, 2, ...).
 
     A target of :data:`~sim.fault_catalogue.SYSTEM_TARGETS` is built inside the Verilog DRAM

@@ -75,11 +75,12 @@ def test_raise_for_status_names_the_error():
     ok = AxiRamResult("x", True, 10, 1 << StatusBit.DONE, 0, {}, b"")
     raise_for_status(ok)
     for error in (DmaError.SLVERR, DmaError.DECERR, DmaError.BAD_COMMAND):
-        with pytest.raises(SystemStopped, match=rf"x: the System stopped the layer with ERROR {error.name} \(STATUS 0x6\)"):
+        with pytest.raises(SystemStopped, match=rf"x: the System stopped the layer with ERROR {error.name} "
+                                                r"\(STATUS 0x6\)"):
             raise_for_status(dataclasses.replace(ok, status=0b110, error=error))
     with pytest.raises(SystemStopped, match="did not raise irq within the bounded wait"):
         raise_for_status(dataclasses.replace(ok, irq=False))
-    with pytest.raises(SystemStopped, match="has no DONE"):
+    with pytest.raises(SystemStopped, match="ended without DONE"):
         raise_for_status(dataclasses.replace(ok, status=1 << StatusBit.BUSY))
 
 

@@ -60,7 +60,8 @@ from sim.axi.copy_run import FaultSide
 from sim.simulators import SIMULATORS
 
 __all__ = ["PERIOD_NS", "BUILD_ROOT", "TAIL_BYTES", "AxiRamCase", "AxiRamJob", "AxiRamResult", "PreparedCase",
-           "AxiRamMismatch", "SystemStopped", "CASES", "WRAPPER_TOP", "fastest_dram", "wrapper_verilog", "case_config", "prepare_case", "run_jobs",
+           "AxiRamMismatch", "SystemStopped", "CASES", "WRAPPER_TOP", "fastest_dram", "wrapper_verilog", "case_config",
+           "prepare_case", "run_jobs", "status_problem",
            "run_cases", "check_case", "raise_for_status", "main"]
 
 #: Verilog top of the co-simulation (:func:`wrapper_verilog`).
@@ -234,7 +235,8 @@ def prepare_case(case: AxiRamCase) -> PreparedCase:
     for start, row in zip(rows, values):
         expected[start:start + f * width] = row
     beat = config.axi_beat_bytes
-    model = predict_system(config, image, fastest_dram(config, size)).counters | accelerator_counters(config, layer, image)
+    model = (predict_system(config, image, fastest_dram(config, size)).counters
+             | accelerator_counters(config, layer, image))
     read_window = (image.weight_addr, image.weight_addr + beat) if case.fault is FaultSide.READ else None
     write_window = (image.out_addr, image.out_addr + beat) if case.fault is FaultSide.WRITE else None
     job = AxiRamJob(case.name, memory.tobytes(), image.cmd_addr, len(image.commands), case.pause, case.seed,
@@ -270,7 +272,7 @@ def wrapper_verilog(system_verilog: str) -> str:
 
 
 def _build(simulator: str, config: AcceleratorConfig):
-    """Write ``qconv_system.v`` of ``config`` and its wrapper, and build them for ``simulator`` (kept while unchanged)."""
+    """Write ``qconv_system.v`` of ``config`` and its wrapper; build them for ``simulator`` (kept while unchanged)."""
     from sim.axi.copy_run import write_design
     from sim.dram.run import build
 
@@ -305,7 +307,8 @@ def run_jobs(built, jobs: list[AxiRamJob], plusargs: tuple[str, ...] = ()) -> li
     return pickle.loads(results.read_bytes())
 
 
-def run_cases(simulator: str, cases: tuple[AxiRamCase, ...] | list[AxiRamCase]) -> list[tuple[PreparedCase, AxiRamResult | None]]:
+def run_cases(simulator: str,
+              cases: tuple[AxiRamCase, ...] | list[AxiRamCase]) -> list[tuple[PreparedCase, AxiRamResult | None]]:
     """Prepare ``cases``, run those of one configuration in one simulation each, in order.
 
     Returns each prepared case with its result (None: an earlier job of its simulation hung).
@@ -329,6 +332,23 @@ def run_cases(simulator: str, cases: tuple[AxiRamCase, ...] | list[AxiRamCase]) 
     return [(p, results.get(p.case.name)) for p in prepared]
 
 
+def status_problem(status: int, error: int) -> str | None:
+    """What is wrong with how a layer ended (the STATUS and ERROR registers), or None: DONE without ERROR.
+
+    The message names the :class:`~model.contract.DmaError` of ERROR."""
+    if not status & (1 << StatusBit.DONE):
+        return f"the layer ended without DONE (STATUS {status:#x})"
+    if status & (1 << StatusBit.ERROR) or error != DmaError.NONE:
+        try:
+            name = DmaError(error).name
+        except ValueError:
+            name = f"an unknown code {error}"
+        return (f"the System stopped the layer with ERROR {name} (STATUS {status:#x}): "
+                + ("a DMA saw an error response from the memory" if name in ("SLVERR", "DECERR")
+                   else "see model.contract.DmaError"))
+    return None
+
+
 def raise_for_status(result: AxiRamResult) -> None:
     """The driver's verdict on a run: return if the layer ended well, else raise.
 
@@ -336,20 +356,14 @@ def raise_for_status(result: AxiRamResult) -> None:
     ------
     SystemStopped
         If ``irq`` never rose (the bounded wait ran out), or the System ended without DONE or with
-        ERROR; the message names the :class:`~model.contract.DmaError`.
+        ERROR (:func:`status_problem`); the message names the :class:`~model.contract.DmaError`.
     """
     if not result.irq:
         raise SystemStopped(f"{result.name}: the System did not raise irq within the bounded wait "
                             f"(STATUS {result.status:#x})")
-    if not result.status & (1 << StatusBit.DONE):
-        raise SystemStopped(f"{result.name}: irq rose but STATUS {result.status:#x} has no DONE")
-    if result.status & (1 << StatusBit.ERROR) or result.error != DmaError.NONE:
-        try:
-            name = DmaError(result.error).name
-        except ValueError:
-            name = f"an unknown code {result.error}"
-        raise SystemStopped(f"{result.name}: the System stopped the layer with ERROR {name} "
-                            f"(STATUS {result.status:#x}): a DMA saw an error response from the memory")
+    problem = status_problem(result.status, result.error)
+    if problem is not None:
+        raise SystemStopped(f"{result.name}: {problem}")
 
 
 def _first_difference(p: PreparedCase, after: np.ndarray) -> str:

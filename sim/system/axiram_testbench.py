@@ -1,4 +1,4 @@
-"""cocotb child of the System's AxiRam co-simulation: runs each :class:`~sim.system.axiram_run.AxiRamJob` on ``qconv_system``.
+"""cocotb child of the System's AxiRam co-simulation: runs each :class:`~sim.system.axiram_run.AxiRamJob`.
 
 The memory is cocotbext-axi's ``AxiRam`` (its read and write halves, ``AxiRamRead`` and
 ``AxiRamWrite``, sharing one memory) bound straight to the System's ``m_axi`` ports, with seeded

@@ -24,7 +24,7 @@ import numpy as np
 
 from model.commands import build_image, read_output
 from model.config import AcceleratorConfig
-from model.contract import COUNTERS, SYSTEM_COUNTERS, StatusBit
+from model.contract import COUNTERS, SYSTEM_COUNTERS
 from model.conv import conv2d_layer
 from model.data import random_operands, random_requant
 from model.dram import DramConfig
@@ -34,6 +34,7 @@ from sim.dram.run import ScenarioFailed, build, run_cocotb
 from sim.executor import ErrorKind
 from sim.scoreboard import check
 from sim.system import WRAPPER_TOP, wrapper_verilog
+from sim.system.axiram_run import status_problem
 from sim.system.run import BUILD_ROOT
 
 __all__ = ["FAULT_DRAM", "SENTINEL", "SystemBuild", "build_system", "run_system_jobs"]
@@ -98,13 +99,14 @@ def _run_one(built: SystemBuild, job: tuple, plusargs: tuple[str, ...]) -> dict:
            "QCONV_SYS_COMMANDS": str(len(image.commands)), "QCONV_SYS_BEAT": str(beat),
            "QCONV_SYS_MAX_CYCLES": str(2 * model["sys_cycles"] + 2000), "QCONV_SYS_RESULT": str(result)}
     try:
-        run_cocotb(built.dram_build, "sim.system.testbench", env, [f"+dram_init={init}", f"+dram_dump={dump}", *plusargs],
-                   run_dir)
+        run_cocotb(built.dram_build, "sim.system.testbench", env,
+                   [f"+dram_init={init}", f"+dram_dump={dump}", *plusargs], run_dir)
     except ScenarioFailed as err:
         return _stopped(layer, seed, ErrorKind.CRASH, str(err))
     if not result.exists():
         log = (run_dir / "sim.log").read_text(errors="replace") if (run_dir / "sim.log").exists() else ""
-        kind = ErrorKind.TIMEOUT if _IRQ_TIMEOUT in log else ErrorKind.X_VALUES if _X_COUNTERS in log else ErrorKind.CRASH
+        kind = (ErrorKind.TIMEOUT if _IRQ_TIMEOUT in log
+                else ErrorKind.X_VALUES if _X_COUNTERS in log else ErrorKind.CRASH)
         what = {ErrorKind.TIMEOUT: f"{_IRQ_TIMEOUT} within {env['QCONV_SYS_MAX_CYCLES']} cycles",
                 ErrorKind.X_VALUES: "a counter read X/Z bits"}.get(kind, "the simulation stopped")
         return _stopped(layer, seed, kind, f"{what}; see {run_dir / 'sim.log'}")
@@ -123,8 +125,9 @@ def _run_one(built: SystemBuild, job: tuple, plusargs: tuple[str, ...]) -> dict:
         at = image.out_addr + int(touched[0])
         record |= {"pass": False, "outputs_match": False,
                    "first_mismatch": {"index": f"padding byte {at:#x}", "expected": SENTINEL, "actual": int(after[at])}}
-    if not out["status"] & (1 << StatusBit.DONE) or out["status"] & (1 << StatusBit.ERROR):
-        record |= {"pass": False, "error": f"the System ended with STATUS {out['status']:#x}, ERROR {out['error']}"}
+    problem = status_problem(out["status"], out["error"])
+    if problem is not None:
+        record |= {"pass": False, "error": problem}
     return record
 
 
