@@ -43,6 +43,12 @@ def test_the_layers_are_the_tiled_layers_of_the_tests():
     assert {name: ConvLayer(**shape) for name, shape in LAYERS.items()} == TILED_LAYERS
 
 
+def test_every_error_case_is_followed_by_a_clean_layer_of_its_build():
+    for case, after in zip(CASES, CASES[1:] + (None,)):
+        if case.fault is not FaultSide.NONE:
+            assert after is not None and after.bits == case.bits and after.fault is FaultSide.NONE, case.name
+
+
 def test_the_checker_catches_what_it_promises():
     p = prepare_case(AxiRamCase("probe", 8, "column-bands", requant=True, seed=3))
     check_case(p, _clean_result(p))                      # the reference itself passes

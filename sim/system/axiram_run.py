@@ -169,23 +169,24 @@ class SystemStopped(RuntimeError):
 
 
 #: The default cases: every kind of tile, 8-bit requantized and 16-bit raw outputs, pauses on every
-#: channel, one run without pauses (exactly :func:`fastest_dram`), and read and write error responses.
+#: channel, one run without pauses (exactly :func:`fastest_dram`), and read and write error responses,
+#: each followed by a clean layer (in the same simulation: the System recovers).
 CASES: tuple[AxiRamCase, ...] = (
     AxiRamCase("8bit-row-bands-stride2-pad1", 8, "row-bands-stride2-pad1", seed=1),
     AxiRamCase("8bit-channels-requant", 8, "channels", requant=True, seed=2),
-    AxiRamCase("8bit-column-bands-requant", 8, "column-bands", requant=True, seed=3),
     AxiRamCase("8bit-images-requant-no-pauses", 8, "images", requant=True, pause=0.0, seed=4),
     AxiRamCase("8bit-weights-slverr", 8, "filters", pause=0.2, seed=5, fault=FaultSide.READ),
     AxiRamCase("8bit-filters-after-read-error", 8, "filters", pause=0.5, seed=6),
     AxiRamCase("8bit-outputs-decerr", 8, "images", requant=True, pause=0.2, seed=7, fault=FaultSide.WRITE,
                fault_resp=AxiResp.DECERR),
+    AxiRamCase("8bit-column-bands-requant-after-write-error", 8, "column-bands", requant=True, seed=3),
     AxiRamCase("16bit-filters", 16, "filters", seed=8),
-    AxiRamCase("16bit-row-bands-stride2-pad1", 16, "row-bands-stride2-pad1", seed=9),
-    AxiRamCase("16bit-channels", 16, "channels", seed=10),
     AxiRamCase("16bit-weights-decerr", 16, "channels", pause=0.2, seed=11, fault=FaultSide.READ,
                fault_resp=AxiResp.DECERR),
+    AxiRamCase("16bit-row-bands-stride2-pad1-after-read-error", 16, "row-bands-stride2-pad1", seed=9),
     AxiRamCase("16bit-outputs-slverr", 16, "row-bands-stride2-pad1", pause=0.2, seed=12, fault=FaultSide.WRITE),
     AxiRamCase("16bit-images-after-write-error", 16, "images", pause=0.4, seed=13),
+    AxiRamCase("16bit-channels", 16, "channels", seed=10),
 )
 
 
