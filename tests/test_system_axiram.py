@@ -65,8 +65,9 @@ def test_the_checker_catches_what_it_promises():
         counters = dict(p.model) | {name: p.model[name] + 1}
         with pytest.raises(AxiRamMismatch, match=name):
             check_case(p, _clean_result(p, counters=counters))
-    with pytest.raises(AxiRamMismatch, match="below the model's"):
-        check_case(p, _clean_result(p, counters=dict(p.model) | {"sys_cycles": p.model["sys_cycles"] - 1}))
+    for name in ("sys_cycles", "stall_cycles"):
+        with pytest.raises(AxiRamMismatch, match=f"{name} .* below the model's"):
+            check_case(p, _clean_result(p, counters=dict(p.model) | {name: p.model[name] - 1}))
     with pytest.raises(AxiRamMismatch, match="hung"):
         check_case(p, _clean_result(p, irq=False, cycles=None))
     with pytest.raises(AxiRamMismatch, match="ERROR SLVERR"):
