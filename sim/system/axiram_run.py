@@ -336,6 +336,16 @@ def run_cases(simulator: str,
     return [(p, results.get(p.case.name)) for p in prepared]
 
 
+#: What each :class:`~model.contract.DmaError` means, for the driver's message.
+_WHY = {
+    DmaError.NONE: "an error flagged without a code",
+    DmaError.SLVERR: "a DMA saw a SLVERR response from the memory",
+    DmaError.DECERR: "a DMA saw a DECERR response (no slave at that address)",
+    DmaError.CANCELLED: "a DMA command was cancelled",
+    DmaError.BAD_COMMAND: "the System fetched a command record with an unknown opcode",
+}
+
+
 def status_problem(status: int, error: int) -> str | None:
     """What is wrong with how a layer ended (the STATUS and ERROR registers), or None: DONE without ERROR.
 
@@ -344,12 +354,10 @@ def status_problem(status: int, error: int) -> str | None:
         return f"the layer ended without DONE (STATUS {status:#x})"
     if status & (1 << StatusBit.ERROR) or error != DmaError.NONE:
         try:
-            name = DmaError(error).name
+            code = DmaError(error)
         except ValueError:
-            name = f"an unknown code {error}"
-        return (f"the System stopped the layer with ERROR {name} (STATUS {status:#x}): "
-                + ("a DMA saw an error response from the memory" if name in ("SLVERR", "DECERR")
-                   else "see model.contract.DmaError"))
+            return f"the System stopped the layer with an unknown ERROR code {error} (STATUS {status:#x})"
+        return f"the System stopped the layer with ERROR {code.name} (STATUS {status:#x}): {_WHY[code]}"
     return None
 
 
