@@ -25,7 +25,10 @@ after its last W beat; its sources move at most one beat per cycle. That is
 ``DramConfig(latency=2, bandwidth=beat_bytes)`` of :mod:`model.dram` (2 is the smallest latency it
 accepts), whose rules are otherwise no stricter than the AxiRam: its queues of 16 never fill behind
 the DMAs' 8 outstanding bursts, and the System never reads and writes at once. Without pauses the
-AxiRam is exactly that DRAM (:data:`CASES` has a case that asserts so).
+AxiRam is exactly that DRAM (:data:`CASES` has a case that asserts so). The argument rests on the
+System's sequential schedule: once loads and stores overlap, the AxiRam (separate read and write
+data channels) can move an R and a W beat in one cycle where :mod:`model.dram`'s shared bus moves
+one, so the bound and the no-pause equality must then come from a model of two buses.
 
 A case with a fault answers SLVERR or DECERR to every beat of one window (the weights' first beat on
 the read side, the outputs' first beat on the write side): the System must raise ``irq`` within
