@@ -14,14 +14,13 @@ outputs) end the layer with irq, STATUS DONE|ERROR and that error, and the next 
 
 import dataclasses
 
-import numpy as np
 import pytest
 
-from model.contract import AxiResp, DmaError, StatusBit
+from model.contract import SYSTEM_TOP_NAME, AxiResp, DmaError, StatusBit
 from model.layer import ConvLayer
 from sim.axi.copy_run import FaultSide
 from sim.system.axiram_run import (
-    CASES, LAYERS, SYSTEM_TOP_NAME, TILING, AxiRamCase, AxiRamMismatch, AxiRamResult, SystemStopped, check_case,
+    CASES, LAYERS, TILING, AxiRamCase, AxiRamMismatch, AxiRamResult, SystemStopped, check_case,
     prepare_case, raise_for_status, run_cases, wrapper_verilog,
 )
 from tests.tiled_layers import TILED_LAYERS
