@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from amaranth.hdl import Cat, Module, Mux, Signal
-from amaranth.lib import wiring
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out, connect, flipped
 
 from hw.array import PEArray
@@ -13,7 +13,7 @@ from hw.delay import delay
 from hw.global_buffer import GlobalBuffer
 from hw.host_port import HostPort
 from hw.requant_params import RequantParamStore
-from hw.signatures import HostPortSignature
+from hw.signatures import HostPortSignature, WritePortSignature
 from model.config import AcceleratorConfig, Dataflow
 from model.contract import COUNTER_BITS, COUNTERS, product_bits
 
@@ -32,6 +32,8 @@ class Accelerator(wiring.Component):
     ----------
     config : AcceleratorConfig
         Every hardware number comes from it and from :mod:`model.contract`.
+    line_writes : bool
+        Add the ``weight_lines`` port (the System's LOAD engine uses it; the bare top has none).
 
     Ports
     -----
@@ -42,21 +44,27 @@ class Accelerator(wiring.Component):
     done : Out(1)
         1 when idle (after reset, and from the end of a pass until the next ``start``).
     host : In(HostPortSignature(config))
-        Buffer and requantization-parameter access while ``done`` (:class:`hw.host_port.HostPort`).
+        Buffer and requantization-parameter access (:class:`hw.host_port.HostPort`): writes and psum
+        reads at any time, ifmap and weight reads while ``done``.
+    weight_lines : In(WritePortSignature), with ``line_writes``
+        Several lanes of a weight line per cycle (:class:`hw.host_port.HostPort`).
     count_<name> : Out(COUNTER_BITS)
         One hardware counter per name of :data:`model.contract.COUNTERS`.
     """
 
-    def __init__(self, config: AcceleratorConfig):
+    def __init__(self, config: AcceleratorConfig, line_writes: bool = False):
         if not isinstance(config, AcceleratorConfig):
             raise TypeError(f"config must be an AcceleratorConfig, not {type(config).__name__}")
-        self._config = config
+        self._config, self._line_writes = config, line_writes
         members = {
             "start": In(1),
             "desc": In(desc_layout(config)),
             "done": Out(1),
             "host": In(HostPortSignature(config)),
         }
+        if line_writes:
+            members["weight_lines"] = In(WritePortSignature(
+                config.weight_depth, data.ArrayLayout(config.word_bits, config.cols), config.cols))
         members |= {f"count_{name}": Out(COUNTER_BITS) for name in COUNTERS}
         super().__init__(members)
 
@@ -73,13 +81,15 @@ class Accelerator(wiring.Component):
         ctrl = m.submodules.controller = Controller(cfg)
         array = m.submodules.array = PEArray(cfg.dataflow, rows, cols, cfg.word_bits, cfg.binary, product_bits(cfg),
                                             cfg.acc_bits, cfg.rf_depth)
-        host = m.submodules.host = HostPort(cfg)
+        host = m.submodules.host = HostPort(cfg, self._line_writes)
         params = m.submodules.requant_params = RequantParamStore()
 
         idle = ~ctrl.busy
         m.d.comb += [ctrl.start.eq(self.start), ctrl.desc.eq(self.desc), self.done.eq(idle),
                      host.idle.eq(idle), host.start.eq(self.start), host.desc.eq(self.desc)]
         connect(m, flipped(self.host), host.host)
+        if self._line_writes:
+            connect(m, flipped(self.weight_lines), host.weight_lines)
         connect(m, host.params, params.params)
         connect(m, ctrl.array, array.ctrl)
 
@@ -91,15 +101,16 @@ class Accelerator(wiring.Component):
             connect(m, ctrl.ifmap_read[i], gb.ifmap_read[i])
         _share(m, idle, host.weight_read, ctrl.weight_read, gb.weight_read)
         # WS: a pixel's column sums added to its psum line; OS: a drained row, added to the line
-        # when the pass accumulates onto earlier channel tiles.
-        _share(m, idle, host.psum_read, ctrl.psum_read, gb.psum_read)
+        # when the pass accumulates onto earlier channel tiles. The host reads psum on a port of its own.
+        connect(m, ctrl.psum_read, gb.psum_read)
+        connect(m, host.psum_read, gb.psum_host_read)
         line = [array.result[j] + Mux(ctrl.psum_first, 0, gb.psum_data[j].as_signed()) for j in range(cols)]
         m.d.comb += [
             gb.psum_write.addr.eq(ctrl.psum_write.addr),
             gb.psum_write.en.eq(Mux(ctrl.psum_write.en, (1 << cols) - 1, 0)),
             gb.psum_write.data.eq(Cat(*(v[:cfg.acc_bits] for v in line))),
             host.ifmap_data.eq(gb.ifmap_data[0]), host.weight_data.eq(gb.weight_data),
-            host.psum_data.eq(gb.psum_data),
+            host.psum_data.eq(gb.psum_host_data),
             array.a.eq(gb.ifmap_data), array.weights.eq(gb.weight_data),
         ]
 
@@ -121,7 +132,7 @@ class Accelerator(wiring.Component):
             "dram_psum_writes": host.psum_read.en,
             "glb_ifmap_reads": ifmap_reads, "glb_ifmap_writes": gb.ifmap_write.en,
             "glb_weight_reads": gb.weight_read.en, "glb_weight_writes": gb.weight_write.en.any(),
-            "glb_psum_reads": gb.psum_read.en, "glb_psum_writes": gb.psum_write.en.any(),
+            "glb_psum_reads": gb.psum_read.en + gb.psum_host_read.en, "glb_psum_writes": gb.psum_write.en.any(),
             f"rf_{rf}_reads": ctrl.ev_rf_reads, f"rf_{rf}_writes": ctrl.ev_rf_writes,
         }
         counters = m.submodules.counters = Counters({name: len(inc[name]) if name in inc else 1 for name in COUNTERS})

@@ -21,9 +21,10 @@ class GlobalBuffer(wiring.Component):
       writes single lanes (one enable bit per lane), the read port whole lines.
       One access = one lane write or one line read.
     * psum/ofmap: ``psum_depth`` lines of ``cols`` lanes of ``acc_bits`` (two's complement);
-      one write port with lane enables and one read port, transparent for that write port
-      (a read of the line being written returns the new data), for read-modify-write.
-      One access = one line read or one (possibly partial) line write.
+      one write port with lane enables and two read ports: the controller's, transparent for that
+      write port (a read of the line being written returns the new data), for read-modify-write,
+      and the host's (``psum_host_read``), so that outputs of one region are read while a pass
+      writes another. One access = one line read or one (possibly partial) line write.
 
     Parameters
     ----------
@@ -32,11 +33,11 @@ class GlobalBuffer(wiring.Component):
     Ports
     -----
     ifmap_write, weight_write, psum_write : In(WritePortSignature)
-    ifmap_read : In(RequestSignature).array(rows); weight_read, psum_read : In(RequestSignature)
+    ifmap_read : In(RequestSignature).array(rows); weight_read, psum_read, psum_host_read : In(RequestSignature)
     ifmap_data : Out(ArrayLayout(word_bits, rows))
         Row ``i``'s word, read by ``ifmap_read[i]``.
-    weight_data : Out(ArrayLayout(word_bits, cols)); psum_data : Out(ArrayLayout(acc_bits, cols))
-        The line last read (held while no new read is requested).
+    weight_data : Out(ArrayLayout(word_bits, cols)); psum_data, psum_host_data : Out(ArrayLayout(acc_bits, cols))
+        The line last read by that port (held while no new read is requested).
     """
 
     def __init__(self, rows: int, cols: int, word_bits: int, acc_bits: int,
@@ -56,6 +57,8 @@ class GlobalBuffer(wiring.Component):
             "psum_write": In(WritePortSignature(psum_depth, psum_line, cols)),
             "psum_read": In(RequestSignature(psum_depth)),
             "psum_data": Out(psum_line),
+            "psum_host_read": In(RequestSignature(psum_depth)),
+            "psum_host_data": Out(psum_line),
         })
 
     @staticmethod
@@ -80,4 +83,5 @@ class GlobalBuffer(wiring.Component):
         psum_write = self._psum.write_port(granularity=1)
         self._write(m, psum_write, self.psum_write)
         self._read(m, self._psum.read_port(transparent_for=(psum_write,)), self.psum_read, self.psum_data)
+        self._read(m, self._psum.read_port(), self.psum_host_read, self.psum_host_data)
         return m

@@ -1,12 +1,18 @@
-"""The host port: buffer writes and reads and requantization-parameter writes while the accelerator is idle.
+"""The host port: buffer writes and reads and requantization-parameter writes.
 
 Writes go to the buffers' write ports (the controller never writes ifmap or
-weights). Reads share the controller's read ports (row 0 of the ifmap buffer,
-the weight and psum read ports), which are free while idle. Every read comes
-back through the requantization lane, :data:`model.contract.READ_LATENCY`
-cycles after ``host.re``: raw (ifmap and weight words zero-extended, psum lanes
-two's complement) or, for psum lanes of a pass whose descriptor enabled
+weights), at any time: a pass may be running on another region of the buffers.
+Psum reads have a read port of their own, also usable at any time; ifmap and
+weight reads share the controller's read ports (row 0 of the ifmap buffer, the
+weight read port) and take effect only while idle. Every read comes back
+through the requantization lane, :data:`model.contract.READ_LATENCY` cycles
+after ``host.re``: raw (ifmap and weight words zero-extended, psum lanes two's
+complement) or, for psum lanes of a layer whose last started pass enabled
 ``requant``, requantized with the parameters of channel ``host.chan``.
+
+Optionally (``line_writes``) a second weight write input, ``weight_lines``, writes
+several lanes of one line in a cycle (the System's LOAD engine, a beat at a time);
+it has priority over a host weight write in the same cycle.
 """
 
 from __future__ import annotations
@@ -34,13 +40,17 @@ class HostPort(wiring.Component):
     Parameters
     ----------
     config : AcceleratorConfig
+    line_writes : bool
+        Add the ``weight_lines`` input.
 
     Ports
     -----
     host : In(HostPortSignature(config))
         The external host (see the signature).
+    weight_lines : In(WritePortSignature(weight_depth, line, cols)), with ``line_writes``
+        Lanes of one weight line per cycle.
     idle : In(1)
-        The controller is idle: accesses take effect only then.
+        The controller is idle: ifmap and weight reads take effect only then.
     start : In(1); desc : In(desc_layout(config))
         A pass starts: its requantization fields apply to the reads after it.
     ifmap_write, weight_write : Out(WritePortSignature)
@@ -50,12 +60,14 @@ class HostPort(wiring.Component):
     params : Out(RequantParamsSignature())
     """
 
-    def __init__(self, config: AcceleratorConfig):
-        self._config = config
+    def __init__(self, config: AcceleratorConfig, line_writes: bool = False):
+        self._config, self._line_writes = config, line_writes
         weight_line = data.ArrayLayout(config.word_bits, config.cols)
         psum_line = data.ArrayLayout(config.acc_bits, config.cols)
+        lines = {"weight_lines": In(WritePortSignature(config.weight_depth, weight_line, config.cols))} if line_writes else {}
         super().__init__({
             "host": In(HostPortSignature(config)),
+            **lines,
             "idle": In(1),
             "start": In(1),
             "desc": In(desc_layout(config)),
@@ -74,8 +86,10 @@ class HostPort(wiring.Component):
         m = Module()
         cfg, host = self._config, self.host
         cols, word_bits, acc_bits = cfg.cols, cfg.word_bits, cfg.acc_bits
-        we = {b: self.idle & host.we & (host.sel == b) for b in Buffer}
-        re = {b: self.idle & host.re & (host.sel == b) for b in Buffer}
+        we = {b: host.we & (host.sel == b) for b in Buffer}
+        accepted = Signal()  # a read that takes effect: psum always, the others while idle
+        m.d.comb += accepted.eq(host.re & (self.idle | (host.sel == Buffer.PSUM)))
+        re = {b: accepted & (host.sel == b) for b in Buffer}
         lane_bit = Signal(cols)
         m.d.comb += lane_bit.eq(1 << host.lane)
         m.d.comb += [
@@ -84,6 +98,11 @@ class HostPort(wiring.Component):
             self.weight_write.addr.eq(host.addr), self.weight_write.data.eq(Cat(*([host.wdata] * cols))),
             self.weight_write.en.eq(Mux(we[Buffer.WEIGHT], lane_bit, 0)),
         ]
+        if self._line_writes:
+            lines = self.weight_lines
+            with m.If(lines.en.any()):
+                m.d.comb += [self.weight_write.addr.eq(lines.addr), self.weight_write.data.eq(lines.data),
+                             self.weight_write.en.eq(lines.en)]
         for port, buffer in ((self.ifmap_read, Buffer.IFMAP), (self.weight_read, Buffer.WEIGHT),
                              (self.psum_read, Buffer.PSUM)):
             m.d.comb += [port.addr.eq(host.addr), port.en.eq(re[buffer])]
@@ -99,7 +118,7 @@ class HostPort(wiring.Component):
         m.d.comb += [
             p.write_chan.eq(host.addr[stride_bits:]), p.write_field.eq(host.addr[:stride_bits]),
             p.write_data.eq(shifted), p.write_en.eq(we[Buffer.REQUANT] & (host.lane == 1)),
-            p.read_chan.eq(host.chan), p.read_en.eq(self.idle & host.re),
+            p.read_chan.eq(host.chan), p.read_en.eq(accepted),
         ]
 
         # The layer's requantization fields, latched when a pass starts.
@@ -113,7 +132,7 @@ class HostPort(wiring.Component):
         read_sel = Signal(Buffer)
         read_lane = Signal.like(host.lane)
         read_valid = Signal()  # the buffer's read data of a host read is there this cycle
-        m.d.sync += read_valid.eq(self.idle & host.re)
+        m.d.sync += read_valid.eq(accepted)
         with m.If(host.re):
             m.d.sync += [read_sel.eq(host.sel), read_lane.eq(host.lane)]
         lane_word, lane_psum = Signal(word_bits), Signal(acc_bits)

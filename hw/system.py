@@ -6,11 +6,11 @@ the layer's whole command list (:mod:`model.commands` builds it) through the unc
 :class:`hw.accelerator.Accelerator`'s host port, and ``irq`` pulses when it has ended (``STATUS``
 and ``ERROR`` say how).
 
-Counters (:data:`model.contract.SYSTEM_COUNTERS`, the first version's sequential schedule):
-``sys_cycles`` every cycle the processor is busy; ``dram_bytes_read`` / ``dram_bytes_written``
-the DMAs' run bytes; ``axi_read_bursts`` / ``axi_write_bursts`` their AR / AW handshakes;
-``stall_cycles`` busy cycles fetching, decoding or loading (the array waits for data);
-``dma_wait_cycles`` cycles of a RUN (the DMAs wait for the array). The accelerator's own
+Counters (:data:`model.contract.SYSTEM_COUNTERS`): ``sys_cycles`` every cycle the processor is
+busy; ``dram_bytes_read`` / ``dram_bytes_written`` the DMAs' run bytes; ``axi_read_bursts`` /
+``axi_write_bursts`` their AR / AW handshakes; ``stall_cycles`` busy cycles in which the
+accelerator is idle (the array waits for data); ``dma_wait_cycles`` cycles in which a RUN or SYNC
+waits for the running pass (the command stream waits for the array). The accelerator's own
 :data:`model.contract.COUNTERS` are exported as they are.
 """
 
@@ -23,7 +23,7 @@ from amaranth.lib.wiring import In, Out
 from hw.accelerator import Accelerator
 from hw.axi.lite_regs import LiteRegisters
 from hw.axi.signatures import AxiLiteSignature, AxiSignature
-from hw.command.processor import CommandProcessor, Phase
+from hw.command.processor import CommandProcessor
 from hw.counters import Counters
 from model.config import AcceleratorConfig
 from model.contract import COUNTER_BITS, COUNTERS, SYSTEM_COUNTERS
@@ -64,10 +64,11 @@ class System(wiring.Component):
         cfg = self._config
         m.submodules.regs = regs = LiteRegisters()
         m.submodules.proc = proc = CommandProcessor(cfg, self._wb)
-        m.submodules.acc = acc = Accelerator(cfg)
+        m.submodules.acc = acc = Accelerator(cfg, line_writes=True)
         wiring.connect(m, wiring.flipped(self.s_axil), regs.bus)
         wiring.connect(m, wiring.flipped(self.m_axi), proc.axi)
         wiring.connect(m, proc.host, acc.host)
+        wiring.connect(m, proc.weight_lines, acc.weight_lines)
         m.d.comb += [
             proc.start.eq(regs.start), proc.cmd_addr.eq(regs.cmd_addr), proc.cmd_count.eq(regs.cmd_count),
             regs.busy.eq(proc.busy), regs.done.eq(proc.done), regs.error.eq(proc.error), self.irq.eq(proc.done),
@@ -78,14 +79,12 @@ class System(wiring.Component):
             "sys_cycles": 1, "dram_bytes_read": (bb + 1).bit_length(), "dram_bytes_written": (bb + 1).bit_length(),
             "axi_read_bursts": 1, "axi_write_bursts": 1, "stall_cycles": 1, "dma_wait_cycles": 1,
         })
-        phase = proc.phase
         m.d.comb += [
             counters.inc_sys_cycles.eq(proc.busy),
             counters.inc_dram_bytes_read.eq(proc.read_bytes), counters.inc_dram_bytes_written.eq(proc.write_bytes),
             counters.inc_axi_read_bursts.eq(proc.read_burst), counters.inc_axi_write_bursts.eq(proc.write_burst),
-            counters.inc_stall_cycles.eq(proc.busy & ((phase == Phase.FETCH) | (phase == Phase.DECODE)
-                                                      | (phase == Phase.LOAD))),
-            counters.inc_dma_wait_cycles.eq(proc.busy & (phase == Phase.RUN)),
+            counters.inc_stall_cycles.eq(proc.busy & acc.done),
+            counters.inc_dma_wait_cycles.eq(proc.busy & proc.blocked),
         ]
         for name in SYSTEM_COUNTERS:
             m.d.comb += getattr(self, f"count_{name}").eq(getattr(counters, f"count_{name}"))

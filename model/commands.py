@@ -1,9 +1,10 @@
 """The DRAM image and command list the System (``hw/system.py``) runs for a whole layer.
 
-The passes, their descriptors, the operand words and every bad-input check are
-:mod:`model.program`'s (:func:`model.program.build_program`); this module only
-places the tensors in DRAM and turns each pass into records of the contract's
-command format (:func:`model.contract.pack_command`).
+The passes are :func:`system_plan`'s (double-buffered: tiles that fit half of every buffer), their
+descriptors and every bad-input check :mod:`model.program`'s (:func:`model.program.pass_run`,
+:func:`model.program.check_program`); this module places the tensors in DRAM, the tiles in the
+buffers' halves, and turns each pass into records of the contract's command format
+(:func:`model.contract.pack_command`).
 
 DRAM layout (byte addresses; every region starts on a multiple of :data:`ALIGN`):
 
@@ -24,6 +25,11 @@ starts on the beat holding column ``w0``, ``skip`` drops the bytes before it), a
 filter group of the weight tile, the RUN, then (last channel tile) a STORE per (image, filter)
 of the tile: ``E`` runs of ``F`` outputs (a column tile's runs may start inside a beat: the write
 DMA strobes only the run's bytes of its first and last beats).
+
+Order (the overlap): pass ``i``'s LOADs go into the halves pass ``i-1`` (still running) does not
+read, then RUN ``i`` (which waits for pass ``i-1`` to end), then the STOREs of pass ``i-1``'s outputs
+from the psum half pass ``i`` does not write; a SYNC ends the list before the last outputs' STOREs.
+So loads of the next tile and stores of the previous one run while a tile computes.
 """
 
 from __future__ import annotations
@@ -38,10 +44,11 @@ from model.contract import (
     pack_command, reduction_words, words_per_pixel,
 )
 from model.layer import ConvLayer
-from model.program import HostRun, RequantParams, _words, build_program
-from model.tiling import plan
+from model.program import RequantParams, _words, check_program, pass_run
+from model.tiling import Pass, plan
 
-__all__ = ["ALIGN", "Command", "DramImage", "word_bytes", "store_format", "requant_entries", "build_image", "read_output"]
+__all__ = ["ALIGN", "Command", "DramImage", "word_bytes", "store_format", "requant_entries", "system_plan", "build_image",
+           "read_output"]
 
 #: Alignment in bytes of every DRAM region (a 4 KiB page: no region shares a page).
 ALIGN = 4096
@@ -130,6 +137,51 @@ def _weight_words(config: AcceleratorConfig, layer: ConvLayer, ww: np.ndarray) -
     return flat.reshape(groups, cols, -1).transpose(0, 2, 1)
 
 
+def system_plan(config: AcceleratorConfig, layer: ConvLayer) -> tuple[tuple[Pass, ...], bool]:
+    """The System's passes of ``layer`` and whether they are double-buffered.
+
+    The plan (:func:`model.tiling.plan`) of tiles that fit half of every buffer, so that a pass's
+    successor loads into the other half while it runs, and its outputs are stored from one half of
+    the psum buffer while the next output tile accumulates in the other; a layer that cannot be
+    tiled into halves gets the whole buffers (its transfers wait for the passes, :data:`Opcode.SYNC`).
+
+    Raises
+    ------
+    ValueError
+        What :func:`model.tiling.plan` refuses on the whole buffers.
+    """
+    try:
+        half = config.replace(ifmap_depth=config.ifmap_depth // 2, weight_depth=config.weight_depth // 2,
+                              psum_depth=config.psum_depth // 2)
+        return plan(half, layer).passes, True
+    except ValueError:
+        return plan(config, layer).passes, False
+
+
+def _bases(config: AcceleratorConfig, passes: tuple[Pass, ...], double: bool) -> list[tuple[int, int, int]]:
+    """Each pass's (ibase, wbase, pbase): the half of a buffer flips with every new tile it holds."""
+    sizes = (config.ifmap_depth // 2, config.weight_depth // 2, config.psum_depth // 2)
+    halves, out = [0, 0, 0], []
+    for i, ps in enumerate(passes):
+        if double and i:
+            halves = [h ^ flip for h, flip in zip(halves, (ps.load_ifmap, ps.load_weights, not ps.accumulate))]
+        out.append(tuple(h * size for h, size in zip(halves, sizes)))
+    return out
+
+
+def _regions(config: AcceleratorConfig, ps: Pass, bases: tuple[int, int, int], p: int) -> tuple[range, range, range]:
+    """The ifmap words, weight lines and psum lines pass ``ps`` uses (at ``bases``; ``p`` its pixels)."""
+    t = ps.tile
+    groups = -(-t.M // config.cols)
+    return (range(bases[0], bases[0] + t.N * ps.cw_count * t.H * t.W),
+            range(bases[1], bases[1] + groups * reduction_words(config, t)),
+            range(bases[2], bases[2] + groups * p))
+
+
+def _overlap(a: range, b: range) -> bool:
+    return a.start < b.stop and b.start < a.stop
+
+
 def build_image(config: AcceleratorConfig, layer: ConvLayer, x: np.ndarray, w: np.ndarray,
                 requant: RequantParams | None = None) -> DramImage:
     """The DRAM image and command list of ``layer`` (see the module notes).
@@ -137,7 +189,7 @@ def build_image(config: AcceleratorConfig, layer: ConvLayer, x: np.ndarray, w: n
     Parameters
     ----------
     x, w, requant
-        As :func:`model.program.build_program` (which checks them and gives the descriptors).
+        As :func:`model.program.build_program` (:func:`model.program.check_program` checks them).
 
     Raises
     ------
@@ -145,8 +197,10 @@ def build_image(config: AcceleratorConfig, layer: ConvLayer, x: np.ndarray, w: n
         Everything :func:`model.program.build_program` refuses; a word wider than a beat
         (:func:`word_bytes`).
     """
-    runs = [op for op in build_program(config, layer, x, w, requant) if isinstance(op, HostRun)]
-    passes = plan(config, layer).passes
+    passes, double = system_plan(config, layer)
+    check_program(config, layer, x, w, requant)
+    bases = _bases(config, passes, double)
+    runs = [pass_run(config, ps, requant, at) for ps, at in zip(passes, bases)]
     beat, wb, fmt = config.axi_beat_bytes, word_bytes(config), store_format(config, requant)
     xw, ww = _words(config, x), _words(config, w)
     cw_all = words_per_pixel(config, layer)
@@ -154,7 +208,7 @@ def build_image(config: AcceleratorConfig, layer: ConvLayer, x: np.ndarray, w: n
     wgt = _weight_words(config, layer, ww)
     kw_all = wgt.shape[1]
 
-    args = (config, layer, passes, runs, requant, fmt, in_pitch, out_pitch, kw_all, cw_all, wb)
+    args = (config, layer, passes, runs, bases, requant, fmt, in_pitch, out_pitch, kw_all, cw_all, wb)
     n_records = len(list(_records(*args, 0, 0, 0, 0)))  # the list's length fixes every later address
     cmd_addr = 0
     requant_addr = _pad(n_records * COMMAND_BYTES, ALIGN) if requant is not None else None
@@ -180,48 +234,81 @@ def build_image(config: AcceleratorConfig, layer: ConvLayer, x: np.ndarray, w: n
                      (layer.N, layer.M, layer.E, layer.F), fmt, out_pitch)
 
 
-def _records(config, layer, passes, runs, requant, fmt, in_pitch, out_pitch, kw_all, cw_all, wb,
+def _loads(config, layer, ps, at, in_pitch, kw_all, cw_all, wb, ifmap_addr, weight_addr):
+    """The LOADs of pass ``ps`` (its tile placed at ``at``)."""
+    beat, cols, t = config.axi_beat_bytes, config.cols, ps.tile
+    if ps.load_ifmap:
+        lead = ps.w0 * wb
+        skip = lead % beat
+        for nl in range(t.N):
+            for cl in range(ps.cw_count):
+                row0 = ((ps.n0 + nl) * cw_all + ps.cw0 + cl) * layer.H + ps.h0
+                yield Command(Opcode.LOAD, dict(
+                    buffer=Buffer.IFMAP, buf_addr=at[0] + (nl * ps.cw_count + cl) * t.H * t.W, words=t.H * t.W,
+                    skip=skip, dram_addr=ifmap_addr + row0 * in_pitch + lead - skip,
+                    run_bytes=skip + t.W * wb, count=t.H, stride=in_pitch))
+    if ps.load_weights:
+        kw = reduction_words(config, t)
+        k0 = ps.cw0 * t.R * t.S
+        for gl in range(-(-t.M // cols)):
+            g = ps.m0 // cols + gl
+            lead = weight_addr + (g * kw_all + k0) * cols * wb
+            skip = lead % beat
+            yield Command(Opcode.LOAD, dict(
+                buffer=Buffer.WEIGHT, buf_addr=at[1] + gl * kw, words=kw * cols, skip=skip,
+                dram_addr=lead - skip, run_bytes=skip + kw * cols * wb, count=1, stride=0))
+
+
+def _stores(config, layer, ps, run, at, requant, fmt, out_pitch, out_addr):
+    """The STOREs of pass ``ps``'s outputs (its psum lines from ``at``'s pbase)."""
+    cols, t, p = config.cols, ps.tile, run.fields["P"]
+    for nl in range(t.N):
+        for ml in range(t.M):
+            n, m = ps.n0 + nl, ps.m0 + ml
+            row0 = (n * layer.M + m) * layer.E + ps.e0
+            yield Command(Opcode.STORE, dict(
+                format=fmt, line=at[2] + (ml // cols) * p + nl * t.E * t.F, lane=ml % cols,
+                chan=m if requant is not None else 0, per_run=t.F,
+                dram_addr=out_addr + row0 * out_pitch + ps.f0 * int(fmt), run_bytes=t.F * int(fmt),
+                count=t.E, stride=out_pitch))
+
+
+def _records(config, layer, passes, runs, bases, requant, fmt, in_pitch, out_pitch, kw_all, cw_all, wb,
              requant_addr, ifmap_addr, weight_addr, out_addr):
-    """Every command, in order (addresses from the bases given)."""
-    beat, cols = config.axi_beat_bytes, config.cols
+    """Every command, in order (addresses from the bases given; module notes).
+
+    A pass's LOADs come before its RUN, and the STOREs of its outputs after the next pass's RUN,
+    so that both overlap a running pass. When the layer is not double-buffered (:func:`system_plan`),
+    a LOAD into a region the running pass reads waits for it (a SYNC first), and so do the STOREs of
+    outputs in the psum lines the next pass writes (SYNC, STOREs, then that pass's RUN).
+    """
     if requant is not None:
         n = len(requant.bias)
         yield Command(Opcode.LOAD, dict(buffer=Buffer.REQUANT, buf_addr=0, words=n, skip=0, dram_addr=requant_addr,
                                         run_bytes=n * REQUANT_ENTRY_BYTES, count=1, stride=0))
-    for ps, run in zip(passes, runs, strict=True):
-        t = ps.tile
-        if ps.load_ifmap:
-            lead = ps.w0 * wb
-            skip = lead % beat
-            for nl in range(t.N):
-                for cl in range(ps.cw_count):
-                    row0 = ((ps.n0 + nl) * cw_all + ps.cw0 + cl) * layer.H + ps.h0
-                    yield Command(Opcode.LOAD, dict(
-                        buffer=Buffer.IFMAP, buf_addr=(nl * ps.cw_count + cl) * t.H * t.W, words=t.H * t.W,
-                        skip=skip, dram_addr=ifmap_addr + row0 * in_pitch + lead - skip,
-                        run_bytes=skip + t.W * wb, count=t.H, stride=in_pitch))
-        if ps.load_weights:
-            kw = reduction_words(config, t)
-            k0 = ps.cw0 * t.R * t.S
-            for gl in range(-(-t.M // cols)):
-                g = ps.m0 // cols + gl
-                lead = weight_addr + (g * kw_all + k0) * cols * wb
-                skip = lead % beat
-                yield Command(Opcode.LOAD, dict(
-                    buffer=Buffer.WEIGHT, buf_addr=gl * kw, words=kw * cols, skip=skip,
-                    dram_addr=lead - skip, run_bytes=skip + kw * cols * wb, count=1, stride=0))
+    running = None      # the regions of the pass started last, until a SYNC
+    stores = None       # (regions, commands) of the outputs waiting for the next RUN
+    for ps, run, at in zip(passes, runs, bases, strict=True):
+        regions = _regions(config, ps, at, run.fields["P"])
+        loads = list(_loads(config, layer, ps, at, in_pitch, kw_all, cw_all, wb, ifmap_addr, weight_addr))
+        if running is not None and loads and (
+                (ps.load_ifmap and _overlap(regions[0], running[0]))
+                or (ps.load_weights and _overlap(regions[1], running[1]))):
+            yield Command(Opcode.SYNC, {})
+        yield from loads
+        if stores is not None and _overlap(stores[0][2], regions[2]):   # the pass would overwrite them
+            yield Command(Opcode.SYNC, {})
+            yield from stores[1]
+            stores = None
         yield Command(Opcode.RUN, dict(desc=run.desc))
-        if ps.read_out:
-            p = run.fields["P"]
-            for nl in range(t.N):
-                for ml in range(t.M):
-                    n, m = ps.n0 + nl, ps.m0 + ml
-                    row0 = (n * layer.M + m) * layer.E + ps.e0
-                    yield Command(Opcode.STORE, dict(
-                        format=fmt, line=(ml // cols) * p + nl * t.E * t.F, lane=ml % cols,
-                        chan=m if requant is not None else 0, per_run=t.F,
-                        dram_addr=out_addr + row0 * out_pitch + ps.f0 * int(fmt), run_bytes=t.F * int(fmt),
-                        count=t.E, stride=out_pitch))
+        running = regions
+        if stores is not None:
+            yield from stores[1]
+        stores = (regions, list(_stores(config, layer, ps, run, at, requant, fmt, out_pitch, out_addr))) \
+            if ps.read_out else None
+    yield Command(Opcode.SYNC, {})
+    if stores is not None:
+        yield from stores[1]
 
 
 def read_output(image: DramImage, dump: bytes) -> np.ndarray:

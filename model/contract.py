@@ -33,6 +33,7 @@ What is here:
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass
 
 from model.config import AcceleratorConfig, Dataflow
@@ -53,6 +54,7 @@ __all__ = [
     "ControlBit", "StatusBit",
     "SYSTEM_TOP_NAME", "COMMAND_BYTES", "COMMAND_OPCODE_BITS", "REQUANT_ENTRY_BYTES", "REQUANT_ENTRY_FIELD_BITS",
     "SYSTEM_COUNTERS", "STORE_READ_CREDIT", "DMA_ADDRESS_DELAY", "COMMAND_DECODE_CYCLES", "COMMAND_NEXT_CYCLES",
+    "weight_load_lanes",
     "Opcode", "StoreFormat", "command_fields", "pack_command", "unpack_command",
 ]
 
@@ -175,9 +177,12 @@ def host_lanes(config: AcceleratorConfig) -> int:
 #: ``E``, ``F`` the output rows and columns computed, ``pad_top``/``pad_left`` how far the first
 #: window starts above / left of the tile (its origin is ``(-pad_top, -pad_left)``; positions
 #: outside ``0..H-1`` x ``0..W-1`` are padding, masked), ``pad_topW = pad_top*W``.
+#: ``ibase``, ``wbase``, ``pbase``: where the tile sits in the ifmap, weight and psum buffers (its first
+#: word, weight line and psum line; every index of the module notes' layouts is added to them), so
+#: that the System can load the next tile into one region while a pass reads another.
 DIM_FIELDS: tuple[str, ...] = (
     "Cw", "H", "W", "R", "S", "stride", "pad_top", "pad_left", "E", "F", "P", "Kw", "HW", "CwHW", "strideW",
-    "pad_topW", "m_groups", "last_cols", "k_folds", "p_folds",
+    "pad_topW", "m_groups", "last_cols", "k_folds", "p_folds", "ibase", "wbase", "pbase",
 )
 #: One-bit descriptor flags (after the dimension fields): ``accumulate`` -- the pass adds its sums to
 #: the partial sums already in the psum buffer (a later channel tile of the same outputs) instead of
@@ -443,7 +448,9 @@ REQUANT_ENTRY_BYTES = 16
 REQUANT_ENTRY_FIELD_BITS = 32
 #: System counter names (``count_<name>`` ports of :data:`SYSTEM_TOP_NAME`, beside the
 #: accelerator's :data:`COUNTERS`): cycles from START to done, DRAM bytes read/written, AXI read/write
-#: bursts, stall cycles (the array waited for data) and DMA-wait cycles (a DMA waited for the array).
+#: bursts, stall cycles (cycles of the layer in which the array is not running a pass: it waits for
+#: data) and DMA-wait cycles (the command stream waits for the array: a RUN or SYNC blocked on the
+#: running pass).
 SYSTEM_COUNTERS: tuple[str, ...] = (
     "sys_cycles", "dram_bytes_read", "dram_bytes_written", "axi_read_bursts", "axi_write_bursts",
     "stall_cycles", "dma_wait_cycles",
@@ -455,6 +462,18 @@ STORE_READ_CREDIT = READ_LATENCY + 2
 #: Cycles from a DMA command taken (``hw/axi/read_dma.py``, ``write_dma.py``) to its first AR / AW
 #: offered: the burst walker's register, then the registered address channel.
 DMA_ADDRESS_DELAY = 2
+
+
+def weight_load_lanes(config: AcceleratorConfig, word_bytes: int) -> int:
+    """Weight lanes a LOAD writes per cycle (``hw/command/load.py``): ``gcd(beat words, cols)``.
+
+    A beat holds ``axi_beat_bytes // word_bytes`` words, consecutive lanes of consecutive lines;
+    the largest group that divides both the beat and the line never straddles either, so each
+    cycle writes that many lanes of one line (a whole line per beat on the default 8x8 8-bit build).
+    """
+    return math.gcd(config.axi_beat_bytes // word_bytes, config.cols)
+
+
 #: Cycles of the command processor's DECODE state (one per command; it starts the command's engines).
 COMMAND_DECODE_CYCLES = 1
 #: Cycles of its NEXT state (one per command; it ends the layer or goes to FETCH).
@@ -465,8 +484,9 @@ class Opcode(enum.IntEnum):
     """What a command record does (its low :data:`COMMAND_OPCODE_BITS` bits)."""
 
     LOAD = 1    #: DRAM strided runs -> words of a global buffer (through the host port)
-    RUN = 2     #: one pass: pulse start with the record's descriptor, wait for done
+    RUN = 2     #: one pass: wait until the accelerator is idle, pulse start with the record's descriptor, go on
     STORE = 3   #: psum lines of one filter of one image -> strided output rows in DRAM
+    SYNC = 4    #: wait until the accelerator is idle (the running pass has ended)
 
 
 class StoreFormat(enum.IntEnum):
@@ -491,7 +511,9 @@ def command_fields(config: AcceleratorConfig, opcode: Opcode) -> tuple[tuple[str
       Word ``i`` goes to host address ``buf_addr + i`` (weights: ``buf_addr`` is a line and word ``i``
       goes to line ``buf_addr + i // cols``, lane ``i % cols``; requantization: ``words`` entries,
       channel ``buf_addr + i``).
-    * RUN: ``desc`` (:func:`pack_descriptor`).
+    * RUN: ``desc`` (:func:`pack_descriptor`). The pass runs while the following commands do (LOADs
+      into buffer regions it does not read, STOREs of psum lines it does not write); a RUN waits for
+      the previous pass to end, and SYNC (no fields) waits for the running one.
     * STORE: ``format`` (a :class:`StoreFormat`), ``line`` (first psum line), ``lane``, ``chan`` (the
       requantization channel), ``per_run`` (outputs per run = psum lines per run), the run fields;
       run ``r`` holds lines ``line + r*per_run ..`` of ``lane``.
@@ -501,6 +523,8 @@ def command_fields(config: AcceleratorConfig, opcode: Opcode) -> tuple[tuple[str
         return (("buffer", 2), ("buf_addr", lines), ("words", DMA_RUN_BYTES_BITS), ("skip", 8)) + _RUN_FIELDS
     if opcode is Opcode.RUN:
         return (("desc", desc_bits(config)),)
+    if opcode is Opcode.SYNC:
+        return ()
     return (("format", 4), ("line", lines), ("lane", max(host_lanes(config) - 1, 1).bit_length()),
             ("chan", (REQUANT_CHANNELS - 1).bit_length()), ("per_run", DMA_RUN_COUNT_BITS)) + _RUN_FIELDS
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from model.config import AcceleratorConfig, Dataflow
 from model.contract import COUNTERS, PIPELINE_TAIL, Tile, pass_shape
 from model.layer import ConvLayer
-from model.tiling import pass_cycles, plan
+from model.tiling import Pass, pass_cycles, plan
 
 __all__ = ["Prediction", "predict", "pass_cycles"]
 
@@ -58,18 +58,21 @@ def _inside(size: int, out: int, kernel: int, stride: int, pad: int) -> int:
     return sum(1 for o in range(out) for t in range(kernel) if 0 <= o * stride + t - pad < size)
 
 
-def predict(config: AcceleratorConfig, layer: ConvLayer) -> Prediction:
+def predict(config: AcceleratorConfig, layer: ConvLayer, passes: tuple[Pass, ...] | None = None) -> Prediction:
     """Cycles and every counter of :data:`COUNTERS` for ``layer`` on ``config``, exactly.
+
+    ``passes``: the passes run (default :func:`model.tiling.plan`'s; the System runs
+    :func:`model.commands.system_plan`'s).
 
     Raises
     ------
     ValueError
         If the layer does not fit the build (see :func:`model.tiling.plan`).
     """
-    the_plan = plan(config, layer)
+    passes = plan(config, layer).passes if passes is None else passes
     c = dict.fromkeys(COUNTERS, 0)
     naive = 0
-    for ps in the_plan.passes:
+    for ps in passes:
         t = ps.tile
         shape = pass_shape(config, t)
         p, folds, m_groups, kw = shape.P, shape.folds, shape.m_groups, shape.Kw
@@ -109,5 +112,5 @@ def predict(config: AcceleratorConfig, layer: ConvLayer) -> Prediction:
         utilization=c["macs"] / (c["cycles"] * lanes),
         ideal_cycles=-(-c["macs"] // lanes),
         naive_cycles=naive,
-        passes=len(the_plan.passes),
+        passes=len(passes),
     )

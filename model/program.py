@@ -33,7 +33,7 @@ from model.layer import ConvLayer
 from model.tiling import Pass, plan
 
 __all__ = ["RequantParams", "requant_writes", "HostWrite", "HostRun", "HostRead", "descriptor_fields",
-           "build_program"]
+           "pass_run", "check_program", "build_program"]
 
 
 @dataclass(frozen=True)
@@ -115,9 +115,12 @@ def _requant_fields(rq: RequantParams | None) -> dict:
             "zero_point": int(rq.zero_point) & ((1 << REQUANT_ZERO_POINT_BITS) - 1)}
 
 
-def descriptor_fields(config: AcceleratorConfig, tile: Tile, accumulate: bool = False) -> dict:
+def descriptor_fields(config: AcceleratorConfig, tile: Tile, accumulate: bool = False,
+                      bases: tuple[int, int, int] = (0, 0, 0)) -> dict:
     """Descriptor of a pass computing ``tile`` (:class:`model.contract.Tile`; a whole layer is
-    :func:`model.contract.whole_tile`); ``accumulate``: add to the partial sums in the psum buffer.
+    :func:`model.contract.whole_tile`); ``accumulate``: add to the partial sums in the psum buffer;
+    ``bases``: the tile's first ifmap word, weight line and psum line (``ibase``, ``wbase``, ``pbase``;
+    the host program puts every tile at 0, the System's command list alternates halves).
 
     The hardware steps a window by ``stride`` only between output columns (when ``F > 1``)
     and by ``stride*W`` only between output rows (when ``E > 1``); a stride it never takes
@@ -133,6 +136,7 @@ def descriptor_fields(config: AcceleratorConfig, tile: Tile, accumulate: bool = 
         "pad_topW": tile.pad_top * tile.W, "m_groups": shape.m_groups, "last_cols": shape.last_cols,
         "k_folds": shape.k_folds, "p_folds": shape.p_folds, "accumulate": int(accumulate),
         "last_mask": (1 << tile.last_channels) - 1,
+        "ibase": bases[0], "wbase": bases[1], "pbase": bases[2],
         **_requant_fields(None),
     }
 
@@ -142,6 +146,14 @@ def _words(config: AcceleratorConfig, a: np.ndarray) -> np.ndarray:
     if config.binary:
         return pack_bits(a, axis=1, word=config.pack)
     return np.asarray(a, dtype=np.int64) & ((1 << config.bits) - 1)
+
+
+def pass_run(config: AcceleratorConfig, ps: Pass, rq: RequantParams | None = None,
+             bases: tuple[int, int, int] = (0, 0, 0)) -> HostRun:
+    """The :class:`HostRun` of pass ``ps``: its descriptor (:func:`descriptor_fields`) with the
+    requantization fields of ``rq``."""
+    fields = descriptor_fields(config, ps.tile, ps.accumulate, bases) | _requant_fields(rq)
+    return HostRun(pack_descriptor(config, fields), fields)
 
 
 def _pass_ops(config: AcceleratorConfig, xw: np.ndarray, ww: np.ndarray, ps: Pass,
@@ -158,12 +170,13 @@ def _pass_ops(config: AcceleratorConfig, xw: np.ndarray, ww: np.ndarray, ps: Pas
             line0 = (ml // cols) * kw
             ops += [HostWrite(Buffer.WEIGHT, line0 + k, ml % cols, int(v))
                     for k, v in enumerate(ww[ps.m0 + ml, ps.cw0:ps.cw0 + ps.cw_count].reshape(-1))]
-    fields = descriptor_fields(config, t, ps.accumulate) | _requant_fields(rq)
+    run = pass_run(config, ps, rq)
+    fields = run.fields
 
     def chan(m):  # raw reads ignore host_chan; a layer may have more filters than the parameter memory
         return m if rq is not None else 0
 
-    ops.append(HostRun(pack_descriptor(config, fields), fields))
+    ops.append(run)
     if ps.read_out:
         E, F, P = t.E, t.F, fields["P"]
         for nl in range(t.N):
@@ -174,6 +187,28 @@ def _pass_ops(config: AcceleratorConfig, xw: np.ndarray, ww: np.ndarray, ps: Pas
                         ops.append(HostRead(Buffer.PSUM, line, ml % cols,
                                             (ps.n0 + nl, ps.m0 + ml, ps.e0 + e, ps.f0 + f), chan(ps.m0 + ml)))
     return ops
+
+
+def check_program(config: AcceleratorConfig, layer: ConvLayer, x: np.ndarray, w: np.ndarray,
+                  requant: RequantParams | None = None) -> None:
+    """Refuse operands and requantization parameters a layer program cannot run (:func:`build_program`).
+
+    Raises
+    ------
+    ValueError
+        An operand out of range, more filters than the requantization memory holds, ``out_bits``
+        outside ``2..min(16, acc_bits)``, or a parameter array not of one entry per filter.
+    """
+    check_layer_operands(x, w, layer, config.bits)  # out-of-range values are an error, never silently masked
+    if requant is None:
+        return
+    if layer.M > REQUANT_CHANNELS:
+        raise ValueError(f"requantization holds {REQUANT_CHANNELS} channels, the layer has M={layer.M}")
+    if not 2 <= requant.out_bits <= min(16, config.acc_bits):
+        raise ValueError(f"out_bits must be in 2..{min(16, config.acc_bits)} on this build, not {requant.out_bits}")
+    for name in ("bias", "multiplier", "shift"):
+        if np.shape(getattr(requant, name)) != (layer.M,):
+            raise ValueError(f"requant {name} needs one entry per output channel (M={layer.M})")
 
 
 def build_program(config: AcceleratorConfig, layer: ConvLayer, x: np.ndarray, w: np.ndarray,
@@ -195,17 +230,10 @@ def build_program(config: AcceleratorConfig, layer: ConvLayer, x: np.ndarray, w:
         or an operand or requantization parameter is out of range.
     """
     passes = plan(config, layer).passes  # refuses grouped layers and layers that do not fit, first
-    check_layer_operands(x, w, layer, config.bits)  # out-of-range values are an error, never silently masked
+    check_program(config, layer, x, w, requant)
     xw, ww = _words(config, x), _words(config, w)
     ops: list = []
     if requant is not None:
-        if layer.M > REQUANT_CHANNELS:
-            raise ValueError(f"requantization holds {REQUANT_CHANNELS} channels, the layer has M={layer.M}")
-        if not 2 <= requant.out_bits <= min(16, config.acc_bits):
-            raise ValueError(f"out_bits must be in 2..{min(16, config.acc_bits)} on this build, not {requant.out_bits}")
-        for name in ("bias", "multiplier", "shift"):
-            if np.shape(getattr(requant, name)) != (layer.M,):
-                raise ValueError(f"requant {name} needs one entry per output channel (M={layer.M})")
         ops += requant_writes(config, requant)
     for ps in passes:
         ops += _pass_ops(config, xw, ww, ps, requant)

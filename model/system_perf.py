@@ -63,12 +63,12 @@ import math
 from dataclasses import dataclass
 
 from model.bursts import split_transfer
-from model.commands import Command, DramImage, word_bytes
+from model.commands import Command, DramImage, system_plan, word_bytes
 from model.config import AcceleratorConfig, Dataflow
 from model.contract import (
     AXI_BOUNDARY_BYTES, COMMAND_BYTES, COMMAND_DECODE_CYCLES, COMMAND_NEXT_CYCLES, DMA_ADDRESS_DELAY, DMA_OUTSTANDING, READ_LATENCY,
     REQUANT_ENTRY_BYTES, REQUANT_FIELDS, STORE_READ_CREDIT, SYSTEM_COUNTERS, Buffer, Opcode, PassShape,
-    unpack_descriptor,
+    unpack_descriptor, weight_load_lanes,
 )
 from model.dram import DramConfig
 from model.layer import ConvLayer
@@ -106,9 +106,9 @@ def _always_ready(offer: int, words: int) -> int:
     return offer
 
 
-def _unpacker(offer: int, words: int) -> int:
-    """LOAD of words: one host write per cycle from the offer, the beat taken with its last word."""
-    return offer + words - 1
+def _unpacker(offer: int, writes: int) -> int:
+    """LOAD of words: one buffer write per cycle from the offer, the beat taken with its last."""
+    return offer + writes - 1
 
 
 class _EntryLoader:
@@ -167,8 +167,9 @@ def _load_cycles(config: AcceleratorConfig, f: dict, word_bytes: int, latency: i
         take = _EntryLoader(-(-REQUANT_ENTRY_BYTES // beat), writes)
         last = _read(bursts, [1] * sum(b.beats for b in bursts), take, latency, interval)
         return max(last + 2, last + writes + 1)
-    words = _run_words(f["skip"], f["run_bytes"], word_bytes, beat) * f["count"]
-    return _read(bursts, words, _unpacker, latency, interval) + 2
+    per_write = weight_load_lanes(config, word_bytes) if f["buffer"] == Buffer.WEIGHT else 1
+    writes = [words // per_write for words in _run_words(f["skip"], f["run_bytes"], word_bytes, beat)] * f["count"]
+    return _read(bursts, writes, _unpacker, latency, interval) + 2
 
 
 def _transfer(f: dict, beat: int):
@@ -271,26 +272,33 @@ def predict_system(config: AcceleratorConfig, image: DramImage | tuple[Command, 
     wb = word_bytes(config)
     beat, latency = config.axi_beat_bytes, dram.latency
     interval = dram.interval(beat)
-    fetch = _fetch_cycles(beat, latency, interval) + COMMAND_DECODE_CYCLES + COMMAND_NEXT_CYCLES
+    fetch = _fetch_cycles(beat, latency, interval) + COMMAND_DECODE_CYCLES
     record_bursts = len(split_transfer(0, COMMAND_BYTES, 1, 0, beat))
-    phases = dict.fromkeys(("fetch", "load", "run", "store"), 0)
+    phases = dict.fromkeys(("fetch", "load", "run", "sync", "store"), 0)
     c = dict.fromkeys(SYSTEM_COUNTERS, 0)
     c["dram_bytes_read"] = COMMAND_BYTES * len(commands)
     c["axi_read_bursts"] = record_bursts * len(commands)
     memo: dict = {}
+    now, idle_from, computing = 0, 0, 0     # next FETCH, first cycle the accelerator is idle, its busy cycles
     for cmd in commands:
         f = cmd.fields
-        key = _timing_key(cmd)
-        if key not in memo:
+        body = now + fetch                  # the command's first cycle after DECODE
+        if cmd.opcode in (Opcode.RUN, Opcode.SYNC):
+            go = max(body, idle_from)       # the cycle acc_done is seen: start pulsed (RUN) or wait over
+            c["dma_wait_cycles"] += go - body
+            cycles = go - body + 1
             if cmd.opcode is Opcode.RUN:
-                memo[key] = _run_cycles(config, f["desc"])
-            elif cmd.opcode is Opcode.LOAD:
-                memo[key] = _load_cycles(config, f, wb, latency, interval)
-            else:
-                memo[key] = _store_cycles(config, f, latency, interval)
-        phases[{Opcode.LOAD: "load", Opcode.RUN: "run", Opcode.STORE: "store"}[cmd.opcode]] += memo[key]
-        phases["fetch"] += fetch
-        if cmd.opcode is not Opcode.RUN:
+                key = _timing_key(cmd)
+                if key not in memo:
+                    memo[key] = _run_cycles(config, f["desc"])
+                idle_from = go + memo[key]
+                computing += memo[key] - 1
+        else:
+            key = _timing_key(cmd)
+            if key not in memo:
+                memo[key] = (_load_cycles(config, f, wb, latency, interval) if cmd.opcode is Opcode.LOAD
+                             else _store_cycles(config, f, latency, interval))
+            cycles = memo[key]
             moved = f["run_bytes"] * f["count"]
             bursts = len(_transfer(f, beat)[0])
             if cmd.opcode is Opcode.LOAD:
@@ -299,20 +307,27 @@ def predict_system(config: AcceleratorConfig, image: DramImage | tuple[Command, 
             else:
                 c["dram_bytes_written"] += moved
                 c["axi_write_bursts"] += bursts
-    c["sys_cycles"] = sum(phases.values())
-    c["stall_cycles"] = phases["fetch"] + phases["load"]
-    c["dma_wait_cycles"] = phases["run"]
+        phases[cmd.opcode.name.lower()] += cycles
+        phases["fetch"] += fetch + COMMAND_NEXT_CYCLES
+        now = body + cycles + COMMAND_NEXT_CYCLES
+    if now < idle_from:
+        raise ValueError("the command list ends while a pass runs (it must end with a SYNC after its last RUN)")
+    c["sys_cycles"] = now
+    c["stall_cycles"] = now - computing
     return SystemPrediction(c, phases)
 
 
 def accelerator_counters(config: AcceleratorConfig, layer: ConvLayer, image: DramImage) -> dict:
     """The accelerator's :data:`~model.contract.COUNTERS` when the System runs ``image`` (of ``layer``):
-    :func:`model.perf.predict`'s, with the ifmap and weight buffer writes (and the DRAM reads the
-    accelerator counts with them) those of the command list's LOADs."""
-    counters = dict(predict(config, layer).counters)
+    :func:`model.perf.predict`'s for the System's passes (:func:`model.commands.system_plan`), with
+    the ifmap and weight buffer writes (and the DRAM reads the accelerator counts with them) those
+    of the command list's LOADs: one word per ifmap write, :func:`~model.contract.weight_load_lanes`
+    words per weight write."""
+    counters = dict(predict(config, layer, system_plan(config, layer)[0]).counters)
+    lanes = {Buffer.IFMAP: 1, Buffer.WEIGHT: weight_load_lanes(config, word_bytes(config))}
     for buffer, names in ((Buffer.IFMAP, ("dram_ifmap_reads", "glb_ifmap_writes")),
                           (Buffer.WEIGHT, ("dram_weight_reads", "glb_weight_writes"))):
-        words = sum(c.fields["words"] for c in image.commands
-                    if c.opcode is Opcode.LOAD and c.fields["buffer"] == buffer)
-        counters |= dict.fromkeys(names, words)
+        writes = sum(c.fields["words"] // lanes[buffer] for c in image.commands
+                     if c.opcode is Opcode.LOAD and c.fields["buffer"] == buffer)
+        counters |= dict.fromkeys(names, writes)
     return counters

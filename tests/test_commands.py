@@ -10,25 +10,46 @@ its descriptors, and the output tensor read back from DRAM must be the golden co
 import numpy as np
 import pytest
 
-from model.commands import build_image, read_output, store_format
+from model.commands import build_image, read_output, store_format, system_plan
 from model.config import AcceleratorConfig
 from model.contract import (
     COMMAND_BYTES, REQUANT_ENTRY_BYTES, REQUANT_ENTRY_FIELD_BITS, REQUANT_FIELDS, Buffer, Opcode, pack_command,
-    requant_address, unpack_command,
+    requant_address, unpack_command, unpack_descriptor,
 )
 from model.conv import conv2d_layer
 from model.data import random_operands
 from model.program import HostRead, HostRun, HostWrite, RequantParams, build_program
 from model.tiling import plan
 from tests.command_reference import load_writes, pass_values, run_bytes
-from tests.tiled_layers import TILING, tiled_cases
+from tests.tiled_layers import SYSTEM_TILING, TILING, tiled_cases
+
+
+def _extent(d: dict) -> tuple[range, range, range]:
+    """The ifmap words, weight lines and psum lines a pass with descriptor fields ``d`` uses."""
+    images = d["P"] // (d["E"] * d["F"])
+    return (range(d["ibase"], d["ibase"] + images * d["CwHW"]), range(d["wbase"], d["wbase"] + d["m_groups"] * d["Kw"]),
+            range(d["pbase"], d["pbase"] + d["m_groups"] * d["P"]))
+
+
+def _meets(a: range, b: range) -> bool:
+    return a.start < b.stop and b.start < a.stop
 
 
 def _interpret(config, image, golden_at):
-    """Execute the image's commands: (host writes, descriptors, DRAM after the stores)."""
+    """Execute the image's commands with the System's overlap (a RUN waits for the running pass, a
+    SYNC too; LOADs and STOREs run beside it), asserting that no LOAD writes what the running pass
+    reads and no STORE reads what it writes: (host writes, each relative to the bases of the RUN it
+    precedes, each RUN's descriptor fields, DRAM after the stores)."""
     dram = bytearray(image.data)
-    writes, descs, pending = [], [], {}
+    writes, descs, values, segment = [], [], {}, []
+    running = None                      # (descriptor fields, pass index) of the running pass
     count = len(image.commands)
+
+    def finish():                       # the running pass ends: its outputs are in the psum buffer
+        if running is not None:
+            d, k = running
+            values.update({(d["pbase"] + line, lane): v for (line, lane), v in golden_at(k).items()})
+
     for i in range(count):
         word = int.from_bytes(dram[image.cmd_addr + i * COMMAND_BYTES:image.cmd_addr + (i + 1) * COMMAND_BYTES], "little")
         op, f = unpack_command(config, word)
@@ -42,23 +63,36 @@ def _interpret(config, image, golden_at):
                         chunks = -(-width // config.word_bits)
                         for k in range(chunks):
                             chunk = (value >> (config.word_bits * (chunks - 1 - k))) & ((1 << config.word_bits) - 1)
-                            writes.append(HostWrite(Buffer.REQUANT, requant_address(f["buf_addr"] + c, fi),
-                                                    int(k == chunks - 1), chunk))
+                            segment.append(HostWrite(Buffer.REQUANT, requant_address(f["buf_addr"] + c, fi),
+                                                     int(k == chunks - 1), chunk))
                 continue
-            writes += load_writes(config, dram, f)
+            if running is not None:
+                weights = f["buffer"] == Buffer.WEIGHT
+                lines = range(f["buf_addr"], f["buf_addr"] + (f["words"] // config.cols if weights else f["words"]))
+                assert not _meets(lines, _extent(running[0])[1 if weights else 0]), "a LOAD overwrites a running pass's operands"
+            segment += load_writes(config, dram, f)
         elif op is Opcode.RUN:
-            descs.append(f["desc"])
-            writes.append(op)
-            pending = golden_at(len(descs) - 1)
+            finish()
+            d = unpack_descriptor(config, f["desc"])
+            bases = {Buffer.IFMAP: d["ibase"], Buffer.WEIGHT: d["wbase"], Buffer.REQUANT: 0}
+            writes += [HostWrite(w.sel, w.addr - bases[w.sel], w.lane, w.data) for w in segment] + [op]
+            segment = []
+            descs.append(d)
+            running = (d, len(descs) - 1)
+        elif op is Opcode.SYNC:
+            finish()
+            running = None
         else:
             size = f["format"]
             out = bytearray()
             for r in range(f["count"]):
                 for j in range(f["per_run"]):
-                    out += int(pending[(f["line"] + r * f["per_run"] + j, f["lane"])]).to_bytes(
-                        size, "little", signed=True)
+                    line = f["line"] + r * f["per_run"] + j
+                    assert running is None or line not in _extent(running[0])[2], "a STORE reads a running pass's sums"
+                    out += int(values[(line, f["lane"])]).to_bytes(size, "little", signed=True)
             for b, v in zip(run_bytes(f), out, strict=True):
                 dram[b] = v
+    assert running is None, "the list ends while a pass runs"
     return writes, descs, bytes(dram)
 
 
@@ -77,11 +111,19 @@ def _segments(ops):
 
 
 def _check(config, layer, x, w, rq, golden):
-    ops = build_program(config, layer, x, w, rq)
+    """The image against the host program of the same passes (on the buffers' halves when the System
+    double-buffers the layer), writes and descriptors taken relative to each pass's bases."""
+    passes, double = system_plan(config, layer)
+    half = config.replace(ifmap_depth=config.ifmap_depth // 2, weight_depth=config.weight_depth // 2,
+                          psum_depth=config.psum_depth // 2) if double else config
+    ops = build_program(half, layer, x, w, rq)
+    assert [op for op in ops if isinstance(op, HostRun)] and len(passes) == sum(isinstance(op, HostRun) for op in ops)
     image = build_image(config, layer, x, w, rq)
     per_pass = pass_values(ops, golden)
     writes, descs, dram = _interpret(config, image, lambda k: per_pass[k])
-    assert descs == [op.desc for op in ops if isinstance(op, HostRun)]
+    zero = dict.fromkeys(("ibase", "wbase", "pbase"), 0)
+    host = [unpack_descriptor(half, op.desc) for op in ops if isinstance(op, HostRun)]
+    assert [d | zero for d in descs] == host
     # between two runs the same buffer words are written (any order but the requantization
     # parameters', which stage chunks); the weight LOADs also write the zero lanes of the
     # filters past M in the last group
@@ -99,9 +141,11 @@ CONFIGS = {"8bit": dict(bits=8), "16bit": dict(bits=16), "binary": dict(bits=1, 
 
 
 @pytest.mark.parametrize("kind", sorted(CONFIGS))
-def test_tiled_layers_match_program_and_conv(kind):
-    config = AcceleratorConfig(**TILING, **CONFIGS[kind])
-    for name, layer in tiled_cases(config).items():
+@pytest.mark.parametrize("tiling", ["single", "double"])
+def test_tiled_layers_match_program_and_conv(kind, tiling):
+    config = AcceleratorConfig(**(TILING if tiling == "single" else SYSTEM_TILING), **CONFIGS[kind])
+    for name, layer in tiled_cases(AcceleratorConfig(**TILING, **CONFIGS[kind])).items():
+        assert system_plan(config, layer)[1] == (tiling == "double")
         x, w = random_operands(layer, config.bits, np.random.default_rng(7))
         _check(config, layer, x, w, None, conv2d_layer(x, w, layer, config.bits))
 

@@ -23,7 +23,7 @@ from hw.command.requant_load import RequantLoader
 from hw.command.store import StorePacker
 from model.commands import requant_entries, build_image, read_output, word_bytes
 from model.config import AcceleratorConfig
-from model.contract import READ_LATENCY, Buffer, Opcode
+from model.contract import READ_LATENCY, Buffer, Opcode, weight_load_lanes
 from model.conv import conv2d_layer
 from model.data import random_operands
 from model.program import HostWrite, RequantParams, build_program, requant_writes
@@ -51,7 +51,7 @@ def _run_loads(config, image, pause, seed):
     rng = np.random.default_rng(seed)
     slave = AxiSlaveMemory(mem, config.axi_beat_bytes, 5, {c: Pauses(rng, pause) for c in ("ar", "r")})
     loads = [c.fields for c in image.commands if c.opcode is Opcode.LOAD and c.fields["buffer"] != Buffer.REQUANT]
-    got, gaps = [], []
+    got, gaps, cycles = [], [], []
 
     async def bench(ctx):
         dma, up = dut.dma, dut.unpack
@@ -63,16 +63,21 @@ def _run_loads(config, image, pause, seed):
                 ctx.set(getattr(up, name), f[name])
             ctx.set(dma.cmd.valid, 1)
             ctx.set(up.start, 1)
-            writes, first, last = [], None, None
+            writes, first, last, busy = [], None, None, 0
             for cycle in range(cycle_budget):
                 slave.cycle = cycle
                 slave.drive_read(ctx, dma.bus)
                 slave.sample_read(ctx, dma.bus)
+                lanes = ctx.get(up.line_write.en)
                 if ctx.get(up.write_en):
                     writes.append(HostWrite(Buffer(ctx.get(up.write_sel)), ctx.get(up.write_addr),
                                             ctx.get(up.write_lane), ctx.get(up.write_data)))
+                for j in (j for j in range(config.cols) if lanes >> j & 1):   # a weight write: lanes of a line
+                    writes.append(HostWrite(Buffer.WEIGHT, ctx.get(up.line_write.addr), j,
+                                            ctx.get(up.line_write.data[j])))
+                if ctx.get(up.write_en) or lanes:
                     first = cycle if first is None else first
-                    last = cycle
+                    last, busy = cycle, busy + 1
                 await ctx.tick()
                 ctx.set(dma.cmd.valid, 0)
                 ctx.set(up.start, 0)
@@ -81,13 +86,14 @@ def _run_loads(config, image, pause, seed):
             else:
                 raise AssertionError("LOAD did not end")
             got.append(writes)
-            gaps.append(last - first + 1 - len(writes))
+            gaps.append(last - first + 1 - busy)
+            cycles.append(busy)
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
     sim.run()
-    return loads, got, gaps
+    return loads, got, gaps, cycles
 
 
 @pytest.mark.parametrize("kind, layer_name, pause", [
@@ -100,13 +106,17 @@ def test_loads_write_the_reference_words(kind, layer_name, pause):
     layer = tiled_cases(config)[layer_name]
     x, w = random_operands(layer, config.bits, np.random.default_rng(11))
     image = build_image(config, layer, x, w)
-    loads, got, gaps = _run_loads(config, image, pause, seed=4)
+    loads, got, gaps, cycles = _run_loads(config, image, pause, seed=4)
     assert any(f["skip"] for f in loads) or layer_name != "column-bands", "the case should start runs mid-beat"
     for f, writes in zip(loads, got, strict=True):
         assert writes == load_writes(config, image.data, f)
     if pause == 0.0:
-        # no pauses: from its first word to its last the unpacker writes a word every cycle
+        # no pauses: from its first word to its last the unpacker writes every cycle: an ifmap word,
+        # or weight_load_lanes lanes of a line (2 of the 2x2 array's, from 8-word beats)
         assert gaps == [0] * len(loads)
+        per_write = {Buffer.IFMAP: 1, Buffer.WEIGHT: 2}
+        assert weight_load_lanes(config, word_bytes(config)) == 2
+        assert cycles == [f["words"] // per_write[f["buffer"]] for f in loads]
 
 
 class _StorePath(wiring.Component):

@@ -12,7 +12,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from hw.system import System
-from model.commands import build_image, read_output, word_bytes
+from model.commands import build_image, read_output, system_plan, word_bytes
 from model.config import AcceleratorConfig
 from model.contract import AxiResp, DmaError, LiteRegister, StatusBit
 from model.conv import conv2d_layer
@@ -20,7 +20,7 @@ from model.data import random_operands
 from model.program import RequantParams
 from tests.axi_models import AxiSlaveMemory, ErrorWindow, Pauses
 from tests.command_reference import assert_outside_runs_untouched, mid_beat_case
-from tests.tiled_layers import TILING, tiled_cases
+from tests.tiled_layers import SYSTEM_TILING, TILING, tiled_cases
 
 
 def run_system(config, image, *, pause=0.0, seed=0, errors=(), latency=6, max_cycles=200000):
@@ -95,8 +95,9 @@ BITS = {"8bit": dict(bits=8), "16bit": dict(bits=16), "binary": dict(bits=1, pac
 
 @pytest.mark.parametrize("kind, layer_name", CASES)
 def test_system_runs_a_tiled_layer(kind, layer_name):
-    config = AcceleratorConfig(**TILING, **BITS[kind])
-    layer = tiled_cases(config)[layer_name]
+    config = AcceleratorConfig(**SYSTEM_TILING, **BITS[kind])    # double-buffered: halves of TILING's size
+    layer = tiled_cases(AcceleratorConfig(**TILING, **BITS[kind]))[layer_name]
+    assert system_plan(config, layer)[1]
     x, w = random_operands(layer, config.bits, np.random.default_rng(21))
     image = build_image(config, layer, x, w)
     dump, status, error, counters, slave = run_system(config, image, pause=0.2, seed=3)
@@ -112,8 +113,9 @@ def test_system_runs_a_tiled_layer(kind, layer_name):
 
 @pytest.mark.parametrize("kind", ["8bit", "16bit"])
 def test_system_runs_a_requantized_layer(kind):
-    config = AcceleratorConfig(**TILING, **BITS[kind])
+    config = AcceleratorConfig(**TILING, **BITS[kind])           # single-buffered: SYNCs between passes
     layer = tiled_cases(config)["channels"]
+    assert not system_plan(config, layer)[1]
     x, w = random_operands(layer, config.bits, np.random.default_rng(8))
     if kind == "16bit":
         x, w = x >> 8, w >> 8  # keep acc + bias in int32, as requantization requires

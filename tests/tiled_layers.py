@@ -6,6 +6,9 @@ from model.tiling import plan
 
 #: Small buffers (ifmap 64 words, weights 16 lines, psum 32 lines on a 2x2 array) that force every kind of tile.
 TILING = dict(rows=2, cols=2, ifmap_depth=64, weight_depth=16, psum_depth=32)
+#: Twice TILING's buffers: the System double-buffers them (model.commands.system_plan), each half
+#: TILING's, so its passes cut the layers below exactly as TILING's plan does.
+SYSTEM_TILING = dict(TILING, ifmap_depth=128, weight_depth=32, psum_depth=64)
 TILED_LAYERS = {
     "row-bands-stride2-pad1": ConvLayer(C=1, H=12, W=6, M=2, R=3, S=3, stride=2, pad=1),
     "column-bands": ConvLayer(C=1, H=3, W=30, M=2, R=3, S=3, pad=1),

@@ -1,7 +1,9 @@
 """The command processor: fetches the command list over AXI4 and runs each command in order.
 
-First version, sequential (no overlap): one command at a time, the next fetched when the last
-has ended. Exact cycle behaviour (what a model of the System relies on), from ``start``:
+One command at a time, the next fetched when the last has ended -- except that a pass, once
+started, runs on its own: the LOADs and STOREs after its RUN overlap it (the command list puts
+them in buffer regions the pass does not use). Exact cycle behaviour (what a model of the System
+relies on), from ``start``:
 
 * FETCH: the read DMA reads one record (:data:`model.contract.COMMAND_BYTES` bytes) at
   ``cmd_addr + i * COMMAND_BYTES``; the command is decoded the cycle after the DMA's ``done``.
@@ -11,8 +13,9 @@ has ended. Exact cycle behaviour (what a model of the System relies on), from ``
 * LOAD: the read DMA and :class:`hw.command.load.LoadUnpacker` (ifmap or weight words) or
   :class:`hw.command.requant_load.RequantLoader` (requantization entries) start in the same
   cycle; the command ends when both are idle.
-* RUN: the accelerator's ``start`` is pulsed with the record's descriptor; the command ends the
-  cycle after ``done``.
+* RUN: in the first cycle the accelerator is idle (``acc_done``; at once if no pass is running),
+  its ``start`` is pulsed with the record's descriptor, and the command ends (NEXT follows).
+* SYNC: the command ends in the first cycle the accelerator is idle.
 * STORE: :class:`hw.command.store.StorePacker` and the write DMA start in the same cycle; the
   command ends when both are idle (the write DMA after its last B response).
 * A record with an unknown opcode ends the layer with ``BAD_COMMAND``.
@@ -22,10 +25,8 @@ has ended. Exact cycle behaviour (what a model of the System relies on), from ``
 
 from __future__ import annotations
 
-import enum
-
 from amaranth.hdl import Cat, Module, Mux, ResetInserter, Signal
-from amaranth.lib import wiring
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.axi.read_dma import ReadDma
@@ -35,24 +36,13 @@ from hw.command.load import LoadUnpacker
 from hw.command.requant_load import RequantLoader
 from hw.command.store import StorePacker
 from hw.controller.layouts import desc_layout
-from hw.signatures import HostPortSignature
+from hw.signatures import HostPortSignature, WritePortSignature
 from model.config import AcceleratorConfig
 from model.contract import (
     AXI_ADDR_BITS, AXI_LITE_DATA_BITS, COMMAND_BYTES, COMMAND_OPCODE_BITS, Buffer, DmaError, Opcode, command_fields,
 )
 
-__all__ = ["CommandProcessor", "Phase"]
-
-
-class Phase(enum.IntEnum):
-    """What the processor is doing (the ``phase`` output, for the System's counters)."""
-
-    IDLE = 0
-    FETCH = 1
-    DECODE = 2
-    LOAD = 3
-    RUN = 4
-    STORE = 5
+__all__ = ["CommandProcessor"]
 
 
 def _field(record, config: AcceleratorConfig, opcode: Opcode, name: str):
@@ -82,7 +72,10 @@ class CommandProcessor(wiring.Component):
         ``done`` is one cycle, at the end of the layer, with ``error``.
     host : Out(HostPortSignature(config)); acc_start : Out(1); acc_desc : Out(desc_layout); acc_done : In(1)
         The accelerator's host port and pass start.
-    phase : Out(Phase)
+    weight_lines : Out(WritePortSignature(weight_depth, line, cols))
+        The accelerator's wide weight writes (:class:`hw.command.load.LoadUnpacker`).
+    blocked : Out(1)
+        A RUN or SYNC waits for the running pass (the DMA-wait counter's enable).
     read_bytes, write_bytes : Out; read_burst, write_burst : Out(1)
         The DMAs' per-cycle increments.
     """
@@ -96,7 +89,9 @@ class CommandProcessor(wiring.Component):
             "busy": Out(1), "done": Out(1), "error": Out(DmaError),
             "host": Out(HostPortSignature(config)), "acc_start": Out(1), "acc_desc": Out(desc_layout(config)),
             "acc_done": In(1),
-            "phase": Out(Phase),
+            "weight_lines": Out(WritePortSignature(config.weight_depth, data.ArrayLayout(config.word_bits, config.cols),
+                                                   config.cols)),
+            "blocked": Out(1),
             "read_bytes": Out(range(bb + 1)), "write_bytes": Out(range(bb + 1)),
             "read_burst": Out(1), "write_burst": Out(1),
         })
@@ -113,6 +108,7 @@ class CommandProcessor(wiring.Component):
         wiring.connect(m, wiring.flipped(self.axi.read), rdma.bus)
         wiring.connect(m, wiring.flipped(self.axi.write), wdma.bus)
         wiring.connect(m, pack.beats, wdma.data)
+        wiring.connect(m, unpack.line_write, wiring.flipped(self.weight_lines))
         m.d.comb += [self.read_bytes.eq(rdma.inc_bytes), self.write_bytes.eq(wdma.inc_bytes),
                      self.read_burst.eq(rdma.inc_bursts), self.write_burst.eq(wdma.inc_bursts)]
 
@@ -173,10 +169,8 @@ class CommandProcessor(wiring.Component):
         # ``always @*`` block that decodes it (a block that never wakes would leave X)
         with m.FSM(init="BOOT"):
             with m.State("BOOT"):
-                m.d.comb += self.phase.eq(Phase.IDLE)
                 m.next = "IDLE"
             with m.State("IDLE"):
-                m.d.comb += self.phase.eq(Phase.IDLE)
                 with m.If(self.start):
                     m.d.sync += [index.eq(0), count.eq(self.cmd_count), addr.eq(self.cmd_addr), self.busy.eq(1),
                                  self.error.eq(DmaError.NONE)]
@@ -185,7 +179,7 @@ class CommandProcessor(wiring.Component):
                     with m.Else():
                         m.next = "FETCH"
             with m.State("FETCH"):
-                m.d.comb += [self.phase.eq(Phase.FETCH), fetching.eq(1),
+                m.d.comb += [fetching.eq(1),
                              rdma.cmd.payload.addr.eq(addr), rdma.cmd.payload.run_bytes.eq(COMMAND_BYTES),
                              rdma.cmd.payload.count.eq(1), rdma.cmd.valid.eq(~rdma.busy)]
                 with m.If(rdma.done):
@@ -194,7 +188,6 @@ class CommandProcessor(wiring.Component):
                     with m.Else():
                         m.next = "DECODE"
             with m.State("DECODE"):
-                m.d.comb += self.phase.eq(Phase.DECODE)
                 with m.Switch(opcode):
                     with m.Case(Opcode.LOAD):
                         requant = f(Opcode.LOAD, "buffer") == Buffer.REQUANT
@@ -202,33 +195,35 @@ class CommandProcessor(wiring.Component):
                                      unpack.start.eq(~requant), rqload.start.eq(requant)]
                         m.next = "LOAD"
                     with m.Case(Opcode.RUN):
-                        m.d.comb += self.acc_start.eq(1)
                         m.next = "RUN"
+                    with m.Case(Opcode.SYNC):
+                        m.next = "SYNC"
                     with m.Case(Opcode.STORE):
                         m.d.comb += [wdma.cmd.valid.eq(1), pack.start.eq(1)]
                         m.next = "STORE"
                     with m.Default():
                         finish(DmaError.BAD_COMMAND)
             with m.State("LOAD"):
-                m.d.comb += self.phase.eq(Phase.LOAD)
                 with m.If(rdma.done & (rdma.error != DmaError.NONE)):
                     m.d.comb += abort.eq(1)
                     finish(rdma.error)
                 with m.Elif(~rdma.busy & ~unpack.busy & ~rqload.busy):
                     m.next = "NEXT"
             with m.State("RUN"):
-                m.d.comb += self.phase.eq(Phase.RUN)
+                m.d.comb += [self.blocked.eq(~self.acc_done), self.acc_start.eq(self.acc_done)]
+                with m.If(self.acc_done):
+                    m.next = "NEXT"
+            with m.State("SYNC"):
+                m.d.comb += self.blocked.eq(~self.acc_done)
                 with m.If(self.acc_done):
                     m.next = "NEXT"
             with m.State("STORE"):
-                m.d.comb += self.phase.eq(Phase.STORE)
                 with m.If(wdma.done & (wdma.error != DmaError.NONE)):
                     m.d.comb += abort.eq(1)
                     finish(wdma.error)
                 with m.Elif(~wdma.busy & ~pack.busy):
                     m.next = "NEXT"
             with m.State("NEXT"):
-                m.d.comb += self.phase.eq(Phase.FETCH)
                 m.d.sync += [index.eq(index + 1), addr.eq(addr + COMMAND_BYTES)]
                 with m.If(index + 1 == count):
                     finish(DmaError.NONE)

@@ -20,7 +20,7 @@ def desc_layout(config: AcceleratorConfig) -> data.StructLayout:
 def context_layout(config: AcceleratorConfig) -> data.StructLayout:
     """A fold context: filter group, fold index, register-file half and buffer bases.
 
-    ``wbase``: the group's first weight line; ``pbase``: its first psum line; ``p0``: the fold's
+    ``wbase``: the group's first weight line; ``pbase``: its first psum line (group 0's: the descriptor's); ``p0``: the fold's
     first pixel (OS); ``last_group``: the group is the pass's last (it may be partial).
     """
     dim = dim_bits(config)

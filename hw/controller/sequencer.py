@@ -128,7 +128,8 @@ class Sequencer(wiring.Component):
         clear = [stmt for slot in slots for stmt in slot.clear()]
         with m.If(starting):
             m.d.sync += [d.eq(self.desc), self.busy.eq(1), running.eq(1), stream.eq(0), drain.eq(0),
-                         load.eq(0), load.valid.eq(1), load.last_group.eq(self.desc.m_groups == 1), *clear]
+                         load.eq(0), load.valid.eq(1), load.last_group.eq(self.desc.m_groups == 1),
+                         load.wbase.eq(self.desc.wbase), load.pbase.eq(self.desc.pbase), *clear]
         with m.Elif(period_end):
             m.d.sync += [*(getattr(load, k).eq(v) for k, v in nxt.items()), stream.eq(load),
                          drain.eq(0 if ws else stream), *clear]

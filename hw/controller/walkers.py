@@ -19,7 +19,7 @@ def coord_shape(dim: int):
 class PixelWalker:
     """Output pixel ``p = (n*E + e)*F + f`` -> window origin ``(h0, w0)`` and base address
     ``nbase + h0*W + w0``, stepped one pixel at a time; pixel 0's window starts at the tile's
-    origin ``(-pad_top, -pad_left)``.
+    origin ``(-pad_top, -pad_left)``, image 0 at the descriptor's ``ibase``.
 
     Parameters
     ----------
@@ -42,7 +42,7 @@ class PixelWalker:
     def reset(self, d):
         """Statements that put the walker on pixel 0 of descriptor ``d``."""
         return [self.p.eq(0), self.e.eq(0), self.f.eq(0), self.h0.eq(-d.pad_top), self.w0.eq(-d.pad_left),
-                self.hw.eq(-d.pad_topW), self.nbase.eq(0)]
+                self.hw.eq(-d.pad_topW), self.nbase.eq(d.ibase)]
 
     def step(self, m, d):
         """Add to ``m`` the move to the next pixel (in the current control block)."""

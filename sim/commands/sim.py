@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from model.commands import system_plan
 from model.dram import DramConfig
 from model.perf import predict
 from sim.cli import add_config_args, add_layer_arg, config_from_args, layer_from_args
@@ -56,6 +57,7 @@ def run_command(args) -> int:
             raise ValueError("--waves records host-memory runs only, not --memory dram")
         dram = dram_config(config, args.dram_bw, args.dram_latency)
         result = run_layer(config, layer, args.seed, args.sim, dram)
+        prediction = predict(config, layer, system_plan(config, layer)[0])   # the System's double-buffered passes
         report = make_report(config, layer, args.sim, result, prediction) | dram_report(config, layer, dram, result)
     else:
         built = build(config, args.sim, waves=args.waves)

@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from model.commands import build_image, read_output
+from model.commands import build_image, read_output, system_plan
 from model.config import AcceleratorConfig
 from model.conv import conv2d_layer
 from model.data import random_operands
@@ -20,7 +20,7 @@ from model.dram import DramConfig
 from model.layer import NAMED_LAYERS
 from model.roofline import roofline
 from model.system_perf import accelerator_counters, predict_system
-from model.tiling import pass_cycles, plan
+from model.tiling import pass_cycles
 from sim.system.run import run_system
 
 
@@ -38,7 +38,7 @@ def main(name: str) -> None:
     tw = time.time() - t
     ok = bool((read_output(image, run.dump) == conv2d_layer(x, w, layer, 8)).all())
     rf, rf32 = roofline(config, layer, dram), roofline(config, layer, dram, output_bits=32)
-    compute = sum(pass_cycles(config, p.tile) for p in plan(config, layer).passes)
+    compute = sum(pass_cycles(config, p.tile) for p in system_plan(config, layer)[0])
     t = time.time()
     model = predict_system(config, image, dram).counters | accelerator_counters(config, layer, image)
     tm = time.time() - t
