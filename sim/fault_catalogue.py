@@ -33,8 +33,8 @@ FAULT_CONFIGS: dict[str, AcceleratorConfig] = {
                             ifmap_depth=64, weight_depth=24, psum_depth=32),
     "binary": AcceleratorConfig(dataflow="ws", bits=1, pack=5, rows=2, cols=2, rf_depth=2,
                                 ifmap_depth=64, weight_depth=24, psum_depth=32),
-    # the System from DRAM; buffers small enough to force every kind of tile (tests/tiled_layers.py)
-    "system": AcceleratorConfig(bits=8, rows=2, cols=2, ifmap_depth=64, weight_depth=16, psum_depth=32),
+    # the System from DRAM, double-buffered; halves small enough to force every kind of tile (tests/tiled_layers.py)
+    "system": AcceleratorConfig(bits=8, rows=2, cols=2, ifmap_depth=128, weight_depth=32, psum_depth=64),
 }
 
 #: Targets that are the command-driven System (``qconv_system.v``) rather than ``qconv_top.v``.

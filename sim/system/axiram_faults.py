@@ -3,7 +3,7 @@
 ``make faults`` judges the System target's faults (:data:`sim.fault_catalogue.FAULTS` of
 :data:`~sim.fault_catalogue.SYSTEM_TARGETS`) on the Verilog DRAM, whose timing the model predicts
 exactly. This runs the same multiplexed build against cocotbext-axi's ``AxiRam`` instead, with the
-cases of :data:`sim.system.axiram_run.CASES` of the target's operand bits, judged by
+cases of :data:`sim.system.axiram_run.CASES` of the target's configuration, judged by
 :func:`sim.system.axiram_run.check_case` (exact bytes and counters, timing only bounded from below):
 it shows which faults an independent memory with pauses catches on its own. One line per fault
 (the baseline first), exit status 1 if the baseline fails or a fault survives.
@@ -23,7 +23,7 @@ from sim.fault_catalogue import FAULT_CONFIGS, FAULTS, SYSTEM_TARGETS
 from sim.faults import FAULT_SELECT, golden_verilog, multiplex
 from sim.simulators import SIMULATORS
 from sim.system.axiram_run import (
-    CASES, WRAPPER_TOP, AxiRamMismatch, check_case, prepare_case, run_jobs, wrapper_verilog,
+    CASES, WRAPPER_TOP, AxiRamMismatch, case_config, check_case, prepare_case, run_jobs, wrapper_verilog,
 )
 
 __all__ = ["ROOT", "run", "main"]
@@ -45,9 +45,9 @@ def run(simulator: str, target: str = "system") -> list[tuple[str, list[str]]]:
     wrapper_v = write_design(root / "src" / target / f"{WRAPPER_TOP}.v", wrapper_verilog(text))
     built = build(simulator, DramConfig(), config.axi_beat_bytes, root=root, top=WRAPPER_TOP,
                   sources=(system_v, wrapper_v), parameters={}, cxx_opt="-O0")
-    prepared = [prepare_case(c) for c in CASES if c.bits == config.bits]
-    if any(p.config != config for p in prepared):
-        raise ValueError(f"the AxiRam cases of {config.bits} bits are not of the {target} target's configuration")
+    prepared = [prepare_case(c) for c in CASES if case_config(c.bits, c.single) == config]
+    if not prepared:
+        raise ValueError(f"no AxiRam case has the {target} target's configuration")
     outcome = []
     for index in range(len(faults) + 1):
         try:
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     start = time.monotonic()
     outcome = run(args.simulator, args.target)
-    cases = sum(1 for c in CASES if c.bits == FAULT_CONFIGS[args.target].bits)
+    cases = sum(1 for c in CASES if case_config(c.bits, c.single) == FAULT_CONFIGS[args.target])
     ok = not outcome[0][1]
     for name, failures in outcome:
         caught = bool(failures)

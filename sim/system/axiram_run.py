@@ -63,9 +63,8 @@ from sim.axi.copy_run import FaultSide
 from sim.simulators import SIMULATORS
 
 __all__ = ["PERIOD_NS", "BUILD_ROOT", "TAIL_BYTES", "AxiRamCase", "AxiRamJob", "AxiRamResult", "PreparedCase",
-           "AxiRamMismatch", "SystemStopped", "CASES", "WRAPPER_TOP", "fastest_dram", "wrapper_verilog", "case_config",
-           "prepare_case", "run_jobs", "status_problem",
-           "run_cases", "check_case", "raise_for_status", "main"]
+           "AxiRamMismatch", "SystemStopped", "CASES", "DOUBLE_TILING", "WRAPPER_TOP", "fastest_dram",
+           "wrapper_verilog", "case_config", "prepare_case", "run_jobs", "status_problem", "run_cases", "check_case", "raise_for_status", "main"]
 
 #: Verilog top of the co-simulation (:func:`wrapper_verilog`).
 WRAPPER_TOP = "qconv_system_axiram"
@@ -84,6 +83,10 @@ EXACT_SYSTEM_COUNTERS = ("dram_bytes_read", "dram_bytes_written", "axi_read_burs
 BOUNDED_SYSTEM_COUNTERS = ("sys_cycles", "stall_cycles")
 #: Small buffers (ifmap 64 words, weights 16 lines, psum 32 lines on a 2x2 array) that force every kind of tile.
 TILING = dict(rows=2, cols=2, ifmap_depth=64, weight_depth=16, psum_depth=32)
+#: Twice :data:`TILING`'s buffers: the System double-buffers them (:func:`model.commands.system_plan`),
+#: each half :data:`TILING`'s, so loads and stores run beside the passes (tests/tiled_layers.py's
+#: ``SYSTEM_TILING``).
+DOUBLE_TILING = dict(TILING, ifmap_depth=128, weight_depth=32, psum_depth=64)
 #: The layers of the cases, each forcing one kind of tile on :data:`TILING` (as tests/tiled_layers.py).
 LAYERS = {
     "row-bands-stride2-pad1": dict(C=1, H=12, W=6, M=2, R=3, S=3, stride=2, pad=1),   # output rows with halo
@@ -98,7 +101,9 @@ LAYERS = {
 class AxiRamCase:
     """One layer on the System with an ``AxiRam``.
 
-    ``bits``: the build's operand bits; ``layer``: a key of :data:`LAYERS`; ``requant``: outputs
+    ``bits``: the build's operand bits; ``single``: the build with :data:`TILING`'s buffers, where
+    the System runs the tiles one after another (else :data:`DOUBLE_TILING`'s, double-buffered);
+    ``layer``: a key of :data:`LAYERS`; ``requant``: outputs
     requantized to 8 bits (else raw accumulators); ``pause``: probability that each of AR, R, AW,
     W and B stalls in a cycle; ``seed``: the operands' and the pauses' seed; ``fault``: the side
     whose window answers ``fault_resp``.
@@ -112,6 +117,7 @@ class AxiRamCase:
     seed: int = 1
     fault: FaultSide = FaultSide.NONE
     fault_resp: AxiResp = AxiResp.SLVERR
+    single: bool = False
 
     def __post_init__(self) -> None:
         if self.layer not in LAYERS:
@@ -141,7 +147,8 @@ class AxiRamJob:
 @dataclass(frozen=True)
 class AxiRamResult:
     """What the child saw: whether ``irq`` rose (and after how many cycles from the START write),
-    STATUS, ERROR, every counter's increment over the layer and the whole memory after it."""
+    STATUS, ERROR, every counter's increment over the layer (at ``irq``) and the whole memory after
+    it; ``late``: each counter that still moved after ``irq``, by how much, until all stopped."""
 
     name: str
     irq: bool
@@ -150,6 +157,7 @@ class AxiRamResult:
     error: int
     counters: dict
     memory: bytes
+    late: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -193,12 +201,16 @@ CASES: tuple[AxiRamCase, ...] = (
     AxiRamCase("16bit-outputs-slverr", 16, "row-bands-stride2-pad1", pause=0.2, seed=12, fault=FaultSide.WRITE),
     AxiRamCase("16bit-images-after-write-error", 16, "images", pause=0.4, seed=13),
     AxiRamCase("16bit-channels", 16, "channels", seed=10),
+    AxiRamCase("8bit-channels-single-buffered", 8, "channels", requant=True, seed=14, single=True),
+    AxiRamCase("8bit-outputs-slverr-single-buffered", 8, "column-bands", pause=0.2, seed=15, single=True,
+               fault=FaultSide.WRITE),
+    AxiRamCase("8bit-row-bands-single-buffered-after-write-error", 8, "row-bands-stride2-pad1", seed=16, single=True),
 )
 
 
-def case_config(bits: int) -> AcceleratorConfig:
-    """The build of ``bits``-bit operands with :data:`TILING`'s small buffers."""
-    return AcceleratorConfig(**TILING, bits=bits)
+def case_config(bits: int, single: bool = False) -> AcceleratorConfig:
+    """The build of ``bits``-bit operands with :data:`DOUBLE_TILING`'s small buffers (``single``: :data:`TILING`'s)."""
+    return AcceleratorConfig(**(TILING if single else DOUBLE_TILING), bits=bits)
 
 
 def fastest_dram(config: AcceleratorConfig, size_bytes: int) -> DramConfig:
@@ -222,7 +234,7 @@ def prepare_case(case: AxiRamCase) -> PreparedCase:
     """Build ``case``'s image, canaries, expected memory, the model's counters and the child's job."""
     from model.layer import ConvLayer
 
-    config = case_config(case.bits)
+    config = case_config(case.bits, case.single)
     layer = ConvLayer(**LAYERS[case.layer])
     x, w = random_operands(layer, config.bits, np.random.default_rng(case.seed))
     rq = _requant(layer, case.seed) if case.requant else None
@@ -256,8 +268,8 @@ def wrapper_verilog(system_verilog: str) -> str:
     """``qconv_system_axiram``: ``qconv_system`` with the same ports, RREADY read as 1 only when it is 1.
 
     On Icarus, a combinational block that reads only registers still at their initial values is not
-    run before its inputs first change, so the System's RREADY is X from reset until the first
-    command starts (it depends on the command FSM's state, in ``always @*``). RREADY is X while
+    run before its inputs first change, so the System's RREADY is X while reset is held (it depends
+    on the command FSM's state, in ``always @*``, which first changes after reset). RREADY is X while
     RVALID is low, so no handshake is at stake; but cocotbext-axi's R source samples READY before
     VALID and raises on an X. The wrapper gives the AxiRam ``rready === 1'b1``, the reading the
     Verilog DRAM (``sim/dram/qconv_dram.v``) makes of it (an X handshake is none). Every other port
@@ -331,8 +343,8 @@ def run_cases(simulator: str,
         raise ValueError(f"simulator must be one of {', '.join(SIMULATORS)}, not {simulator!r}")
     prepared = [prepare_case(c) for c in cases]
     results: dict[str, AxiRamResult] = {}
-    for bits in sorted({p.case.bits for p in prepared}):
-        group = [p for p in prepared if p.case.bits == bits]
+    for key in sorted({(p.case.bits, p.case.single) for p in prepared}):
+        group = [p for p in prepared if (p.case.bits, p.case.single) == key]
         built = _build(simulator, group[0].config)
         for result in run_jobs(built, [p.job for p in group]):
             results[result.name] = result
@@ -416,6 +428,8 @@ def check_case(p: PreparedCase, result: AxiRamResult | None) -> None:
             raise AxiRamMismatch(f"{where}: output {first} is {got[first]}, want {p.golden[first]}")
         if not np.array_equal(after, p.expected):
             raise AxiRamMismatch(f"{where}: {_first_difference(p, after)}")
+        if result.late:
+            raise AxiRamMismatch(f"{where}: counters still moved after irq (the layer had not ended): {result.late}")
         exact = EXACT_SYSTEM_COUNTERS + COUNTERS
         got_counts = {n: result.counters[n] for n in exact}
         want_counts = {n: p.model[n] for n in exact}
