@@ -136,7 +136,8 @@ def test_system_baseline_passes_and_memory_system_faults_are_caught(require_simu
     # a strobe past the run's end keeps every counter right: only the untouched padding catches it
     assert results["wdma_strobe_ignores_run_end"]["caught_by"] == ["outputs"]
     # not waiting for B responses keeps the data right: only the exact cycle model catches it
-    assert results["wdma_b_not_waited"]["caught_by"] == ["counter:sys_cycles"]
+    b = results["wdma_b_not_waited"]["caught_by"]
+    assert "counter:sys_cycles" in b and all(n.startswith("counter:") and "bytes" not in n for n in b), b
 
 
 @pytest.mark.cosim
