@@ -116,8 +116,10 @@ def split_run(addr: int, nbytes: int, beat_bytes: int) -> list[Burst]:
     return bursts
 
 
-def split_transfer(addr: int, run_bytes: int, count: int, stride: int, beat_bytes: int) -> list[Burst]:
-    """Split ``count`` runs of ``run_bytes`` bytes, run ``k`` at ``addr + k * stride``, into bursts.
+def split_transfer(addr: int, run_bytes: int, count: int, stride: int, beat_bytes: int,
+                   repeat: int = 0, repeat_stride: int = 0) -> list[Burst]:
+    """Split ``count`` runs of ``run_bytes`` bytes, run ``k`` at ``addr + k * stride``, into bursts;
+    the block of runs is walked ``1 + repeat`` times, block ``b`` from ``addr + b * repeat_stride``.
 
     Parameters
     ----------
@@ -132,11 +134,14 @@ def split_transfer(addr: int, run_bytes: int, count: int, stride: int, beat_byte
         0 .. ``2**AXI_ADDR_BITS - 1`` (runs may overlap; 0 repeats one run).
     beat_bytes : int
         Bytes per beat (4, 8 or 16).
+    repeat, repeat_stride : int
+        Blocks after the first, 0 .. ``2**DMA_RUN_COUNT_BITS - 1``, and the bytes from one block's
+        start to the next (a multiple of ``beat_bytes``).
 
     Returns
     -------
     list[Burst]
-        Run by run, each run as :func:`split_run` splits it.
+        Block by block, run by run, each run as :func:`split_run` splits it.
 
     Raises
     ------
@@ -150,7 +155,11 @@ def split_transfer(addr: int, run_bytes: int, count: int, stride: int, beat_byte
     _check_aligned("stride", stride, beat_bytes)
     check_int("addr", addr, 0, 2**AXI_ADDR_BITS - 1)
     check_int("run_bytes", run_bytes, 1, 2**DMA_RUN_BYTES_BITS - 1)
-    end = addr + (count - 1) * stride + run_bytes
+    check_int("repeat", repeat, 0, 2**DMA_RUN_COUNT_BITS - 1)
+    check_int("repeat_stride", repeat_stride, 0, 2**AXI_ADDR_BITS - 1)
+    _check_aligned("repeat_stride", repeat_stride, beat_bytes)
+    end = addr + repeat * repeat_stride + (count - 1) * stride + run_bytes
     if end > 2**AXI_ADDR_BITS:
         raise ValueError(f"run {count - 1} of the transfer ends at {end:#x}, past the {AXI_ADDR_BITS}-bit address space")
-    return [burst for k in range(count) for burst in split_run(addr + k * stride, run_bytes, beat_bytes)]
+    return [burst for b in range(repeat + 1) for k in range(count)
+            for burst in split_run(addr + b * repeat_stride + k * stride, run_bytes, beat_bytes)]

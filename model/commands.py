@@ -20,11 +20,12 @@ DRAM layout (byte addresses; every region starts on a multiple of :data:`ALIGN`)
 * the output ``(n, m, e, f)``: one output in a :class:`model.contract.StoreFormat` container,
   each row of ``F`` outputs padded to a whole number of beats.
 
-Per pass: a LOAD per (image, channel word) of the input tile (``H`` runs of ``W`` words; a run
-starts on the beat holding column ``w0``, ``skip`` drops the bytes before it), a LOAD per
-filter group of the weight tile, the RUN, then (last channel tile) a STORE per (image, filter)
-of the tile: ``E`` runs of ``F`` outputs (a column tile's runs may start inside a beat: the write
-DMA strobes only the run's bytes of its first and last beats).
+Per pass: a LOAD per image of the input tile (a block of ``H`` runs of ``W`` words per channel
+word; a run starts on the beat holding column ``w0``, ``skip`` drops the bytes before it), a LOAD
+of the weight tile (a run per filter group; a LOAD per group when the groups' runs start at
+different bytes of a beat), the RUN, then (last channel tile) a STORE per image of the tile: a
+block of ``E`` runs of ``F`` outputs per filter (a column tile's runs may start inside a beat: the
+write DMA strobes only the run's bytes of its first and last beats).
 
 Order (the overlap): pass ``i``'s LOADs go into the halves pass ``i-1`` (still running) does not
 read, then RUN ``i`` (which waits for pass ``i-1`` to end), then the STOREs of pass ``i-1``'s outputs
@@ -34,7 +35,9 @@ So loads of the next tile and stores of the previous one run while a tile comput
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -47,7 +50,7 @@ from model.layer import ConvLayer
 from model.program import RequantParams, _words, check_program, pass_run
 from model.tiling import Pass, plan
 
-__all__ = ["ALIGN", "Command", "DramImage", "word_bytes", "store_format", "requant_entries", "system_plan", "build_image",
+__all__ = ["ALIGN", "Command", "DramImage", "word_bytes", "store_format", "requant_entries", "SystemPlan", "system_plan", "build_image",
            "read_output"]
 
 #: Alignment in bytes of every DRAM region (a 4 KiB page: no region shares a page).
@@ -137,25 +140,52 @@ def _weight_words(config: AcceleratorConfig, layer: ConvLayer, ww: np.ndarray) -
     return flat.reshape(groups, cols, -1).transpose(0, 2, 1)
 
 
-def system_plan(config: AcceleratorConfig, layer: ConvLayer) -> tuple[tuple[Pass, ...], bool]:
-    """The System's passes of ``layer`` and whether they are double-buffered.
+class SystemPlan(NamedTuple):
+    """The System's passes of a layer (:func:`system_plan`).
+
+    ``passes``: of ``layer``, or of its subsampled equivalent when ``step`` > 1; ``double``: tiles fit
+    half of every buffer (double-buffered); ``step``: a 1x1 layer of stride ``step`` without padding
+    runs as the 1x1 stride-1 layer over every ``step``-th input row and column (``E x F`` inputs),
+    which its LOADs pick out of the input in DRAM (rows by their stride, columns by ``step``).
+    """
+
+    passes: tuple[Pass, ...]
+    double: bool
+    step: int
+
+
+def _subsampled(config: AcceleratorConfig, layer: ConvLayer) -> int:
+    """The ``step`` of :class:`SystemPlan`: the stride of a 1x1 layer without padding whose skipped
+    inputs a LOAD can drop (at most a beat's words apart), else 1."""
+    per_beat = config.axi_beat_bytes // word_bytes(config)
+    if layer.R == layer.S == 1 and layer.pad == 0 and 1 < layer.stride <= per_beat:
+        return layer.stride
+    return 1
+
+
+def system_plan(config: AcceleratorConfig, layer: ConvLayer) -> SystemPlan:
+    """The System's passes of ``layer`` (:class:`SystemPlan`).
 
     The plan (:func:`model.tiling.plan`) of tiles that fit half of every buffer, so that a pass's
     successor loads into the other half while it runs, and its outputs are stored from one half of
     the psum buffer while the next output tile accumulates in the other; a layer that cannot be
     tiled into halves gets the whole buffers (its transfers wait for the passes, :data:`Opcode.SYNC`).
+    A strided 1x1 layer is planned as its subsampled stride-1 equivalent (same outputs, ``1/step**2``
+    of the input words).
 
     Raises
     ------
     ValueError
         What :func:`model.tiling.plan` refuses on the whole buffers.
     """
+    step = _subsampled(config, layer)
+    planned = layer if step == 1 else dataclasses.replace(layer, H=layer.E, W=layer.F, stride=1)
     try:
         half = config.replace(ifmap_depth=config.ifmap_depth // 2, weight_depth=config.weight_depth // 2,
                               psum_depth=config.psum_depth // 2)
-        return plan(half, layer).passes, True
+        return SystemPlan(plan(half, planned).passes, True, step)
     except ValueError:
-        return plan(config, layer).passes, False
+        return SystemPlan(plan(config, planned).passes, False, step)
 
 
 def _bases(config: AcceleratorConfig, passes: tuple[Pass, ...], double: bool) -> list[tuple[int, int, int]]:
@@ -197,7 +227,7 @@ def build_image(config: AcceleratorConfig, layer: ConvLayer, x: np.ndarray, w: n
         Everything :func:`model.program.build_program` refuses; a word wider than a beat
         (:func:`word_bytes`).
     """
-    passes, double = system_plan(config, layer)
+    passes, double, step = system_plan(config, layer)
     check_program(config, layer, x, w, requant)
     bases = _bases(config, passes, double)
     runs = [pass_run(config, ps, requant, at) for ps, at in zip(passes, bases)]
@@ -208,7 +238,7 @@ def build_image(config: AcceleratorConfig, layer: ConvLayer, x: np.ndarray, w: n
     wgt = _weight_words(config, layer, ww)
     kw_all = wgt.shape[1]
 
-    args = (config, layer, passes, runs, bases, requant, fmt, in_pitch, out_pitch, kw_all, cw_all, wb)
+    args = (config, layer, step, passes, runs, bases, requant, fmt, in_pitch, out_pitch, kw_all, cw_all, wb)
     n_records = len(list(_records(*args, 0, 0, 0, 0)))  # the list's length fixes every later address
     cmd_addr = 0
     requant_addr = _pad(n_records * COMMAND_BYTES, ALIGN) if requant is not None else None
@@ -234,46 +264,49 @@ def build_image(config: AcceleratorConfig, layer: ConvLayer, x: np.ndarray, w: n
                      (layer.N, layer.M, layer.E, layer.F), fmt, out_pitch)
 
 
-def _loads(config, layer, ps, at, in_pitch, kw_all, cw_all, wb, ifmap_addr, weight_addr):
-    """The LOADs of pass ``ps`` (its tile placed at ``at``)."""
+def _loads(config, layer, step, ps, at, in_pitch, kw_all, cw_all, wb, ifmap_addr, weight_addr):
+    """The LOADs of pass ``ps`` (its tile placed at ``at``; ``step``: :class:`SystemPlan`'s)."""
     beat, cols, t = config.axi_beat_bytes, config.cols, ps.tile
     if ps.load_ifmap:
-        lead = ps.w0 * wb
+        lead = ps.w0 * step * wb
         skip = lead % beat
-        for nl in range(t.N):
-            for cl in range(ps.cw_count):
-                row0 = ((ps.n0 + nl) * cw_all + ps.cw0 + cl) * layer.H + ps.h0
-                yield Command(Opcode.LOAD, dict(
-                    buffer=Buffer.IFMAP, buf_addr=at[0] + (nl * ps.cw_count + cl) * t.H * t.W, words=t.H * t.W,
-                    skip=skip, dram_addr=ifmap_addr + row0 * in_pitch + lead - skip,
-                    run_bytes=skip + t.W * wb, count=t.H, stride=in_pitch))
+        for nl in range(t.N):   # the tile's channel words of an image: H runs each, one block per word
+            row0 = ((ps.n0 + nl) * cw_all + ps.cw0) * layer.H + ps.h0 * step
+            yield Command(Opcode.LOAD, dict(
+                buffer=Buffer.IFMAP, buf_addr=at[0] + nl * ps.cw_count * t.H * t.W, words=ps.cw_count * t.H * t.W,
+                skip=skip, step=step, dram_addr=ifmap_addr + row0 * in_pitch + lead - skip,
+                run_bytes=skip + ((t.W - 1) * step + 1) * wb, count=t.H, stride=step * in_pitch,
+                repeat=ps.cw_count - 1, repeat_stride=layer.H * in_pitch))
     if ps.load_weights:
         kw = reduction_words(config, t)
         k0 = ps.cw0 * t.R * t.S
-        for gl in range(-(-t.M // cols)):
+        groups, pitch = -(-t.M // cols), kw_all * cols * wb
+        # one run per filter group, all in one LOAD when the groups' runs start at the same byte of a beat
+        together = groups if pitch % beat == 0 else 1
+        for gl in range(0, groups, together):
             g = ps.m0 // cols + gl
             lead = weight_addr + (g * kw_all + k0) * cols * wb
             skip = lead % beat
             yield Command(Opcode.LOAD, dict(
-                buffer=Buffer.WEIGHT, buf_addr=at[1] + gl * kw, words=kw * cols, skip=skip,
-                dram_addr=lead - skip, run_bytes=skip + kw * cols * wb, count=1, stride=0))
+                buffer=Buffer.WEIGHT, buf_addr=at[1] + gl * kw, words=together * kw * cols, skip=skip, step=1,
+                dram_addr=lead - skip, run_bytes=skip + kw * cols * wb, count=together,
+                stride=pitch if together > 1 else 0, repeat=0, repeat_stride=0))
 
 
 def _stores(config, layer, ps, run, at, requant, fmt, out_pitch, out_addr):
-    """The STOREs of pass ``ps``'s outputs (its psum lines from ``at``'s pbase)."""
-    cols, t, p = config.cols, ps.tile, run.fields["P"]
+    """The STOREs of pass ``ps``'s outputs (its psum lines from ``at``'s pbase): one per image, a block
+    of ``E`` runs per filter."""
+    t, p = ps.tile, run.fields["P"]
     for nl in range(t.N):
-        for ml in range(t.M):
-            n, m = ps.n0 + nl, ps.m0 + ml
-            row0 = (n * layer.M + m) * layer.E + ps.e0
-            yield Command(Opcode.STORE, dict(
-                format=fmt, line=at[2] + (ml // cols) * p + nl * t.E * t.F, lane=ml % cols,
-                chan=m if requant is not None else 0, per_run=t.F,
-                dram_addr=out_addr + row0 * out_pitch + ps.f0 * int(fmt), run_bytes=t.F * int(fmt),
-                count=t.E, stride=out_pitch))
+        row0 = ((ps.n0 + nl) * layer.M + ps.m0) * layer.E + ps.e0
+        yield Command(Opcode.STORE, dict(
+            format=fmt, line=at[2] + nl * t.E * t.F, lane=ps.m0 % config.cols,
+            chan=ps.m0 if requant is not None else 0, per_run=t.F, group_lines=p,
+            dram_addr=out_addr + row0 * out_pitch + ps.f0 * int(fmt), run_bytes=t.F * int(fmt),
+            count=t.E, stride=out_pitch, repeat=t.M - 1, repeat_stride=layer.E * out_pitch))
 
 
-def _records(config, layer, passes, runs, bases, requant, fmt, in_pitch, out_pitch, kw_all, cw_all, wb,
+def _records(config, layer, step, passes, runs, bases, requant, fmt, in_pitch, out_pitch, kw_all, cw_all, wb,
              requant_addr, ifmap_addr, weight_addr, out_addr):
     """Every command, in order (addresses from the bases given; module notes).
 
@@ -284,13 +317,13 @@ def _records(config, layer, passes, runs, bases, requant, fmt, in_pitch, out_pit
     """
     if requant is not None:
         n = len(requant.bias)
-        yield Command(Opcode.LOAD, dict(buffer=Buffer.REQUANT, buf_addr=0, words=n, skip=0, dram_addr=requant_addr,
-                                        run_bytes=n * REQUANT_ENTRY_BYTES, count=1, stride=0))
+        yield Command(Opcode.LOAD, dict(buffer=Buffer.REQUANT, buf_addr=0, words=n, skip=0, step=1, dram_addr=requant_addr,
+                                        run_bytes=n * REQUANT_ENTRY_BYTES, count=1, stride=0, repeat=0, repeat_stride=0))
     running = None      # the regions of the pass started last, until a SYNC
     stores = None       # (regions, commands) of the outputs waiting for the next RUN
     for ps, run, at in zip(passes, runs, bases, strict=True):
         regions = _regions(config, ps, at, run.fields["P"])
-        loads = list(_loads(config, layer, ps, at, in_pitch, kw_all, cw_all, wb, ifmap_addr, weight_addr))
+        loads = list(_loads(config, layer, step, ps, at, in_pitch, kw_all, cw_all, wb, ifmap_addr, weight_addr))
         if running is not None and loads and (
                 (ps.load_ifmap and _overlap(regions[0], running[0]))
                 or (ps.load_weights and _overlap(regions[1], running[1]))):

@@ -500,14 +500,18 @@ class StoreFormat(enum.IntEnum):
 
 #: The strided-run fields shared by LOAD and STORE: a DMA command (:mod:`hw.axi`).
 _RUN_FIELDS = (("dram_addr", AXI_ADDR_BITS), ("run_bytes", DMA_RUN_BYTES_BITS),
-               ("count", DMA_RUN_COUNT_BITS), ("stride", AXI_ADDR_BITS))
+               ("count", DMA_RUN_COUNT_BITS), ("stride", AXI_ADDR_BITS),
+               ("repeat", DMA_RUN_COUNT_BITS), ("repeat_stride", AXI_ADDR_BITS))
 
 
 def command_fields(config: AcceleratorConfig, opcode: Opcode) -> tuple[tuple[str, int], ...]:
     """The fields of a record of ``opcode``, (name, width), LSB first after the opcode.
 
     * LOAD: ``buffer`` (a :class:`Buffer`), ``buf_addr`` (first word), ``words`` (words to write),
-      ``skip`` (bytes dropped at the start of every run: a run starts on a beat), the run fields.
+      ``skip`` (bytes dropped at the start of every run: a run starts on a beat), ``step`` (ifmap:
+      every ``step``-th word of a run from its first is written, the others dropped -- the input
+      columns a strided 1x1 layer reads; 1 <= step <= the words of a beat; weights: ignored), the
+      run fields.
       Word ``i`` goes to host address ``buf_addr + i`` (weights: ``buf_addr`` is a line and word ``i``
       goes to line ``buf_addr + i // cols``, lane ``i % cols``; requantization: ``words`` entries,
       channel ``buf_addr + i``).
@@ -515,18 +519,24 @@ def command_fields(config: AcceleratorConfig, opcode: Opcode) -> tuple[tuple[str
       into buffer regions it does not read, STOREs of psum lines it does not write); a RUN waits for
       the previous pass to end, and SYNC (no fields) waits for the running one.
     * STORE: ``format`` (a :class:`StoreFormat`), ``line`` (first psum line), ``lane``, ``chan`` (the
-      requantization channel), ``per_run`` (outputs per run = psum lines per run), the run fields;
-      run ``r`` holds lines ``line + r*per_run ..`` of ``lane``.
+      requantization channel), ``per_run`` (outputs per run = psum lines per run), ``group_lines``,
+      the run fields; run ``r`` of a block holds lines ``line + r*per_run ..`` of ``lane``; each
+      repeated block is the next filter: ``lane + 1`` and ``chan + 1``, or lane 0 of the next filter
+      group, ``group_lines`` lines on, after the last lane.
+
+    The run fields (``dram_addr``, ``run_bytes``, ``count``, ``stride``, ``repeat``, ``repeat_stride``)
+    are a DMA command (:mod:`model.bursts`): ``count`` runs, walked ``1 + repeat`` times.
     """
     lines = (host_addr_depth(config) - 1).bit_length()
     if opcode is Opcode.LOAD:
-        return (("buffer", 2), ("buf_addr", lines), ("words", DMA_RUN_BYTES_BITS), ("skip", 8)) + _RUN_FIELDS
+        return (("buffer", 2), ("buf_addr", lines), ("words", DMA_RUN_BYTES_BITS), ("skip", 8), ("step", 8)) + _RUN_FIELDS
     if opcode is Opcode.RUN:
         return (("desc", desc_bits(config)),)
     if opcode is Opcode.SYNC:
         return ()
     return (("format", 4), ("line", lines), ("lane", max(host_lanes(config) - 1, 1).bit_length()),
-            ("chan", (REQUANT_CHANNELS - 1).bit_length()), ("per_run", DMA_RUN_COUNT_BITS)) + _RUN_FIELDS
+            ("chan", (REQUANT_CHANNELS - 1).bit_length()), ("per_run", DMA_RUN_COUNT_BITS),
+            ("group_lines", lines)) + _RUN_FIELDS
 
 
 def pack_command(config: AcceleratorConfig, opcode: Opcode, fields: dict) -> int:

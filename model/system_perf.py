@@ -145,12 +145,16 @@ def _read(bursts, words, take, latency: int, interval: int) -> int:
     return last
 
 
-def _run_words(skip: int, run_bytes: int, word_bytes: int, beat_bytes: int) -> list[int]:
-    """Words the unpacker writes from each beat of one run (slots after ``skip``, through the run's end)."""
+def _run_words(skip: int, run_bytes: int, word_bytes: int, beat_bytes: int, step: int = 1) -> list[int]:
+    """Words the unpacker writes from each beat of one run (every ``step``-th slot from the one after
+    ``skip``, through the run's end)."""
     per_beat = beat_bytes // word_bytes
     first, end = skip // word_bytes, run_bytes // word_bytes
     beats = -(-run_bytes // beat_bytes)
-    return [min(end, (b + 1) * per_beat) - max(first, b * per_beat) for b in range(beats)]
+    words = [0] * beats
+    for slot in range(first, end, step):
+        words[slot // per_beat] += 1
+    return words
 
 
 def _fetch_cycles(beat_bytes: int, latency: int, interval: int) -> int:
@@ -161,14 +165,16 @@ def _fetch_cycles(beat_bytes: int, latency: int, interval: int) -> int:
 
 def _load_cycles(config: AcceleratorConfig, f: dict, word_bytes: int, latency: int, interval: int) -> int:
     beat = config.axi_beat_bytes
-    bursts = split_transfer(f["dram_addr"], f["run_bytes"], f["count"], f["stride"], beat)
+    bursts = _transfer(f, beat)[0]
     if f["buffer"] == Buffer.REQUANT:
         writes = requant_writes_per_entry(config.word_bits)
         take = _EntryLoader(-(-REQUANT_ENTRY_BYTES // beat), writes)
         last = _read(bursts, [1] * sum(b.beats for b in bursts), take, latency, interval)
         return max(last + 2, last + writes + 1)
     per_write = weight_load_lanes(config, word_bytes) if f["buffer"] == Buffer.WEIGHT else 1
-    writes = [words // per_write for words in _run_words(f["skip"], f["run_bytes"], word_bytes, beat)] * f["count"]
+    runs = f["count"] * (1 + f["repeat"])
+    step = 1 if f["buffer"] == Buffer.WEIGHT else f["step"]
+    writes = [words // per_write for words in _run_words(f["skip"], f["run_bytes"], word_bytes, beat, step)] * runs
     return _read(bursts, writes, _unpacker, latency, interval) + 2
 
 
@@ -179,11 +185,12 @@ def _transfer(f: dict, beat: int):
     ``offset + run_bytes`` bytes, its first beat strobed from ``offset`` (:mod:`hw.axi.write_dma`).
     """
     offset = f["dram_addr"] % beat
-    return split_transfer(f["dram_addr"] - offset, offset + f["run_bytes"], f["count"], f["stride"], beat), offset
+    return split_transfer(f["dram_addr"] - offset, offset + f["run_bytes"], f["count"], f["stride"], beat,
+                          f["repeat"], f["repeat_stride"]), offset
 
 
 def _store_cycles(config: AcceleratorConfig, f: dict, latency: int, interval: int) -> int:
-    beat, size, per_run, count = config.axi_beat_bytes, int(f["format"]), f["per_run"], f["count"]
+    beat, size, per_run, count = config.axi_beat_bytes, int(f["format"]), f["per_run"], f["count"] * (1 + f["repeat"])
     bursts, offset = _transfer(f, beat)
     owner = [b for b, burst in enumerate(bursts) for _ in range(burst.beats)]   # burst of each beat
     ends = {total - 1 for total in itertools.accumulate(burst.beats for burst in bursts)}   # last beats
@@ -241,9 +248,10 @@ def _timing_key(c: Command) -> tuple:
     if c.opcode is Opcode.RUN:
         return (c.opcode, f["desc"])
     page = AXI_BOUNDARY_BYTES
-    key = (c.opcode, f["dram_addr"] % page, f["run_bytes"], f["count"], f["stride"] % page)
+    key = (c.opcode, f["dram_addr"] % page, f["run_bytes"], f["count"], f["stride"] % page, f["repeat"],
+           f["repeat_stride"] % page)
     if c.opcode is Opcode.LOAD:
-        return key + (f["buffer"], f["skip"], f["words"])
+        return key + (f["buffer"], f["skip"], f["step"], f["words"])
     return key + (f["format"], f["per_run"])
 
 
@@ -299,7 +307,7 @@ def predict_system(config: AcceleratorConfig, image: DramImage | tuple[Command, 
                 memo[key] = (_load_cycles(config, f, wb, latency, interval) if cmd.opcode is Opcode.LOAD
                              else _store_cycles(config, f, latency, interval))
             cycles = memo[key]
-            moved = f["run_bytes"] * f["count"]
+            moved = f["run_bytes"] * f["count"] * (1 + f["repeat"])
             bursts = len(_transfer(f, beat)[0])
             if cmd.opcode is Opcode.LOAD:
                 c["dram_bytes_read"] += moved
@@ -323,7 +331,7 @@ def accelerator_counters(config: AcceleratorConfig, layer: ConvLayer, image: Dra
     the ifmap and weight buffer writes (and the DRAM reads the accelerator counts with them) those
     of the command list's LOADs: one word per ifmap write, :func:`~model.contract.weight_load_lanes`
     words per weight write."""
-    counters = dict(predict(config, layer, system_plan(config, layer)[0]).counters)
+    counters = dict(predict(config, layer, system_plan(config, layer).passes).counters)
     lanes = {Buffer.IFMAP: 1, Buffer.WEIGHT: weight_load_lanes(config, word_bytes(config))}
     for buffer, names in ((Buffer.IFMAP, ("dram_ifmap_reads", "glb_ifmap_writes")),
                           (Buffer.WEIGHT, ("dram_weight_reads", "glb_weight_writes"))):

@@ -16,17 +16,31 @@ from model.program import HostWrite, RequantParams
 from tests.tiled_layers import TILING, tiled_cases
 
 
-def run_bytes(f: dict):
-    """Byte addresses of a LOAD's or STORE's runs, in order, the leading ``skip`` bytes excluded."""
-    for r in range(f["count"]):
-        start = f["dram_addr"] + r * f["stride"]
-        yield from range(start + f.get("skip", 0), start + f["run_bytes"])
+def run_starts(f: dict):
+    """Byte address of every run of a LOAD's or STORE's DMA command, in order (blocks, then runs)."""
+    for b in range(1 + f["repeat"]):
+        for r in range(f["count"]):
+            yield f["dram_addr"] + b * f["repeat_stride"] + r * f["stride"]
+
+
+def moved(f: dict) -> int:
+    """Bytes a LOAD's or STORE's runs move."""
+    return f["run_bytes"] * f["count"] * (1 + f["repeat"])
+
+
+def run_bytes(f: dict, word: int = 1):
+    """Byte addresses of a LOAD's or STORE's runs, in order, the leading ``skip`` bytes excluded; of a
+    LOAD with ``step`` > 1, only those of every ``step``-th ``word``-byte word from the first."""
+    skip, step = f.get("skip", 0), f.get("step", 1)
+    for start in run_starts(f):
+        for at in range(start + skip, start + f["run_bytes"], step * word):
+            yield from range(at, at + word)
 
 
 def load_writes(config, dram, f: dict) -> list:
     """The host writes of an ifmap or weight LOAD with fields ``f`` on DRAM bytes ``dram``."""
     wb = word_bytes(config)
-    data = bytes(dram[b] for b in run_bytes(f))
+    data = bytes(dram[b] for b in run_bytes(f, wb))
     assert len(data) == f["words"] * wb
     out = []
     for k in range(f["words"]):
@@ -62,9 +76,8 @@ def assert_outside_runs_untouched(image, dump):
     for c in image.commands:
         if c.opcode is Opcode.STORE:
             f = c.fields
-            for k in range(f["count"]):
-                start = f["dram_addr"] + k * f["stride"] - image.out_addr
-                covered[start:start + f["run_bytes"]] = True
+            for start in run_starts(f):
+                covered[start - image.out_addr:start - image.out_addr + f["run_bytes"]] = True
     n, m, e, _ = image.out_shape
     region = slice(0, n * m * e * image.out_pitch)
     assert (out[region][~covered[region]] == SENTINEL).all(), "a byte outside every STORE run was written"

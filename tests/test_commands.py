@@ -7,6 +7,8 @@ writes must be the host program's (model/program.py, itself checked against the 
 its descriptors, and the output tensor read back from DRAM must be the golden conv.
 """
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -21,7 +23,7 @@ from model.data import random_operands
 from model.program import HostRead, HostRun, HostWrite, RequantParams, build_program
 from model.tiling import plan
 from tests.command_reference import load_writes, pass_values, run_bytes
-from tests.tiled_layers import SYSTEM_TILING, TILING, tiled_cases
+from tests.tiled_layers import STRIDED_1X1, SYSTEM_TILING, TILING, tiled_cases
 
 
 def _extent(d: dict) -> tuple[range, range, range]:
@@ -85,11 +87,14 @@ def _interpret(config, image, golden_at):
         else:
             size = f["format"]
             out = bytearray()
-            for r in range(f["count"]):
-                for j in range(f["per_run"]):
-                    line = f["line"] + r * f["per_run"] + j
-                    assert running is None or line not in _extent(running[0])[2], "a STORE reads a running pass's sums"
-                    out += int(values[(line, f["lane"])]).to_bytes(size, "little", signed=True)
+            for b in range(1 + f["repeat"]):       # block b: the b-th filter from (line, lane)
+                lane = (f["lane"] + b) % config.cols
+                first = f["line"] + (f["lane"] + b) // config.cols * f["group_lines"]
+                for r in range(f["count"]):
+                    for j in range(f["per_run"]):
+                        line = first + r * f["per_run"] + j
+                        assert running is None or line not in _extent(running[0])[2], "a STORE reads a running pass's sums"
+                        out += int(values[(line, lane)]).to_bytes(size, "little", signed=True)
             for b, v in zip(run_bytes(f), out, strict=True):
                 dram[b] = v
     assert running is None, "the list ends while a pass runs"
@@ -113,10 +118,12 @@ def _segments(ops):
 def _check(config, layer, x, w, rq, golden):
     """The image against the host program of the same passes (on the buffers' halves when the System
     double-buffers the layer), writes and descriptors taken relative to each pass's bases."""
-    passes, double = system_plan(config, layer)
+    passes, double, step = system_plan(config, layer)
     half = config.replace(ifmap_depth=config.ifmap_depth // 2, weight_depth=config.weight_depth // 2,
                           psum_depth=config.psum_depth // 2) if double else config
-    ops = build_program(half, layer, x, w, rq)
+    # a strided 1x1 layer runs as the stride-1 layer over the inputs it reads
+    planned = layer if step == 1 else dataclasses.replace(layer, H=layer.E, W=layer.F, stride=1)
+    ops = build_program(half, planned, x[:, :, ::step, ::step], w, rq)
     assert [op for op in ops if isinstance(op, HostRun)] and len(passes) == sum(isinstance(op, HostRun) for op in ops)
     image = build_image(config, layer, x, w, rq)
     per_pass = pass_values(ops, golden)
@@ -145,7 +152,7 @@ CONFIGS = {"8bit": dict(bits=8), "16bit": dict(bits=16), "binary": dict(bits=1, 
 def test_tiled_layers_match_program_and_conv(kind, tiling):
     config = AcceleratorConfig(**(TILING if tiling == "single" else SYSTEM_TILING), **CONFIGS[kind])
     for name, layer in tiled_cases(AcceleratorConfig(**TILING, **CONFIGS[kind])).items():
-        assert system_plan(config, layer)[1] == (tiling == "double")
+        assert system_plan(config, layer).double == (tiling == "double")
         x, w = random_operands(layer, config.bits, np.random.default_rng(7))
         _check(config, layer, x, w, None, conv2d_layer(x, w, layer, config.bits))
 
@@ -193,7 +200,22 @@ def test_unaligned_column_tile_stores_start_mid_beat():
     assert any(f["dram_addr"] % config.axi_beat_bytes for f in stores)
     assert layer.N == 1
     passes = [p for p in plan(config, layer).passes if p.read_out]
-    for f, (ps, ml) in zip(stores, [(p, ml) for p in passes for ml in range(p.tile.M)], strict=True):
-        row0 = (ps.m0 + ml) * layer.E + ps.e0
+    for f, ps in zip(stores, passes, strict=True):   # one STORE per image: a block of rows per filter
+        row0 = ps.m0 * layer.E + ps.e0
         assert f["dram_addr"] == image.out_addr + row0 * image.out_pitch + ps.f0  # one byte per output
-        assert f["run_bytes"] == ps.tile.F
+        assert f["run_bytes"] == ps.tile.F and f["repeat"] == ps.tile.M - 1
+        assert f["repeat_stride"] == layer.E * image.out_pitch
+
+
+@pytest.mark.parametrize("kind", sorted(CONFIGS))
+def test_strided_1x1_layer_loads_only_the_inputs_it_reads(kind):
+    config = AcceleratorConfig(**SYSTEM_TILING, **CONFIGS[kind])
+    layer = STRIDED_1X1
+    sp = system_plan(config, layer)
+    assert sp.step == 2 and sp.double and len(sp.passes) > 1
+    x, w = random_operands(layer, config.bits, np.random.default_rng(9))
+    _check(config, layer, x, w, None, conv2d_layer(x, w, layer, config.bits))
+    image = build_image(config, layer, x, w)
+    words = sum(c.fields["words"] for c in image.commands if c.opcode is Opcode.LOAD and c.fields["buffer"] == Buffer.IFMAP)
+    cw = -(-layer.C // config.channels_per_word)
+    assert words == layer.N * cw * layer.E * layer.F   # each input the layer reads, once

@@ -30,13 +30,16 @@ class Cmd:
     run_bytes: int
     count: int = 1
     stride: int = 0
+    repeat: int = 0
+    repeat_stride: int = 0
 
     def runs(self):
-        return [(self.addr + k * self.stride, self.run_bytes) for k in range(self.count)]
+        return [(self.addr + b * self.repeat_stride + k * self.stride, self.run_bytes)
+                for b in range(1 + self.repeat) for k in range(self.count)]
 
 
 def _set_cmd(ctx, port, cmd: Cmd) -> None:
-    for name in ("addr", "run_bytes", "count", "stride"):
+    for name in ("addr", "run_bytes", "count", "stride", "repeat", "repeat_stride"):
         ctx.set(getattr(port.payload, name), getattr(cmd, name))
     ctx.set(port.valid, 1)
 
@@ -98,7 +101,7 @@ def _walk(beat: int, cmds: list[Cmd], seed: int) -> list[list[tuple]]:
 
 
 def _expected_walk(cmd: Cmd, beat: int) -> list[tuple]:
-    bursts = split_transfer(cmd.addr, cmd.run_bytes, cmd.count, cmd.stride, beat)
+    bursts = split_transfer(cmd.addr, cmd.run_bytes, cmd.count, cmd.stride, beat, cmd.repeat, cmd.repeat_stride)
     return [(b.addr, b.beats, b.last_bytes, int(k == len(bursts) - 1)) for k, b in enumerate(bursts)]
 
 
@@ -106,9 +109,10 @@ def _expected_walk(cmd: Cmd, beat: int) -> list[tuple]:
 def test_walker_gives_the_bursts_of_the_model(beat):
     rng = np.random.default_rng(beat)
     cmds = [Cmd(0x0F00, 2307, 1, 0), Cmd(0x0FF0, 20, 3, 0x1000)]
-    for _ in range(12):
+    for k in range(12):
+        repeat = int(rng.integers(1, 4)) if k % 2 else 0   # blocks of runs repeated, every other command
         cmds.append(Cmd(int(rng.integers(0, 1 << 14)) * beat, int(rng.integers(1, 6000)), int(rng.integers(1, 5)),
-                        int(rng.integers(0, 1 << 10)) * beat))
+                        int(rng.integers(0, 1 << 10)) * beat, repeat, int(rng.integers(0, 1 << 12)) * beat))
     got = _walk(beat, cmds, seed=beat)
     assert len(got) == len(cmds)
     for cmd, bursts in zip(cmds, got):
@@ -118,6 +122,12 @@ def test_walker_gives_the_bursts_of_the_model(beat):
 def test_walker_hand_worked_boundary_case():
     # 0x0F00 + 2307 bytes on 64-bit beats: 32 beats to 4 KiB, 256 (the limit), then 3 bytes
     assert _walk(8, [Cmd(0x0F00, 2307)], seed=0) == [[(0x0F00, 32, 8, 0), (0x1000, 256, 8, 0), (0x1800, 1, 3, 1)]]
+
+
+def test_walker_hand_worked_repeated_blocks():
+    # 2 runs of 8 bytes 0x40 apart, the block walked twice, 0x1000 apart; the very last burst is final
+    assert _walk(8, [Cmd(0x100, 8, 2, 0x40, 1, 0x1000)], seed=0) == [
+        [(0x100, 1, 8, 0), (0x140, 1, 8, 0), (0x1100, 1, 8, 0), (0x1140, 1, 8, 1)]]
 
 
 def test_walker_empty_command_gives_no_burst():

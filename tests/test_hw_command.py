@@ -29,7 +29,7 @@ from model.data import random_operands
 from model.program import HostWrite, RequantParams, build_program, requant_writes
 from tests.axi_models import AxiSlaveMemory, Pauses
 from tests.command_reference import SENTINEL, assert_outside_runs_untouched, load_writes, pass_values
-from tests.tiled_layers import TILING, tiled_cases
+from tests.tiled_layers import STRIDED_1X1, TILING, tiled_cases
 
 
 class _LoadPath(wiring.Component):
@@ -57,9 +57,9 @@ def _run_loads(config, image, pause, seed):
         dma, up = dut.dma, dut.unpack
         for cycle_budget, f in ((20000, f) for f in loads):
             for name, key in (("addr", "dram_addr"), ("run_bytes", "run_bytes"), ("count", "count"),
-                              ("stride", "stride")):
+                              ("stride", "stride"), ("repeat", "repeat"), ("repeat_stride", "repeat_stride")):
                 ctx.set(getattr(dma.cmd.payload, name), f[key])
-            for name in ("buffer", "buf_addr", "words", "skip", "run_bytes"):
+            for name in ("buffer", "buf_addr", "words", "skip", "step", "run_bytes"):
                 ctx.set(getattr(up, name), f[name])
             ctx.set(dma.cmd.valid, 1)
             ctx.set(up.start, 1)
@@ -98,12 +98,12 @@ def _run_loads(config, image, pause, seed):
 
 @pytest.mark.parametrize("kind, layer_name, pause", [
     ("8bit", "column-bands", 0.0), ("8bit", "channels", 0.3), ("16bit", "row-bands-stride2-pad1", 0.3),
-    ("binary", "channels", 0.0),
+    ("binary", "channels", 0.0), ("8bit", "strided-1x1", 0.0), ("16bit", "strided-1x1", 0.3),
 ])
 def test_loads_write_the_reference_words(kind, layer_name, pause):
     bits = {"8bit": dict(bits=8), "16bit": dict(bits=16), "binary": dict(bits=1, pack=8)}[kind]
     config = AcceleratorConfig(**TILING, **bits)
-    layer = tiled_cases(config)[layer_name]
+    layer = STRIDED_1X1 if layer_name == "strided-1x1" else tiled_cases(config)[layer_name]
     x, w = random_operands(layer, config.bits, np.random.default_rng(11))
     image = build_image(config, layer, x, w)
     loads, got, gaps, cycles = _run_loads(config, image, pause, seed=4)
@@ -151,9 +151,9 @@ def _run_stores(config, image, values, pause, seed, mem=None):
         cycle = 0
         for k, f in stores:
             for name, key in (("addr", "dram_addr"), ("run_bytes", "run_bytes"), ("count", "count"),
-                              ("stride", "stride")):
+                              ("stride", "stride"), ("repeat", "repeat"), ("repeat_stride", "repeat_stride")):
                 ctx.set(getattr(dma.cmd.payload, name), f[key])
-            for name in ("format", "line", "lane", "chan", "per_run", "count"):
+            for name in ("format", "line", "lane", "chan", "per_run", "count", "repeat", "group_lines"):
                 ctx.set(getattr(pk, name), f[name])
             ctx.set(pk.offset, f["dram_addr"] % config.axi_beat_bytes)
             ctx.set(dma.cmd.valid, 1)

@@ -19,8 +19,8 @@ from model.conv import conv2d_layer
 from model.data import random_operands
 from model.program import RequantParams
 from tests.axi_models import AxiSlaveMemory, ErrorWindow, Pauses
-from tests.command_reference import assert_outside_runs_untouched, mid_beat_case
-from tests.tiled_layers import SYSTEM_TILING, TILING, tiled_cases
+from tests.command_reference import assert_outside_runs_untouched, mid_beat_case, moved
+from tests.tiled_layers import STRIDED_1X1, SYSTEM_TILING, TILING, tiled_cases
 
 
 def run_system(config, image, *, pause=0.0, seed=0, errors=(), latency=6, max_cycles=200000):
@@ -89,15 +89,17 @@ def run_system(config, image, *, pause=0.0, seed=0, errors=(), latency=6, max_cy
 
 
 CASES = [("8bit", "row-bands-stride2-pad1"), ("8bit", "column-bands"), ("8bit", "channels"), ("8bit", "filters"),
-         ("8bit", "images"), ("16bit", "channels"), ("binary", "channels")]
+         ("8bit", "images"), ("16bit", "channels"), ("binary", "channels"), ("8bit", "strided-1x1"),
+         ("binary", "strided-1x1")]
 BITS = {"8bit": dict(bits=8), "16bit": dict(bits=16), "binary": dict(bits=1, pack=8)}
 
 
 @pytest.mark.parametrize("kind, layer_name", CASES)
 def test_system_runs_a_tiled_layer(kind, layer_name):
     config = AcceleratorConfig(**SYSTEM_TILING, **BITS[kind])    # double-buffered: halves of TILING's size
-    layer = tiled_cases(AcceleratorConfig(**TILING, **BITS[kind]))[layer_name]
-    assert system_plan(config, layer)[1]
+    layer = (STRIDED_1X1 if layer_name == "strided-1x1"
+             else tiled_cases(AcceleratorConfig(**TILING, **BITS[kind]))[layer_name])
+    assert system_plan(config, layer).double
     x, w = random_operands(layer, config.bits, np.random.default_rng(21))
     image = build_image(config, layer, x, w)
     dump, status, error, counters, slave = run_system(config, image, pause=0.2, seed=3)
@@ -106,16 +108,16 @@ def test_system_runs_a_tiled_layer(kind, layer_name):
     assert counters["axi_read_bursts"] == len(slave.ar) and counters["axi_write_bursts"] == len(slave.aw)
     fields = [c.fields for c in image.commands]
     stores = [f for f in fields if "per_run" in f]
-    assert counters["dram_bytes_written"] == sum(f["run_bytes"] * f["count"] for f in stores)
+    assert counters["dram_bytes_written"] == sum(moved(f) for f in stores)
     assert counters["dram_bytes_read"] == len(image.commands) * 64 + sum(
-        f["count"] * f["run_bytes"] for f in fields if "skip" in f)
+        moved(f) for f in fields if "skip" in f)
 
 
 @pytest.mark.parametrize("kind", ["8bit", "16bit"])
 def test_system_runs_a_requantized_layer(kind):
     config = AcceleratorConfig(**TILING, **BITS[kind])           # single-buffered: SYNCs between passes
     layer = tiled_cases(config)["channels"]
-    assert not system_plan(config, layer)[1]
+    assert not system_plan(config, layer).double
     x, w = random_operands(layer, config.bits, np.random.default_rng(8))
     if kind == "16bit":
         x, w = x >> 8, w >> 8  # keep acc + bias in int32, as requantization requires
@@ -151,4 +153,4 @@ def test_system_stores_column_tiles_that_start_mid_beat():
     np.testing.assert_array_equal(read_output(image, dump), case.expected)
     assert dump[:image.out_addr] == image.data[:image.out_addr] and dump[layer_end:] == image.data[layer_end:]
     assert_outside_runs_untouched(image, dump)
-    assert counters["dram_bytes_written"] == sum(f["run_bytes"] * f["count"] for f in case.stores)
+    assert counters["dram_bytes_written"] == sum(moved(f) for f in case.stores)

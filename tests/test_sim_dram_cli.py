@@ -14,6 +14,7 @@ from model.dram import DramConfig
 from model.layer import parse_layer
 from model.system_perf import predict_system
 from sim.cli import main
+from tests.command_reference import moved
 
 LAYER = "C=4,H=8,W=8,M=4,R=3,S=3,pad=1"
 
@@ -32,11 +33,10 @@ def test_sim_from_dram_reports_stalls_and_bytes(tmp_path, capsys, require_simula
     config, layer = AcceleratorConfig.preset("tiny"), parse_layer(LAYER)
     x, w = random_operands(layer, config.bits, np.random.default_rng(1))
     image = build_image(config, layer, x, w)
-    moved = {op: sum(c.fields["run_bytes"] * c.fields["count"] for c in image.commands if c.opcode is op)
-             for op in (Opcode.LOAD, Opcode.STORE)}
-    read = COMMAND_BYTES * len(image.commands) + moved[Opcode.LOAD]
+    by_op = {op: sum(moved(c.fields) for c in image.commands if c.opcode is op) for op in (Opcode.LOAD, Opcode.STORE)}
+    read = COMMAND_BYTES * len(image.commands) + by_op[Opcode.LOAD]
     assert report["dram_bytes"] == {"read": {"rtl": read, "model": read},
-                                    "write": {"rtl": moved[Opcode.STORE], "model": moved[Opcode.STORE]}}
+                                    "write": {"rtl": by_op[Opcode.STORE], "model": by_op[Opcode.STORE]}}
     model = predict_system(config, image, DramConfig(latency=7, bandwidth=2)).counters
     assert report["stall_cycles"] == {"rtl": model["stall_cycles"], "model": model["stall_cycles"]}
     assert report["sys_cycles"]["rtl"] == model["sys_cycles"] > report["cycles"]["rtl"]

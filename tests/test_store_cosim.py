@@ -14,7 +14,7 @@ from model.dram import DramConfig
 from model.system_perf import accelerator_counters, predict_system
 from sim.simulators import SIMULATORS
 from sim.system.run import run_system
-from tests.command_reference import assert_outside_runs_untouched, mid_beat_case
+from tests.command_reference import assert_outside_runs_untouched, mid_beat_case, moved
 
 
 @pytest.mark.cosim
@@ -26,7 +26,7 @@ def test_mid_beat_column_stores_on_the_system(simulator):
     assert run.error == 0
     np.testing.assert_array_equal(read_output(case.image, run.dump), case.expected)
     assert_outside_runs_untouched(case.image, run.dump)
-    assert run.counters["dram_bytes_written"] == sum(f["run_bytes"] * f["count"] for f in case.stores)
+    assert run.counters["dram_bytes_written"] == sum(moved(f) for f in case.stores)
     predicted = (predict_system(case.config, case.image, dram).counters
                  | accelerator_counters(case.config, case.layer, case.image))
     assert {name: run.counters[name] for name in predicted} == predicted

@@ -14,6 +14,7 @@ from model.dram import DramConfig
 from model.program import pass_run
 from model.system_perf import predict_system
 from model.tiling import pass_cycles, plan
+from tests.command_reference import moved
 from tests.tiled_layers import TILING, tiled_cases
 
 CONFIG = AcceleratorConfig(**TILING)   # 8-bit words, 8-byte beats
@@ -26,7 +27,8 @@ def _fetch(latency, interval):
 
 
 def _load(words, **run):
-    return Command(Opcode.LOAD, dict(buffer=Buffer.IFMAP, buf_addr=0, words=words, skip=0, **run))
+    return Command(Opcode.LOAD, dict(buffer=Buffer.IFMAP, buf_addr=0, words=words, skip=0, step=1, repeat=0, repeat_stride=0,
+                                     **run))
 
 
 @pytest.mark.parametrize("latency, bandwidth", [(40, 8), (7, 2), (2, 1)])
@@ -46,8 +48,8 @@ def test_a_load_of_one_burst(latency, bandwidth):
 
 def test_a_load_that_skips_bytes_and_crosses_a_page():
     # 3 runs of 1 + 20 words from 4088: the first run's bursts are cut at the 4 KiB boundary
-    cmd = Command(Opcode.LOAD, dict(buffer=Buffer.IFMAP, buf_addr=0, words=60, skip=4, dram_addr=4088,
-                                    run_bytes=24, count=3, stride=32))
+    cmd = Command(Opcode.LOAD, dict(buffer=Buffer.IFMAP, buf_addr=0, words=60, skip=4, step=1, dram_addr=4088,
+                                    run_bytes=24, count=3, stride=32, repeat=0, repeat_stride=0))
     got = predict_system(CONFIG, (cmd,), DramConfig(latency=10, bandwidth=8))
     # words per beat: run of 24 bytes from a beat start, 4 skipped: 4, 8, 8 words, so 3 beats per run
     # beats: 4, 8, 8 | 4, 8, 8 | 4, 8, 8; bursts: [4088: 1 beat], [4096: 2], then one of 3 per run
@@ -91,11 +93,11 @@ def test_counters_add_up_on_a_tiled_layer():
     dram = DramConfig(latency=40, bandwidth=8)
     got = predict_system(CONFIG, image, dram)
     c, ph = got.counters, got.phase_cycles
-    computing = sum(pass_cycles(CONFIG, p.tile) - 1 for p in system_plan(CONFIG, layer)[0])
+    computing = sum(pass_cycles(CONFIG, p.tile) - 1 for p in system_plan(CONFIG, layer).passes)
     assert c["sys_cycles"] == c["stall_cycles"] + computing == sum(ph.values())
     assert ph["fetch"] == len(image.commands) * _fetch(40, 1)
     stores = [cmd.fields for cmd in image.commands if cmd.opcode is Opcode.STORE]
-    assert c["dram_bytes_written"] == sum(f["run_bytes"] * f["count"] for f in stores)
+    assert c["dram_bytes_written"] == sum(moved(f) for f in stores)
     slower = predict_system(CONFIG, image, DramConfig(latency=40, bandwidth=1)).counters
     assert slower["sys_cycles"] > c["sys_cycles"] and slower["stall_cycles"] > c["stall_cycles"]
 

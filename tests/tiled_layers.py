@@ -17,6 +17,9 @@ TILED_LAYERS = {
     "images": ConvLayer(N=3, C=1, H=5, W=5, M=2, R=3, S=3),
 }
 BINARY_CHANNELS = ConvLayer(C=20, H=4, W=3, M=3, R=3, S=3, pad=1)  # 3 words of 8, the last with 4 channels
+#: A strided 1x1 layer (a ResNet downsample): the System loads every other input row and column only
+#: (model.commands.SystemPlan.step); on TILING's buffers it needs row bands and channel tiles.
+STRIDED_1X1 = ConvLayer(C=5, H=11, W=13, M=3, R=1, S=1, stride=2)
 
 
 def tiled_cases(config: AcceleratorConfig) -> dict:

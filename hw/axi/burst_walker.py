@@ -24,7 +24,7 @@ def BurstLayout(beat_bytes: int) -> data.StructLayout:
 
 
 class BurstWalker(wiring.Component):
-    """Splits each command into INCR bursts: at most 256 beats, never across 4 KiB, run by run.
+    """Splits each command into INCR bursts: at most 256 beats, never across 4 KiB, run by run, block by block.
 
     The same rule as :func:`model.bursts.split_transfer`, one burst per cycle while ``bursts.ready``
     is high. The low address bits of ``addr`` and ``stride`` below a beat are ignored (aligned
@@ -76,6 +76,10 @@ class BurstWalker(wiring.Component):
         runs_left = Signal(DMA_RUN_COUNT_BITS)
         run_bytes = Signal(DMA_RUN_BYTES_BITS)
         stride = Signal(AXI_ADDR_BITS)
+        count = Signal(DMA_RUN_COUNT_BITS)    # runs of a block
+        repeats = Signal(DMA_RUN_COUNT_BITS)  # blocks still to walk after this one
+        block_base = Signal(AXI_ADDR_BITS)    # start of the current block
+        block_stride = Signal(AXI_ADDR_BITS)
 
         left_beats = Signal(DMA_RUN_BYTES_BITS + 1 - shift)
         to_boundary = Signal(range(AXI_BOUNDARY_BYTES // bb + 1))
@@ -97,7 +101,7 @@ class BurstWalker(wiring.Component):
             self.bursts.payload.addr.eq(addr),
             self.bursts.payload.len.eq(beats - 1),
             self.bursts.payload.last_bytes.eq(Mux(run_ends & (partial != 0), partial, bb)),
-            self.bursts.payload.final.eq(run_ends & (runs_left == 1)),
+            self.bursts.payload.final.eq(run_ends & (runs_left == 1) & (repeats == 0)),
             self.cmd.ready.eq(~self.busy),
         ]
         aligned = (2**AXI_ADDR_BITS - 1) & ~(bb - 1)
@@ -107,11 +111,18 @@ class BurstWalker(wiring.Component):
             m.d.sync += [
                 run_base.eq(cmd.addr & aligned), addr.eq(cmd.addr & aligned), stride.eq(cmd.stride & aligned),
                 left.eq(cmd.run_bytes), run_bytes.eq(cmd.run_bytes), runs_left.eq(Mux(empty, 0, cmd.count)),
+                count.eq(cmd.count), repeats.eq(cmd.repeat), block_base.eq(cmd.addr & aligned),
+                block_stride.eq(cmd.repeat_stride & aligned),
             ]
         with m.Elif(self.cancel):
             m.d.sync += runs_left.eq(0)
         with m.Elif(self.bursts.valid & self.bursts.ready):
-            with m.If(run_ends):
+            with m.If(run_ends & (runs_left == 1) & (repeats != 0)):   # the next block
+                m.d.sync += [
+                    runs_left.eq(count), repeats.eq(repeats - 1), block_base.eq(block_base + block_stride),
+                    run_base.eq(block_base + block_stride), addr.eq(block_base + block_stride), left.eq(run_bytes),
+                ]
+            with m.Elif(run_ends):
                 m.d.sync += [
                     runs_left.eq(runs_left - 1), run_base.eq(run_base + stride), addr.eq(run_base + stride),
                     left.eq(run_bytes),

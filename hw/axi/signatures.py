@@ -8,7 +8,7 @@ the master's (``Out`` = driven by the master); a slave holds the signature flipp
 * :class:`AxiWriteSignature` -- AW, W and B channels of an AXI4 master (the write DMA);
 * :class:`AxiSignature` -- both, as ``read`` and ``write``;
 * :class:`AxiLiteSignature` -- an AXI4-Lite master (the control registers hold it flipped);
-* :data:`DmaCommand` -- the layout of a DMA command (``count`` strided runs).
+* :data:`DmaCommand` -- the layout of a DMA command (``count`` strided runs, repeated ``repeat`` more times).
 
 Every transaction uses ID 0 (:data:`model.contract.AXI_ID_BITS`); responses are
 :class:`model.contract.AxiResp` codes.
@@ -29,12 +29,15 @@ __all__ = ["check_data_bits", "AxiReadSignature", "AxiWriteSignature", "AxiSigna
 
 _LEN_BITS = (AXI_MAX_BURST_BEATS - 1).bit_length()
 
-#: A DMA command: ``count`` runs of ``run_bytes`` bytes, run k at ``addr + k * stride`` (beat-aligned).
+#: A DMA command: ``count`` runs of ``run_bytes`` bytes, run k at ``addr + k * stride`` (beat-aligned),
+#: the whole block of runs walked ``1 + repeat`` times, block b from ``addr + b * repeat_stride``.
 DmaCommand = data.StructLayout({
     "addr": AXI_ADDR_BITS,
     "run_bytes": DMA_RUN_BYTES_BITS,
     "count": DMA_RUN_COUNT_BITS,
     "stride": AXI_ADDR_BITS,
+    "repeat": DMA_RUN_COUNT_BITS,
+    "repeat_stride": AXI_ADDR_BITS,
 })
 
 

@@ -103,6 +103,7 @@ class WriteDma(wiring.Component):
             walked.eq(cmd.run_bytes + cmd.addr[:shift]),
             walker.cmd.payload.addr.eq(cmd.addr), walker.cmd.payload.run_bytes.eq(walked),
             walker.cmd.payload.count.eq(cmd.count), walker.cmd.payload.stride.eq(cmd.stride),
+            walker.cmd.payload.repeat.eq(cmd.repeat), walker.cmd.payload.repeat_stride.eq(cmd.repeat_stride),
             walker.cmd.valid.eq(self.cmd.valid & ~self.busy),
             self.cmd.ready.eq(walker.cmd.ready & ~self.busy),
             walker.cancel.eq(stop),

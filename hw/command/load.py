@@ -31,7 +31,8 @@ class LoadUnpacker(wiring.Component):
     """Splits the read DMA's beats of a LOAD (ifmap or weight words) into buffer writes.
 
     Every run of the LOAD (:func:`model.contract.command_fields`) starts on a beat, its first
-    ``skip`` bytes are dropped, and each following ``word_bytes`` container is one word. Word ``i``
+    ``skip`` bytes are dropped, and each following ``word_bytes`` container is one word (ifmap: one
+    in every ``step``, from the first; a beat holds at least one of them). Word ``i``
     is written to ifmap address ``buf_addr + i`` (one word per write, through the host port), or to
     weight line ``buf_addr + i // cols``, lane ``i % cols`` (``n`` =
     :func:`model.contract.weight_load_lanes` consecutive lanes of a line per write, on
@@ -49,8 +50,8 @@ class LoadUnpacker(wiring.Component):
 
     Ports
     -----
-    start : In(1); buffer : In(Buffer); buf_addr, words, skip, run_bytes : In
-        The LOAD's fields, sampled on ``start``.
+    start : In(1); buffer : In(Buffer); buf_addr, words, skip, step, run_bytes : In
+        The LOAD's fields, sampled on ``start`` (``step``: ifmap words kept, one every ``step`` slots).
     beats : In(stream.Signature(BeatLayout(axi_data_bits)))
         The read DMA's beats.
     write_sel : Out(Buffer); write_addr, write_lane, write_data, write_en : Out
@@ -64,7 +65,7 @@ class LoadUnpacker(wiring.Component):
         self._config, self._wb = config, word_bytes
         line = data.ArrayLayout(config.word_bits, config.cols)
         super().__init__(loader_members(config) | {
-            "buffer": In(Buffer), "skip": In(8), "run_bytes": In(DMA_RUN_BYTES_BITS),
+            "buffer": In(Buffer), "skip": In(8), "step": In(8), "run_bytes": In(DMA_RUN_BYTES_BITS),
             "line_write": Out(WritePortSignature(config.weight_depth, line, config.cols)),
         })
 
@@ -80,7 +81,7 @@ class LoadUnpacker(wiring.Component):
         left = Signal(DMA_RUN_BYTES_BITS)               # words still to write
         sel = Signal(Buffer)
         weights = sel == Buffer.WEIGHT
-        step = Signal(range(n + 1))                     # words per write: n for weights, 1 for ifmap
+        step = Signal(8)                                # slots per write: n for weights, the LOAD's step for ifmap
         lane = Signal.like(self.write_lane)
         line = Signal.like(self.write_addr)
 
@@ -93,7 +94,7 @@ class LoadUnpacker(wiring.Component):
         m.d.comb += [
             fire.eq(self.busy & self.beats.valid),
             end_of_run.eq(slot == last),
-            self.beats.ready.eq(fire & (end_of_run | ((in_beat == spb - step) if spb > 1 else 1))),
+            self.beats.ready.eq(fire & (end_of_run | ((in_beat + step >= spb) if spb > 1 else 1))),
             self.write_en.eq(fire & ~weights), self.write_sel.eq(sel), self.write_addr.eq(line),
             self.write_lane.eq(0), self.write_data.eq(word[:cfg.word_bits]),
             self.line_write.addr.eq(line),
@@ -103,18 +104,18 @@ class LoadUnpacker(wiring.Component):
         m.d.sync += self.done.eq(0)
         with m.If(self.start & ~self.busy):
             is_weight = self.buffer == Buffer.WEIGHT
-            words = Mux(is_weight, n, 1)
+            words = Mux(is_weight, n, 1)                # words per write
             m.d.sync += [
                 self.busy.eq(1), sel.eq(self.buffer), line.eq(self.buf_addr), lane.eq(0), left.eq(self.words),
                 first.eq(self.skip >> shift), slot.eq(self.skip >> shift),
-                last.eq((self.run_bytes >> shift) - words), step.eq(words),
+                last.eq((self.run_bytes >> shift) - words), step.eq(Mux(is_weight, n, self.step)),
             ]
         with m.If(fire):
-            m.d.sync += [slot.eq(Mux(end_of_run, first, slot + step)), left.eq(left - step)]
+            m.d.sync += [slot.eq(Mux(end_of_run, first, slot + step)), left.eq(left - Mux(weights, n, 1))]
             with m.If(weights & (lane != cfg.cols - n)):
                 m.d.sync += lane.eq(lane + n)
             with m.Else():
                 m.d.sync += [lane.eq(0), line.eq(line + 1)]
-            with m.If(left == step):
+            with m.If(left == Mux(weights, n, 1)):
                 m.d.sync += [self.busy.eq(0), self.done.eq(1)]
         return m

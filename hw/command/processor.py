@@ -145,16 +145,19 @@ class CommandProcessor(wiring.Component):
         # the run fields of LOAD and STORE go to the DMA command of this phase
         def dma_cmd(dma, op):
             return [dma.cmd.payload.addr.eq(f(op, "dram_addr")), dma.cmd.payload.run_bytes.eq(f(op, "run_bytes")),
-                    dma.cmd.payload.count.eq(f(op, "count")), dma.cmd.payload.stride.eq(f(op, "stride"))]
+                    dma.cmd.payload.count.eq(f(op, "count")), dma.cmd.payload.stride.eq(f(op, "stride")),
+                    dma.cmd.payload.repeat.eq(f(op, "repeat")), dma.cmd.payload.repeat_stride.eq(f(op, "repeat_stride"))]
 
         m.d.comb += [
             unpack.buffer.eq(f(Opcode.LOAD, "buffer")), unpack.buf_addr.eq(f(Opcode.LOAD, "buf_addr")),
             unpack.words.eq(f(Opcode.LOAD, "words")), unpack.skip.eq(f(Opcode.LOAD, "skip")),
+            unpack.step.eq(f(Opcode.LOAD, "step")),
             unpack.run_bytes.eq(f(Opcode.LOAD, "run_bytes")),
             rqload.buf_addr.eq(f(Opcode.LOAD, "buf_addr")), rqload.words.eq(f(Opcode.LOAD, "words")),
             pack.format.eq(f(Opcode.STORE, "format")), pack.line.eq(f(Opcode.STORE, "line")),
             pack.lane.eq(f(Opcode.STORE, "lane")), pack.chan.eq(f(Opcode.STORE, "chan")),
             pack.per_run.eq(f(Opcode.STORE, "per_run")), pack.count.eq(f(Opcode.STORE, "count")),
+            pack.repeat.eq(f(Opcode.STORE, "repeat")), pack.group_lines.eq(f(Opcode.STORE, "group_lines")),
             pack.offset.eq(f(Opcode.STORE, "dram_addr")[:(cfg.axi_beat_bytes - 1).bit_length()]),
             *dma_cmd(wdma, Opcode.STORE),
         ]

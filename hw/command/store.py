@@ -20,7 +20,9 @@ class StorePacker(wiring.Component):
     """Reads a STORE's psum lines through the host port and streams its runs' beats.
 
     A STORE (:func:`model.contract.command_fields`) reads lines ``line, line + 1, ..`` of lane
-    ``lane`` (``count`` runs of ``per_run``); each value (the host port's ``rdata``: requantized
+    ``lane`` (``count`` runs of ``per_run``), then (``repeat`` more blocks of runs, one per filter)
+    the same lines of the next lane and requantization channel, or from lane 0 ``group_lines`` lines
+    on after the last lane (the next filter group); each value (the host port's ``rdata``: requantized
     and sign-extended, or the raw accumulator) goes into a little-endian container of ``format``
     bytes (sign-extended), packed from byte ``offset`` of a run's first beat (the run's start in
     DRAM, a multiple of the container) on; a run's last beat goes out when the run ends, so every
@@ -38,7 +40,7 @@ class StorePacker(wiring.Component):
 
     Ports
     -----
-    start : In(1); format : In(StoreFormat); line, lane, chan, per_run, count : In
+    start : In(1); format : In(StoreFormat); line, lane, chan, per_run, group_lines, count, repeat : In
         The STORE's fields, sampled on ``start``. ``format`` must not exceed a beat.
     offset : In(range(beat_bytes))
         Byte of its first beat at which every run starts (``dram_addr % beat_bytes``), sampled on ``start``.
@@ -55,6 +57,7 @@ class StorePacker(wiring.Component):
         super().__init__({
             "start": In(1), "format": In(StoreFormat), "line": In(addr_bits), "lane": In(lane),
             "chan": In(range(REQUANT_CHANNELS)), "per_run": In(DMA_RUN_COUNT_BITS), "count": In(DMA_RUN_COUNT_BITS),
+            "group_lines": In(addr_bits), "repeat": In(DMA_RUN_COUNT_BITS),
             "offset": In(range(config.axi_beat_bytes)),
             "read_addr": Out(addr_bits), "read_lane": Out(lane), "read_chan": Out(range(REQUANT_CHANNELS)),
             "read_en": Out(1), "read_data": In(config.acc_bits),
@@ -70,11 +73,12 @@ class StorePacker(wiring.Component):
         fmt = Signal(StoreFormat)
         per_run = Signal(DMA_RUN_COUNT_BITS)
         lane, chan = Signal.like(self.read_lane), Signal.like(self.read_chan)
-        # issue side: line address, position in run, runs left
-        addr = Signal.like(self.read_addr)
-        i_pos, i_runs = Signal(DMA_RUN_COUNT_BITS), Signal(DMA_RUN_COUNT_BITS)
+        count, group_lines = Signal(DMA_RUN_COUNT_BITS), Signal.like(self.read_addr)
+        # issue side: line address, the block's first line, position in run, runs left in the block, blocks after it
+        addr, block_line = Signal.like(self.read_addr), Signal.like(self.read_addr)
+        i_pos, i_runs, i_reps = Signal(DMA_RUN_COUNT_BITS), Signal(DMA_RUN_COUNT_BITS), Signal(DMA_RUN_COUNT_BITS)
         # pack side
-        p_pos, p_runs = Signal(DMA_RUN_COUNT_BITS), Signal(DMA_RUN_COUNT_BITS)
+        p_pos, p_runs, p_reps = Signal(DMA_RUN_COUNT_BITS), Signal(DMA_RUN_COUNT_BITS), Signal(DMA_RUN_COUNT_BITS)
         pending = Signal(range(STORE_READ_CREDIT + 1))
         byte = Signal(range(beat_bytes))
         first_byte = Signal(range(beat_bytes))  # where every run starts
@@ -89,7 +93,16 @@ class StorePacker(wiring.Component):
         with m.If(issue):
             m.d.sync += addr.eq(addr + 1)
             with m.If(i_pos == per_run - 1):
-                m.d.sync += [i_pos.eq(0), i_runs.eq(i_runs - 1)]
+                m.d.sync += i_pos.eq(0)
+                with m.If((i_runs == 1) & (i_reps != 0)):   # the next filter's block
+                    m.d.sync += [i_runs.eq(count), i_reps.eq(i_reps - 1), chan.eq(chan + 1)]
+                    with m.If(lane == cfg.cols - 1):
+                        m.d.sync += [lane.eq(0), block_line.eq(block_line + group_lines),
+                                     addr.eq(block_line + group_lines)]
+                    with m.Else():
+                        m.d.sync += [lane.eq(lane + 1), addr.eq(block_line)]
+                with m.Else():
+                    m.d.sync += i_runs.eq(i_runs - 1)
             with m.Else():
                 m.d.sync += i_pos.eq(i_pos + 1)
 
@@ -126,7 +139,11 @@ class StorePacker(wiring.Component):
             with m.Else():
                 m.d.sync += [buf.eq(placed), byte.eq(next_byte)]
             with m.If(run_end):
-                m.d.sync += [p_pos.eq(0), p_runs.eq(p_runs - 1)]
+                m.d.sync += p_pos.eq(0)
+                with m.If((p_runs == 1) & (p_reps != 0)):
+                    m.d.sync += [p_runs.eq(count), p_reps.eq(p_reps - 1)]
+                with m.Else():
+                    m.d.sync += p_runs.eq(p_runs - 1)
             with m.Else():
                 m.d.sync += p_pos.eq(p_pos + 1)
 
@@ -136,7 +153,9 @@ class StorePacker(wiring.Component):
         with m.If(self.start & ~self.busy):
             m.d.sync += [
                 self.busy.eq(1), fmt.eq(self.format), per_run.eq(self.per_run), lane.eq(self.lane),
-                chan.eq(self.chan), addr.eq(self.line), i_pos.eq(0), i_runs.eq(self.count), p_pos.eq(0),
-                p_runs.eq(self.count), byte.eq(self.offset), first_byte.eq(self.offset), buf.eq(0),
+                chan.eq(self.chan), addr.eq(self.line), block_line.eq(self.line), count.eq(self.count),
+                group_lines.eq(self.group_lines), i_pos.eq(0), i_runs.eq(self.count), i_reps.eq(self.repeat),
+                p_pos.eq(0), p_runs.eq(self.count), p_reps.eq(self.repeat), byte.eq(self.offset),
+                first_byte.eq(self.offset), buf.eq(0),
             ]
         return m

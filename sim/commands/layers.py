@@ -113,7 +113,7 @@ def _run_one(config, layer, name: str, args, built, dram: DramConfig | None) -> 
         report = make_report(config, layer, args.sim, result, prediction) | {"memory": Memory.HOST.value}
         return _row(name, report, time.perf_counter() - t0)
     result = run_layer(config, layer, args.seed, args.sim, dram)
-    prediction = predict(config, layer, system_plan(config, layer)[0])   # the System's double-buffered passes
+    prediction = predict(config, layer, system_plan(config, layer).passes)   # the System's double-buffered passes
     report = make_report(config, layer, args.sim, result, prediction) | dram_report(config, layer, dram, result)
     return _row(name, report, result["wall_s"])
 

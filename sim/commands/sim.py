@@ -57,7 +57,7 @@ def run_command(args) -> int:
             raise ValueError("--waves records host-memory runs only, not --memory dram")
         dram = dram_config(config, args.dram_bw, args.dram_latency)
         result = run_layer(config, layer, args.seed, args.sim, dram)
-        prediction = predict(config, layer, system_plan(config, layer)[0])   # the System's double-buffered passes
+        prediction = predict(config, layer, system_plan(config, layer).passes)   # the System's double-buffered passes
         report = make_report(config, layer, args.sim, result, prediction) | dram_report(config, layer, dram, result)
     else:
         built = build(config, args.sim, waves=args.waves)

@@ -38,7 +38,7 @@ def main(name: str) -> None:
     tw = time.time() - t
     ok = bool((read_output(image, run.dump) == conv2d_layer(x, w, layer, 8)).all())
     rf, rf32 = roofline(config, layer, dram), roofline(config, layer, dram, output_bits=32)
-    compute = sum(pass_cycles(config, p.tile) for p in system_plan(config, layer)[0])
+    compute = sum(pass_cycles(config, p.tile) for p in system_plan(config, layer).passes)
     t = time.time()
     model = predict_system(config, image, dram).counters | accelerator_counters(config, layer, image)
     tm = time.time() - t
