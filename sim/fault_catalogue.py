@@ -77,6 +77,7 @@ FAULT_JOBS: dict[str, list[tuple]] = {
             ("N=1,C=1,H=4,W=4,M=5,R=3,S=3,stride=1,pad=0", 44, False),   # filter tiles
             ("N=1,C=1,H=3,W=30,M=2,R=3,S=3,stride=1,pad=1", 45, True),   # column bands: stores start mid-beat
             ("N=1,C=1,H=4,W=4,M=5,R=2,S=2,stride=1,pad=0", 46, False),   # 3 filter groups in one pass
+            ("N=1,C=5,H=11,W=13,M=3,R=1,S=1,stride=2,pad=0", 47, False),  # strided 1x1: LOADs step over rows
         ],
     }.items()
 }

@@ -120,7 +120,8 @@ def test_baseline_passes_and_representative_faults_are_caught(require_simulator,
     assert "did not raise done within" in stuck["first_error"] and "cycles" in stuck["first_error"]
 
 
-SYSTEM_REPRESENTATIVE = ("wdma_strobe_ignores_run_end", "wdma_b_not_waited")
+#: One System fault in CI (each run of the target is seven simulations); `make faults` runs all eight.
+SYSTEM_REPRESENTATIVE = ("wdma_strobe_ignores_run_end",)
 
 
 @pytest.mark.cosim
@@ -131,13 +132,9 @@ def test_system_baseline_passes_and_memory_system_faults_are_caught(require_simu
     faults = tuple(f for f in FAULTS if f.name in SYSTEM_REPRESENTATIVE)
     summary = run_faults(faults, FanOut(), "icarus", tmp_path)
     assert summary["baseline_pass"] and [b["name"] for b in summary["baselines"]] == ["baseline_system"]
-    assert summary["caught"] == summary["faults"] == 2, format_summary(summary)
-    results = {r["name"]: r for r in summary["results"]}
+    assert summary["caught"] == summary["faults"] == 1, format_summary(summary)
     # a strobe past the run's end keeps every counter right: only the untouched padding catches it
-    assert results["wdma_strobe_ignores_run_end"]["caught_by"] == ["outputs"]
-    # not waiting for B responses keeps the data right: only the exact cycle model catches it
-    b = results["wdma_b_not_waited"]["caught_by"]
-    assert "counter:sys_cycles" in b and all(n.startswith("counter:") and "bytes" not in n for n in b), b
+    assert summary["results"][0]["caught_by"] == ["outputs"]
 
 
 @pytest.mark.cosim

@@ -23,7 +23,7 @@ from sim.system.axiram_run import (
     CASES, DOUBLE_TILING, LAYERS, TILING, AxiRamCase, AxiRamMismatch, AxiRamResult, SystemStopped, check_case,
     prepare_case, raise_for_status, run_cases, wrapper_verilog,
 )
-from tests.tiled_layers import TILED_LAYERS
+from tests.tiled_layers import STRIDED_1X1, TILED_LAYERS
 from tests.tiled_layers import SYSTEM_TILING
 from tests.tiled_layers import TILING as TESTS_TILING
 
@@ -40,7 +40,7 @@ def _clean_result(p, **changes) -> AxiRamResult:
 
 def test_the_layers_are_the_tiled_layers_of_the_tests():
     assert TILING == TESTS_TILING and DOUBLE_TILING == SYSTEM_TILING
-    assert {name: ConvLayer(**shape) for name, shape in LAYERS.items()} == TILED_LAYERS
+    assert {name: ConvLayer(**shape) for name, shape in LAYERS.items()} == TILED_LAYERS | {"strided-1x1": STRIDED_1X1}
 
 
 def test_every_error_case_is_followed_by_a_clean_layer_of_its_build():

@@ -64,7 +64,8 @@ from sim.simulators import SIMULATORS
 
 __all__ = ["PERIOD_NS", "BUILD_ROOT", "TAIL_BYTES", "AxiRamCase", "AxiRamJob", "AxiRamResult", "PreparedCase",
            "AxiRamMismatch", "SystemStopped", "CASES", "DOUBLE_TILING", "WRAPPER_TOP", "fastest_dram",
-           "wrapper_verilog", "case_config", "prepare_case", "run_jobs", "status_problem", "run_cases", "check_case", "raise_for_status", "main"]
+           "wrapper_verilog", "case_config", "prepare_case", "run_jobs", "status_problem", "run_cases", "check_case",
+           "raise_for_status", "main"]
 
 #: Verilog top of the co-simulation (:func:`wrapper_verilog`).
 WRAPPER_TOP = "qconv_system_axiram"
@@ -94,6 +95,7 @@ LAYERS = {
     "channels": dict(C=4, H=4, W=4, M=3, R=3, S=3, pad=1),                             # channels accumulated
     "filters": dict(C=1, H=4, W=4, M=5, R=3, S=3),
     "images": dict(N=3, C=1, H=5, W=5, M=2, R=3, S=3),
+    "strided-1x1": dict(C=5, H=11, W=13, M=3, R=1, S=1, stride=2),                    # LOADs take every other row
 }
 
 
@@ -201,6 +203,8 @@ CASES: tuple[AxiRamCase, ...] = (
     AxiRamCase("16bit-outputs-slverr", 16, "row-bands-stride2-pad1", pause=0.2, seed=12, fault=FaultSide.WRITE),
     AxiRamCase("16bit-images-after-write-error", 16, "images", pause=0.4, seed=13),
     AxiRamCase("16bit-channels", 16, "channels", seed=10),
+    AxiRamCase("8bit-strided-1x1-requant", 8, "strided-1x1", requant=True, seed=17),
+    AxiRamCase("16bit-strided-1x1", 16, "strided-1x1", seed=18),
     AxiRamCase("8bit-channels-single-buffered", 8, "channels", requant=True, seed=14, single=True),
     AxiRamCase("8bit-outputs-slverr-single-buffered", 8, "column-bands", pause=0.2, seed=15, single=True,
                fault=FaultSide.WRITE),
