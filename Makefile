@@ -72,7 +72,8 @@ sim: setup
 # The analytical model alone (no RTL): cycles, roofline, DRAM words, energy.
 .PHONY: predict
 predict: setup
-	@$(QCONV) predict $(CONFIG_OPTS) $(call opt,LAYER,layer) $(call opt,DRAM_BW,dram-bw) $(if $(JSON),--json $(JSON))
+	@$(QCONV) predict $(CONFIG_OPTS) $(call opt,LAYER,layer) $(call opt,DRAM_BW,dram-bw) $(call opt,DRAM_LATENCY,dram-latency) \
+		$(call opt,MEMORY,memory) $(if $(JSON),--json $(JSON))
 
 layers: setup
 	@$(QCONV) layers --net $(NET) $(CONFIG_OPTS) $(call opt,SIM,sim) $(call opt,SEED,seed) $(call opt,ONLY,only) $(call opt,JSON,json) \

@@ -7,6 +7,11 @@ utilisation, the DRAM bytes the plan moves, the roofline (:func:`model.roofline.
 :class:`model.dram.DramConfig`) and the fraction of it achieved at compute (``roofline / compute cycles``)
 and with DRAM time added (``roofline / (compute + bytes / bandwidth)``, the serial estimate the time objective
 minimises); then the better dataflow per layer under the time objective, and the wall time of planning.
+
+``--system`` adds what decides the System's objective: every layer's exact System cycles
+(:func:`model.system_perf.predict_system` of its command list at the default DRAM) with the tiles chosen
+by ``TIME`` and by ``OVERLAP`` (both on half of every buffer, :func:`model.commands.system_plan`), and
+the roofline fraction of each, side by side, both dataflows.
 """
 
 from __future__ import annotations
@@ -17,10 +22,14 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
+from model.commands import build_image
 from model.config import AcceleratorConfig, Dataflow
 from model.dram import DramConfig
 from model.layer import network_layers
 from model.roofline import roofline
+from model.system_perf import predict_system
 from model.tiling import Objective, plan
 
 
@@ -45,6 +54,39 @@ def measure(net: str, dram: DramConfig) -> tuple[list[dict], dict[str, float]]:
                              "fraction_serial": roof.cycles / p.estimated_cycles, "sizes": vars(p.sizes),
                              "order": p.order.value})
     return rows, {o.value: s for o, s in seconds.items()}
+
+
+def system_rows(net: str, dram: DramConfig) -> list[dict]:
+    """Per (layer, dataflow): the System's exact cycles with the tiles of TIME and of OVERLAP."""
+    rows = []
+    for dataflow in Dataflow:
+        config = AcceleratorConfig(dataflow=dataflow)
+        for name, layer in network_layers(net).items():
+            x = np.zeros((layer.N, layer.C, layer.H, layer.W), np.int64)   # timing never depends on values
+            w = np.zeros((layer.M, layer.C, layer.R, layer.S), np.int64)
+            roof = roofline(config, layer, dram).cycles
+            row = {"layer": name, "dataflow": dataflow.value, "roofline_cycles": roof}
+            for objective in (Objective.TIME, Objective.OVERLAP):
+                cycles = predict_system(config, build_image(config, layer, x, w, objective=objective), dram).counters[
+                    "sys_cycles"]
+                row[objective.value] = {"sys_cycles": cycles, "fraction": roof / cycles}
+            rows.append(row)
+    return rows
+
+
+def format_system(rows: list[dict]) -> str:
+    """The ``--system`` table, and the cycle-weighted fraction per dataflow and objective."""
+    lines = [f"{'layer':<30}{'df':>4}{'roofline':>10}{'TIME cycles':>13}{'roof%':>7}{'OVERLAP cycles':>16}{'roof%':>7}"]
+    for r in rows:
+        t, o = r["time"], r["overlap"]
+        lines.append(f"{r['layer']:<30}{r['dataflow']:>4}{r['roofline_cycles']:>10}{t['sys_cycles']:>13}"
+                     f"{t['fraction']:>7.1%}{o['sys_cycles']:>16}{o['fraction']:>7.1%}")
+    for df in Dataflow:
+        mine = [r for r in rows if r["dataflow"] == df.value]
+        roof = sum(r["roofline_cycles"] for r in mine)
+        lines.append(f"{df.value}: cycle-weighted " + ", ".join(
+            f"{obj} {roof / sum(r[obj]['sys_cycles'] for r in mine):.1%}" for obj in ("time", "overlap")))
+    return "\n".join(lines)
 
 
 def format_table(rows: list[dict]) -> str:
@@ -94,16 +136,22 @@ def main(argv: list[str]) -> int:
     parser.add_argument("net", nargs="?", default="resnet18")
     parser.add_argument("--json", type=Path, help="write every row to this JSON file")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    parser.add_argument("--system", action="store_true",
+                        help="also the System's exact cycles with the tiles of TIME and of OVERLAP")
     args = parser.parse_args(argv)
     dram = DramConfig()
     rows, seconds = measure(args.net, dram)
     print(format_markdown(rows) if args.markdown else format_table(rows))
     times = ", ".join(f"{obj} {s:.2f} s" for obj, s in seconds.items())
-    print(f"planning all {len(rows) // 4} layers of {args.net} (WS and OS; lru cache cleared): {times}")
+    print(f"planning all {len(rows) // (2 * len(Objective))} layers of {args.net} (WS and OS; lru cache cleared): {times}")
+    system = system_rows(args.net, dram) if args.system else None
+    if system:
+        print()
+        print(format_system(system))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"net": args.net, "dram": dram.to_dict(), "rows": rows,
-                                         "planning_s": seconds}, indent=2))
+                                         "planning_s": seconds, "system": system}, indent=2))
     return 0
 
 

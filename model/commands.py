@@ -42,13 +42,13 @@ from typing import NamedTuple
 import numpy as np
 
 from model.config import AcceleratorConfig
-from model.contract import (
+from model.contract import (  # word_bytes (the DRAM container of a word) is re-exported
     COMMAND_BYTES, REQUANT_ENTRY_BYTES, REQUANT_ENTRY_FIELD_BITS, REQUANT_FIELDS, Buffer, Opcode, StoreFormat,
-    pack_command, reduction_words, words_per_pixel,
+    pack_command, reduction_words, word_bytes, words_per_pixel,
 )
 from model.layer import ConvLayer
 from model.program import RequantParams, _words, check_program, pass_run
-from model.tiling import Pass, plan
+from model.tiling import Objective, Pass, plan
 
 __all__ = ["ALIGN", "Command", "DramImage", "word_bytes", "store_format", "requant_entries", "SystemPlan", "system_plan", "build_image",
            "read_output"]
@@ -79,23 +79,6 @@ class DramImage:
     out_shape: tuple[int, int, int, int]
     out_format: StoreFormat
     out_pitch: int
-
-
-def word_bytes(config: AcceleratorConfig) -> int:
-    """Bytes of the DRAM container of one input or weight word: a power of two >= ``word_bits / 8``.
-
-    Raises
-    ------
-    ValueError
-        If the container is wider than one AXI beat.
-    """
-    size = 1
-    while 8 * size < config.word_bits:
-        size *= 2
-    if size > config.axi_beat_bytes:
-        raise ValueError(f"word_bits={config.word_bits} needs {size}-byte words, wider than the "
-                         f"{config.axi_beat_bytes}-byte AXI beat (axi_data_bits={config.axi_data_bits})")
-    return size
 
 
 def store_format(config: AcceleratorConfig, requant: RequantParams | None) -> StoreFormat:
@@ -163,10 +146,11 @@ def _subsampled(config: AcceleratorConfig, layer: ConvLayer) -> int:
     return 1
 
 
-def system_plan(config: AcceleratorConfig, layer: ConvLayer) -> SystemPlan:
-    """The System's passes of ``layer`` (:class:`SystemPlan`).
+def system_plan(config: AcceleratorConfig, layer: ConvLayer, objective: Objective = Objective.OVERLAP) -> SystemPlan:
+    """The System's passes of ``layer`` (:class:`SystemPlan`), tiles chosen by ``objective``.
 
-    The plan (:func:`model.tiling.plan`) of tiles that fit half of every buffer, so that a pass's
+    The plan (:func:`model.tiling.plan`, by :attr:`~model.tiling.Objective.OVERLAP` at the default
+    :class:`~model.dram.DramConfig`) of tiles that fit half of every buffer, so that a pass's
     successor loads into the other half while it runs, and its outputs are stored from one half of
     the psum buffer while the next output tile accumulates in the other; a layer that cannot be
     tiled into halves gets the whole buffers (its transfers wait for the passes, :data:`Opcode.SYNC`).
@@ -183,9 +167,9 @@ def system_plan(config: AcceleratorConfig, layer: ConvLayer) -> SystemPlan:
     try:
         half = config.replace(ifmap_depth=config.ifmap_depth // 2, weight_depth=config.weight_depth // 2,
                               psum_depth=config.psum_depth // 2)
-        return SystemPlan(plan(half, planned).passes, True, step)
+        return SystemPlan(plan(half, planned, objective).passes, True, step)
     except ValueError:
-        return SystemPlan(plan(config, planned).passes, False, step)
+        return SystemPlan(plan(config, planned, objective).passes, False, step)
 
 
 def _bases(config: AcceleratorConfig, passes: tuple[Pass, ...], double: bool) -> list[tuple[int, int, int]]:
@@ -213,13 +197,16 @@ def _overlap(a: range, b: range) -> bool:
 
 
 def build_image(config: AcceleratorConfig, layer: ConvLayer, x: np.ndarray, w: np.ndarray,
-                requant: RequantParams | None = None) -> DramImage:
+                requant: RequantParams | None = None, objective: Objective = Objective.OVERLAP) -> DramImage:
     """The DRAM image and command list of ``layer`` (see the module notes).
 
     Parameters
     ----------
     x, w, requant
         As :func:`model.program.build_program` (:func:`model.program.check_program` checks them).
+    objective : Objective
+        What chooses the tiles (:func:`system_plan`); every run uses the default, other objectives
+        are for comparisons (``bench/planner_bench.py --system``).
 
     Raises
     ------
@@ -227,7 +214,7 @@ def build_image(config: AcceleratorConfig, layer: ConvLayer, x: np.ndarray, w: n
         Everything :func:`model.program.build_program` refuses; a word wider than a beat
         (:func:`word_bytes`).
     """
-    passes, double, step = system_plan(config, layer)
+    passes, double, step = system_plan(config, layer, objective)
     check_program(config, layer, x, w, requant)
     bases = _bases(config, passes, double)
     runs = [pass_run(config, ps, requant, at) for ps, at in zip(passes, bases)]

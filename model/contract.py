@@ -54,7 +54,7 @@ __all__ = [
     "ControlBit", "StatusBit",
     "SYSTEM_TOP_NAME", "COMMAND_BYTES", "COMMAND_OPCODE_BITS", "REQUANT_ENTRY_BYTES", "REQUANT_ENTRY_FIELD_BITS",
     "SYSTEM_COUNTERS", "STORE_READ_CREDIT", "DMA_ADDRESS_DELAY", "COMMAND_DECODE_CYCLES", "COMMAND_NEXT_CYCLES",
-    "weight_load_lanes",
+    "word_bytes", "weight_load_lanes",
     "Opcode", "StoreFormat", "command_fields", "pack_command", "unpack_command",
 ]
 
@@ -462,6 +462,23 @@ STORE_READ_CREDIT = READ_LATENCY + 2
 #: Cycles from a DMA command taken (``hw/axi/read_dma.py``, ``write_dma.py``) to its first AR / AW
 #: offered: the burst walker's register, then the registered address channel.
 DMA_ADDRESS_DELAY = 2
+
+
+def word_bytes(config: AcceleratorConfig) -> int:
+    """Bytes of the DRAM container of one input or weight word: a power of two >= ``word_bits / 8``.
+
+    Raises
+    ------
+    ValueError
+        If the container is wider than one AXI beat.
+    """
+    size = 1
+    while 8 * size < config.word_bits:
+        size *= 2
+    if size > config.axi_beat_bytes:
+        raise ValueError(f"word_bits={config.word_bits} needs {size}-byte words, wider than the "
+                         f"{config.axi_beat_bytes}-byte AXI beat (axi_data_bits={config.axi_data_bits})")
+    return size
 
 
 def weight_load_lanes(config: AcceleratorConfig, word_bytes: int) -> int:

@@ -212,7 +212,7 @@ def check_program(config: AcceleratorConfig, layer: ConvLayer, x: np.ndarray, w:
 
 
 def build_program(config: AcceleratorConfig, layer: ConvLayer, x: np.ndarray, w: np.ndarray,
-                  requant: RequantParams | None = None) -> list:
+                  requant: RequantParams | None = None, passes: tuple[Pass, ...] | None = None) -> list:
     """Every pass of the tiling plan: its writes, one :class:`HostRun`, then its :class:`HostRead` ops.
 
     Parameters
@@ -222,6 +222,8 @@ def build_program(config: AcceleratorConfig, layer: ConvLayer, x: np.ndarray, w:
     requant : RequantParams, optional
         Requantize the outputs in hardware: the parameter writes come first, every pass's
         descriptor enables the stage, and the reads return ``requant.apply(accumulators)``.
+    passes : tuple of Pass, optional
+        The passes to run (default: :func:`model.tiling.plan`'s); their tiles must fit ``config``.
 
     Raises
     ------
@@ -229,7 +231,8 @@ def build_program(config: AcceleratorConfig, layer: ConvLayer, x: np.ndarray, w:
         If the layer does not fit the build or is grouped (see :func:`model.tiling.plan`),
         or an operand or requantization parameter is out of range.
     """
-    passes = plan(config, layer).passes  # refuses grouped layers and layers that do not fit, first
+    planned = plan(config, layer).passes  # refuses grouped layers and layers that do not fit, first
+    passes = planned if passes is None else passes
     check_program(config, layer, x, w, requant)
     xw, ww = _words(config, x), _words(config, w)
     ops: list = []

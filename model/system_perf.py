@@ -1,4 +1,4 @@
-"""The exact cycle model of the command-driven System (``hw/system.py``, first version: sequential).
+"""The exact cycle model of the command-driven System (``hw/system.py``), its passes overlapped by transfers.
 
 Given a layer's command list (:func:`model.commands.build_image`) and the DRAM timing
 (:class:`model.dram.DramConfig`), :func:`predict_system` gives every counter of
@@ -8,14 +8,20 @@ burst by burst and beat by beat (no per-cycle loop). It imports nothing from ``h
 The timing rule
 ---------------
 Cycle numbers are clock edges. ``lat`` is the DRAM latency, ``I = beat_bytes // bandwidth`` its
-cycles per beat (:mod:`model.dram`'s rule). The processor runs one command at a time; every
-command starts with the DMAs idle and the DRAM's queues empty (the previous command waited for its
-last R beat or B response), so a command's cycles depend on its own fields only.
+cycles per beat (:mod:`model.dram`'s rule). The processor runs one command at a time, but a pass,
+once started, runs beside the commands after it. Only the command stream uses the DRAM, and
+every command starts with the DMAs idle and the DRAM's queues empty (the previous command waited
+for its last R beat or B response), so a LOAD's or STORE's cycles depend on its own fields only.
 
 * **Per command**: FETCH (the record's read), DECODE (:data:`~model.contract.COMMAND_DECODE_CYCLES`),
-  the body (LOAD, RUN or STORE), NEXT (:data:`~model.contract.COMMAND_NEXT_CYCLES`).
-  ``sys_cycles`` is the sum over the commands; ``stall_cycles`` counts FETCH, DECODE, NEXT and LOAD
-  bodies; ``dma_wait_cycles`` the RUN bodies; STORE bodies are in neither.
+  the body, NEXT (:data:`~model.contract.COMMAND_NEXT_CYCLES`); the next FETCH follows.
+  ``sys_cycles`` is the cycle the last NEXT ends (from START).
+* **RUN and SYNC**: the body's first cycle ``b``; the accelerator is idle from cycle ``idle``
+  (the last pass's start plus its :func:`model.tiling.shape_cycles` ``S``). The body ends at
+  ``go = max(b, idle)``: RUN pulses ``start`` then (``idle = go + S`` for the next), SYNC just ends;
+  ``go - b`` cycles count as ``dma_wait_cycles`` (the stream waits for the array).
+* **Stalls**: ``stall_cycles = sys_cycles - sum(S - 1)``: every cycle of the layer the accelerator is
+  not busy (its ``done`` is high), the array waiting for data.
 * **Read DMA** (FETCH and LOAD), its command taken at cycle 0: burst ``k`` (of
   :func:`model.bursts.split_transfer`) is loaded into the AR register at
   ``L_k = max(L_{k-1} + 1, P_{k-D} + 1)`` (``L_0 = DMA_ADDRESS_DELAY - 1``, ``D`` =
@@ -26,17 +32,18 @@ last R beat or B response), so a command's cycles depend on its own fields only.
 
   - FETCH (RREADY always high): ``H = O``; FETCH ends the cycle after the DMA's ``done``, i.e.
     it lasts ``H_last + 2`` cycles.
-  - LOAD of ifmap or weight words (:class:`hw.command.load.LoadUnpacker`): one word per cycle from
-    the cycle a beat is offered, the beat taken with its last word of the run:
-    ``H = O + n - 1`` (``n`` the beat's words after the run's ``skip``). The body lasts
+  - LOAD of ifmap or weight words (:class:`hw.command.load.LoadUnpacker`): one write per cycle from
+    the cycle a beat is offered (an ifmap word, every ``step``-th slot; or
+    :func:`~model.contract.weight_load_lanes` weight words), the beat taken with its last write of the run:
+    ``H = O + n - 1`` (``n`` the beat's writes after the run's ``skip``). The body lasts
     ``H_last + 2`` cycles (the DMA's ``done``, then its ``busy`` falls).
   - LOAD of requantization entries (:class:`hw.command.requant_load.RequantLoader`): the beats of
     an entry are taken as offered, then its ``Q`` host writes go one per cycle (``Q`` the chunks of
     :data:`~model.contract.REQUANT_FIELDS` in ``word_bits``), the next entry's first beat no sooner
     than ``Q + 1`` cycles after the last one's: ``H = max(O, ready)``. The body lasts
     ``max(H_last + 2, H_last + Q + 1)`` cycles.
-* **RUN**: the accelerator's pass, :func:`model.tiling.shape_cycles` of the descriptor's shape.
-* **STORE** (:class:`hw.command.store.StorePacker` and the write DMA, both started at cycle 0):
+* **STORE** (:class:`hw.command.store.StorePacker` and the write DMA, both started at cycle 0; its
+  filters' blocks of runs one after another, as one list of runs):
   psum read ``v`` is issued at ``r_v = max(r_{v-1} + 1, p_{v-C} + 1)`` (``r_0 = 1``, ``C`` =
   :data:`~model.contract.STORE_READ_CREDIT`), its value packed at
   ``p_v = max(r_v + READ_LATENCY + 1, p_{v-1} + 1, T_{j-1})`` (the last term only for a value
@@ -48,8 +55,9 @@ last R beat or B response), so a command's cycles depend on its own fields only.
   ``W_j = max(T_j + 1, W_{j-1} + I)``; burst ``b``'s B handshake is at
   ``B_b = max(W_last + lat, B_{b-1} + 1)``. The body lasts ``max(B_last + 2, T_last + 1)`` cycles.
 * **The accelerator's counters** (:data:`~model.contract.COUNTERS`, :func:`accelerator_counters`):
-  :func:`model.perf.predict`'s, except the buffer writes: a weight LOAD writes whole filter
-  groups (zeros for the filters past ``M``), where the host program writes only the ``M`` filters.
+  :func:`model.perf.predict`'s for the System's passes (:func:`model.commands.system_plan`), except
+  the buffer writes: a weight LOAD writes whole filter groups (zeros for the filters past ``M``),
+  several lanes per write, where the host program writes only the ``M`` filters, a lane at a time.
 * **Bytes and bursts**: the DMAs' run bytes and :func:`model.bursts.split_transfer`'s bursts of
   every FETCH (one :data:`~model.contract.COMMAND_BYTES` record each), LOAD and STORE.
 

@@ -77,12 +77,14 @@ import math
 from dataclasses import dataclass
 
 from model.config import AcceleratorConfig, Dataflow
-from model.contract import PIPELINE_TAIL, PassShape, Tile, pass_shape, words_per_pixel
+from model.contract import (
+    PIPELINE_TAIL, PassShape, Tile, pass_shape, weight_load_lanes, word_bytes, words_per_pixel,
+)
 from model.dram import DramConfig
 from model.layer import ConvLayer
 
 __all__ = ["Objective", "Order", "TileSizes", "Pass", "Plan", "plan", "band", "pass_cycles", "shape_cycles",
-           "plan_words"]
+           "plan_words", "overlap_estimate", "overlap_timeline", "OVERLAP_SHORTLIST"]
 
 
 class Objective(enum.StrEnum):
@@ -90,6 +92,8 @@ class Objective(enum.StrEnum):
 
     BYTES = "bytes"  #: fewest DRAM bytes, then fewest compute cycles, then fewest passes
     TIME = "time"    #: fewest cycles ``compute + DRAM bytes / bandwidth``, then fewest bytes, then passes
+    #: fewest cycles of the double-buffered System (:func:`overlap_estimate`), then fewest bytes, then passes
+    OVERLAP = "overlap"
 
 
 class Order(enum.StrEnum):
@@ -196,7 +200,7 @@ def _row_candidates(config: AcceleratorConfig, out: int, f: int, objective: Obje
     on OS also every multiple of ``span / gcd(span, f)`` rows, whose bands' pixels fill whole folds of
     ``span = rows*G`` pixels (a band of 4 and one of 2 rows can take fewer folds than two of 3)."""
     sizes = set(_candidates(out))
-    if objective is Objective.TIME and config.dataflow is Dataflow.OS:
+    if objective is not Objective.BYTES and config.dataflow is Dataflow.OS:
         span = config.rows * config.rf_sets
         unit = span // math.gcd(span, f)
         sizes.update(range(unit, out + 1, unit))
@@ -318,6 +322,77 @@ def _pass_cost(config: AcceleratorConfig, layer: ConvLayer):
     return cost
 
 
+def overlap_estimate(config: AcceleratorConfig, layer: ConvLayer, sizes: TileSizes, order: Order, cycles: int,
+                     dram: DramConfig) -> int:
+    """Estimated cycles of a plan on the System, whose transfers overlap the passes (:mod:`model.commands`):
+    ``max(compute, transfers) + first loads + last stores``.
+
+    The transfers are priced as the System's engines move them, one after another: a buffer write
+    per input word, one per :func:`~model.contract.weight_load_lanes` weight words, a psum read per
+    output (and no faster than the DRAM's bandwidth), and ``2 * latency`` cycles per command (its
+    fetch and its first beat). The first tile's loads and the last tile's stores overlap nothing.
+    An estimate to choose tiles by (:func:`model.system_perf.predict_system` gives the exact cycles).
+    """
+    cw = words_per_pixel(config, layer)
+    wb = word_bytes(config)
+    lanes = weight_load_lanes(config, wb)
+    tn, tm, tc = -(-layer.N // sizes.n), -(-layer.M // sizes.m), -(-cw // sizes.cw)
+    te, tf = -(-layer.E // sizes.e), -(-layer.F // sizes.f)
+    rows = _axis(layer.H, layer.E, layer.R, layer.stride, layer.pad, sizes.e)
+    cols = _axis(layer.W, layer.F, layer.S, layer.stride, layer.pad, sizes.f)
+    inputs, weights = layer.N * cw * rows[0] * cols[0], layer.M * cw * layer.R * layer.S
+    outer = tn * te * tf
+    if tc > 1:
+        inputs, weights = tm * inputs, outer * weights
+    elif order is Order.IMAGES_OUTER:
+        weights *= 1 if tm == 1 else outer
+    else:
+        inputs *= 1 if outer == 1 else tm
+    outputs = layer.N * layer.M * layer.E * layer.F
+    passes = outer * tm * tc
+    per_command = 2 * dram.latency
+    beat_words = config.axi_beat_bytes // wb
+
+    def moved(words: int, per_cycle: int) -> int:
+        return max(-(-words // per_cycle), -(-words // beat_words) * dram.interval(config.axi_beat_bytes))
+
+    transfers = moved(inputs, 1) + moved(weights, lanes) + outputs + passes * (2 * sizes.n + 2) * per_command
+    first = moved(sizes.n * sizes.cw * rows[1] * cols[1], 1) + moved(sizes.m * sizes.cw * layer.R * layer.S, lanes)
+    last = sizes.n * sizes.m * sizes.e * sizes.f
+    return max(cycles, transfers) + first + last + 3 * per_command
+
+
+#: Plans of the best closed-form :func:`overlap_estimate` that :attr:`Objective.OVERLAP` ranks by
+#: :func:`overlap_timeline`.
+OVERLAP_SHORTLIST = 48
+
+
+def overlap_timeline(config: AcceleratorConfig, passes: tuple[Pass, ...], dram: DramConfig) -> int:
+    """Estimated cycles of ``passes`` on the System, pass by pass, in the command list's order
+    (:mod:`model.commands`): pass ``i``'s loads, RUN ``i`` (when pass ``i-1`` has ended), the stores of
+    pass ``i-1``'s outputs; each transfer priced as :func:`overlap_estimate` prices it. Unlike the
+    closed form it sees a pass too short to hide the next tile's loads."""
+    wb = word_bytes(config)
+    lanes, beat_words = weight_load_lanes(config, wb), config.axi_beat_bytes // wb
+    per_command = 2 * dram.latency
+
+    def moved(words: int, per_cycle: int) -> int:
+        return max(-(-words // per_cycle), -(-words // beat_words) * dram.interval(config.axi_beat_bytes))
+
+    stream = free = stores = 0
+    for p in passes:
+        t = p.tile
+        if p.load_ifmap:
+            stream += moved(t.N * p.cw_count * t.H * t.W, 1) + t.N * per_command
+        if p.load_weights:
+            stream += moved(t.M * p.cw_count * t.R * t.S, lanes) + per_command
+        go = max(stream, free)
+        free = go + pass_cycles(config, t)
+        stream = go + stores
+        stores = (t.N * t.M * t.E * t.F + t.N * per_command) if p.read_out else 0
+    return max(stream, free) + stores
+
+
 def _refuse(config: AcceleratorConfig, layer: ConvLayer) -> None:
     if layer.groups != 1:
         raise ValueError(f"layer {layer} has groups={layer.groups}; the accelerator runs groups=1 only "
@@ -407,21 +482,24 @@ def plan(config: AcceleratorConfig, layer: ConvLayer, objective: Objective = Obj
     # no plan computes in fewer cycles than its MACs on every lane: candidates are taken by fewest words,
     # and once that bound plus a candidate's DRAM time cannot beat the best, no later one can
     floor = layer.macs // (config.pes * config.channels_per_word) if objective is Objective.TIME else 0
-    best = None
+    ranked = []
     for order, sizes, words in sorted(candidates, key=lambda cand: cand[2]):
         bytes_ = _bytes(config, layer, words)
         memory = -(-bytes_ // dram.bandwidth) if objective is Objective.TIME else bytes_
-        if best is not None and floor + memory > best[0][0]:
+        if ranked and objective is not Objective.OVERLAP and floor + memory > min(r[0] for r in ranked)[0]:
             break
         if sizes not in cycles:
             cycles[sizes] = _cycles(layer, cw, sizes, cost)
         passes = math.prod(-(-total // size) for total, size in (
             (layer.N, sizes.n), (layer.M, sizes.m), (cw, sizes.cw), (layer.E, sizes.e), (layer.F, sizes.f)))
-        key = (cycles[sizes] + memory if objective is Objective.TIME else bytes_, bytes_, cycles[sizes], passes,
-               sizes.e not in even_rows, rank[order])
-        if best is None or key < best[0]:
-            best = key, order, sizes
-    _, order, sizes = best
+        first = {Objective.TIME: cycles[sizes] + memory, Objective.BYTES: bytes_,
+                 Objective.OVERLAP: overlap_estimate(config, layer, sizes, order, cycles[sizes], dram)}[objective]
+        ranked.append(((first, bytes_, cycles[sizes], passes, sizes.e not in even_rows, rank[order]), order, sizes))
+    if objective is Objective.OVERLAP:
+        # the closed form screens; the pass-by-pass timeline of the best few decides
+        ranked = [((overlap_timeline(config, _passes(config, layer, order, sizes), dram),) + key[1:], order, sizes)
+                  for key, order, sizes in sorted(ranked, key=lambda r: r[0])[:OVERLAP_SHORTLIST]]
+    _, order, sizes = min(ranked, key=lambda r: r[0])   # the first of equals, as the candidates came
     passes = _passes(config, layer, order, sizes)
     words = plan_words(config, layer, passes)
     dram_bytes = _bytes(config, layer, words)

@@ -1,6 +1,6 @@
-"""Figures of the loop-nest analysis (matplotlib object API, headless Agg canvas).
+"""Figures of the loop-nest analysis and of the layer runs (matplotlib object API, headless Agg canvas).
 
-Each function takes plain data from :mod:`model.reuse` / :mod:`model.mapping`
+Each function takes plain data (from :mod:`model.reuse`, :mod:`model.mapping`, ``qconv layers``)
 and writes one PNG.
 """
 
@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-__all__ = ["reuse_histograms", "hit_rate_curves", "energy_bars", "pareto_scatter"]
+__all__ = ["reuse_histograms", "hit_rate_curves", "energy_bars", "pareto_scatter", "layer_cycles"]
 
 _TENSOR_COLORS = {"input": "tab:blue", "weights": "tab:orange", "output": "tab:green", "all": "tab:gray"}
 
@@ -113,3 +113,25 @@ def pareto_scatter(points: np.ndarray, front: np.ndarray, marks: dict, path: Pat
     ax.legend(fontsize=8)
     ax.set_title(title, fontsize=9)
     return _save(fig, path, left=0.14, bottom=0.11, top=0.88)
+
+
+def layer_cycles(rows: list[dict], path: Path, title: str) -> Path:
+    """Cycles per layer of a ``qconv layers`` run, split into the array computing and stalled (waiting
+    for data), against each layer's roofline (a tick); one bar per layer that ran, in order.
+
+    ``rows``: ``{"layer", "compute", "stall", "roofline"}`` cycles each.
+    """
+    fig = Figure(figsize=(max(6.0, 0.45 * len(rows) + 2), 4.4))
+    ax = fig.add_subplot(1, 1, 1)
+    x = np.arange(len(rows))
+    compute = np.array([r["compute"] for r in rows], float)
+    stall = np.array([r["stall"] for r in rows], float)
+    ax.bar(x, compute, color="tab:blue", label="computing")
+    ax.bar(x, stall, bottom=compute, color="tab:red", label="stalled")
+    ax.scatter(x, [r["roofline"] for r in rows], marker="_", s=300, color="black", zorder=3, label="roofline")
+    ax.set_xticks(x)
+    ax.set_xticklabels([r["layer"] for r in rows], rotation=60, ha="right", fontsize=7)
+    ax.set_ylabel("cycles")
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=10)
+    return _save(fig, path, left=0.08, right=0.99, bottom=0.38, top=0.9)

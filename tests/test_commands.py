@@ -123,7 +123,7 @@ def _check(config, layer, x, w, rq, golden):
                           psum_depth=config.psum_depth // 2) if double else config
     # a strided 1x1 layer runs as the stride-1 layer over the inputs it reads
     planned = layer if step == 1 else dataclasses.replace(layer, H=layer.E, W=layer.F, stride=1)
-    ops = build_program(half, planned, x[:, :, ::step, ::step], w, rq)
+    ops = build_program(half, planned, x[:, :, ::step, ::step], w, rq, passes)
     assert [op for op in ops if isinstance(op, HostRun)] and len(passes) == sum(isinstance(op, HostRun) for op in ops)
     image = build_image(config, layer, x, w, rq)
     per_pass = pass_values(ops, golden)

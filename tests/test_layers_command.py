@@ -62,3 +62,4 @@ def test_layers_from_dram_adds_stalls_and_bytes(stand_in_net, tmp_path, capsys, 
     assert tiled["dram_bytes"]["write"]["rtl"] == 4 * tiled["dram_words"]["dram_psum_writes"]  # raw 32-bit outputs
     assert "groups=4" in rows["resnet18_dw"]["skipped"]
     assert "stalls" in out and "DRAM bytes" in out and "PASS" in out
+    assert path.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"   # cycles per layer, computing and stalled

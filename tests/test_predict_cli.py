@@ -2,6 +2,14 @@
 
 import json
 
+import numpy as np
+
+from model.commands import build_image
+from model.config import AcceleratorConfig
+from model.data import random_operands
+from model.dram import DramConfig
+from model.layer import parse_layer
+from model.system_perf import predict_system
 from sim.cli import main
 
 
@@ -39,3 +47,19 @@ def test_bad_bandwidth_is_a_clear_error(capsys):
     assert main(["predict", "--dram-bw", "3"]) == 2
     err = capsys.readouterr().err
     assert "qconv predict: error: bandwidth must be a power of two" in err and "Traceback" not in err
+
+
+def test_predict_from_dram_is_the_system_model_of_real_operands(capsys, tmp_path):
+    # the command list's timing needs no operand values: the CLI's prediction (from zeros) equals
+    # model.system_perf's for the seeded random operands `qconv sim --memory dram` runs
+    path = tmp_path / "p.json"
+    layer_text = "N=1,C=16,H=9,W=9,M=24,R=1,S=1,stride=2"
+    assert main(["predict", "--memory", "dram", "--dram-latency", "12", "--layer", layer_text, "--json", str(path)]) == 0
+    report = json.loads(path.read_text())
+    config, layer = AcceleratorConfig(), parse_layer(layer_text)
+    x, w = random_operands(layer, config.bits, np.random.default_rng(1))
+    image = build_image(config, layer, x, w)
+    want = predict_system(config, image, DramConfig(latency=12, bandwidth=8)).counters
+    assert report["sys_cycles"] == want["sys_cycles"] and report["system_counters"] == want
+    assert report["stall_cycles"] == want["stall_cycles"] and report["commands"] == len(image.commands)
+    assert report["roofline_fraction"] == report["roofline_cycles"] / want["sys_cycles"]   # memory-bound here

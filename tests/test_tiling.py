@@ -230,12 +230,15 @@ def _execute(config, layer, the_plan, x, w):
     return out
 
 
+@pytest.mark.parametrize("objective", list(Objective), ids=str)
 @pytest.mark.parametrize("layer", BRUTE_LAYERS, ids=str)
-def test_tiles_computed_apart_give_the_whole_convolution(layer):
+def test_tiles_computed_apart_give_the_whole_convolution(layer, objective):
     rng = np.random.default_rng(5)
     x = rng.integers(-128, 128, (layer.N, layer.C, layer.H, layer.W))
     w = rng.integers(-128, 128, (layer.M, layer.C, layer.R, layer.S))
-    assert np.array_equal(_execute(SMALL, layer, plan(SMALL, layer), x, w), conv2d_int(x, w, layer.stride, layer.pad))
+    p = plan(SMALL, layer, objective)
+    assert p.objective is objective
+    assert np.array_equal(_execute(SMALL, layer, p, x, w), conv2d_int(x, w, layer.stride, layer.pad))
 
 
 @pytest.mark.parametrize("name", [n for n in NAMED_LAYERS if n.startswith(("resnet18", "vgg16", "mobilenet_v1_pw"))

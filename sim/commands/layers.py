@@ -27,6 +27,7 @@ from model.layer import NETWORK_LAYERS, network_layers
 from model.perf import predict
 from model.tiling import plan
 from sim.cli import add_config_args, config_from_args
+from sim.figures import layer_cycles
 from sim.report import dram_report, make_report
 from sim.runner import build, run
 from sim.simulators import SIMULATORS
@@ -62,6 +63,7 @@ def _row(name: str, report: dict, seconds: float) -> dict:
     row = {"layer": name, "shape": ",".join(f"{k}={v}" for k, v in report["layer"].items()),
            "passes": report["passes"], "cycles_rtl": report["cycles"]["rtl"], "cycles_model": report["cycles"]["model"],
            "ideal_cycles": report["ideal_cycles"], "utilization": report["utilization"], "dram_words": dram,
+           "roofline_cycles": report["roofline_cycles"],
            "counters_equal": not any(p["rtl"] != p["model"] for p in counters.values()),
            "outputs_match": report["outputs_match"], "error": report["error"], "pass": report["pass"],
            "wall_s": round(seconds, 2)}
@@ -73,16 +75,17 @@ def _row(name: str, report: dict, seconds: float) -> dict:
 
 
 def _dram_cells(r: dict) -> str:
-    """The DRAM-mode columns of a row: stall cycles and DRAM bytes moved (RTL)."""
+    """The DRAM-mode columns of a row: stall cycles, DRAM bytes moved (RTL), roofline fraction."""
     moved = r["dram_bytes"]["read"]["rtl"] + r["dram_bytes"]["write"]["rtl"]
-    return f"{r['stall_cycles']['rtl']:>12}{moved:>12}"
+    fraction = r["roofline_fraction"]
+    return f"{r['stall_cycles']['rtl']:>12}{moved:>12}{'' if fraction is None else f'{fraction:.1%}':>8}"
 
 
 def format_rows(rows: list[dict], header: bool = True, memory: Memory = Memory.HOST) -> str:
     """The table ``qconv layers`` prints: one line per layer (after a header line). With
     ``memory`` DRAM the cycles are the System's total, and stall cycles and DRAM bytes are added."""
     dram = memory is Memory.DRAM
-    extra = f"{'stalls':>12}{'DRAM bytes':>12}" if dram else ""
+    extra = f"{'stalls':>12}{'DRAM bytes':>12}{'roof':>8}" if dram else ""
     title = (f"{'layer':<22}{'passes':>7}{'cycles RTL':>12}{'model':>12}{extra}{'util':>7}{'DRAM words':>12}"
              f"{'wall s':>8}  result")
     lines = [title] if header else []
@@ -118,6 +121,20 @@ def _run_one(config, layer, name: str, args, built, dram: DramConfig | None) -> 
     return _row(name, report, result["wall_s"])
 
 
+def _plot(rows: list[dict], path: Path, title: str) -> Path:
+    """:func:`sim.figures.layer_cycles` of the layers that ran: computing = the accelerator's cycles
+    (each pass but its start cycle, in DRAM mode, where the rest of the total is stalls)."""
+    bars = []
+    for r in rows:
+        if "skipped" in r:
+            continue
+        stall = r["stall_cycles"]["rtl"] if "stall_cycles" in r else 0
+        total = r["sys_cycles_rtl"] if "sys_cycles_rtl" in r else r["cycles_rtl"]
+        bars.append({"layer": r["layer"].removeprefix("resnet18_").removeprefix("vgg16_").removeprefix("mobilenet_v1_"),
+                     "compute": total - stall, "stall": stall, "roofline": r["roofline_cycles"]})
+    return layer_cycles(bars, path, title)
+
+
 def run_command(args) -> int:
     """Build once, run every layer of the network, report; exit status 1 on any mismatch."""
     config = config_from_args(args)
@@ -150,8 +167,10 @@ def run_command(args) -> int:
         path.write_text(json.dumps({"net": args.net, "config": config.to_dict(), "simulator": args.sim,
                                     "build_s": round(build_s, 2), "layers": rows}, indent=2))
     run_s = sum(r.get("wall_s", 0.0) for r in rows)
+    figure = _plot(rows, path.with_suffix(".png"), f"{args.net} {config.dataflow.value}"
+                   + (f", from DRAM (latency {dram.latency}, {dram.bandwidth} B/cycle)" if dram else ", host port"))
     print()
     print(format_rows(rows, memory=memory))
     print(f"{args.net} {config.dataflow.value} on {args.sim}: {sum('pass' in r for r in rows)} layers run in "
-          f"{run_s:.1f} s of simulation wall time (build {build_s:.1f} s); report: {path}")
+          f"{run_s:.1f} s of simulation wall time (build {build_s:.1f} s); report: {path}, plot: {figure}")
     return 0 if ok else 1
