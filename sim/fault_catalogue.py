@@ -8,6 +8,12 @@ runs of spaces made one). A placeholder ``<<SIGNAL.FIELD>>`` stands for the
 slice of descriptor field ``FIELD`` in the descriptor-shaped signal ``SIGNAL``
 (``d``, the sequencer's latched descriptor; ``schedule__desc``, the issue unit's
 view of it), from :func:`model.contract.desc_fields` of the target configuration.
+
+The targets of :data:`SYSTEM_TARGETS` are the command-driven System (``qconv_system.v``, from
+:func:`hw.verilog.generate_system`) rather than the accelerator alone: their faults sit in the
+DMA engines, the burst walkers, the loaders and the System's counters, and their jobs run from DRAM
+(:mod:`sim.system.fault_run`), judged against the golden conv and every counter of
+:func:`model.system_perf.predict_system`.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from dataclasses import dataclass
 from model.config import AcceleratorConfig
 from model.layer import ConvLayer, parse_layer
 
-__all__ = ["Fault", "FAULTS", "FAULT_CONFIGS", "FAULT_JOBS"]
+__all__ = ["Fault", "FAULTS", "FAULT_CONFIGS", "FAULT_JOBS", "SYSTEM_TARGETS"]
 
 #: The configurations faults are injected into: small, so builds and runs are quick.
 FAULT_CONFIGS: dict[str, AcceleratorConfig] = {
@@ -27,13 +33,18 @@ FAULT_CONFIGS: dict[str, AcceleratorConfig] = {
                             ifmap_depth=64, weight_depth=24, psum_depth=32),
     "binary": AcceleratorConfig(dataflow="ws", bits=1, pack=5, rows=2, cols=2, rf_depth=2,
                                 ifmap_depth=64, weight_depth=24, psum_depth=32),
+    # the System from DRAM, double-buffered; halves small enough to force every kind of tile (tests/tiled_layers.py)
+    "system": AcceleratorConfig(bits=8, rows=2, cols=2, ifmap_depth=128, weight_depth=32, psum_depth=64),
 }
+
+#: Targets that are the command-driven System (``qconv_system.v``) rather than ``qconv_top.v``.
+SYSTEM_TARGETS = frozenset({"system"})
 
 #: Layers (and operand seeds) every mutant of a target runs: together they exercise padding, stride,
 #: several reduction folds, a partial filter group, several passes, N > 1, 1x1 and input-sized kernels,
 #: channel tiles accumulated in the psum buffer and row bands.
-FAULT_JOBS: dict[str, list[tuple[ConvLayer, int]]] = {
-    target: [(parse_layer(text), seed) for text, seed in jobs]
+FAULT_JOBS: dict[str, list[tuple]] = {
+    target: [(parse_layer(text), *rest) for text, *rest in jobs]
     for target, jobs in {
         "ws": [
             ("N=1,C=2,H=5,W=5,M=4,R=3,S=3,stride=1,pad=1", 11),   # 5 reduction folds, partial filter group, padding
@@ -56,6 +67,17 @@ FAULT_JOBS: dict[str, list[tuple[ConvLayer, int]]] = {
             ("N=2,C=3,H=5,W=4,M=2,R=2,S=2,stride=2,pad=0", 32),
             ("N=1,C=5,H=3,W=3,M=5,R=3,S=3,stride=1,pad=0", 33),
             ("N=1,C=3,H=4,W=4,M=5,R=2,S=2,stride=1,pad=0", 34),   # 3 filter groups in one pass
+        ],
+        # (layer, seed, requant): raw 4-byte outputs end runs mid-beat (strobes), requantized 1-byte
+        # outputs of column tiles start them mid-beat; strided LOADs walk rows with halo
+        "system": [
+            ("N=1,C=1,H=12,W=6,M=2,R=3,S=3,stride=2,pad=1", 41, False),  # row bands with halo, stride 2, padding
+            ("N=1,C=4,H=4,W=4,M=3,R=3,S=3,stride=1,pad=1", 42, True),    # channel tiles accumulated, requantized
+            ("N=3,C=1,H=5,W=5,M=2,R=3,S=3,stride=1,pad=0", 43, False),   # image tiles
+            ("N=1,C=1,H=4,W=4,M=5,R=3,S=3,stride=1,pad=0", 44, False),   # filter tiles
+            ("N=1,C=1,H=3,W=30,M=2,R=3,S=3,stride=1,pad=1", 45, True),   # column bands: stores start mid-beat
+            ("N=1,C=1,H=4,W=4,M=5,R=2,S=2,stride=1,pad=0", 46, False),   # 3 filter groups in one pass
+            ("N=1,C=5,H=11,W=13,M=3,R=1,S=1,stride=2,pad=0", 47, False),  # strided 1x1: LOADs step over rows
         ],
     }.items()
 }
@@ -149,6 +171,28 @@ FAULTS: tuple[Fault, ...] = (
           "os", "qconv_top.counters", r"(assign \S+ = count_rf_psum_reads) \+ inc_rf_psum_reads;", r"\1;"),
     Fault("binary_popcount_drops_channel", "PE(0,0)'s popcount drops the agreement bit of the last channel of a word",
           "binary", "qconv_top.array.pe_0_0", rf"(assign {_ID}= )({_ID})\+ {_ID}\[4\];", r"\1\2;"),
+    # the System (qconv_system.v): DMA engines, burst walkers, counters
+    Fault("wdma_strobe_ignores_run_end", "the write DMA strobes every byte of a run's last beat up to the beat's end "
+          "(not only the run's bytes): bytes after the run are overwritten (the byte count stays right)",
+          "system", "qconv_system.proc.wdma", rf"(assign {_ID}= ){_ID}\[7:0\] & ({_ID});", r"\g<1>8'hff & \2;"),
+    Fault("wdma_b_not_waited", "the write DMA reports done without waiting for its bursts' B responses",
+          "system", "qconv_system.proc.wdma", rf"(assign done = )({_ID})& {_ID};", r"\1\2;"),
+    Fault("rdma_arlen_one_beat_long", "the read DMA's burst walker puts the beat count, not count - 1, in ARLEN "
+          "(every read burst one beat too long)", "system", "qconv_system.proc.rdma.walker",
+          rf"(assign {_ID}= {_ID}\[8:0\]) - 1'h1;", r"\1;"),
+    Fault("rdma_run_step_one_beat_off", "the read DMA's burst walker steps from one run to the next by stride + one "
+          "beat (every row after a LOAD's first comes from the wrong address)", "system",
+          "qconv_system.proc.rdma.walker", r"= run_base \+ stride;", "= run_base + stride + 32'h8;", count=2),
+    Fault("rdma_drops_last_beat", "the read DMA accepts each burst's last R beat but does not pass it on (a dropped "
+          "beat)", "system", "qconv_system.proc.rdma", r"assign data__valid = bus__rvalid & forward;",
+          "assign data__valid = bus__rvalid & forward & ~bus__rlast;"),
+    Fault("rdma_bytes_ignore_partial_beat", "the read DMA counts a whole beat of bytes for a run's partial last beat",
+          "system", "qconv_system.proc.rdma", rf"(assign {_ID}= )bus__rlast \? r_data\[3:0\] : (4'h8);", r"\1\2;"),
+    Fault("unpack_run_end_one_word_late", "the LOAD unpacker sees a run's end one word slot late (a row of a "
+          "halo band or a weight group takes one word from past its run)", "system", "qconv_system.proc.unpack",
+          r"assign end_of_run = slot == last;", "assign end_of_run = slot == last + 1'h1;"),
+    Fault("stall_cycles_not_counted", "the System's stall counter never increments (its enable is dropped)",
+          "system", "qconv_system.counters", r"(assign \S+ = count_stall_cycles) \+ inc_stall_cycles;", r"\1;"),
     Fault("binary_last_mask_ignored", "the channel mask of a pixel's last, partial word is ignored (all channels count)",
           "binary", "qconv_top.controller.issue", r"\? <<schedule__desc.last_mask>> : (\d+'h[0-9a-f]+);",
           r"? \1 : \1;", count=12),

@@ -5,6 +5,11 @@ Amaranth generates it (so the RTL authors' code needs no hook): an adder that
 drops a term, a comparison bound moved by one, a register-file write enable
 stuck at 0, swapped operands, a counter that misses events, a loop bound that
 skips the last filter group, a controller that never finishes, and so on.
+A target of :data:`~sim.fault_catalogue.SYSTEM_TARGETS` is the command-driven
+System's ``qconv_system.v`` instead: its faults sit in the DMA engines, burst
+walkers, loaders and counters, and its jobs run from the Verilog DRAM
+(:mod:`sim.system.fault_run`), judged against the golden conv, the output rows'
+padding and every counter of :func:`model.system_perf.predict_system`.
 
 The faults, their target designs and job lists are data, in
 :mod:`sim.fault_catalogue`; this module applies, builds and runs them. If a
@@ -16,8 +21,8 @@ Faults are applied one at a time, but built together: :func:`multiplex`
 puts every fault of a target configuration into one Verilog file, each edit
 guarded by ``qconv_fault == k``, and each run selects one fault with the
 plusarg ``+qconv_fault=k``. A Verilator build takes a minute or two on a
-busy machine while a run of the job list takes seconds, so this needs three
-builds instead of one per fault. The run with ``k = 0`` (the baseline) must
+busy machine while a run of the job list takes seconds, so this needs one
+build per target (four) instead of one per fault. The run with ``k = 0`` (the baseline) must
 pass every job: it shows both that the job list passes on the design as
 generated and that the multiplexing itself changed nothing.
 
@@ -37,17 +42,19 @@ import re
 import time
 from pathlib import Path
 
-from hw.verilog import generate
+from hw.verilog import generate, generate_system
+from model.commands import word_bytes
 from model.config import AcceleratorConfig
-from model.contract import TOP_NAME, desc_fields
+from model.contract import SYSTEM_TOP_NAME, TOP_NAME, desc_fields
 from sim.executor import ErrorKind
 from sim.fanout import FanOut, fan_out
-from sim.fault_catalogue import FAULT_CONFIGS, FAULT_JOBS, FAULTS, Fault
+from sim.fault_catalogue import FAULT_CONFIGS, FAULT_JOBS, FAULTS, SYSTEM_TARGETS, Fault
 from sim.runner import Build, compile_verilog, run
+from sim.system.fault_run import SystemBuild, build_system, run_system_jobs
 
 __all__ = [
     "FaultNotApplied", "FAULTS_ROOT", "FAULT_SELECT", "normalise", "apply_fault", "multiplex", "checks_fired",
-    "build_target", "run_fault", "run_faults", "format_summary",
+    "golden_verilog", "build_target", "run_fault", "run_faults", "format_summary",
 ]
 
 #: Where mutant builds and the summary go (git-ignored).
@@ -191,22 +198,40 @@ def _build(config: AcceleratorConfig, verilog_text: str, directory: Path, simula
     return compile_verilog(config, simulator, directory, verilog, config_json, cxx_opt="-O0")
 
 
-def _golden_verilog(target: str, root: Path) -> str:
+def golden_verilog(target: str, root: Path) -> str:
+    """The Verilog of ``target`` as generated (written under ``root``): ``qconv_top.v``, or ``qconv_system.v``
+    for a target of :data:`~sim.fault_catalogue.SYSTEM_TARGETS`."""
     config = FAULT_CONFIGS[target]
+    if target in SYSTEM_TARGETS:
+        return generate_system(config, word_bytes(config), root / "golden" / target).read_text()
     verilog, _ = generate(config, root / "golden" / target)
     return verilog.read_text()
 
 
-def build_target(target: str, faults: tuple[Fault, ...], simulator: str, root: Path = FAULTS_ROOT) -> Build:
-    """Generate, multiplex and build the faults of ``target`` (``faults``, in selection order 1, 2, ...)."""
-    text = multiplex(faults, _golden_verilog(target, root))
-    return _build(FAULT_CONFIGS[target], text, (root / simulator / target).resolve(), simulator)
+def build_target(target: str, faults: tuple[Fault, ...], simulator: str,
+                 root: Path = FAULTS_ROOT) -> Build | SystemBuild:
+    """Generate, multiplex and build the faults of ``target`` (``faults``, in selection order 1, 2, ...).
+
+    A target of :data:`~sim.fault_catalogue.SYSTEM_TARGETS` is built inside the Verilog DRAM
+    (:func:`sim.system.fault_run.build_system`)."""
+    text = multiplex(faults, golden_verilog(target, root))
+    directory = (root / simulator / target).resolve()
+    if target in SYSTEM_TARGETS:
+        rtl = directory / "rtl"
+        rtl.mkdir(parents=True, exist_ok=True)
+        verilog = rtl / f"{SYSTEM_TOP_NAME}.v"
+        verilog.write_text(text)
+        return build_system(FAULT_CONFIGS[target], simulator, verilog)
+    return _build(FAULT_CONFIGS[target], text, directory, simulator)
 
 
-def run_fault(built: Build, target: str, index: int, fault: Fault | None) -> dict:
+def run_fault(built: Build | SystemBuild, target: str, index: int, fault: Fault | None) -> dict:
     """Co-simulate the jobs of ``target`` with fault ``index`` selected (0 and ``None``: the baseline)."""
     start = time.monotonic()
-    results = run(built, FAULT_JOBS[target], plusargs=(f"+{FAULT_SELECT}={index}",))
+    plusargs = (f"+{FAULT_SELECT}={index}",)
+    jobs = FAULT_JOBS[target]
+    results = (run_system_jobs(built, jobs, plusargs=plusargs) if target in SYSTEM_TARGETS
+               else run(built, jobs, plusargs=plusargs))
     failed = [r for r in results if not r["pass"]]
     return {
         "name": fault.name if fault else f"baseline_{target}",
@@ -275,7 +300,7 @@ def run_faults(faults: tuple[Fault, ...] = FAULTS, how: FanOut = FanOut(), simul
     targets = sorted({f.target for f in faults})
     by_target = {t: tuple(f for f in faults if f.target == t) for t in targets}
     for target in targets:
-        multiplex(by_target[target], _golden_verilog(target, root))
+        multiplex(by_target[target], golden_verilog(target, root))
     built = fan_out(_build_item, [(t, by_target[t], simulator, root) for t in targets], how,
                     what=f"fault builds ({simulator})", label=lambda item: item[0])
     builds = dict(zip(targets, built))

@@ -7,13 +7,12 @@ per kind of check, are built together and simulated on Icarus with the baseline.
 
 import pytest
 
-from hw.verilog import generate
 from model.tiling import plan
-from sim.fault_catalogue import FAULT_CONFIGS, FAULT_JOBS, FAULTS, Fault
+from sim.fault_catalogue import FAULT_CONFIGS, FAULT_JOBS, FAULTS, SYSTEM_TARGETS, Fault
 from sim.fanout import Engine, FanOut
 from sim.faults import (
-    FAULT_SELECT, FaultNotApplied, apply_fault, build_target, checks_fired, format_summary, multiplex, normalise,
-    run_fault, run_faults,
+    FAULT_SELECT, FaultNotApplied, apply_fault, build_target, checks_fired, format_summary, golden_verilog, multiplex,
+    normalise, run_fault, run_faults,
 )
 
 
@@ -21,7 +20,17 @@ from sim.faults import (
 def golden(tmp_path_factory):
     """Normalised Verilog of each fault target."""
     root = tmp_path_factory.mktemp("golden")
-    return {target: normalise(generate(config, root / target)[0].read_text()) for target, config in FAULT_CONFIGS.items()}
+    return {target: normalise(golden_verilog(target, root)) for target in FAULT_CONFIGS}
+
+
+def test_at_least_five_memory_system_faults_on_the_system_target():
+    system = [f for f in FAULTS if f.target in SYSTEM_TARGETS]
+    assert len(system) >= 5
+    # none edits the command processor's or the System's own logic: only the DMA engines (and their
+    # burst walkers), the loaders and the packer, and the System's counters
+    parts = ("qconv_system.proc.rdma", "qconv_system.proc.wdma", "qconv_system.proc.unpack", "qconv_system.proc.pack",
+             "qconv_system.proc.rqload", "qconv_system.counters")
+    assert all(any(f.module == p or f.module.startswith(p + ".") for p in parts) for f in system)
 
 
 def test_at_least_15_distinct_faults_on_every_target():
@@ -54,7 +63,7 @@ def test_fault_that_no_longer_matches_fails_loudly(golden):
 def test_job_lists_exercise_the_shapes_the_faults_need():
     for target, jobs in FAULT_JOBS.items():
         config = FAULT_CONFIGS[target]
-        layers = [layer for layer, _ in jobs]
+        layers = [layer for layer, *_ in jobs]
         assert any(layer.pad for layer in layers) and any(layer.stride > 1 for layer in layers)
         assert any(layer.N > 1 for layer in layers) and any(layer.M % config.cols for layer in layers)
         assert any(len(plan(config, layer).passes) > 1 for layer in layers)
@@ -109,6 +118,23 @@ def test_baseline_passes_and_representative_faults_are_caught(require_simulator,
     stuck = results["done_never_rises"]
     assert stuck["caught_by"] == ["timeout"]
     assert "did not raise done within" in stuck["first_error"] and "cycles" in stuck["first_error"]
+
+
+#: One System fault in CI (each run of the target is seven simulations); `make faults` runs all eight.
+SYSTEM_REPRESENTATIVE = ("wdma_strobe_ignores_run_end",)
+
+
+@pytest.mark.cosim
+def test_system_baseline_passes_and_memory_system_faults_are_caught(require_simulator, tmp_path):
+    # the System target on Icarus: its jobs run from the Verilog DRAM, judged on the golden conv, the
+    # output rows' padding and every counter of model/system_perf.py
+    require_simulator("icarus")
+    faults = tuple(f for f in FAULTS if f.name in SYSTEM_REPRESENTATIVE)
+    summary = run_faults(faults, FanOut(), "icarus", tmp_path)
+    assert summary["baseline_pass"] and [b["name"] for b in summary["baselines"]] == ["baseline_system"]
+    assert summary["caught"] == summary["faults"] == 1, format_summary(summary)
+    # a strobe past the run's end keeps every counter right: only the untouched padding catches it
+    assert summary["results"][0]["caught_by"] == ["outputs"]
 
 
 @pytest.mark.cosim
