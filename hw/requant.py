@@ -115,16 +115,20 @@ class Requant(wiring.Component):
                                   ("multiplier", self.multiplier, unsigned(MULTIPLIER_BITS)),
                                   ("shift", self.total_shift, unsigned(SHIFT_BITS)),
                                   *((f"layer{i}", x, shape) for i, (x, shape) in enumerate(layer))])
-        # stage 2: the exact product
-        p, s, *lay = stage(1, [("p", v * M, signed(BIAS_BITS + MULTIPLIER_BITS + 1)), ("shift", s, s.shape()),
-                               *((f"layer{i}", x, x.shape()) for i, x in enumerate(lay))])
-        # stage 3: floor and the rounding comparisons on the remainder
-        rem = (p & ((Const(1, 64) << s) - 1))[:63]
+        # stage 2: the exact product, and the remainder's bits the rounding reads (from the shift alone):
+        # half = 2**(s-1), below = 2**(s-1) - 1 (both 0 when s = 0)
         half = ((Const(1, 64) << s) >> 1)[:63]
-        nonzero = s != 0
+        p, s, half, below, *lay = stage(1, [
+            ("p", v * M, signed(BIAS_BITS + MULTIPLIER_BITS + 1)), ("shift", s, s.shape()),
+            ("half", half, unsigned(63)), ("below", Mux(half != 0, half - 1, 0), unsigned(63)),
+            *((f"layer{i}", x, x.shape()) for i, x in enumerate(lay))])
+        # stage 3: floor and the rounding comparisons on the remainder rem = p mod 2**s: rem > half when
+        # its bit s-1 and a lower bit are set, rem == half when only that bit is (an AND and an OR tree,
+        # no comparator: the 64-bit compare after the variable mask was the iCE40's longest path)
+        top_bit, lower = (p & half).any(), (p & below).any()
         floor, above, at, zp, hi, bottom = stage(2, [
             ("floor", _saturate(m, p >> s, _FLOOR_BITS), signed(_FLOOR_BITS)),
-            ("above", nonzero & (rem > half), 1), ("at", nonzero & (rem == half), 1),
+            ("above", top_bit & lower, 1), ("at", top_bit & ~lower, 1),
             *((f"layer{i}", x, x.shape()) for i, x in enumerate(lay))])
 
         step = {

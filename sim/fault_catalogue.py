@@ -140,9 +140,10 @@ FAULTS: tuple[Fault, ...] = (
     Fault("stride_ignored_in_columns", "the output-column walker steps the window by 1 instead of stride",
           "ws", "qconv_top.controller.issue", r"\$signed\(sw_w0\) \+ \$signed\(\{ 1'h0, <<schedule__desc.stride>> \}\);",
           "$signed(sw_w0) + $signed({ 1'h0, 32'd1 });"),
-    Fault("skip_last_filter_group", "the fold sequencer stops one filter group early (group + 2 < m_groups)",
-          "ws", "qconv_top.controller.sequencer", rf"(assign {_ID}= )({_ID})< <<schedule__desc.m_groups>>;",
-          r"\1\2+ 1'h1 < <<schedule__desc.m_groups>>;", count=2),
+    Fault("skip_last_filter_group", "the fold sequencer stops one filter group early (the last-group flag "
+          "rises at group m_groups - 3)",
+          "ws", "qconv_top.controller.sequencer", rf"(assign {_ID}= )(schedule__load\[\d+:\d+\] )== groups_less2;",
+          r"\1\2+ 1'h1 == groups_less2;"),
     Fault("weight_address_off_by_one", "weight-buffer loads read line wbase + k + 1",
           "ws", "qconv_top.controller.issue", r"(= schedule__load\[\d+:\d+\] \+ lw_k);", r"\1 + 1'h1;"),
     Fault("rf_half_not_swapped", "the streaming fold always reads register-file half 0 (the loader fills half 1)",

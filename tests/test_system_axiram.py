@@ -103,8 +103,6 @@ def test_the_wrapper_gates_only_rready():
 
 
 @pytest.mark.cosim
-@pytest.mark.xfail(strict=True, reason="a STORE's error response ends a double-buffered layer (DONE|ERROR, irq) while "
-                   "the accelerator still runs the pass that RUN started (hw/command/processor.py finish())")
 def test_an_error_ends_the_layer_only_once_the_accelerator_is_idle(require_simulator):
     require_simulator("icarus")
     cases = [c for c in CASES if c.fault is FaultSide.WRITE and not c.single and c.bits == 8]   # the 8-bit build

@@ -19,8 +19,9 @@ relies on), from ``start``:
 * STORE: :class:`hw.command.store.StorePacker` and the write DMA start in the same cycle; the
   command ends when both are idle (the write DMA after its last B response).
 * A record with an unknown opcode ends the layer with ``BAD_COMMAND``.
-* An error response in any DMA ends the layer at once with that :class:`~model.contract.DmaError`
-  (the engines have already finished their bursts; the unpacker and packer are reset).
+* An error response in any DMA ends the layer with that :class:`~model.contract.DmaError` as soon
+  as the pass started last (if any) has ended, so that nothing moves after ``done`` (the engines have
+  already finished their bursts; the unpacker and packer are reset).
 """
 
 from __future__ import annotations
@@ -168,6 +169,11 @@ class CommandProcessor(wiring.Component):
             m.d.sync += [self.done.eq(1), self.busy.eq(0), self.error.eq(error)]
             m.next = "IDLE"
 
+        def fail(error):
+            """End the layer with ``error`` once the pass started last has ended too (``DRAIN``)."""
+            m.d.sync += self.error.eq(error)
+            m.next = "DRAIN"
+
         # BOOT: one cycle after reset, so that the state changes once and Icarus evaluates every
         # ``always @*`` block that decodes it (a block that never wakes would leave X)
         with m.FSM(init="BOOT"):
@@ -187,7 +193,7 @@ class CommandProcessor(wiring.Component):
                              rdma.cmd.payload.count.eq(1), rdma.cmd.valid.eq(~rdma.busy)]
                 with m.If(rdma.done):
                     with m.If(rdma.error != DmaError.NONE):
-                        finish(rdma.error)
+                        fail(rdma.error)
                     with m.Else():
                         m.next = "DECODE"
             with m.State("DECODE"):
@@ -205,11 +211,11 @@ class CommandProcessor(wiring.Component):
                         m.d.comb += [wdma.cmd.valid.eq(1), pack.start.eq(1)]
                         m.next = "STORE"
                     with m.Default():
-                        finish(DmaError.BAD_COMMAND)
+                        fail(DmaError.BAD_COMMAND)
             with m.State("LOAD"):
                 with m.If(rdma.done & (rdma.error != DmaError.NONE)):
                     m.d.comb += abort.eq(1)
-                    finish(rdma.error)
+                    fail(rdma.error)
                 with m.Elif(~rdma.busy & ~unpack.busy & ~rqload.busy):
                     m.next = "NEXT"
             with m.State("RUN"):
@@ -223,9 +229,12 @@ class CommandProcessor(wiring.Component):
             with m.State("STORE"):
                 with m.If(wdma.done & (wdma.error != DmaError.NONE)):
                     m.d.comb += abort.eq(1)
-                    finish(wdma.error)
+                    fail(wdma.error)
                 with m.Elif(~wdma.busy & ~pack.busy):
                     m.next = "NEXT"
+            with m.State("DRAIN"):      # an error: the running pass ends before done (its counters are final)
+                with m.If(self.acc_done):
+                    finish(self.error)
             with m.State("NEXT"):
                 m.d.sync += [index.eq(index + 1), addr.eq(addr + COMMAND_BYTES)]
                 with m.If(index + 1 == count):

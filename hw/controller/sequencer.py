@@ -27,11 +27,12 @@ __all__ = ["Sequencer"]
 class _SlotCounter:
     """The registers of one activity's slot counter, driving its :class:`~hw.controller.layouts.SlotSignature`.
 
-    ``inner`` counts ``0 .. inner_n-1``, then ``outer`` steps, up to ``outer_n`` (a signal);
-    the counter issues while ``valid`` and not yet done.
+    ``inner`` counts ``0 .. inner_n-1``, then ``outer`` steps, up to ``outer_last`` (a constant or a
+    register: no arithmetic between it and the comparison); the counter issues while ``valid`` and not
+    yet done.
     """
 
-    def __init__(self, m, port, inner_n: int, valid, outer_n):
+    def __init__(self, m, port, inner_n: int, valid, outer_last):
         self._regs = (Signal.like(port.inner, name=f"{port.inner.name}_q"),
                       Signal.like(port.outer, name=f"{port.outer.name}_q"),
                       Signal(name=f"{port.on.name}_done"))
@@ -40,12 +41,12 @@ class _SlotCounter:
             port.inner.eq(inner), port.outer.eq(outer),
             port.on.eq(valid & ~done),
             port.inner_last.eq(inner == inner_n - 1),
-            port.last.eq(port.on & port.inner_last & (outer == outer_n - 1)),
+            port.last.eq(port.on & port.inner_last & (outer == outer_last)),
         ]
         with m.If(port.on):
             with m.If(port.inner_last):
                 m.d.sync += [inner.eq(0), outer.eq(outer + 1)]
-                with m.If(outer == outer_n - 1):
+                with m.If(outer == outer_last):
                     m.d.sync += done.eq(1)
             with m.Else():
                 m.d.sync += inner.eq(inner + 1)
@@ -101,23 +102,26 @@ class Sequencer(wiring.Component):
             sch.load.eq(load), sch.stream.eq(stream), sch.drain.eq(drain),
         ]
 
-        folds = d.k_folds if ws else d.p_folds
+        # Bounds minus one, latched with the descriptor: the period-end and fold-wrap comparisons then
+        # compare registers (they were the longest paths, through a subtractor, on the small FPGAs).
+        last_fold, last_element, groups_less2 = (Signal.like(d.k_folds, name=n)
+                                                 for n in ("last_fold", "last_element", "groups_less2"))
         slots = [
-            _SlotCounter(m, sch.load_slot, rows, running & load.valid, G),
-            _SlotCounter(m, sch.stream_slot, G, running & stream.valid, d.P if ws else d.Kw),
+            _SlotCounter(m, sch.load_slot, rows, running & load.valid, G - 1),
+            _SlotCounter(m, sch.stream_slot, G, running & stream.valid, last_element),
         ]
         if not ws:
-            slots.append(_SlotCounter(m, sch.drain_slot, rows, running & drain.valid, G))
+            slots.append(_SlotCounter(m, sch.drain_slot, rows, running & drain.valid, G - 1))
         ls, ss, ds = sch.load_slot, sch.stream_slot, sch.drain_slot
 
         # The next fold context after `load` (whole-field expressions: no partially assigned comb signal).
-        wrap = load.fold == folds - 1
+        wrap = load.fold == last_fold
         nxt = {
-            "valid": load.valid & (~wrap | (load.group + 1 < d.m_groups)),
+            "valid": load.valid & (~wrap | ~load.last_group),
             "half": ~load.half,
             "fold": Mux(wrap, 0, load.fold + 1),
             "group": Mux(wrap, load.group + 1, load.group),
-            "last_group": Mux(wrap, load.group + 2 == d.m_groups, load.last_group),
+            "last_group": Mux(wrap, load.group == groups_less2, load.last_group),
             "wbase": Mux(wrap, load.wbase + d.Kw, load.wbase),
             "pbase": Mux(wrap, load.pbase + d.P, load.pbase),
             "p0": Mux(wrap, 0, load.p0 + span),
@@ -127,6 +131,9 @@ class Sequencer(wiring.Component):
 
         clear = [stmt for slot in slots for stmt in slot.clear()]
         with m.If(starting):
+            m.d.sync += [last_fold.eq((self.desc.k_folds if ws else self.desc.p_folds) - 1),
+                         last_element.eq((self.desc.P if ws else self.desc.Kw) - 1),
+                         groups_less2.eq(self.desc.m_groups - 2)]
             m.d.sync += [d.eq(self.desc), self.busy.eq(1), running.eq(1), stream.eq(0), drain.eq(0),
                          load.eq(0), load.valid.eq(1), load.last_group.eq(self.desc.m_groups == 1),
                          load.wbase.eq(self.desc.wbase), load.pbase.eq(self.desc.pbase), *clear]
