@@ -128,11 +128,12 @@ class IssueUnit(wiring.Component):
         with m.If(ss.on & ss.inner_last):
             sw.step(m, d)
         with m.If(sch.start):
-            m.d.sync += [*lw.reset(sch.start_desc), *sw.reset(sch.start_desc)]
+            m.d.sync += [*lw.reset(sch.start_desc), *sw.reset(sch.start_desc),
+                         *lw.latch(sch.start_desc), *sw.latch(sch.start_desc)]
         with m.Elif(sch.period_end):
-            m.d.sync += sw.reset(d)
+            m.d.sync += sw.restart(d)
             with m.If(sch.wrap):
-                m.d.sync += lw.reset(d)
+                m.d.sync += lw.restart(d)
 
         # Register-file context of each row, double-buffered: rowctx[row][half*G + entry].
         layout, stored = self.row_context(dim, lw, d)

@@ -38,19 +38,32 @@ class PixelWalker:
         self.hw = Signal(coord_shape(dim), name=f"{name}_hw")
         self.nbase = Signal(coord_shape(dim), name=f"{name}_nbase")
         self.base = self.nbase + self.hw + self.w0
+        # the window origin negated, latched at start: no negation in front of the walker's registers
+        self.top = Signal(coord_shape(dim), name=f"{name}_top")
+        self.left = Signal(coord_shape(dim), name=f"{name}_left")
+        self.topw = Signal(coord_shape(dim), name=f"{name}_topw")
+
+    def latch(self, d):
+        """Statements (at a pass's start, with descriptor ``d``) that keep its negated origin."""
+        return [self.top.eq(-d.pad_top), self.left.eq(-d.pad_left), self.topw.eq(-d.pad_topW)]
 
     def reset(self, d):
-        """Statements that put the walker on pixel 0 of descriptor ``d``."""
+        """Statements that put the walker on pixel 0 of descriptor ``d`` (at a pass's start)."""
         return [self.p.eq(0), self.e.eq(0), self.f.eq(0), self.h0.eq(-d.pad_top), self.w0.eq(-d.pad_left),
                 self.hw.eq(-d.pad_topW), self.nbase.eq(d.ibase)]
+
+    def restart(self, d):
+        """Statements that put the walker back on pixel 0 of the running pass (``d`` its latched descriptor)."""
+        return [self.p.eq(0), self.e.eq(0), self.f.eq(0), self.h0.eq(self.top), self.w0.eq(self.left),
+                self.hw.eq(self.topw), self.nbase.eq(d.ibase)]
 
     def step(self, m, d):
         """Add to ``m`` the move to the next pixel (in the current control block)."""
         m.d.sync += self.p.eq(self.p + 1)
         with m.If(self.f == d.F - 1):
-            m.d.sync += [self.f.eq(0), self.w0.eq(-d.pad_left)]
+            m.d.sync += [self.f.eq(0), self.w0.eq(self.left)]
             with m.If(self.e == d.E - 1):
-                m.d.sync += [self.e.eq(0), self.h0.eq(-d.pad_top), self.hw.eq(-d.pad_topW),
+                m.d.sync += [self.e.eq(0), self.h0.eq(self.top), self.hw.eq(self.topw),
                              self.nbase.eq(self.nbase + d.CwHW)]
             with m.Else():
                 m.d.sync += [self.e.eq(self.e + 1), self.h0.eq(self.h0 + d.stride),
@@ -79,9 +92,17 @@ class WordWalker:
         self.r_off = Signal(dim, name=f"{name}_r_off")  # only used modulo the ifmap depth
         self.offset = self.cw_off + self.r_off + self.s
 
+    def latch(self, d):
+        """Nothing to keep (the :class:`PixelWalker` interface)."""
+        return []
+
     def reset(self, d):
         """Statements that put the walker on word 0."""
         return [self.k.eq(0), self.cw.eq(0), self.r.eq(0), self.s.eq(0), self.cw_off.eq(0), self.r_off.eq(0)]
+
+    def restart(self, d):
+        """The same as :meth:`reset`."""
+        return self.reset(d)
 
     def step(self, m, d):
         """Add to ``m`` the move to the next reduction word (in the current control block)."""
