@@ -33,7 +33,8 @@ class Accelerator(wiring.Component):
     config : AcceleratorConfig
         Every hardware number comes from it and from :mod:`model.contract`.
     line_writes : bool
-        Add the ``weight_lines`` port (the System's LOAD engine uses it; the bare top has none).
+        Add the ``weight_lines`` and ``psum_lines`` ports (the System's LOAD and STORE engines use them;
+        the bare top has none).
 
     Ports
     -----
@@ -48,6 +49,8 @@ class Accelerator(wiring.Component):
         reads at any time, ifmap and weight reads while ``done``.
     weight_lines : In(WritePortSignature), with ``line_writes``
         Several lanes of a weight line per cycle (:class:`hw.host_port.HostPort`).
+    psum_lines : Out(ArrayLayout(acc_bits, cols)), with ``line_writes``
+        Every lane of a host psum read (:class:`hw.host_port.HostPort`).
     count_<name> : Out(COUNTER_BITS)
         One hardware counter per name of :data:`model.contract.COUNTERS`.
     """
@@ -65,6 +68,7 @@ class Accelerator(wiring.Component):
         if line_writes:
             members["weight_lines"] = In(WritePortSignature(
                 config.weight_depth, data.ArrayLayout(config.word_bits, config.cols), config.cols))
+            members["psum_lines"] = Out(data.ArrayLayout(config.acc_bits, config.cols))
         members |= {f"count_{name}": Out(COUNTER_BITS) for name in COUNTERS}
         super().__init__(members)
 
@@ -82,7 +86,7 @@ class Accelerator(wiring.Component):
         array = m.submodules.array = PEArray(cfg.dataflow, rows, cols, cfg.word_bits, cfg.binary, product_bits(cfg),
                                             cfg.acc_bits, cfg.rf_depth)
         host = m.submodules.host = HostPort(cfg, self._line_writes)
-        params = m.submodules.requant_params = RequantParamStore()
+        params = m.submodules.requant_params = RequantParamStore(cols if self._line_writes else 1)
 
         idle = ~ctrl.busy
         m.d.comb += [ctrl.start.eq(self.start), ctrl.desc.eq(self.desc), self.done.eq(idle),
@@ -90,6 +94,7 @@ class Accelerator(wiring.Component):
         connect(m, flipped(self.host), host.host)
         if self._line_writes:
             connect(m, flipped(self.weight_lines), host.weight_lines)
+            m.d.comb += self.psum_lines.eq(host.psum_lines)
         connect(m, host.params, params.params)
         connect(m, ctrl.array, array.ctrl)
 

@@ -10,14 +10,17 @@ after ``host.re``: raw (ifmap and weight words zero-extended, psum lanes two's
 complement) or, for psum lanes of a layer whose last started pass enabled
 ``requant``, requantized with the parameters of channel ``host.chan``.
 
-Optionally (``line_writes``) a second weight write input, ``weight_lines``, writes
-several lanes of one line in a cycle (the System's LOAD engine, a beat at a time);
-it has priority over a host weight write in the same cycle.
+Optionally (``line_writes``, the System's LOAD and STORE engines) a second weight write
+input, ``weight_lines``, writes several lanes of one line in a cycle (a beat at a time; it
+has priority over a host weight write in the same cycle), and a psum read comes back whole
+on ``psum_lines``: every lane through a requantization lane of its own, lane ``l`` with the
+parameters of channel ``(host.chan // cols) * cols + l`` (``host.rdata`` is lane ``host.lane``
+of it), so that the STORE engine moves a line of outputs per read.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -41,7 +44,7 @@ class HostPort(wiring.Component):
     ----------
     config : AcceleratorConfig
     line_writes : bool
-        Add the ``weight_lines`` input.
+        Add the ``weight_lines`` input and the ``psum_lines`` output (one requantization lane per column).
 
     Ports
     -----
@@ -49,6 +52,8 @@ class HostPort(wiring.Component):
         The external host (see the signature).
     weight_lines : In(WritePortSignature(weight_depth, line, cols)), with ``line_writes``
         Lanes of one weight line per cycle.
+    psum_lines : Out(line), with ``line_writes``
+        Every lane of a psum read, raw or requantized, with ``host.rdata``.
     idle : In(1)
         The controller is idle: ifmap and weight reads take effect only then.
     start : In(1); desc : In(desc_layout(config))
@@ -57,14 +62,16 @@ class HostPort(wiring.Component):
     ifmap_read, weight_read, psum_read : Out(RequestSignature)
     ifmap_data : In(word_bits); weight_data, psum_data : In(line)
         The read data of those ports (ifmap: row 0's).
-    params : Out(RequantParamsSignature())
+    params : Out(RequantParamsSignature(lanes))
+        ``lanes``: the columns with ``line_writes``, else 1.
     """
 
     def __init__(self, config: AcceleratorConfig, line_writes: bool = False):
         self._config, self._line_writes = config, line_writes
         weight_line = data.ArrayLayout(config.word_bits, config.cols)
         psum_line = data.ArrayLayout(config.acc_bits, config.cols)
-        lines = {"weight_lines": In(WritePortSignature(config.weight_depth, weight_line, config.cols))} if line_writes else {}
+        lines = {"weight_lines": In(WritePortSignature(config.weight_depth, weight_line, config.cols)),
+                 "psum_lines": Out(psum_line)} if line_writes else {}
         super().__init__({
             "host": In(HostPortSignature(config)),
             **lines,
@@ -79,7 +86,7 @@ class HostPort(wiring.Component):
             "ifmap_data": In(config.word_bits),
             "weight_data": In(weight_line),
             "psum_data": In(psum_line),
-            "params": Out(RequantParamsSignature()),
+            "params": Out(RequantParamsSignature(config.cols if line_writes else 1)),
         })
 
     def elaborate(self, platform):
@@ -143,20 +150,43 @@ class HostPort(wiring.Component):
         raw = Signal(acc_bits)
         m.d.comb += raw.eq(Mux(read_sel == Buffer.IFMAP, self.ifmap_data,
                                Mux(read_sel == Buffer.WEIGHT, lane_word, lane_psum)))
-        rq = m.submodules.requant = Requant(acc_bits)
-        m.d.comb += [
-            rq.en.eq(read_valid), rq.acc.eq(lane_psum.as_signed()), rq.bias.eq(p.bias),
-            rq.multiplier.eq(p.multiplier), rq.total_shift.eq(p.total_shift),
-            rq.zero_point.eq(rq_zero), rq.out_bits.eq(rq_bits), rq.relu.eq(rq_relu),
-        ]
+        # One requantization lane, on the host's lane; or (line_writes) one per psum lane, with the parameters
+        # of the line's channels (lane l: channel (chan // cols) * cols + l).
+        lanes = cols if self._line_writes else 1
         assert READ_LATENCY >= GLB_READ_LATENCY + REQUANT_STAGES, "a host read passes the buffer and the requant lane"
+        rq_words = []
+        for lane in range(lanes):
+            rq = m.submodules[f"requant{lane}" if lanes > 1 else "requant"] = Requant(acc_bits)
+            m.d.comb += [
+                rq.en.eq(read_valid), rq.acc.eq((lane_psum if lanes == 1 else self.psum_data[lane]).as_signed()),
+                rq.bias.eq(p.bias[lane]), rq.multiplier.eq(p.multiplier[lane]),
+                rq.total_shift.eq(p.total_shift[lane]),
+                rq.zero_point.eq(rq_zero), rq.out_bits.eq(rq_bits), rq.relu.eq(rq_relu),
+            ]
+            rq_words.append(rq.out)
         # The raw word (and whether to requantize it) is registered with the data and kept aligned with
         # the requantization pipeline; each register holds until the next read.
         stage_raw, stage_rq = Signal(acc_bits, name="raw"), Signal(name="rq")
         with m.If(read_valid):
             m.d.sync += [stage_raw.eq(raw), stage_rq.eq(rq_on & (read_sel == Buffer.PSUM))]
+        rq_now = delay(m, stage_rq, REQUANT_STAGES - 1, "rq")
+        out_delay = READ_LATENCY - GLB_READ_LATENCY - REQUANT_STAGES
+        rq_word = rq_words[0]
+        if lanes > 1:   # the host's lane of the line's lanes
+            stage_lane = Signal.like(read_lane)
+            with m.If(read_valid):
+                m.d.sync += stage_lane.eq(read_lane)
+            rq_word = Array(rq_words)[delay(m, stage_lane, REQUANT_STAGES - 1, "lane")]
         word = Signal(acc_bits)
-        m.d.comb += word.eq(Mux(delay(m, stage_rq, REQUANT_STAGES - 1, "rq"), rq.out.as_signed(),
-                                delay(m, stage_raw, REQUANT_STAGES - 1, "raw")))  # sign-extends rq.out
-        m.d.comb += host.rdata.eq(delay(m, word, READ_LATENCY - GLB_READ_LATENCY - REQUANT_STAGES, "read"))
+        m.d.comb += word.eq(Mux(rq_now, rq_word.as_signed(), delay(m, stage_raw, REQUANT_STAGES - 1, "raw")))
+        m.d.comb += host.rdata.eq(delay(m, word, out_delay, "read"))   # rq.out sign-extended
+        if self._line_writes:
+            for lane in range(cols):
+                stage = Signal(acc_bits, name=f"raw_lane{lane}")
+                with m.If(read_valid):
+                    m.d.sync += stage.eq(self.psum_data[lane])
+                value = Signal(acc_bits, name=f"line_lane{lane}")
+                m.d.comb += value.eq(Mux(rq_now, rq_words[lane].as_signed(), delay(m, stage, REQUANT_STAGES - 1,
+                                                                                   f"raw_lane{lane}")))
+                m.d.comb += self.psum_lines[lane].eq(delay(m, value, out_delay, f"line_lane{lane}"))
         return m

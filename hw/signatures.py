@@ -148,11 +148,17 @@ class RequantParamsSignature(wiring.Signature):
     """Write and read the per-channel requantization parameters.
 
     ``write_en`` writes ``write_data`` (the low bits) into field ``write_field`` of channel
-    ``write_chan``; ``read_en`` reads every field of channel ``read_chan``, shown the next
-    cycle on the ``<field>`` members (:data:`model.contract.REQUANT_FIELDS`).
+    ``write_chan``; ``read_en`` reads every field of ``lanes`` channels, shown the next cycle on the
+    ``<field>`` members (:data:`model.contract.REQUANT_FIELDS`), element ``l`` that of channel
+    ``(read_chan // lanes) * lanes + l`` (with one lane: ``read_chan``).
+
+    Parameters
+    ----------
+    lanes : int
+        Channels read at once (the psum lanes requantized at once).
     """
 
-    def __init__(self):
+    def __init__(self, lanes: int = 1):
         widest = max(width for _, width in REQUANT_FIELDS)
         members = {
             "write_chan": Out(range(REQUANT_CHANNELS)),
@@ -162,5 +168,6 @@ class RequantParamsSignature(wiring.Signature):
             "read_chan": Out(range(REQUANT_CHANNELS)),
             "read_en": Out(1),
         }
-        members |= {name: In(signed(width) if name == "bias" else unsigned(width)) for name, width in REQUANT_FIELDS}
+        members |= {name: In(data.ArrayLayout(signed(width) if name == "bias" else unsigned(width), lanes))
+                    for name, width in REQUANT_FIELDS}
         super().__init__(members)

@@ -73,6 +73,7 @@ class System(wiring.Component):
             proc.start.eq(regs.start), proc.cmd_addr.eq(regs.cmd_addr), proc.cmd_count.eq(regs.cmd_count),
             regs.busy.eq(proc.busy), regs.done.eq(proc.done), regs.error.eq(proc.error), self.irq.eq(proc.done),
             acc.start.eq(proc.acc_start), acc.desc.eq(proc.acc_desc), proc.acc_done.eq(acc.done),
+            proc.psum_lines.eq(acc.psum_lines),
         ]
         bb = cfg.axi_beat_bytes
         m.submodules.counters = counters = Counters({

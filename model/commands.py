@@ -17,15 +17,18 @@ DRAM layout (byte addresses; every region starts on a multiple of :data:`ALIGN`)
 * the weights per filter group ``g`` (``cols`` filters, zeros past ``M``): group ``g``, reduction
   word ``k = (cw*R + s_r)*S + s`` (over the whole ``Cw``), lane ``j`` at word ``(g*Kw + k)*cols + j``,
   so a tile's channel range is one run per group;
-* the output ``(n, m, e, f)``: one output in a :class:`model.contract.StoreFormat` container,
-  each row of ``F`` outputs padded to a whole number of beats.
+* the output channel-blocked, ``(n, ceil(M / cols), e, f, cols)`` (oneDNN's ``nChw8c`` on the 8x8
+  array): one output in a :class:`model.contract.StoreFormat` container, the ``cols`` channels of a
+  filter group at each pixel side by side (a psum line: the STORE engine moves a line per read),
+  each row of ``F`` pixels padded to a whole number of beats; the channels past ``M`` of the last
+  group hold what the array computed for them (zero weights) and are not read back.
 
 Per pass: a LOAD per image of the input tile (a block of ``H`` runs of ``W`` words per channel
 word; a run starts on the beat holding column ``w0``, ``skip`` drops the bytes before it), a LOAD
 of the weight tile (a run per filter group; a LOAD per group when the groups' runs start at
 different bytes of a beat), the RUN, then (last channel tile) a STORE per image of the tile: a
-block of ``E`` runs of ``F`` outputs per filter (a column tile's runs may start inside a beat: the
-write DMA strobes only the run's bytes of its first and last beats).
+block of ``E`` runs of ``F`` pixels per filter group (a column tile's runs may start inside a beat:
+the write DMA strobes only the run's bytes of its first and last beats).
 
 Order (the overlap): pass ``i``'s LOADs go into the halves pass ``i-1`` (still running) does not
 read, then RUN ``i`` (which waits for pass ``i-1`` to end), then the STOREs of pass ``i-1``'s outputs
@@ -43,7 +46,7 @@ import numpy as np
 
 from model.config import AcceleratorConfig
 from model.contract import (  # word_bytes (the DRAM container of a word) is re-exported
-    COMMAND_BYTES, REQUANT_ENTRY_BYTES, REQUANT_ENTRY_FIELD_BITS, REQUANT_FIELDS, Buffer, Opcode, StoreFormat,
+    COMMAND_BYTES, REQUANT_CHANNELS, REQUANT_ENTRY_BYTES, REQUANT_ENTRY_FIELD_BITS, REQUANT_FIELDS, Buffer, Opcode, StoreFormat,
     pack_command, reduction_words, word_bytes, words_per_pixel,
 )
 from model.layer import ConvLayer
@@ -51,7 +54,7 @@ from model.program import RequantParams, _words, check_program, pass_run
 from model.tiling import Objective, Pass, plan
 
 __all__ = ["ALIGN", "Command", "DramImage", "word_bytes", "store_format", "requant_entries", "SystemPlan", "system_plan", "build_image",
-           "read_output"]
+           "read_output", "output_rows", "pad_value"]
 
 #: Alignment in bytes of every DRAM region (a 4 KiB page: no region shares a page).
 ALIGN = 4096
@@ -79,6 +82,13 @@ class DramImage:
     out_shape: tuple[int, int, int, int]
     out_format: StoreFormat
     out_pitch: int
+    out_block: int
+
+    @property
+    def out_bytes(self) -> int:
+        """Bytes of the output region (channel-blocked: ``ceil(m / out_block)`` groups of ``e`` rows per image)."""
+        n, m, e, _ = self.out_shape
+        return n * -(-m // self.out_block) * e * self.out_pitch
 
 
 def store_format(config: AcceleratorConfig, requant: RequantParams | None) -> StoreFormat:
@@ -87,6 +97,41 @@ def store_format(config: AcceleratorConfig, requant: RequantParams | None) -> St
     if requant is None:
         return StoreFormat.RAW if config.acc_bits <= 32 else StoreFormat.RAW_WIDE
     return StoreFormat.BYTE if requant.out_bits <= 8 else StoreFormat.HALF
+
+
+def _padded(config: AcceleratorConfig, rq: RequantParams | None) -> RequantParams | None:
+    """``rq`` with zero entries (bias 0, multiplier 0, total shift 0) for the channels past ``M`` of the
+    last filter group, so that those lanes of a psum line store :func:`pad_value` (not a stale entry's)."""
+    if rq is None:
+        return None
+    extra = min(-(-len(rq.bias) // config.cols) * config.cols, REQUANT_CHANNELS) - len(rq.bias)
+    if extra <= 0:
+        return rq
+    return dataclasses.replace(rq, bias=np.concatenate([rq.bias, np.zeros(extra, np.int64)]),
+                               multiplier=np.concatenate([rq.multiplier, np.zeros(extra, np.int64)]),
+                               shift=np.concatenate([rq.shift, np.full(extra, -31, np.int64)]))
+
+
+def pad_value(rq: RequantParams | None) -> int:
+    """What the lanes past ``M`` of the last filter group store: 0 raw (their filters' weights are zero),
+    the zero point clamped to the output range requantized."""
+    if rq is None:
+        return 0
+    lo, hi = -(1 << (rq.out_bits - 1)), (1 << (rq.out_bits - 1)) - 1
+    return int(np.clip(rq.zero_point, max(lo, rq.zero_point) if rq.relu else lo, hi))
+
+
+def output_rows(image: DramImage, out: np.ndarray, fill: int) -> tuple[np.ndarray, np.ndarray]:
+    """The start address and bytes of every output row the STOREs write for the ``(n, m, e, f)`` tensor
+    ``out`` (the inverse of :func:`read_output`; the lanes past ``m`` hold ``fill``, :func:`pad_value`)."""
+    n, m, e, f = image.out_shape
+    size, block = int(image.out_format), image.out_block
+    groups = -(-m // block)
+    full = np.full((n, groups * block, e, f), fill, np.int64)
+    full[:, :m] = out
+    blocked = full.reshape(n, groups, block, e, f).transpose(0, 1, 3, 4, 2)      # (n, group, e, f, lane)
+    rows = blocked.astype(f"<i{size}").view(np.uint8).reshape(n * groups * e, f * block * size)
+    return image.out_addr + np.arange(n * groups * e) * image.out_pitch, rows
 
 
 def _pad(nbytes: int, to: int) -> int:
@@ -216,12 +261,13 @@ def build_image(config: AcceleratorConfig, layer: ConvLayer, x: np.ndarray, w: n
     """
     passes, double, step = system_plan(config, layer, objective)
     check_program(config, layer, x, w, requant)
+    requant = _padded(config, requant)
     bases = _bases(config, passes, double)
     runs = [pass_run(config, ps, requant, at) for ps, at in zip(passes, bases)]
     beat, wb, fmt = config.axi_beat_bytes, word_bytes(config), store_format(config, requant)
     xw, ww = _words(config, x), _words(config, w)
     cw_all = words_per_pixel(config, layer)
-    in_pitch, out_pitch = _pad(layer.W * wb, beat), _pad(layer.F * int(fmt), beat)
+    in_pitch, out_pitch = _pad(layer.W * wb, beat), _pad(layer.F * config.cols * int(fmt), beat)
     wgt = _weight_words(config, layer, ww)
     kw_all = wgt.shape[1]
 
@@ -233,7 +279,7 @@ def build_image(config: AcceleratorConfig, layer: ConvLayer, x: np.ndarray, w: n
                       else requant_addr + layer.M * REQUANT_ENTRY_BYTES, ALIGN)
     weight_addr = _pad(ifmap_addr + layer.N * cw_all * layer.H * in_pitch, ALIGN)
     out_addr = _pad(weight_addr + wgt.size * wb, ALIGN)
-    end = _pad(out_addr + layer.N * layer.M * layer.E * out_pitch, ALIGN)
+    end = _pad(out_addr + layer.N * -(-layer.M // config.cols) * layer.E * out_pitch, ALIGN)
     commands = tuple(_records(*args, requant_addr, ifmap_addr, weight_addr, out_addr))
 
     data = bytearray(end)
@@ -248,7 +294,7 @@ def build_image(config: AcceleratorConfig, layer: ConvLayer, x: np.ndarray, w: n
     blob = _rows(wgt.reshape(1, -1), wb, wgt.size * wb)
     data[weight_addr:weight_addr + len(blob)] = blob
     return DramImage(bytes(data), commands, cmd_addr, ifmap_addr, weight_addr, requant_addr, out_addr,
-                     (layer.N, layer.M, layer.E, layer.F), fmt, out_pitch)
+                     (layer.N, layer.M, layer.E, layer.F), fmt, out_pitch, config.cols)
 
 
 def _loads(config, layer, step, ps, at, in_pitch, kw_all, cw_all, wb, ifmap_addr, weight_addr):
@@ -282,15 +328,16 @@ def _loads(config, layer, step, ps, at, in_pitch, kw_all, cw_all, wb, ifmap_addr
 
 def _stores(config, layer, ps, run, at, requant, fmt, out_pitch, out_addr):
     """The STOREs of pass ``ps``'s outputs (its psum lines from ``at``'s pbase): one per image, a block
-    of ``E`` runs per filter."""
-    t, p = ps.tile, run.fields["P"]
+    of ``E`` runs per filter group (``ps.m0`` is a group's first filter)."""
+    t, p, cols = ps.tile, run.fields["P"], config.cols
+    groups = -(-layer.M // cols)
     for nl in range(t.N):
-        row0 = ((ps.n0 + nl) * layer.M + ps.m0) * layer.E + ps.e0
+        row0 = ((ps.n0 + nl) * groups + ps.m0 // cols) * layer.E + ps.e0
         yield Command(Opcode.STORE, dict(
-            format=fmt, line=at[2] + nl * t.E * t.F, lane=ps.m0 % config.cols,
+            format=fmt, line=at[2] + nl * t.E * t.F,
             chan=ps.m0 if requant is not None else 0, per_run=t.F, group_lines=p,
-            dram_addr=out_addr + row0 * out_pitch + ps.f0 * int(fmt), run_bytes=t.F * int(fmt),
-            count=t.E, stride=out_pitch, repeat=t.M - 1, repeat_stride=layer.E * out_pitch))
+            dram_addr=out_addr + row0 * out_pitch + ps.f0 * cols * int(fmt), run_bytes=t.F * cols * int(fmt),
+            count=t.E, stride=out_pitch, repeat=-(-t.M // cols) - 1, repeat_stride=layer.E * out_pitch))
 
 
 def _records(config, layer, step, passes, runs, bases, requant, fmt, in_pitch, out_pitch, kw_all, cw_all, wb,
@@ -332,10 +379,13 @@ def _records(config, layer, step, passes, runs, bases, requant, fmt, in_pitch, o
 
 
 def read_output(image: DramImage, dump: bytes) -> np.ndarray:
-    """The ``(n, m, e, f)`` output tensor (int64, sign-extended from its container) in a dumped DRAM image."""
+    """The ``(n, m, e, f)`` output tensor (int64, sign-extended from its container) in a dumped DRAM
+    image (its channel-blocked layout undone)."""
     n, m, e, f = image.out_shape
-    size = int(image.out_format)
-    raw = np.frombuffer(dump, np.uint8, count=n * m * e * image.out_pitch, offset=image.out_addr)
-    rows = raw.reshape(n * m * e, image.out_pitch)[:, :f * size]
+    size, block = int(image.out_format), image.out_block
+    groups = -(-m // block)
+    raw = np.frombuffer(dump, np.uint8, count=image.out_bytes, offset=image.out_addr)
+    rows = raw.reshape(n * groups * e, image.out_pitch)[:, :f * block * size]
     values = rows.copy().view({1: "<i1", 2: "<i2", 4: "<i4", 8: "<i8"}[size]).astype(np.int64)
-    return values.reshape(n, m, e, f)
+    blocked = values.reshape(n, groups, e, f, block).transpose(0, 1, 4, 2, 3)
+    return blocked.reshape(n, groups * block, e, f)[:, :m]

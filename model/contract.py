@@ -502,7 +502,7 @@ class Opcode(enum.IntEnum):
 
     LOAD = 1    #: DRAM strided runs -> words of a global buffer (through the host port)
     RUN = 2     #: one pass: wait until the accelerator is idle, pulse start with the record's descriptor, go on
-    STORE = 3   #: psum lines of one filter of one image -> strided output rows in DRAM
+    STORE = 3   #: psum lines (every lane) of one image's filter groups -> strided output rows in DRAM
     SYNC = 4    #: wait until the accelerator is idle (the running pass has ended)
 
 
@@ -535,11 +535,11 @@ def command_fields(config: AcceleratorConfig, opcode: Opcode) -> tuple[tuple[str
     * RUN: ``desc`` (:func:`pack_descriptor`). The pass runs while the following commands do (LOADs
       into buffer regions it does not read, STOREs of psum lines it does not write); a RUN waits for
       the previous pass to end, and SYNC (no fields) waits for the running one.
-    * STORE: ``format`` (a :class:`StoreFormat`), ``line`` (first psum line), ``lane``, ``chan`` (the
-      requantization channel), ``per_run`` (outputs per run = psum lines per run), ``group_lines``,
-      the run fields; run ``r`` of a block holds lines ``line + r*per_run ..`` of ``lane``; each
-      repeated block is the next filter: ``lane + 1`` and ``chan + 1``, or lane 0 of the next filter
-      group, ``group_lines`` lines on, after the last lane.
+    * STORE: ``format`` (a :class:`StoreFormat`), ``line`` (first psum line), ``chan`` (the
+      requantization channel of lane 0), ``per_run`` (psum lines per run), ``group_lines``, the run
+      fields; run ``r`` of a block holds lines ``line + r*per_run ..``, every lane of each (``cols``
+      containers of ``format`` bytes per line, lane 0 first); each repeated block is the next filter
+      group: ``group_lines`` lines on, channels ``chan + cols ..``.
 
     The run fields (``dram_addr``, ``run_bytes``, ``count``, ``stride``, ``repeat``, ``repeat_stride``)
     are a DMA command (:mod:`model.bursts`): ``count`` runs, walked ``1 + repeat`` times.
@@ -551,7 +551,7 @@ def command_fields(config: AcceleratorConfig, opcode: Opcode) -> tuple[tuple[str
         return (("desc", desc_bits(config)),)
     if opcode is Opcode.SYNC:
         return ()
-    return (("format", 4), ("line", lines), ("lane", max(host_lanes(config) - 1, 1).bit_length()),
+    return (("format", 4), ("line", lines),
             ("chan", (REQUANT_CHANNELS - 1).bit_length()), ("per_run", DMA_RUN_COUNT_BITS),
             ("group_lines", lines)) + _RUN_FIELDS
 

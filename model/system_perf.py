@@ -43,21 +43,23 @@ for its last R beat or B response), so a LOAD's or STORE's cycles depend on its 
     than ``Q + 1`` cycles after the last one's: ``H = max(O, ready)``. The body lasts
     ``max(H_last + 2, H_last + Q + 1)`` cycles.
 * **STORE** (:class:`hw.command.store.StorePacker` and the write DMA, both started at cycle 0; its
-  filters' blocks of runs one after another, as one list of runs):
-  psum read ``v`` is issued at ``r_v = max(r_{v-1} + 1, p_{v-C} + 1)`` (``r_0 = 1``, ``C`` =
-  :data:`~model.contract.STORE_READ_CREDIT`), its value packed at
-  ``p_v = max(r_v + READ_LATENCY + 1, p_{v-1} + 1, T_{j-1})`` (the last term only for a value
-  that completes beat ``j``: a full beat or a run's end, counting from the run's start offset ``o =
-  dram_addr % beat`` inside its first beat; ``T`` below); beat ``j`` is offered from
-  ``p + 1``. The bursts are those of the aligned runs of ``o + run_bytes`` bytes. Write burst ``b`` is loaded into the AW register at
+  filter groups' blocks of runs one after another, as one list of runs):
+  the read of psum line ``v`` is issued at ``r_v = max(r_{v-1} + 1, p_{v-C} + 1)`` (``r_0 = 1``,
+  ``C`` = :data:`~model.contract.STORE_READ_CREDIT`, ``p_v`` the line's last segment); the line is
+  packed in segments (its ``cols`` containers up to the line's end or the beat's end, counting from
+  the run's start offset ``o = dram_addr % beat`` inside its first beat), one per cycle, its first
+  at ``max(r_v + READ_LATENCY + 1, previous segment + 1)``, a segment that completes beat ``j`` (a
+  full beat or a run's end) no sooner than ``T_{j-1}`` (below); beat ``j`` is offered from the
+  cycle after its segment. The bursts are those of the aligned runs of ``o + run_bytes`` bytes. Write burst ``b`` is loaded into the AW register at
   ``L_b = max(L_{b-1} + 1, B_{b-D} + 1)`` (``L_0 = DMA_ADDRESS_DELAY - 1``). Beat ``j`` (of burst
   ``b``) enters the W register at ``T_j = max(p + 1, W_{j-1}, L_b + 1)`` and its W handshake is at
   ``W_j = max(T_j + 1, W_{j-1} + I)``; burst ``b``'s B handshake is at
   ``B_b = max(W_last + lat, B_{b-1} + 1)``. The body lasts ``max(B_last + 2, T_last + 1)`` cycles.
 * **The accelerator's counters** (:data:`~model.contract.COUNTERS`, :func:`accelerator_counters`):
   :func:`model.perf.predict`'s for the System's passes (:func:`model.commands.system_plan`), except
-  the buffer writes: a weight LOAD writes whole filter groups (zeros for the filters past ``M``),
-  several lanes per write, where the host program writes only the ``M`` filters, a lane at a time.
+  the buffer writes (a weight LOAD writes whole filter groups, zeros for the filters past ``M``,
+  several lanes per write, where the host program writes only the ``M`` filters, a lane at a time)
+  and the psum reads of the outputs (a STORE reads a whole line per read, the host program an output).
 * **Bytes and bursts**: the DMAs' run bytes and :func:`model.bursts.split_transfer`'s bursts of
   every FETCH (one :data:`~model.contract.COMMAND_BYTES` record each), LOAD and STORE.
 
@@ -199,6 +201,7 @@ def _transfer(f: dict, beat: int):
 
 def _store_cycles(config: AcceleratorConfig, f: dict, latency: int, interval: int) -> int:
     beat, size, per_run, count = config.axi_beat_bytes, int(f["format"]), f["per_run"], f["count"] * (1 + f["repeat"])
+    cols = config.cols
     bursts, offset = _transfer(f, beat)
     owner = [b for b, burst in enumerate(bursts) for _ in range(burst.beats)]   # burst of each beat
     ends = {total - 1 for total in itertools.accumulate(burst.beats for burst in bursts)}   # last beats
@@ -213,29 +216,39 @@ def _store_cycles(config: AcceleratorConfig, f: dict, latency: int, interval: in
             loads.append(load)
         return loads[b]
 
-    reads, pops = [], []
+    reads, pops = [], []                # per line: its read, its last segment (it leaves the FIFO)
+    step = -math.inf                    # the last segment's cycle
     enter, w_last = None, -math.inf     # W register entry of the last beat, its W handshake
-    beat_index = 0
+    beat_index, byte = 0, offset
     for v in range(count * per_run):
         pos = v % per_run
         read = 1 if v == 0 else reads[-1] + 1
         if v >= STORE_READ_CREDIT:
             read = max(read, pops[v - STORE_READ_CREDIT] + 1)
         reads.append(read)
-        pop = read + READ_LATENCY + 1
-        if v:
-            pop = max(pop, pops[-1] + 1)
-        emits = (offset + pos * size) % beat == beat - size or pos == per_run - 1
-        if emits and enter is not None:
-            pop = max(pop, enter)
-        pops.append(pop)
-        if emits:
-            b = owner[beat_index]
-            enter = max(pop + 1, w_last, aw_load(b) + 1)
-            w_last = max(enter + 1, w_last + interval)
-            if beat_index in ends:
-                bs.append(max(w_last + latency, bs[-1] + 1 if bs else -math.inf))
-            beat_index += 1
+        step = max(step + 1, read + READ_LATENCY + 1)
+        seg = 0
+        while True:                     # the line's segments: to the line's end or the beat's end
+            room, left = (beat - byte) // size, cols - seg
+            line_end = left <= room
+            emits = left >= room or (line_end and pos == per_run - 1)
+            if emits and enter is not None:
+                step = max(step, enter)
+            if emits:
+                b = owner[beat_index]
+                enter = max(step + 1, w_last, aw_load(b) + 1)
+                w_last = max(enter + 1, w_last + interval)
+                if beat_index in ends:
+                    bs.append(max(w_last + latency, bs[-1] + 1 if bs else -math.inf))
+                beat_index += 1
+                byte = offset if line_end and pos == per_run - 1 else 0
+            else:
+                byte += left * size
+            if line_end:
+                break
+            seg += room
+            step += 1
+        pops.append(step)
     if beat_index != len(owner):
         raise AssertionError(f"the STORE packs {beat_index} beats, its bursts have {len(owner)}")
     return max(bs[-1] + 2, enter + 1)
@@ -338,7 +351,8 @@ def accelerator_counters(config: AcceleratorConfig, layer: ConvLayer, image: Dra
     :func:`model.perf.predict`'s for the System's passes (:func:`model.commands.system_plan`), with
     the ifmap and weight buffer writes (and the DRAM reads the accelerator counts with them) those
     of the command list's LOADs: one word per ifmap write, :func:`~model.contract.weight_load_lanes`
-    words per weight write."""
+    words per weight write; and the psum reads of the STOREs, a line (every lane) per read where the
+    host program reads an output at a time."""
     counters = dict(predict(config, layer, system_plan(config, layer).passes).counters)
     lanes = {Buffer.IFMAP: 1, Buffer.WEIGHT: weight_load_lanes(config, word_bytes(config))}
     for buffer, names in ((Buffer.IFMAP, ("dram_ifmap_reads", "glb_ifmap_writes")),
@@ -346,4 +360,8 @@ def accelerator_counters(config: AcceleratorConfig, layer: ConvLayer, image: Dra
         writes = sum(c.fields["words"] // lanes[buffer] for c in image.commands
                      if c.opcode is Opcode.LOAD and c.fields["buffer"] == buffer)
         counters |= dict.fromkeys(names, writes)
+    lines = sum(c.fields["count"] * c.fields["per_run"] * (1 + c.fields["repeat"]) for c in image.commands
+                if c.opcode is Opcode.STORE)
+    counters["glb_psum_reads"] += lines - counters["dram_psum_writes"]
+    counters["dram_psum_writes"] = lines
     return counters

@@ -78,7 +78,7 @@ from dataclasses import dataclass
 
 from model.config import AcceleratorConfig, Dataflow
 from model.contract import (
-    PIPELINE_TAIL, PassShape, Tile, pass_shape, weight_load_lanes, word_bytes, words_per_pixel,
+    PIPELINE_TAIL, PassShape, StoreFormat, Tile, pass_shape, weight_load_lanes, word_bytes, words_per_pixel,
 )
 from model.dram import DramConfig
 from model.layer import ConvLayer
@@ -322,14 +322,23 @@ def _pass_cost(config: AcceleratorConfig, layer: ConvLayer):
     return cost
 
 
+def _store_estimate(config: AcceleratorConfig, lines: int, dram: DramConfig) -> int:
+    """Cycles the STORE engine takes for ``lines`` psum lines of raw outputs (the planner does not know
+    the format; requantized ones are faster): a cycle per beat of a line, no faster than the DRAM's
+    bandwidth."""
+    line_bytes = config.cols * int(StoreFormat.RAW if config.acc_bits <= 32 else StoreFormat.RAW_WIDE)
+    beat = config.axi_beat_bytes
+    return max(lines * -(-line_bytes // beat), -(-lines * line_bytes // beat) * dram.interval(beat))
+
+
 def overlap_estimate(config: AcceleratorConfig, layer: ConvLayer, sizes: TileSizes, order: Order, cycles: int,
                      dram: DramConfig) -> int:
     """Estimated cycles of a plan on the System, whose transfers overlap the passes (:mod:`model.commands`):
     ``max(compute, transfers) + first loads + last stores``.
 
     The transfers are priced as the System's engines move them, one after another: a buffer write
-    per input word, one per :func:`~model.contract.weight_load_lanes` weight words, a psum read per
-    output (and no faster than the DRAM's bandwidth), and ``2 * latency`` cycles per command (its
+    per input word, one per :func:`~model.contract.weight_load_lanes` weight words, a cycle per
+    beat of a psum line of raw outputs (and no faster than the DRAM's bandwidth), and ``2 * latency`` cycles per command (its
     fetch and its first beat). The first tile's loads and the last tile's stores overlap nothing.
     An estimate to choose tiles by (:func:`model.system_perf.predict_system` gives the exact cycles).
     """
@@ -348,7 +357,7 @@ def overlap_estimate(config: AcceleratorConfig, layer: ConvLayer, sizes: TileSiz
         weights *= 1 if tm == 1 else outer
     else:
         inputs *= 1 if outer == 1 else tm
-    outputs = layer.N * layer.M * layer.E * layer.F
+    outputs = _store_estimate(config, layer.N * -(-layer.M // config.cols) * layer.E * layer.F, dram)
     passes = outer * tm * tc
     per_command = 2 * dram.latency
     beat_words = config.axi_beat_bytes // wb
@@ -358,7 +367,7 @@ def overlap_estimate(config: AcceleratorConfig, layer: ConvLayer, sizes: TileSiz
 
     transfers = moved(inputs, 1) + moved(weights, lanes) + outputs + passes * (2 * sizes.n + 2) * per_command
     first = moved(sizes.n * sizes.cw * rows[1] * cols[1], 1) + moved(sizes.m * sizes.cw * layer.R * layer.S, lanes)
-    last = sizes.n * sizes.m * sizes.e * sizes.f
+    last = _store_estimate(config, sizes.n * -(-sizes.m // config.cols) * sizes.e * sizes.f, dram)
     return max(cycles, transfers) + first + last + 3 * per_command
 
 
@@ -389,7 +398,8 @@ def overlap_timeline(config: AcceleratorConfig, passes: tuple[Pass, ...], dram: 
         go = max(stream, free)
         free = go + pass_cycles(config, t)
         stream = go + stores
-        stores = (t.N * t.M * t.E * t.F + t.N * per_command) if p.read_out else 0
+        stores = (_store_estimate(config, t.N * -(-t.M // config.cols) * t.E * t.F, dram) + t.N * per_command
+                  if p.read_out else 0)
     return max(stream, free) + stores
 
 

@@ -78,8 +78,7 @@ def assert_outside_runs_untouched(image, dump):
             f = c.fields
             for start in run_starts(f):
                 covered[start - image.out_addr:start - image.out_addr + f["run_bytes"]] = True
-    n, m, e, _ = image.out_shape
-    region = slice(0, n * m * e * image.out_pitch)
+    region = slice(0, image.out_bytes)
     assert (out[region][~covered[region]] == SENTINEL).all(), "a byte outside every STORE run was written"
 
 
@@ -107,6 +106,6 @@ def mid_beat_case() -> MidBeatCase:
     stores = [c.fields for c in image.commands if "per_run" in c.fields]
     assert any(f["dram_addr"] % config.axi_beat_bytes for f in stores), "the case should start stores mid-beat"
     data = np.frombuffer(image.data, np.uint8).copy()
-    data[image.out_addr:image.out_addr + layer.N * layer.M * layer.E * image.out_pitch] = SENTINEL
+    data[image.out_addr:image.out_addr + image.out_bytes] = SENTINEL
     return MidBeatCase(config, layer, dataclasses.replace(image, data=data.tobytes()),
                        rq.apply(conv2d_layer(x, w, layer, config.bits)), stores)

@@ -15,7 +15,7 @@ import pytest
 from model.commands import build_image, read_output, store_format, system_plan
 from model.config import AcceleratorConfig
 from model.contract import (
-    COMMAND_BYTES, REQUANT_ENTRY_BYTES, REQUANT_ENTRY_FIELD_BITS, REQUANT_FIELDS, Buffer, Opcode, pack_command,
+    COMMAND_BYTES, REQUANT_ENTRY_BYTES, REQUANT_ENTRY_FIELD_BITS, REQUANT_FIELD_STRIDE, REQUANT_FIELDS, Buffer, Opcode, pack_command,
     requant_address, unpack_command, unpack_descriptor,
 )
 from model.conv import conv2d_layer
@@ -87,14 +87,14 @@ def _interpret(config, image, golden_at):
         else:
             size = f["format"]
             out = bytearray()
-            for b in range(1 + f["repeat"]):       # block b: the b-th filter from (line, lane)
-                lane = (f["lane"] + b) % config.cols
-                first = f["line"] + (f["lane"] + b) // config.cols * f["group_lines"]
+            for b in range(1 + f["repeat"]):       # block b: the b-th filter group, every lane of each line
+                first = f["line"] + b * f["group_lines"]
                 for r in range(f["count"]):
                     for j in range(f["per_run"]):
                         line = first + r * f["per_run"] + j
                         assert running is None or line not in _extent(running[0])[2], "a STORE reads a running pass's sums"
-                        out += int(values[(line, lane)]).to_bytes(size, "little", signed=True)
+                        for lane in range(config.cols):     # a lane of no filter (past M): 0 here
+                            out += int(values.get((line, lane), 0)).to_bytes(size, "little", signed=True)
             for b, v in zip(run_bytes(f), out, strict=True):
                 dram[b] = v
     assert running is None, "the list ends while a pass runs"
@@ -133,12 +133,16 @@ def _check(config, layer, x, w, rq, golden):
     assert [d | zero for d in descs] == host
     # between two runs the same buffer words are written (any order but the requantization
     # parameters', which stage chunks); the weight LOADs also write the zero lanes of the
-    # filters past M in the last group
+    # filters past M in the last group, the requantization LOAD zero entries for their channels
     got = _segments(writes)
     want = _segments([Opcode.RUN if isinstance(op, HostRun) else op for op in ops if isinstance(op, HostWrite | HostRun)])
     assert len(got) == len(want)
     for (g_rq, g_rest), (w_rq, w_rest) in zip(got, want):
-        assert g_rq == w_rq and w_rest <= g_rest
+        assert g_rq[:len(w_rq)] == w_rq and w_rest <= g_rest
+        pad = g_rq[len(w_rq):]
+        assert all(op.data == 0 and op.addr // REQUANT_FIELD_STRIDE in range(layer.M, -(-layer.M // config.cols) * config.cols)
+                   for op in pad)
+        assert not w_rq or len(pad) == len(w_rq) // layer.M * (-layer.M % config.cols)
         assert all(sel == Buffer.WEIGHT and data == 0 for sel, _, _, data in g_rest - w_rest)
     np.testing.assert_array_equal(read_output(image, dram), golden)
     assert len(image.data) % 4096 == 0
@@ -200,10 +204,11 @@ def test_unaligned_column_tile_stores_start_mid_beat():
     assert any(f["dram_addr"] % config.axi_beat_bytes for f in stores)
     assert layer.N == 1
     passes = [p for p in plan(config, layer).passes if p.read_out]
-    for f, ps in zip(stores, passes, strict=True):   # one STORE per image: a block of rows per filter
-        row0 = ps.m0 * layer.E + ps.e0
-        assert f["dram_addr"] == image.out_addr + row0 * image.out_pitch + ps.f0  # one byte per output
-        assert f["run_bytes"] == ps.tile.F and f["repeat"] == ps.tile.M - 1
+    cols = config.cols
+    for f, ps in zip(stores, passes, strict=True):   # one STORE per image: a block of rows per filter group
+        row0 = ps.m0 // cols * layer.E + ps.e0     # channel-blocked: (n, group, e, f, lane), one byte each
+        assert f["dram_addr"] == image.out_addr + row0 * image.out_pitch + ps.f0 * cols
+        assert f["run_bytes"] == ps.tile.F * cols and f["repeat"] == -(-ps.tile.M // cols) - 1
         assert f["repeat_stride"] == layer.E * image.out_pitch
 
 

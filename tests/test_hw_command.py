@@ -153,7 +153,7 @@ def _run_stores(config, image, values, pause, seed, mem=None):
             for name, key in (("addr", "dram_addr"), ("run_bytes", "run_bytes"), ("count", "count"),
                               ("stride", "stride"), ("repeat", "repeat"), ("repeat_stride", "repeat_stride")):
                 ctx.set(getattr(dma.cmd.payload, name), f[key])
-            for name in ("format", "line", "lane", "chan", "per_run", "count", "repeat", "group_lines"):
+            for name in ("format", "line", "chan", "per_run", "count", "repeat", "group_lines"):
                 ctx.set(getattr(pk, name), f[name])
             ctx.set(pk.offset, f["dram_addr"] % config.axi_beat_bytes)
             ctx.set(dma.cmd.valid, 1)
@@ -164,8 +164,10 @@ def _run_stores(config, image, values, pause, seed, mem=None):
                 slave.drive_write(ctx, dma.bus)
                 slave.sample_write(ctx, dma.bus)
                 answer = reads.pop(0)
-                ctx.set(pk.read_data, 0 if answer is None else int(values[k][answer]) & mask)
-                reads.append((ctx.get(pk.read_addr), ctx.get(pk.read_lane)) if ctx.get(pk.read_en) else None)
+                ctx.set(pk.read_data.as_value(), 0 if answer is None else sum(
+                    (int(values[k].get((answer, lane), 0)) & mask) << (lane * config.acc_bits)
+                    for lane in range(config.cols)))   # lanes of no filter (past M) answer 0
+                reads.append(ctx.get(pk.read_addr) if ctx.get(pk.read_en) else None)
                 await ctx.tick()
                 cycle += 1
                 ctx.set(dma.cmd.valid, 0)
@@ -212,7 +214,7 @@ def test_stores_write_the_golden_output(kind, layer_name, requant, pause):
     assert not double   # the stores of each pass follow it, before the next RUN (run k's values are pass k's)
     values = pass_values(build_program(config, layer, x, w, rq, passes), golden)
     mem = np.frombuffer(image.data, np.uint8).copy()
-    out_end = image.out_addr + layer.N * layer.M * layer.E * image.out_pitch
+    out_end = image.out_addr + image.out_bytes
     mem[image.out_addr:out_end] = SENTINEL  # every byte no STORE run covers must keep it
     dump = _run_stores(config, image, values, pause, seed=9, mem=mem)
     np.testing.assert_array_equal(read_output(image, dump), golden)

@@ -147,7 +147,7 @@ def test_system_stores_column_tiles_that_start_mid_beat():
     # only their bytes, so the neighbouring tile's outputs and the rows' padding stay as they were
     case = mid_beat_case()
     image = case.image
-    layer_end = image.out_addr + int(np.prod(image.out_shape[:3])) * image.out_pitch
+    layer_end = image.out_addr + image.out_bytes
     dump, status, error, counters, _ = run_system(case.config, image, pause=0.2, seed=11)
     assert error is DmaError.NONE and status & (1 << StatusBit.DONE)
     np.testing.assert_array_equal(read_output(image, dump), case.expected)

@@ -54,7 +54,7 @@ def test_the_checker_catches_what_it_promises():
     p = prepare_case(AxiRamCase("probe", 8, "column-bands", requant=True, seed=3))
     check_case(p, _clean_result(p))                      # the reference itself passes
     memory = p.expected.copy()
-    pad = int(p.rows[0]) + int(p.image.out_format) * p.image.out_shape[3]
+    pad = int(p.rows[0]) + int(p.image.out_format) * p.image.out_shape[3] * p.image.out_block
     assert pad < int(p.rows[1]), "the case should have row padding"
     for at, what in ((pad, "the row's padding"), (len(p.image.data) + 7, "in the tail"),
                      (p.image.weight_addr, "below the output region"), (int(p.rows[2]), "output")):

@@ -75,6 +75,8 @@ class CommandProcessor(wiring.Component):
         The accelerator's host port and pass start.
     weight_lines : Out(WritePortSignature(weight_depth, line, cols))
         The accelerator's wide weight writes (:class:`hw.command.load.LoadUnpacker`).
+    psum_lines : In(ArrayLayout(acc_bits, cols))
+        The accelerator's whole psum line of a host read (:class:`hw.command.store.StorePacker`'s).
     blocked : Out(1)
         A RUN or SYNC waits for the running pass (the DMA-wait counter's enable).
     read_bytes, write_bytes : Out; read_burst, write_burst : Out(1)
@@ -89,7 +91,7 @@ class CommandProcessor(wiring.Component):
             "start": In(1), "cmd_addr": In(AXI_ADDR_BITS), "cmd_count": In(AXI_LITE_DATA_BITS),
             "busy": Out(1), "done": Out(1), "error": Out(DmaError),
             "host": Out(HostPortSignature(config)), "acc_start": Out(1), "acc_desc": Out(desc_layout(config)),
-            "acc_done": In(1),
+            "acc_done": In(1), "psum_lines": In(data.ArrayLayout(config.acc_bits, config.cols)),
             "weight_lines": Out(WritePortSignature(config.weight_depth, data.ArrayLayout(config.word_bits, config.cols),
                                                    config.cols)),
             "blocked": Out(1),
@@ -136,11 +138,11 @@ class CommandProcessor(wiring.Component):
             self.host.we.eq(unpack.write_en | rqload.write_en),
             self.host.wdata.eq(Mux(rqload.busy, rqload.write_data, unpack.write_data)),
             self.host.re.eq(pack.read_en), self.host.chan.eq(pack.read_chan),
-            pack.read_data.eq(self.host.rdata),
+            pack.read_data.eq(self.psum_lines),
             self.acc_desc.eq(f(Opcode.RUN, "desc")),
         ]
         for port, name in ((self.host.sel, "write_sel"), (self.host.addr, "write_addr"), (self.host.lane, "write_lane")):
-            psum = {"write_sel": Buffer.PSUM, "write_addr": pack.read_addr, "write_lane": pack.read_lane}[name]
+            psum = {"write_sel": Buffer.PSUM, "write_addr": pack.read_addr, "write_lane": 0}[name]
             m.d.comb += port.eq(Mux(pack.read_en, psum, Mux(rqload.busy, getattr(rqload, name), getattr(unpack, name))))
 
         # the run fields of LOAD and STORE go to the DMA command of this phase
@@ -156,7 +158,7 @@ class CommandProcessor(wiring.Component):
             unpack.run_bytes.eq(f(Opcode.LOAD, "run_bytes")),
             rqload.buf_addr.eq(f(Opcode.LOAD, "buf_addr")), rqload.words.eq(f(Opcode.LOAD, "words")),
             pack.format.eq(f(Opcode.STORE, "format")), pack.line.eq(f(Opcode.STORE, "line")),
-            pack.lane.eq(f(Opcode.STORE, "lane")), pack.chan.eq(f(Opcode.STORE, "chan")),
+            pack.chan.eq(f(Opcode.STORE, "chan")),
             pack.per_run.eq(f(Opcode.STORE, "per_run")), pack.count.eq(f(Opcode.STORE, "count")),
             pack.repeat.eq(f(Opcode.STORE, "repeat")), pack.group_lines.eq(f(Opcode.STORE, "group_lines")),
             pack.offset.eq(f(Opcode.STORE, "dram_addr")[:(cfg.axi_beat_bytes - 1).bit_length()]),

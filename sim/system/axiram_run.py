@@ -51,7 +51,7 @@ from pathlib import Path
 import numpy as np
 
 from hw.verilog import generate_system
-from model.commands import DramImage, build_image, read_output, word_bytes
+from model.commands import DramImage, build_image, output_rows, pad_value, read_output, word_bytes
 from model.config import AcceleratorConfig
 from model.contract import COUNTERS, SYSTEM_COUNTERS, SYSTEM_TOP_NAME, AxiResp, DmaError, StatusBit
 from model.conv import conv2d_layer
@@ -228,10 +228,9 @@ def _requant(layer, seed: int) -> RequantParams:
                          shift=rng.integers(-9, -2, layer.M), zero_point=-1, out_bits=8, relu=True)
 
 
-def _output_rows(image: DramImage) -> np.ndarray:
-    """Start address of every output row (one per image, filter and output row), in ``read_output``'s order."""
-    n, m, e, _ = image.out_shape
-    return image.out_addr + np.arange(n * m * e) * image.out_pitch
+def _row_bytes(image: DramImage) -> int:
+    """Bytes of an output row (before its padding): ``F`` pixels of a filter group's ``out_block`` lanes."""
+    return int(image.out_format) * image.out_shape[3] * image.out_block
 
 
 def prepare_case(case: AxiRamCase) -> PreparedCase:
@@ -251,12 +250,9 @@ def prepare_case(case: AxiRamCase) -> PreparedCase:
     canary = np.random.default_rng(case.seed + 1000).integers(0, 256, size - image.out_addr, dtype=np.uint8)
     memory[image.out_addr:] = canary
     expected = memory.copy()
-    width = int(image.out_format)
-    n, m, e, f = image.out_shape
-    values = golden.reshape(n * m * e, f).astype(f"<i{width}").view(np.uint8).reshape(n * m * e, f * width)
-    rows = _output_rows(image)
+    rows, values = output_rows(image, golden, pad_value(rq))
     for start, row in zip(rows, values):
-        expected[start:start + f * width] = row
+        expected[start:start + row.size] = row
     beat = config.axi_beat_bytes
     model = (predict_system(config, image, fastest_dram(config, size)).counters
              | accelerator_counters(config, layer, image))
@@ -407,7 +403,7 @@ def _first_difference(p: PreparedCase, after: np.ndarray) -> str:
     else:
         offset = (at - image.out_addr) % image.out_pitch
         row = (at - image.out_addr) // image.out_pitch
-        width = int(image.out_format) * image.out_shape[3]
+        width = _row_bytes(image)
         where = (f"in output row {row}, byte {offset}" + (" (the row's padding)" if offset >= width else "")
                  if row < len(p.rows) else "in the output region's padding after the last row")
     return f"byte {at:#x} {where} is {after[at]:#04x}, want {p.expected[at]:#04x}"
@@ -462,7 +458,7 @@ def check_case(p: PreparedCase, result: AxiRamResult | None) -> None:
     else:
         raise AxiRamMismatch(f"{where}: raise_for_status accepted a run that ended with an error")
     outside = np.ones(after.size, bool)
-    width = int(p.image.out_format) * p.image.out_shape[3]
+    width = _row_bytes(p.image)
     for start in p.rows:
         outside[start:start + width] = False
     if not np.array_equal(after[outside], p.expected[outside]):

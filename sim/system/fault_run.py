@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.commands import build_image, read_output
+from model.commands import build_image, output_rows, pad_value, read_output
 from model.config import AcceleratorConfig
 from model.contract import COUNTERS, SYSTEM_COUNTERS
 from model.conv import conv2d_layer
@@ -83,8 +83,7 @@ def _run_one(built: SystemBuild, job: tuple, plusargs: tuple[str, ...]) -> dict:
     golden = conv2d_layer(x, w, layer, config.bits)
     golden = rq.apply(golden) if rq is not None else golden
     image = build_image(config, layer, x, w, rq)
-    n, m, e, f = image.out_shape
-    end = image.out_addr + n * m * e * image.out_pitch
+    end = image.out_addr + image.out_bytes
     data = np.frombuffer(image.data, np.uint8).copy()
     data[image.out_addr:end] = SENTINEL
     image = replace(image, data=data.tobytes())
@@ -116,9 +115,8 @@ def _run_one(built: SystemBuild, job: tuple, plusargs: tuple[str, ...]) -> dict:
     record = check(layer, seed, golden, read_output(image, after), model, rtl)
     record |= {"error_kind": None, "error": None}
     rows = np.zeros(len(after), bool)
-    for row in range(n * m * e):
-        start = image.out_addr + row * image.out_pitch
-        rows[start:start + f * int(image.out_format)] = True
+    for start, row in zip(*output_rows(image, golden, pad_value(rq))):
+        rows[start:start + row.size] = True
     region = np.frombuffer(after, np.uint8)[image.out_addr:end]
     touched = np.flatnonzero((region != SENTINEL) & ~rows[image.out_addr:end])
     if len(touched):
