@@ -130,7 +130,7 @@ def output_rows(image: DramImage, out: np.ndarray, fill: int) -> tuple[np.ndarra
     full = np.full((n, groups * block, e, f), fill, np.int64)
     full[:, :m] = out
     blocked = full.reshape(n, groups, block, e, f).transpose(0, 1, 3, 4, 2)      # (n, group, e, f, lane)
-    rows = blocked.astype(f"<i{size}").view(np.uint8).reshape(n * groups * e, f * block * size)
+    rows = np.ascontiguousarray(blocked.astype(f"<i{size}")).view(np.uint8).reshape(n * groups * e, f * block * size)
     return image.out_addr + np.arange(n * groups * e) * image.out_pitch, rows
 
 
