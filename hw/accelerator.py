@@ -11,7 +11,7 @@ from hw.controller import Controller, desc_layout
 from hw.counters import Counters
 from hw.delay import delay
 from hw.global_buffer import GlobalBuffer
-from hw.host_port import HostPort
+from hw.host_port import HostPort, ifmap_banks
 from hw.requant_params import RequantParamStore
 from hw.signatures import HostPortSignature, WritePortSignature
 from model.config import AcceleratorConfig, Dataflow
@@ -33,8 +33,9 @@ class Accelerator(wiring.Component):
     config : AcceleratorConfig
         Every hardware number comes from it and from :mod:`model.contract`.
     line_writes : bool
-        Add the ``weight_lines`` and ``psum_lines`` ports (the System's LOAD and STORE engines use them;
-        the bare top has none).
+        Add the ``ifmap_lines``, ``weight_lines`` and ``psum_lines`` ports (the System's LOAD and STORE
+        engines use them; the bare top has none), the ifmap buffer in
+        :func:`hw.host_port.ifmap_banks` banks.
 
     Ports
     -----
@@ -47,8 +48,9 @@ class Accelerator(wiring.Component):
     host : In(HostPortSignature(config))
         Buffer and requantization-parameter access (:class:`hw.host_port.HostPort`): writes and psum
         reads at any time, ifmap and weight reads while ``done``.
-    weight_lines : In(WritePortSignature), with ``line_writes``
-        Several lanes of a weight line per cycle (:class:`hw.host_port.HostPort`).
+    ifmap_lines, weight_lines : In(WritePortSignature), with ``line_writes``
+        Several consecutive ifmap words, several lanes of a weight line per cycle
+        (:class:`hw.host_port.HostPort`).
     psum_lines : Out(ArrayLayout(acc_bits, cols)), with ``line_writes``
         Every lane of a host psum read (:class:`hw.host_port.HostPort`).
     count_<name> : Out(COUNTER_BITS)
@@ -66,6 +68,9 @@ class Accelerator(wiring.Component):
             "host": In(HostPortSignature(config)),
         }
         if line_writes:
+            banks = ifmap_banks(config, line_writes)
+            members["ifmap_lines"] = In(WritePortSignature(
+                config.ifmap_depth, data.ArrayLayout(config.word_bits, banks), banks))
             members["weight_lines"] = In(WritePortSignature(
                 config.weight_depth, data.ArrayLayout(config.word_bits, config.cols), config.cols))
             members["psum_lines"] = Out(data.ArrayLayout(config.acc_bits, config.cols))
@@ -81,7 +86,8 @@ class Accelerator(wiring.Component):
         rows, cols, ws = cfg.rows, cfg.cols, cfg.dataflow is Dataflow.WS
         m = Module()
         gb = m.submodules.buffer = GlobalBuffer(rows, cols, cfg.word_bits, cfg.acc_bits,
-                                                cfg.ifmap_depth, cfg.weight_depth, cfg.psum_depth)
+                                                cfg.ifmap_depth, cfg.weight_depth, cfg.psum_depth,
+                                                ifmap_banks(cfg, self._line_writes))
         ctrl = m.submodules.controller = Controller(cfg)
         array = m.submodules.array = PEArray(cfg.dataflow, rows, cols, cfg.word_bits, cfg.binary, product_bits(cfg),
                                             cfg.acc_bits, cfg.rf_depth)
@@ -93,6 +99,7 @@ class Accelerator(wiring.Component):
                      host.idle.eq(idle), host.start.eq(self.start), host.desc.eq(self.desc)]
         connect(m, flipped(self.host), host.host)
         if self._line_writes:
+            connect(m, flipped(self.ifmap_lines), host.ifmap_lines)
             connect(m, flipped(self.weight_lines), host.weight_lines)
             m.d.comb += self.psum_lines.eq(host.psum_lines)
         connect(m, host.params, params.params)
@@ -133,9 +140,9 @@ class Accelerator(wiring.Component):
         inc = {
             "cycles": ctrl.busy | was_busy,
             "macs": ctrl.ev_macs,
-            "dram_ifmap_reads": gb.ifmap_write.en, "dram_weight_reads": gb.weight_write.en.any(),
+            "dram_ifmap_reads": gb.ifmap_write.en.any(), "dram_weight_reads": gb.weight_write.en.any(),
             "dram_psum_writes": host.psum_read.en,
-            "glb_ifmap_reads": ifmap_reads, "glb_ifmap_writes": gb.ifmap_write.en,
+            "glb_ifmap_reads": ifmap_reads, "glb_ifmap_writes": gb.ifmap_write.en.any(),
             "glb_weight_reads": gb.weight_read.en, "glb_weight_writes": gb.weight_write.en.any(),
             "glb_psum_reads": gb.psum_read.en + gb.psum_host_read.en, "glb_psum_writes": gb.psum_write.en.any(),
             f"rf_{rf}_reads": ctrl.ev_rf_reads, f"rf_{rf}_writes": ctrl.ev_rf_writes,

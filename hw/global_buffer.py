@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Module
+from amaranth.hdl import Array, Module, Signal
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -15,8 +15,12 @@ class GlobalBuffer(wiring.Component):
     """Three memories; every read is synchronous (data one cycle after the request), every write
     takes effect at the end of the cycle.
 
-    * ifmap: ``ifmap_depth`` words of ``word_bits``; one write port, ``rows`` read ports
-      (one per array row), so one access = one word.
+    * ifmap: ``ifmap_depth`` words of ``word_bits``; one write port of ``banks`` lanes (lane ``i``
+      writes address ``addr + i``: up to ``banks`` consecutive words per access), ``rows`` read ports
+      (one per array row, a word each). With ``banks > 1`` (a power of two) the words are
+      interleaved over that many memories, word ``a`` in bank ``a % banks`` at ``a // banks``, so that
+      any ``banks`` consecutive words are in different memories; every bank has every read port and
+      a read's bank is registered with it.
     * weights: ``weight_depth`` lines of ``cols`` lanes of ``word_bits``; the write port
       writes single lanes (one enable bit per lane), the read port whole lines.
       One access = one lane write or one line read.
@@ -29,10 +33,13 @@ class GlobalBuffer(wiring.Component):
     Parameters
     ----------
     rows, cols, word_bits, acc_bits, ifmap_depth, weight_depth, psum_depth : int
+    banks : int
+        Ifmap words written per access (1: one memory).
 
     Ports
     -----
-    ifmap_write, weight_write, psum_write : In(WritePortSignature)
+    ifmap_write : In(WritePortSignature(ifmap_depth, ArrayLayout(word_bits, banks), banks))
+    weight_write, psum_write : In(WritePortSignature)
     ifmap_read : In(RequestSignature).array(rows); weight_read, psum_read, psum_host_read : In(RequestSignature)
     ifmap_data : Out(ArrayLayout(word_bits, rows))
         Row ``i``'s word, read by ``ifmap_read[i]``.
@@ -41,14 +48,15 @@ class GlobalBuffer(wiring.Component):
     """
 
     def __init__(self, rows: int, cols: int, word_bits: int, acc_bits: int,
-                 ifmap_depth: int, weight_depth: int, psum_depth: int):
-        self._rows = rows
+                 ifmap_depth: int, weight_depth: int, psum_depth: int, banks: int = 1):
+        assert banks & (banks - 1) == 0, "ifmap banks must be a power of two"
+        self._rows, self._banks = rows, banks
         weight_line, psum_line = data.ArrayLayout(word_bits, cols), data.ArrayLayout(acc_bits, cols)
-        self._ifmap = memory.Memory(shape=word_bits, depth=ifmap_depth, init=[])
+        self._ifmap = [memory.Memory(shape=word_bits, depth=-(-ifmap_depth // banks), init=[]) for _ in range(banks)]
         self._weights = memory.Memory(shape=weight_line, depth=weight_depth, init=[])
         self._psum = memory.Memory(shape=psum_line, depth=psum_depth, init=[])
         super().__init__({
-            "ifmap_write": In(WritePortSignature(ifmap_depth, word_bits)),
+            "ifmap_write": In(WritePortSignature(ifmap_depth, data.ArrayLayout(word_bits, banks), banks)),
             "ifmap_read": In(RequestSignature(ifmap_depth)).array(rows),
             "ifmap_data": Out(data.ArrayLayout(word_bits, rows)),
             "weight_write": In(WritePortSignature(weight_depth, weight_line, cols)),
@@ -71,13 +79,9 @@ class GlobalBuffer(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.ifmap = self._ifmap
         m.submodules.weights = self._weights
         m.submodules.psum = self._psum
-
-        self._write(m, self._ifmap.write_port(), self.ifmap_write)
-        for i in range(self._rows):
-            self._read(m, self._ifmap.read_port(), self.ifmap_read[i], self.ifmap_data[i])
+        self._ifmap_ports(m)
         self._write(m, self._weights.write_port(granularity=1), self.weight_write)
         self._read(m, self._weights.read_port(), self.weight_read, self.weight_data)
         psum_write = self._psum.write_port(granularity=1)
@@ -85,3 +89,33 @@ class GlobalBuffer(wiring.Component):
         self._read(m, self._psum.read_port(transparent_for=(psum_write,)), self.psum_read, self.psum_data)
         self._read(m, self._psum.read_port(), self.psum_host_read, self.psum_host_data)
         return m
+
+    def _ifmap_ports(self, m):
+        banks, write = self._banks, self.ifmap_write
+        if banks == 1:
+            m.submodules.ifmap = mem = self._ifmap[0]
+            port = mem.write_port()
+            m.d.comb += [port.addr.eq(write.addr), port.data.eq(write.data[0]), port.en.eq(write.en)]
+            for i in range(self._rows):
+                self._read(m, mem.read_port(), self.ifmap_read[i], self.ifmap_data[i])
+            return
+        bits = banks.bit_length() - 1
+        low, high = write.addr[:bits], write.addr[bits:]
+        selects = [Signal(bits, name=f"ifmap_bank{i}") for i in range(self._rows)]   # each read's bank
+        for i in range(self._rows):
+            with m.If(self.ifmap_read[i].en):
+                m.d.sync += selects[i].eq(self.ifmap_read[i].addr[:bits])
+        outs = [[] for _ in range(self._rows)]
+        for b, mem in enumerate(self._ifmap):
+            m.submodules[f"ifmap{b}"] = mem
+            lane = Signal(bits, name=f"ifmap_lane{b}")   # the write lane whose address is in bank b
+            m.d.comb += lane.eq(b - low)
+            port = mem.write_port()
+            m.d.comb += [port.addr.eq(high + (low > b)), port.data.eq(Array(write.data[k] for k in range(banks))[lane]),
+                         port.en.eq(write.en.bit_select(lane, 1))]
+            for i in range(self._rows):
+                read = mem.read_port()
+                m.d.comb += [read.addr.eq(self.ifmap_read[i].addr[bits:]), read.en.eq(self.ifmap_read[i].en)]
+                outs[i].append(read.data)
+        for i in range(self._rows):
+            m.d.comb += self.ifmap_data[i].eq(Array(outs[i])[selects[i]])

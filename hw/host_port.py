@@ -10,9 +10,10 @@ after ``host.re``: raw (ifmap and weight words zero-extended, psum lanes two's
 complement) or, for psum lanes of a layer whose last started pass enabled
 ``requant``, requantized with the parameters of channel ``host.chan``.
 
-Optionally (``line_writes``, the System's LOAD and STORE engines) a second weight write
-input, ``weight_lines``, writes several lanes of one line in a cycle (a beat at a time; it
-has priority over a host weight write in the same cycle), and a psum read comes back whole
+Optionally (``line_writes``, the System's LOAD and STORE engines) second write inputs,
+``ifmap_lines`` and ``weight_lines``, write several consecutive ifmap words (the ifmap buffer
+in :func:`ifmap_banks` banks) or several lanes of one weight line in a cycle (a beat at a time;
+each has priority over a host write of its buffer in the same cycle), and a psum read comes back whole
 on ``psum_lines``: every lane through a requantization lane of its own, lane ``l`` with the
 parameters of channel ``(host.chan // cols) * cols + l`` (``host.rdata`` is lane ``host.lane``
 of it), so that the STORE engine moves a line of outputs per read.
@@ -31,10 +32,16 @@ from hw.signatures import HostPortSignature, RequantParamsSignature, RequestSign
 from model.config import AcceleratorConfig
 from model.contract import (
     GLB_READ_LATENCY, READ_LATENCY, REQUANT_FIELD_STRIDE, REQUANT_STAGES, REQUANT_ZERO_POINT_BITS,
-    Buffer,
+    Buffer, ifmap_load_words, word_bytes,
 )
 
-__all__ = ["HostPort"]
+__all__ = ["HostPort", "ifmap_banks"]
+
+
+def ifmap_banks(config: AcceleratorConfig, line_writes: bool) -> int:
+    """Banks of the ifmap buffer: :func:`model.contract.ifmap_load_words` for the System (``line_writes``),
+    else one memory."""
+    return ifmap_load_words(config, word_bytes(config)) if line_writes else 1
 
 
 class HostPort(wiring.Component):
@@ -50,6 +57,8 @@ class HostPort(wiring.Component):
     -----
     host : In(HostPortSignature(config))
         The external host (see the signature).
+    ifmap_lines : In(WritePortSignature(ifmap_depth, ArrayLayout(word_bits, banks), banks)), with ``line_writes``
+        Up to ``banks`` consecutive ifmap words per cycle (lane ``i`` at ``addr + i``).
     weight_lines : In(WritePortSignature(weight_depth, line, cols)), with ``line_writes``
         Lanes of one weight line per cycle.
     psum_lines : Out(line), with ``line_writes``
@@ -70,7 +79,10 @@ class HostPort(wiring.Component):
         self._config, self._line_writes = config, line_writes
         weight_line = data.ArrayLayout(config.word_bits, config.cols)
         psum_line = data.ArrayLayout(config.acc_bits, config.cols)
-        lines = {"weight_lines": In(WritePortSignature(config.weight_depth, weight_line, config.cols)),
+        banks = ifmap_banks(config, line_writes)
+        ifmap_line = data.ArrayLayout(config.word_bits, banks)
+        lines = {"ifmap_lines": In(WritePortSignature(config.ifmap_depth, ifmap_line, banks)),
+                 "weight_lines": In(WritePortSignature(config.weight_depth, weight_line, config.cols)),
                  "psum_lines": Out(psum_line)} if line_writes else {}
         super().__init__({
             "host": In(HostPortSignature(config)),
@@ -78,7 +90,7 @@ class HostPort(wiring.Component):
             "idle": In(1),
             "start": In(1),
             "desc": In(desc_layout(config)),
-            "ifmap_write": Out(WritePortSignature(config.ifmap_depth, config.word_bits)),
+            "ifmap_write": Out(WritePortSignature(config.ifmap_depth, ifmap_line, banks)),
             "weight_write": Out(WritePortSignature(config.weight_depth, weight_line, config.cols)),
             "ifmap_read": Out(RequestSignature(config.ifmap_depth)),
             "weight_read": Out(RequestSignature(config.weight_depth)),
@@ -100,16 +112,15 @@ class HostPort(wiring.Component):
         lane_bit = Signal(cols)
         m.d.comb += lane_bit.eq(1 << host.lane)
         m.d.comb += [
-            self.ifmap_write.addr.eq(host.addr), self.ifmap_write.data.eq(host.wdata),
+            self.ifmap_write.addr.eq(host.addr), self.ifmap_write.data[0].eq(host.wdata),
             self.ifmap_write.en.eq(we[Buffer.IFMAP]),
             self.weight_write.addr.eq(host.addr), self.weight_write.data.eq(Cat(*([host.wdata] * cols))),
             self.weight_write.en.eq(Mux(we[Buffer.WEIGHT], lane_bit, 0)),
         ]
         if self._line_writes:
-            lines = self.weight_lines
-            with m.If(lines.en.any()):
-                m.d.comb += [self.weight_write.addr.eq(lines.addr), self.weight_write.data.eq(lines.data),
-                             self.weight_write.en.eq(lines.en)]
+            for lines, port in ((self.ifmap_lines, self.ifmap_write), (self.weight_lines, self.weight_write)):
+                with m.If(lines.en.any()):
+                    m.d.comb += [port.addr.eq(lines.addr), port.data.eq(lines.data), port.en.eq(lines.en)]
         for port, buffer in ((self.ifmap_read, Buffer.IFMAP), (self.weight_read, Buffer.WEIGHT),
                              (self.psum_read, Buffer.PSUM)):
             m.d.comb += [port.addr.eq(host.addr), port.en.eq(re[buffer])]

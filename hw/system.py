@@ -68,6 +68,7 @@ class System(wiring.Component):
         wiring.connect(m, wiring.flipped(self.s_axil), regs.bus)
         wiring.connect(m, wiring.flipped(self.m_axi), proc.axi)
         wiring.connect(m, proc.host, acc.host)
+        wiring.connect(m, proc.ifmap_lines, acc.ifmap_lines)
         wiring.connect(m, proc.weight_lines, acc.weight_lines)
         m.d.comb += [
             proc.start.eq(regs.start), proc.cmd_addr.eq(regs.cmd_addr), proc.cmd_count.eq(regs.cmd_count),

@@ -212,9 +212,9 @@ def system_plan(config: AcceleratorConfig, layer: ConvLayer, objective: Objectiv
     try:
         half = config.replace(ifmap_depth=config.ifmap_depth // 2, weight_depth=config.weight_depth // 2,
                               psum_depth=config.psum_depth // 2)
-        return SystemPlan(plan(half, planned, objective).passes, True, step)
+        return SystemPlan(plan(half, planned, objective, step=step).passes, True, step)
     except ValueError:
-        return SystemPlan(plan(config, planned, objective).passes, False, step)
+        return SystemPlan(plan(config, planned, objective, step=step).passes, False, step)
 
 
 def _bases(config: AcceleratorConfig, passes: tuple[Pass, ...], double: bool) -> list[tuple[int, int, int]]:
@@ -340,12 +340,66 @@ def _stores(config, layer, ps, run, at, requant, fmt, out_pitch, out_addr):
             count=t.E, stride=out_pitch, repeat=-(-t.M // cols) - 1, repeat_stride=layer.E * out_pitch))
 
 
+def _split(config, load: Command, parts: int) -> list[Command]:
+    """``load`` as up to ``parts`` LOADs of consecutive pieces of it: ifmap blocks (channel words), or weight
+    runs (filter groups) of a LOAD of several; a LOAD of one block and one run is one piece."""
+    f = load.fields
+    weights = f["buffer"] == Buffer.WEIGHT
+    units = f["count"] if weights else 1 + f["repeat"]
+    per_unit = f["words"] // units
+    pieces = []
+    for chunk in np.array_split(np.arange(units), min(parts, units)):
+        u0, n = int(chunk[0]), len(chunk)
+        g = dict(f, words=n * per_unit)
+        if weights:
+            g |= dict(buf_addr=f["buf_addr"] + u0 * per_unit // config.cols, dram_addr=f["dram_addr"] + u0 * f["stride"],
+                      count=n, stride=f["stride"] if n > 1 else 0)
+        else:
+            g |= dict(buf_addr=f["buf_addr"] + u0 * per_unit, dram_addr=f["dram_addr"] + u0 * f["repeat_stride"],
+                      repeat=n - 1, repeat_stride=f["repeat_stride"] if n > 1 else 0)
+        pieces.append(Command(Opcode.LOAD, g))
+    return pieces
+
+
+def _target(config, load: Command) -> range:
+    """The buffer words (ifmap) or lines (weights) a LOAD writes."""
+    f = load.fields
+    return range(f["buf_addr"], f["buf_addr"] + (f["words"] // config.cols if f["buffer"] == Buffer.WEIGHT else f["words"]))
+
+
+def _early(config, loads, regions) -> dict[int, list[Command]]:
+    """Pieces of the double-buffered passes' LOADs moved ahead of the slot before their RUN: a LOAD of
+    pass ``j`` into a region no pass ``e-1 .. j-1`` reads may run from the slot after RUN ``e`` (pass
+    ``e-1`` has ended there) on, so it is split evenly over the slots ``e .. j-1``; what stays for slot
+    ``j-1`` is in ``loads[j]`` after the call. Spreads a tile's loads over the passes that still use
+    the previous tile of the other half, instead of piling them up before the next RUN."""
+    early: dict[int, list[Command]] = {}
+    for j in range(1, len(loads)):
+        kept = []
+        for load in loads[j]:
+            buffer = 1 if load.fields["buffer"] == Buffer.WEIGHT else 0
+            target = _target(config, load)
+            readers = [k for k in range(j) if _overlap(regions[k][buffer], target)]
+            e = max(readers[-1] + 1 if readers else 0, 0)
+            if e >= j - 1:
+                kept.append(load)
+                continue
+            pieces = _split(config, load, j - e)
+            for s, piece in zip(range(j - len(pieces), j - 1), pieces[:-1]):
+                early.setdefault(s, []).append(piece)
+            kept.append(pieces[-1])
+        loads[j] = kept
+    return early
+
+
 def _records(config, layer, step, passes, runs, bases, requant, fmt, in_pitch, out_pitch, kw_all, cw_all, wb,
              requant_addr, ifmap_addr, weight_addr, out_addr):
     """Every command, in order (addresses from the bases given; module notes).
 
     A pass's LOADs come before its RUN, and the STOREs of its outputs after the next pass's RUN,
-    so that both overlap a running pass. When the layer is not double-buffered (:func:`system_plan`),
+    so that both overlap a running pass; a LOAD into a region that the passes before it stopped
+    reading several passes earlier is spread over the slots after those passes' RUNs
+    (:func:`_early`). When the layer is not double-buffered (:func:`system_plan`),
     a LOAD into a region the running pass reads waits for it (a SYNC first), and so do the STOREs of
     outputs in the psum lines the next pass writes (SYNC, STOREs, then that pass's RUN).
     """
@@ -353,11 +407,14 @@ def _records(config, layer, step, passes, runs, bases, requant, fmt, in_pitch, o
         n = len(requant.bias)
         yield Command(Opcode.LOAD, dict(buffer=Buffer.REQUANT, buf_addr=0, words=n, skip=0, step=1, dram_addr=requant_addr,
                                         run_bytes=n * REQUANT_ENTRY_BYTES, count=1, stride=0, repeat=0, repeat_stride=0))
+    all_regions = [_regions(config, ps, at, run.fields["P"]) for ps, run, at in zip(passes, runs, bases, strict=True)]
+    all_loads = [list(_loads(config, layer, step, ps, at, in_pitch, kw_all, cw_all, wb, ifmap_addr, weight_addr))
+                 for ps, at in zip(passes, bases)]
+    early = _early(config, all_loads, all_regions)
     running = None      # the regions of the pass started last, until a SYNC
     stores = None       # (regions, commands) of the outputs waiting for the next RUN
-    for ps, run, at in zip(passes, runs, bases, strict=True):
-        regions = _regions(config, ps, at, run.fields["P"])
-        loads = list(_loads(config, layer, step, ps, at, in_pitch, kw_all, cw_all, wb, ifmap_addr, weight_addr))
+    for j, (ps, run, at) in enumerate(zip(passes, runs, bases, strict=True)):
+        regions, loads = all_regions[j], all_loads[j]
         if running is not None and loads and (
                 (ps.load_ifmap and _overlap(regions[0], running[0]))
                 or (ps.load_weights and _overlap(regions[1], running[1]))):
@@ -371,6 +428,7 @@ def _records(config, layer, step, passes, runs, bases, requant, fmt, in_pitch, o
         running = regions
         if stores is not None:
             yield from stores[1]
+        yield from early.get(j, [])
         stores = (regions, list(_stores(config, layer, ps, run, at, requant, fmt, out_pitch, out_addr))) \
             if ps.read_out else None
     yield Command(Opcode.SYNC, {})

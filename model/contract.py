@@ -45,7 +45,7 @@ __all__ = [
     "PSUM_WRITE_STAGE", "PIPELINE_TAIL", "REQUANT_STAGES", "READ_LATENCY",
     "REQUANT_CHANNELS", "REQUANT_FIELDS", "REQUANT_FIELD_STRIDE", "REQUANT_ZERO_POINT_BITS",
     "REQUANT_OUT_BITS_BITS", "REQUANT_OUT_BITS", "requant_address",
-    "mask_bits", "product_bits", "dim_bits", "host_addr_depth", "host_lanes", "DIM_FIELDS", "FLAG_FIELDS", "desc_fields",
+    "mask_bits", "product_bits", "ifmap_load_words", "dim_bits", "host_addr_depth", "host_lanes", "DIM_FIELDS", "FLAG_FIELDS", "desc_fields",
     "desc_bits", "pack_descriptor", "unpack_descriptor", "words_per_pixel", "reduction_words", "Tile", "whole_tile",
     "PassShape", "pass_shape",
     "top_ports",
@@ -489,6 +489,17 @@ def weight_load_lanes(config: AcceleratorConfig, word_bytes: int) -> int:
     cycle writes that many lanes of one line (a whole line per beat on the default 8x8 8-bit build).
     """
     return math.gcd(config.axi_beat_bytes // word_bytes, config.cols)
+
+
+def ifmap_load_words(config: AcceleratorConfig, word_bytes: int) -> int:
+    """Ifmap words a LOAD writes per cycle, at consecutive buffer addresses (``hw/command/load.py``): the
+    System's ifmap buffer is that many banks (:class:`hw.global_buffer.GlobalBuffer`).
+
+    :func:`weight_load_lanes` words, a power of two: a whole beat of 8-bit words on the default 8x8
+    build (a 1x1 layer's inputs load at the DRAM's rate, not a word per cycle), two banks on the 2x2
+    array, so that a small build's block RAMs are not split finer than they hold.
+    """
+    return weight_load_lanes(config, word_bytes)
 
 
 #: Cycles of the command processor's DECODE state (one per command; it starts the command's engines).

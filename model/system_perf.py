@@ -33,9 +33,10 @@ for its last R beat or B response), so a LOAD's or STORE's cycles depend on its 
   - FETCH (RREADY always high): ``H = O``; FETCH ends the cycle after the DMA's ``done``, i.e.
     it lasts ``H_last + 2`` cycles.
   - LOAD of ifmap or weight words (:class:`hw.command.load.LoadUnpacker`): one write per cycle from
-    the cycle a beat is offered (an ifmap word, every ``step``-th slot; or
-    :func:`~model.contract.weight_load_lanes` weight words), the beat taken with its last write of the run:
-    ``H = O + n - 1`` (``n`` the beat's writes after the run's ``skip``). The body lasts
+    the cycle a beat is offered (up to :func:`~model.contract.ifmap_load_words` of the beat's ifmap
+    words, every ``step``-th slot; or :func:`~model.contract.weight_load_lanes` weight words), the
+    beat taken with its last write of the run: ``H = O + n - 1`` (``n`` the beat's writes after the
+    run's ``skip``, :func:`load_writes`). The body lasts
     ``H_last + 2`` cycles (the DMA's ``done``, then its ``busy`` falls).
   - LOAD of requantization entries (:class:`hw.command.requant_load.RequantLoader`): the beats of
     an entry are taken as offered, then its ``Q`` host writes go one per cycle (``Q`` the chunks of
@@ -78,14 +79,14 @@ from model.config import AcceleratorConfig, Dataflow
 from model.contract import (
     AXI_BOUNDARY_BYTES, COMMAND_BYTES, COMMAND_DECODE_CYCLES, COMMAND_NEXT_CYCLES, DMA_ADDRESS_DELAY, DMA_OUTSTANDING, READ_LATENCY,
     REQUANT_ENTRY_BYTES, REQUANT_FIELDS, STORE_READ_CREDIT, SYSTEM_COUNTERS, Buffer, Opcode, PassShape,
-    unpack_descriptor, weight_load_lanes,
+    ifmap_load_words, unpack_descriptor, weight_load_lanes,
 )
 from model.dram import DramConfig
 from model.layer import ConvLayer
 from model.perf import predict
 from model.tiling import shape_cycles
 
-__all__ = ["SystemPrediction", "predict_system", "accelerator_counters", "requant_writes_per_entry"]
+__all__ = ["SystemPrediction", "predict_system", "accelerator_counters", "requant_writes_per_entry", "load_writes"]
 
 
 @dataclass(frozen=True)
@@ -181,11 +182,19 @@ def _load_cycles(config: AcceleratorConfig, f: dict, word_bytes: int, latency: i
         take = _EntryLoader(-(-REQUANT_ENTRY_BYTES // beat), writes)
         last = _read(bursts, [1] * sum(b.beats for b in bursts), take, latency, interval)
         return max(last + 2, last + writes + 1)
-    per_write = weight_load_lanes(config, word_bytes) if f["buffer"] == Buffer.WEIGHT else 1
-    runs = f["count"] * (1 + f["repeat"])
-    step = 1 if f["buffer"] == Buffer.WEIGHT else f["step"]
-    writes = [words // per_write for words in _run_words(f["skip"], f["run_bytes"], word_bytes, beat, step)] * runs
-    return _read(bursts, writes, _unpacker, latency, interval) + 2
+    return _read(bursts, load_writes(config, f, word_bytes), _unpacker, latency, interval) + 2
+
+
+def load_writes(config: AcceleratorConfig, f: dict, word_bytes: int) -> list[int]:
+    """The unpacker's buffer writes (cycles) per beat of an ifmap or weight LOAD with fields ``f``:
+    :func:`~model.contract.weight_load_lanes` weight words per write, up to
+    :func:`~model.contract.ifmap_load_words` ifmap words of the beat per write."""
+    beat, runs = config.axi_beat_bytes, f["count"] * (1 + f["repeat"])
+    if f["buffer"] == Buffer.WEIGHT:
+        lanes = weight_load_lanes(config, word_bytes)
+        return [words // lanes for words in _run_words(f["skip"], f["run_bytes"], word_bytes, beat)] * runs
+    k = ifmap_load_words(config, word_bytes)
+    return [-(-words // k) for words in _run_words(f["skip"], f["run_bytes"], word_bytes, beat, f["step"])] * runs
 
 
 def _transfer(f: dict, beat: int):
@@ -350,14 +359,13 @@ def accelerator_counters(config: AcceleratorConfig, layer: ConvLayer, image: Dra
     """The accelerator's :data:`~model.contract.COUNTERS` when the System runs ``image`` (of ``layer``):
     :func:`model.perf.predict`'s for the System's passes (:func:`model.commands.system_plan`), with
     the ifmap and weight buffer writes (and the DRAM reads the accelerator counts with them) those
-    of the command list's LOADs: one word per ifmap write, :func:`~model.contract.weight_load_lanes`
-    words per weight write; and the psum reads of the STOREs, a line (every lane) per read where the
+    of the command list's LOADs (:func:`load_writes`: several words per write); and the psum reads of the STOREs, a line (every lane) per read where the
     host program reads an output at a time."""
     counters = dict(predict(config, layer, system_plan(config, layer).passes).counters)
-    lanes = {Buffer.IFMAP: 1, Buffer.WEIGHT: weight_load_lanes(config, word_bytes(config))}
+    wb = word_bytes(config)
     for buffer, names in ((Buffer.IFMAP, ("dram_ifmap_reads", "glb_ifmap_writes")),
                           (Buffer.WEIGHT, ("dram_weight_reads", "glb_weight_writes"))):
-        writes = sum(c.fields["words"] // lanes[buffer] for c in image.commands
+        writes = sum(sum(load_writes(config, c.fields, wb)) for c in image.commands
                      if c.opcode is Opcode.LOAD and c.fields["buffer"] == buffer)
         counters |= dict.fromkeys(names, writes)
     lines = sum(c.fields["count"] * c.fields["per_run"] * (1 + c.fields["repeat"]) for c in image.commands

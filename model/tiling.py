@@ -78,7 +78,7 @@ from dataclasses import dataclass
 
 from model.config import AcceleratorConfig, Dataflow
 from model.contract import (
-    PIPELINE_TAIL, PassShape, StoreFormat, Tile, pass_shape, weight_load_lanes, word_bytes, words_per_pixel,
+    DMA_OUTSTANDING, PIPELINE_TAIL, PassShape, StoreFormat, Tile, ifmap_load_words, pass_shape, weight_load_lanes, word_bytes, words_per_pixel,
 )
 from model.dram import DramConfig
 from model.layer import ConvLayer
@@ -322,29 +322,52 @@ def _pass_cost(config: AcceleratorConfig, layer: ConvLayer):
     return cost
 
 
-def _store_estimate(config: AcceleratorConfig, lines: int, dram: DramConfig) -> int:
-    """Cycles the STORE engine takes for ``lines`` psum lines of raw outputs (the planner does not know
-    the format; requantized ones are faster): a cycle per beat of a line, no faster than the DRAM's
-    bandwidth."""
-    line_bytes = config.cols * int(StoreFormat.RAW if config.acc_bits <= 32 else StoreFormat.RAW_WIDE)
-    beat = config.axi_beat_bytes
-    return max(lines * -(-line_bytes // beat), -(-lines * line_bytes // beat) * dram.interval(beat))
+class _Prices:
+    """Cycles of the System's transfers, as its engines move them, for the estimates below: a buffer
+    write per :func:`~model.contract.ifmap_load_words` input words or
+    :func:`~model.contract.weight_load_lanes` weight words, a cycle per beat of a psum line of raw
+    outputs (the planner does not know the format; requantized ones are faster); no faster than the
+    DRAM's bandwidth, and a run no faster than one burst per ``latency / DMA_OUTSTANDING`` cycles (a
+    short run is a burst of its own); ``2 * latency`` cycles per command (its fetch and first beat).
+    ``step``: DRAM words an input word's LOAD reads (a subsampled strided 1x1 layer's,
+    :func:`model.commands.system_plan`)."""
+
+    def __init__(self, config: AcceleratorConfig, dram: DramConfig, step: int):
+        wb = word_bytes(config)
+        self.beat, self.beat_words, self.step = config.axi_beat_bytes, config.axi_beat_bytes // wb, step
+        self.interval = dram.interval(config.axi_beat_bytes)
+        self.lanes, self.words_in = weight_load_lanes(config, wb), ifmap_load_words(config, wb)
+        self.burst = -(-dram.latency // DMA_OUTSTANDING)
+        self.command = 2 * dram.latency
+        self.line_bytes = config.cols * int(StoreFormat.RAW if config.acc_bits <= 32 else StoreFormat.RAW_WIDE)
+
+    def _runs(self, runs: int, beats: int, writes: int) -> int:
+        return runs * max(writes, beats * self.interval, self.burst)
+
+    def inputs(self, runs: int, words: int) -> int:
+        """``runs`` input rows of ``words`` words each."""
+        beats = -(-((words - 1) * self.step + 1) // self.beat_words)
+        return self._runs(runs, beats, max(beats, -(-words // self.words_in)))
+
+    def weights(self, words: int) -> int:
+        """Whole filter groups' weights (long runs)."""
+        return max(-(-words // self.lanes), -(-words // self.beat_words) * self.interval)
+
+    def stores(self, runs: int, lines: int) -> int:
+        """``runs`` output rows holding ``lines`` psum lines in all."""
+        beats = -(-(-(-lines // runs) * self.line_bytes) // self.beat)
+        return self._runs(runs, beats, beats)
 
 
 def overlap_estimate(config: AcceleratorConfig, layer: ConvLayer, sizes: TileSizes, order: Order, cycles: int,
-                     dram: DramConfig) -> int:
+                     dram: DramConfig, step: int = 1) -> int:
     """Estimated cycles of a plan on the System, whose transfers overlap the passes (:mod:`model.commands`):
-    ``max(compute, transfers) + first loads + last stores``.
-
-    The transfers are priced as the System's engines move them, one after another: a buffer write
-    per input word, one per :func:`~model.contract.weight_load_lanes` weight words, a cycle per
-    beat of a psum line of raw outputs (and no faster than the DRAM's bandwidth), and ``2 * latency`` cycles per command (its
-    fetch and its first beat). The first tile's loads and the last tile's stores overlap nothing.
-    An estimate to choose tiles by (:func:`model.system_perf.predict_system` gives the exact cycles).
+    ``max(compute, transfers) + first loads + last stores``, the transfers priced one after another
+    as :class:`_Prices` says. The first tile's loads and the last tile's stores overlap nothing. An
+    estimate to choose tiles by (:func:`model.system_perf.predict_system` gives the exact cycles).
     """
     cw = words_per_pixel(config, layer)
-    wb = word_bytes(config)
-    lanes = weight_load_lanes(config, wb)
+    prices = _Prices(config, dram, step)
     tn, tm, tc = -(-layer.N // sizes.n), -(-layer.M // sizes.m), -(-cw // sizes.cw)
     te, tf = -(-layer.E // sizes.e), -(-layer.F // sizes.f)
     rows = _axis(layer.H, layer.E, layer.R, layer.stride, layer.pad, sizes.e)
@@ -357,18 +380,14 @@ def overlap_estimate(config: AcceleratorConfig, layer: ConvLayer, sizes: TileSiz
         weights *= 1 if tm == 1 else outer
     else:
         inputs *= 1 if outer == 1 else tm
-    outputs = _store_estimate(config, layer.N * -(-layer.M // config.cols) * layer.E * layer.F, dram)
+    groups, tile_groups = -(-layer.M // config.cols), -(-sizes.m // config.cols)
     passes = outer * tm * tc
-    per_command = 2 * dram.latency
-    beat_words = config.axi_beat_bytes // wb
-
-    def moved(words: int, per_cycle: int) -> int:
-        return max(-(-words // per_cycle), -(-words // beat_words) * dram.interval(config.axi_beat_bytes))
-
-    transfers = moved(inputs, 1) + moved(weights, lanes) + outputs + passes * (2 * sizes.n + 2) * per_command
-    first = moved(sizes.n * sizes.cw * rows[1] * cols[1], 1) + moved(sizes.m * sizes.cw * layer.R * layer.S, lanes)
-    last = _store_estimate(config, sizes.n * -(-sizes.m // config.cols) * sizes.e * sizes.f, dram)
-    return max(cycles, transfers) + first + last + 3 * per_command
+    transfers = (prices.inputs(inputs // cols[1], cols[1]) + prices.weights(weights)
+                 + prices.stores(layer.N * groups * layer.E * tf, layer.N * groups * layer.E * layer.F)
+                 + passes * (2 * sizes.n + 2) * prices.command)
+    first = prices.inputs(sizes.n * sizes.cw * rows[1], cols[1]) + prices.weights(sizes.m * sizes.cw * layer.R * layer.S)
+    last = prices.stores(sizes.n * tile_groups * sizes.e, sizes.n * tile_groups * sizes.e * sizes.f)
+    return max(cycles, transfers) + first + last + 3 * prices.command
 
 
 #: Plans of the best closed-form :func:`overlap_estimate` that :attr:`Objective.OVERLAP` ranks by
@@ -376,29 +395,24 @@ def overlap_estimate(config: AcceleratorConfig, layer: ConvLayer, sizes: TileSiz
 OVERLAP_SHORTLIST = 48
 
 
-def overlap_timeline(config: AcceleratorConfig, passes: tuple[Pass, ...], dram: DramConfig) -> int:
+def overlap_timeline(config: AcceleratorConfig, passes: tuple[Pass, ...], dram: DramConfig, step: int = 1) -> int:
     """Estimated cycles of ``passes`` on the System, pass by pass, in the command list's order
     (:mod:`model.commands`): pass ``i``'s loads, RUN ``i`` (when pass ``i-1`` has ended), the stores of
-    pass ``i-1``'s outputs; each transfer priced as :func:`overlap_estimate` prices it. Unlike the
-    closed form it sees a pass too short to hide the next tile's loads."""
-    wb = word_bytes(config)
-    lanes, beat_words = weight_load_lanes(config, wb), config.axi_beat_bytes // wb
-    per_command = 2 * dram.latency
-
-    def moved(words: int, per_cycle: int) -> int:
-        return max(-(-words // per_cycle), -(-words // beat_words) * dram.interval(config.axi_beat_bytes))
-
+    pass ``i-1``'s outputs; each transfer priced as :class:`_Prices` says. Unlike the closed form it
+    sees a pass too short to hide the next tile's loads."""
+    prices = _Prices(config, dram, step)
     stream = free = stores = 0
     for p in passes:
         t = p.tile
         if p.load_ifmap:
-            stream += moved(t.N * p.cw_count * t.H * t.W, 1) + t.N * per_command
+            stream += prices.inputs(t.N * p.cw_count * t.H, t.W) + t.N * prices.command
         if p.load_weights:
-            stream += moved(t.M * p.cw_count * t.R * t.S, lanes) + per_command
+            stream += prices.weights(t.M * p.cw_count * t.R * t.S) + prices.command
         go = max(stream, free)
         free = go + pass_cycles(config, t)
         stream = go + stores
-        stores = (_store_estimate(config, t.N * -(-t.M // config.cols) * t.E * t.F, dram) + t.N * per_command
+        groups = -(-t.M // config.cols)
+        stores = (prices.stores(t.N * groups * t.E, t.N * groups * t.E * t.F) + t.N * prices.command
                   if p.read_out else 0)
     return max(stream, free) + stores
 
@@ -434,7 +448,7 @@ def _bytes(config: AcceleratorConfig, layer: ConvLayer, words: int) -> int:
 
 @functools.lru_cache(maxsize=256)
 def plan(config: AcceleratorConfig, layer: ConvLayer, objective: Objective = Objective.TIME,
-         dram: DramConfig | None = None) -> Plan:
+         dram: DramConfig | None = None, step: int = 1) -> Plan:
     """The pass plan of ``layer`` on ``config`` that is best by ``objective`` (module notes).
 
     Parameters
@@ -445,6 +459,9 @@ def plan(config: AcceleratorConfig, layer: ConvLayer, objective: Objective = Obj
         :attr:`Objective.BYTES`: fewest DRAM bytes, then fewest compute cycles, then fewest passes.
     dram : DramConfig, optional
         The DRAM whose bandwidth the time estimate uses; default :class:`model.dram.DramConfig`.
+    step : int
+        :attr:`Objective.OVERLAP`: DRAM words the System's LOAD reads per input word (a strided 1x1
+        layer planned as its subsampled equivalent reads ``step`` columns per word it keeps).
 
     Raises
     ------
@@ -503,11 +520,11 @@ def plan(config: AcceleratorConfig, layer: ConvLayer, objective: Objective = Obj
         passes = math.prod(-(-total // size) for total, size in (
             (layer.N, sizes.n), (layer.M, sizes.m), (cw, sizes.cw), (layer.E, sizes.e), (layer.F, sizes.f)))
         first = {Objective.TIME: cycles[sizes] + memory, Objective.BYTES: bytes_,
-                 Objective.OVERLAP: overlap_estimate(config, layer, sizes, order, cycles[sizes], dram)}[objective]
+                 Objective.OVERLAP: overlap_estimate(config, layer, sizes, order, cycles[sizes], dram, step)}[objective]
         ranked.append(((first, bytes_, cycles[sizes], passes, sizes.e not in even_rows, rank[order]), order, sizes))
     if objective is Objective.OVERLAP:
         # the closed form screens; the pass-by-pass timeline of the best few decides
-        ranked = [((overlap_timeline(config, _passes(config, layer, order, sizes), dram),) + key[1:], order, sizes)
+        ranked = [((overlap_timeline(config, _passes(config, layer, order, sizes), dram, step),) + key[1:], order, sizes)
                   for key, order, sizes in sorted(ranked, key=lambda r: r[0])[:OVERLAP_SHORTLIST]]
     _, order, sizes = min(ranked, key=lambda r: r[0])   # the first of equals, as the candidates came
     passes = _passes(config, layer, order, sizes)

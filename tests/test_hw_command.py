@@ -3,12 +3,15 @@ hw/command/store.py -> write DMA) in amaranth.sim.
 
 Every ifmap and weight LOAD of small tiled layers (model/commands.py) runs against the AXI4
 slave of tests/axi_models.py holding the layer's DRAM image, with seeded pauses on AR and R:
-the host-port writes must be the reference's (tests/command_reference.py), in order. Without
-pauses the unpacker writes one word per cycle once the first beat is in. Every STORE of small
-tiled layers (raw and requantized, 8- and 16-bit builds) runs against the slave with seeded
-pauses on AW, W and B, a host port answering each psum read with the golden output of that line
-and lane: the output tensor read back from DRAM is the golden conv, and nothing else changed.
+the buffer writes must be the reference's (tests/command_reference.py), in order. Without
+pauses the unpacker writes every cycle once the first beat is in (the beat's words two at a time
+on the 2x2 array). Every STORE of small tiled layers (raw and requantized, 8- and 16-bit builds)
+runs against the slave with seeded pauses on AW, W and B, a host port answering each psum read
+with the golden outputs of that line's lanes: the output tensor read back from DRAM is the golden
+conv, and nothing else changed.
 """
+
+import collections
 
 import numpy as np
 import pytest
@@ -23,12 +26,12 @@ from hw.command.requant_load import RequantLoader
 from hw.command.store import StorePacker
 from model.commands import requant_entries, build_image, read_output, system_plan, word_bytes
 from model.config import AcceleratorConfig
-from model.contract import READ_LATENCY, Buffer, Opcode, weight_load_lanes
+from model.contract import READ_LATENCY, Buffer, Opcode, ifmap_load_words, weight_load_lanes
 from model.conv import conv2d_layer
 from model.data import random_operands
 from model.program import HostWrite, RequantParams, build_program, requant_writes
 from tests.axi_models import AxiSlaveMemory, Pauses
-from tests.command_reference import SENTINEL, assert_outside_runs_untouched, load_writes, pass_values
+from tests.command_reference import SENTINEL, assert_outside_runs_untouched, load_writes, pass_values, run_bytes
 from tests.tiled_layers import STRIDED_1X1, TILING, tiled_cases
 
 
@@ -68,14 +71,14 @@ def _run_loads(config, image, pause, seed):
                 slave.cycle = cycle
                 slave.drive_read(ctx, dma.bus)
                 slave.sample_read(ctx, dma.bus)
-                lanes = ctx.get(up.line_write.en)
-                if ctx.get(up.write_en):
-                    writes.append(HostWrite(Buffer(ctx.get(up.write_sel)), ctx.get(up.write_addr),
-                                            ctx.get(up.write_lane), ctx.get(up.write_data)))
+                lanes, words = ctx.get(up.line_write.en), ctx.get(up.ifmap_write.en)
+                for j in (j for j in range(len(up.ifmap_write.data)) if words >> j & 1):   # consecutive ifmap words
+                    writes.append(HostWrite(Buffer.IFMAP, ctx.get(up.ifmap_write.addr) + j, 0,
+                                            ctx.get(up.ifmap_write.data[j])))
                 for j in (j for j in range(config.cols) if lanes >> j & 1):   # a weight write: lanes of a line
                     writes.append(HostWrite(Buffer.WEIGHT, ctx.get(up.line_write.addr), j,
                                             ctx.get(up.line_write.data[j])))
-                if ctx.get(up.write_en) or lanes:
+                if words or lanes:
                     first = cycle if first is None else first
                     last, busy = cycle, busy + 1
                 await ctx.tick()
@@ -111,12 +114,13 @@ def test_loads_write_the_reference_words(kind, layer_name, pause):
     for f, writes in zip(loads, got, strict=True):
         assert writes == load_writes(config, image.data, f)
     if pause == 0.0:
-        # no pauses: from its first word to its last the unpacker writes every cycle: an ifmap word,
-        # or weight_load_lanes lanes of a line (2 of the 2x2 array's, from 8-word beats)
+        # no pauses: from its first word to its last the unpacker writes every cycle: up to 2 ifmap
+        # words of a beat, or weight_load_lanes lanes of a line (2 of the 2x2 array's, from 8-word beats)
         assert gaps == [0] * len(loads)
-        per_write = {Buffer.IFMAP: 1, Buffer.WEIGHT: 2}
-        assert weight_load_lanes(config, word_bytes(config)) == 2
-        assert cycles == [f["words"] // per_write[f["buffer"]] for f in loads]
+        assert weight_load_lanes(config, word_bytes(config)) == ifmap_load_words(config, word_bytes(config)) == 2
+        for f, n in zip(loads, cycles, strict=True):
+            per_beat = collections.Counter(b // config.axi_beat_bytes for b in list(run_bytes(f, word_bytes(config)))[::word_bytes(config)])
+            assert n == sum(-(-words // 2) for words in per_beat.values())
 
 
 class _StorePath(wiring.Component):

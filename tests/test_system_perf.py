@@ -37,8 +37,9 @@ def test_a_load_of_one_burst(latency, bandwidth):
     beats = 5
     cmd = _load(8 * beats, dram_addr=4096, run_bytes=8 * beats, count=1, stride=0)
     got = predict_system(CONFIG, (cmd,), DramConfig(latency=latency, bandwidth=bandwidth))
-    # the unpacker writes one word per cycle: a beat is held 8 cycles, the next offered `interval` later
-    last = 2 + latency + 7 + (beats - 1) * (interval + 7)
+    # the unpacker writes two words per cycle (2x2 array: ifmap_load_words 2): a beat is held 4
+    # cycles, the next offered `interval` later
+    last = 2 + latency + 3 + (beats - 1) * (interval + 3)
     assert got.phase_cycles["load"] == last + 2
     assert got.counters["sys_cycles"] == _fetch(latency, interval) + last + 2
     assert got.counters["stall_cycles"] == got.counters["sys_cycles"]
@@ -52,14 +53,15 @@ def test_a_load_that_skips_bytes_and_crosses_a_page():
                                     run_bytes=24, count=3, stride=32, repeat=0, repeat_stride=0))
     got = predict_system(CONFIG, (cmd,), DramConfig(latency=10, bandwidth=8))
     # words per beat: run of 24 bytes from a beat start, 4 skipped: 4, 8, 8 words, so 3 beats per run
-    # beats: 4, 8, 8 | 4, 8, 8 | 4, 8, 8; bursts: [4088: 1 beat], [4096: 2], then one of 3 per run
-    t = 2 + 10 + 3                    # burst 0 (AR at 2): its only beat, 4 words
-    t = max(t + 1, 3 + 10) + 7        # burst 1 (AR at 3): first beat, 8 words
-    t = t + 1 + 7                     # its second beat
+    # beats: 4, 8, 8 | 4, 8, 8 | 4, 8, 8, written two words per cycle: held 2, 4, 4 cycles;
+    # bursts: [4088: 1 beat], [4096: 2], then one of 3 per run
+    t = 2 + 10 + 1                    # burst 0 (AR at 2): its only beat, 4 words
+    t = max(t + 1, 3 + 10) + 3        # burst 1 (AR at 3): first beat, 8 words
+    t = t + 1 + 3                     # its second beat
     for _ in range(2):                # bursts 2 and 3, their ARs long in
+        t = t + 1 + 1
         t = t + 1 + 3
-        t = t + 1 + 7
-        t = t + 1 + 7
+        t = t + 1 + 3
     assert got.phase_cycles["load"] == t + 2
     assert got.counters["axi_read_bursts"] == 1 + 4
     assert got.counters["dram_bytes_read"] == COMMAND_BYTES + 3 * 24
@@ -73,7 +75,7 @@ def test_a_load_overlaps_a_running_pass():
     S = pass_cycles(config, ps.tile)
     lat, interval = 40, 1
     load = _load(40, dram_addr=4096, run_bytes=40, count=1, stride=0)
-    L = 2 + lat + 7 + 4 * (interval + 7) + 2            # the LOAD's body (test_a_load_of_one_burst)
+    L = 2 + lat + 4 * interval + 2      # the LOAD's body: a beat's 8 words in one write each cycle (8x8)
     fc = _fetch(lat, interval)                           # FETCH, DECODE and NEXT of one command
     cmds = (Command(Opcode.RUN, dict(desc=desc)), load, Command(Opcode.SYNC, {}))
     got = predict_system(config, cmds, DramConfig(latency=lat, bandwidth=8))

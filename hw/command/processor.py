@@ -41,6 +41,7 @@ from hw.signatures import HostPortSignature, WritePortSignature
 from model.config import AcceleratorConfig
 from model.contract import (
     AXI_ADDR_BITS, AXI_LITE_DATA_BITS, COMMAND_BYTES, COMMAND_OPCODE_BITS, Buffer, DmaError, Opcode, command_fields,
+    ifmap_load_words,
 )
 
 __all__ = ["CommandProcessor"]
@@ -73,8 +74,10 @@ class CommandProcessor(wiring.Component):
         ``done`` is one cycle, at the end of the layer, with ``error``.
     host : Out(HostPortSignature(config)); acc_start : Out(1); acc_desc : Out(desc_layout); acc_done : In(1)
         The accelerator's host port and pass start.
+    ifmap_lines : Out(WritePortSignature(ifmap_depth, ArrayLayout(word_bits, banks), banks))
     weight_lines : Out(WritePortSignature(weight_depth, line, cols))
-        The accelerator's wide weight writes (:class:`hw.command.load.LoadUnpacker`).
+        The accelerator's wide ifmap and weight writes (:class:`hw.command.load.LoadUnpacker`;
+        ``banks`` = :func:`model.contract.ifmap_load_words`).
     psum_lines : In(ArrayLayout(acc_bits, cols))
         The accelerator's whole psum line of a host read (:class:`hw.command.store.StorePacker`'s).
     blocked : Out(1)
@@ -85,13 +88,14 @@ class CommandProcessor(wiring.Component):
 
     def __init__(self, config: AcceleratorConfig, word_bytes: int):
         self._config, self._wb = config, word_bytes
-        bb = config.axi_beat_bytes
+        bb, banks = config.axi_beat_bytes, ifmap_load_words(config, word_bytes)
         super().__init__({
             "axi": Out(AxiSignature(config.axi_data_bits)),
             "start": In(1), "cmd_addr": In(AXI_ADDR_BITS), "cmd_count": In(AXI_LITE_DATA_BITS),
             "busy": Out(1), "done": Out(1), "error": Out(DmaError),
             "host": Out(HostPortSignature(config)), "acc_start": Out(1), "acc_desc": Out(desc_layout(config)),
             "acc_done": In(1), "psum_lines": In(data.ArrayLayout(config.acc_bits, config.cols)),
+            "ifmap_lines": Out(WritePortSignature(config.ifmap_depth, data.ArrayLayout(config.word_bits, banks), banks)),
             "weight_lines": Out(WritePortSignature(config.weight_depth, data.ArrayLayout(config.word_bits, config.cols),
                                                    config.cols)),
             "blocked": Out(1),
@@ -111,6 +115,7 @@ class CommandProcessor(wiring.Component):
         wiring.connect(m, wiring.flipped(self.axi.read), rdma.bus)
         wiring.connect(m, wiring.flipped(self.axi.write), wdma.bus)
         wiring.connect(m, pack.beats, wdma.data)
+        wiring.connect(m, unpack.ifmap_write, wiring.flipped(self.ifmap_lines))
         wiring.connect(m, unpack.line_write, wiring.flipped(self.weight_lines))
         m.d.comb += [self.read_bytes.eq(rdma.inc_bytes), self.write_bytes.eq(wdma.inc_bytes),
                      self.read_burst.eq(rdma.inc_bursts), self.write_burst.eq(wdma.inc_bursts)]
@@ -135,15 +140,14 @@ class CommandProcessor(wiring.Component):
 
         # the host port: the loaders' writes (one of them is busy at a time), the packer's psum reads
         m.d.comb += [
-            self.host.we.eq(unpack.write_en | rqload.write_en),
-            self.host.wdata.eq(Mux(rqload.busy, rqload.write_data, unpack.write_data)),
+            self.host.we.eq(rqload.write_en), self.host.wdata.eq(rqload.write_data),
             self.host.re.eq(pack.read_en), self.host.chan.eq(pack.read_chan),
             pack.read_data.eq(self.psum_lines),
             self.acc_desc.eq(f(Opcode.RUN, "desc")),
         ]
         for port, name in ((self.host.sel, "write_sel"), (self.host.addr, "write_addr"), (self.host.lane, "write_lane")):
             psum = {"write_sel": Buffer.PSUM, "write_addr": pack.read_addr, "write_lane": 0}[name]
-            m.d.comb += port.eq(Mux(pack.read_en, psum, Mux(rqload.busy, getattr(rqload, name), getattr(unpack, name))))
+            m.d.comb += port.eq(Mux(pack.read_en, psum, getattr(rqload, name)))
 
         # the run fields of LOAD and STORE go to the DMA command of this phase
         def dma_cmd(dma, op):

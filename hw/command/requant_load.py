@@ -5,7 +5,7 @@ from __future__ import annotations
 from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import wiring
 
-from hw.command.load import loader_members
+from hw.command.load import host_write_members, loader_members
 from model.config import AcceleratorConfig
 from model.contract import (
     DMA_RUN_BYTES_BITS, REQUANT_ENTRY_BYTES, REQUANT_ENTRY_FIELD_BITS, REQUANT_FIELD_STRIDE, REQUANT_FIELDS, Buffer,
@@ -38,7 +38,8 @@ class RequantLoader(wiring.Component):
 
     Ports
     -----
-    As :class:`hw.command.load.LoadUnpacker` (``buf_addr``: the first channel; ``words``: entries).
+    :func:`hw.command.load.loader_members` (``buf_addr``: the first channel; ``words``: entries) and
+    :func:`hw.command.load.host_write_members`.
     """
 
     def __init__(self, config: AcceleratorConfig):
@@ -46,7 +47,7 @@ class RequantLoader(wiring.Component):
             raise ValueError(f"axi_data_bits={config.axi_data_bits} exceeds a {8 * REQUANT_ENTRY_BYTES}-bit "
                              "requantization entry")
         self._config = config
-        super().__init__(loader_members(config))
+        super().__init__(loader_members(config) | host_write_members(config))
 
     def elaborate(self, platform):
         m = Module()
