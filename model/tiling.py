@@ -382,7 +382,7 @@ def overlap_estimate(config: AcceleratorConfig, layer: ConvLayer, sizes: TileSiz
         inputs *= 1 if outer == 1 else tm
     groups, tile_groups = -(-layer.M // config.cols), -(-sizes.m // config.cols)
     passes = outer * tm * tc
-    transfers = (prices.inputs(inputs // cols[1], cols[1]) + prices.weights(weights)
+    transfers = (prices.inputs(inputs // max(cols[1], 1), cols[1]) + prices.weights(weights)
                  + prices.stores(layer.N * groups * layer.E * tf, layer.N * groups * layer.E * layer.F)
                  + passes * (2 * sizes.n + 2) * prices.command)
     first = prices.inputs(sizes.n * sizes.cw * rows[1], cols[1]) + prices.weights(sizes.m * sizes.cw * layer.R * layer.S)

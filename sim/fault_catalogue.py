@@ -191,7 +191,7 @@ FAULTS: tuple[Fault, ...] = (
           "system", "qconv_system.proc.rdma", rf"(assign {_ID}= )bus__rlast \? r_data\[3:0\] : (4'h8);", r"\1\2;"),
     Fault("unpack_run_end_one_word_late", "the LOAD unpacker sees a run's end one word slot late (a row of a "
           "halo band or a weight group takes one word from past its run)", "system", "qconv_system.proc.unpack",
-          r"assign end_of_run = slot == last;", "assign end_of_run = slot == last + 1'h1;"),
+          rf"(assign end_of_run = {_ID}\[\d+:0\]) > last;", r"\1 > last + 1'h1;"),
     Fault("stall_cycles_not_counted", "the System's stall counter never increments (its enable is dropped)",
           "system", "qconv_system.counters", r"(assign \S+ = count_stall_cycles) \+ inc_stall_cycles;", r"\1;"),
     Fault("binary_last_mask_ignored", "the channel mask of a pixel's last, partial word is ignored (all channels count)",
