@@ -32,7 +32,7 @@ help:
 	@echo "make map-sweep [LAYERS=all HIERARCHY=..] [WORKERS=.. DASK=local ADDRESS=tcp://..]  mapping search of many layers"
 	@echo "make verilog DATAFLOW=os|ws BITS=1..16 [ROWS=.. COLS=..]                write build/verilog/qconv_top.v + .json"
 	@echo "make quant [DOCS=docs/quantization.md]                                 quantization study of a digits CNN (build/quant/); DOCS: copy its tables there"
-	@echo "make synth FPGA=ice40|ice40-hx8k|ecp5 [DATAFLOW= BITS= ROWS= COLS= PRESET= LAYER= PNR_TIMEOUT=s]  LUTs/FFs/BRAMs/DSPs/Fmax, critical path, GMAC/s"
+	@echo "make synth FPGA=ice40|ice40-hx8k|ecp5 [TOP=accelerator|system DATAFLOW= BITS= ROWS= COLS= PRESET= LAYER= PNR_TIMEOUT=s]  LUTs/FFs/BRAMs/DSPs/Fmax, critical path, GMAC/s"
 	@echo "make synth-sweep [FPGA=ecp5|ice40 LAYER=] [WORKERS=.. DASK=local ADDRESS=tcp://..]  bits x arrays x dataflows sweep"
 	@echo "make lint [DATAFLOW= BITS= ...]                                        verilator --lint-only -Wall"
 	@echo "make bench                                                             benchmarks -> build/bench/"
@@ -121,7 +121,7 @@ map-sweep: setup
 
 # FPGA flow (YoWASP Yosys + nextpnr); results in build/synth/. ice40 defaults to the tiny preset.
 synth: setup
-	@$(QCONV) synth $(call opt,FPGA,fpga) $(call opt,PNR_TIMEOUT,pnr-timeout) $(call opt,LAYER,layer) $(CONFIG_OPTS)
+	@$(QCONV) synth $(call opt,FPGA,fpga) $(call opt,PNR_TIMEOUT,pnr-timeout) $(call opt,LAYER,layer) $(call opt,TOP,top) $(CONFIG_OPTS)
 
 synth-sweep: setup
 	@$(QCONV) synth-sweep $(call opt,FPGA,fpga) $(call opt,PNR_TIMEOUT,pnr-timeout) $(call opt,LAYER,layer) $(FANOUT_OPTS)

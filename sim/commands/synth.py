@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from sim.cli import add_config_args, config_from_args
-from sim.fpga.flow import synth_config
+from sim.fpga.flow import Top, synth_config
 from sim.fpga.parts import FPGAS
 from sim.fpga.table import format_table
 from sim.fpga.throughput import DEFAULT_LAYERS
@@ -19,6 +19,8 @@ def register(subparsers) -> None:
     add_config_args(p)
     p.set_defaults(preset=None, func=run)
     p.add_argument("--seed", type=int, default=1, help="nextpnr placer seed")
+    p.add_argument("--top", default=Top.ACCELERATOR.value, choices=[t.value for t in Top],
+                   help="the bare accelerator or the System around it (AXI4 DMAs, registers; default: %(default)s)")
     p.add_argument("--pnr-timeout", type=float, help="seconds nextpnr may run; stopped while routing, the "
                                                      "post-placement Fmax estimate is reported")
     p.add_argument("--layer", help="layer of the GMAC/s figure, named or 'C=..,H=..,...' (default: the first of "
@@ -30,10 +32,12 @@ def run(args) -> int:
     if args.preset is None:
         args.preset = FPGAS[args.fpga].default_preset
     config = config_from_args(args)
-    print(f"synthesising {config.rows}x{config.cols} {config.dataflow} bits={config.bits} "
+    top = Top(args.top)
+    print(f"synthesising the {top} {config.rows}x{config.cols} {config.dataflow} bits={config.bits} "
           f"(preset {args.preset}) for {FPGAS[args.fpga].device} ...", flush=True)
     try:
-        result = synth_config(config, args.fpga, seed=args.seed, pnr_timeout=args.pnr_timeout, layer=args.layer)
+        result = synth_config(config, args.fpga, seed=args.seed, pnr_timeout=args.pnr_timeout, layer=args.layer,
+                              top=top)
     except RuntimeError as err:
         print(f"qconv synth: {err}")
         return 1

@@ -15,6 +15,7 @@ from any folder, ``/tmp`` included (:mod:`sim.fpga.tools`).
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 import time
@@ -23,7 +24,8 @@ from pathlib import Path
 from amaranth.back import rtlil
 
 from hw.accelerator import Accelerator
-from model.contract import TOP_NAME
+from hw.system import System
+from model.contract import TOP_NAME, word_bytes
 from model.config import AcceleratorConfig
 from sim.fpga.harness import HARNESS_TOP, harness_verilog
 from sim.fpga.logs import parse_nextpnr_log, parse_yosys_stat
@@ -32,10 +34,23 @@ from sim.fpga.throughput import throughput, workload
 from sim.fpga.tools import run_tool
 from sim.verilog_ports import rtlil_ports, verilog_ports
 
-__all__ = ["SYNTH_ROOT", "design_name", "synth_config", "synthesize"]
+__all__ = ["SYNTH_ROOT", "Top", "design_name", "synth_config", "synthesize"]
 
 #: Where synthesis results go (git-ignored).
 SYNTH_ROOT = Path("build") / "synth"
+
+
+class Top(enum.StrEnum):
+    """What is synthesised."""
+
+    ACCELERATOR = "accelerator"   #: the bare accelerator (:class:`hw.accelerator.Accelerator`, host port)
+    SYSTEM = "system"             #: the command-driven System (:class:`hw.system.System`: AXI4 DMAs, registers)
+
+    def component(self, config: AcceleratorConfig):
+        """The Amaranth component of this top for ``config``."""
+        if self is Top.SYSTEM:
+            return System(config, word_bytes(config))
+        return Accelerator(config)
 
 
 def _yosys_stat(cwd: Path, sources: list[str], top: str, part: Part, json_out: str | None, stem: str) -> dict[str, int]:
@@ -143,14 +158,17 @@ def synthesize(design: Path, fpga: str, out_dir: Path, *, seed: int = 1, pnr_tim
     return result
 
 
-def design_name(config: AcceleratorConfig, fpga: str) -> str:
-    """``<fpga>-<dataflow>-b<bits>-<rows>x<cols>-<digest of the whole configuration>``."""
+def design_name(config: AcceleratorConfig, fpga: str, top: Top = Top.ACCELERATOR) -> str:
+    """``<fpga>-<dataflow>-b<bits>-<rows>x<cols>-<digest of the whole configuration>``, ``-system``
+    after it for the System."""
     digest = hashlib.sha256(config.to_json().encode()).hexdigest()[:6]
-    return f"{fpga}-{config.dataflow}-b{config.bits}-{config.rows}x{config.cols}-{digest}"
+    name = f"{fpga}-{config.dataflow}-b{config.bits}-{config.rows}x{config.cols}-{digest}"
+    return name if top is Top.ACCELERATOR else f"{name}-{top}"
 
 
 def synth_config(config: AcceleratorConfig, fpga: str, root: Path = SYNTH_ROOT, *, seed: int = 1,
-                 pnr_timeout: float | None = None, layer: str | None = None, reuse: bool = False) -> dict:
+                 pnr_timeout: float | None = None, layer: str | None = None, reuse: bool = False,
+                 top: Top = Top.ACCELERATOR) -> dict:
     """Elaborate ``config`` to RTLIL, synthesise it for ``fpga`` and write ``<root>/<design>.json``.
 
     Parameters
@@ -169,19 +187,23 @@ def synth_config(config: AcceleratorConfig, fpga: str, root: Path = SYNTH_ROOT, 
     reuse : bool
         Return the result already in ``<root>/<design>.json`` when it was made from the
         same RTLIL (``rtlil_sha256``) with the same seed, instead of synthesising again.
+    top : Top
+        The bare accelerator, or the System around it (named ``qconv_top`` inside the harness).
 
     Returns
     -------
     dict
-        :func:`synthesize`'s result plus ``design``, ``config`` (the settings and
+        :func:`synthesize`'s result plus ``design``, ``top``, ``config`` (the settings and
         derived values), ``seed``, ``rtlil_sha256``, ``throughput``
         (:func:`sim.fpga.throughput.throughput` at the Fmax found), ``json`` (the path
         written) and ``reused`` (True when taken from an earlier run; not written).
     """
     work = workload(config, layer)
-    name = design_name(config, fpga)
+    if not isinstance(top, Top):
+        raise TypeError(f"top must be a Top ({', '.join(t.value for t in Top)}), not {top!r}")
+    name = design_name(config, fpga, top)
     path = Path(root) / f"{name}.json"
-    text = rtlil.convert(Accelerator(config), name=TOP_NAME)
+    text = rtlil.convert(top.component(config), name=TOP_NAME)
     digest = hashlib.sha256(text.encode()).hexdigest()
     earlier = json.loads(path.read_text()) if reuse and path.exists() else {}
     if earlier.get("rtlil_sha256") == digest and earlier.get("seed") == seed:
@@ -192,7 +214,8 @@ def synth_config(config: AcceleratorConfig, fpga: str, root: Path = SYNTH_ROOT, 
     il = out_dir / f"{TOP_NAME}.il"
     il.write_text(text)
     (out_dir / f"{TOP_NAME}.json").write_text(config.to_json() + "\n")
-    result = {"design": name, "config": json.loads(config.to_json()), "seed": seed, "rtlil_sha256": digest,
+    result = {"design": name, "top": top.value, "config": json.loads(config.to_json()), "seed": seed,
+              "rtlil_sha256": digest,
               **synthesize(il, fpga, out_dir, seed=seed, pnr_timeout=pnr_timeout)}
     result["throughput"] = throughput(config, result["fmax_mhz"], work)
     result["json"] = str(path)
