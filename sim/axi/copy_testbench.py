@@ -20,39 +20,14 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, First, RisingEdge, Timer
 from cocotb.utils import get_sim_time
-from cocotbext.axi import AxiRamRead, AxiRamWrite, AxiReadBus, AxiWriteBus
+from cocotbext.axi import AxiReadBus, AxiWriteBus
 
 from hw.axi.copy import COPY_COUNTERS
 from sim.axi.copy_run import PERIOD_NS, CopyCase, CopyResult, FaultSide
+from sim.axi.fault_ram import ErrorWindowRead, ErrorWindowWrite
 
 #: A case that has not ended after this many cycles per beat (plus a margin) is a hang.
 HANG_CYCLES_PER_BEAT = 40
-
-
-def _in(window, address: int) -> bool:
-    return window is not None and window[0] <= address < window[1]
-
-
-class _ReadRam(AxiRamRead):
-    """``AxiRamRead`` whose reads inside ``window`` fail (answered SLVERR by cocotbext-axi)."""
-
-    window: tuple[int, int] | None = None
-
-    async def _read(self, address, length):
-        if _in(self.window, address):
-            raise OSError(f"injected read fault at {address:#x}")
-        return await super()._read(address, length)
-
-
-class _WriteRam(AxiRamWrite):
-    """``AxiRamWrite`` whose writes inside ``window`` fail (answered SLVERR by cocotbext-axi)."""
-
-    window: tuple[int, int] | None = None
-
-    async def _write(self, address, data):
-        if _in(self.window, address):
-            raise OSError(f"injected write fault at {address:#x}")
-        await super()._write(address, data)
 
 
 def _pauses(rng: random.Random, p: float):
@@ -67,10 +42,10 @@ async def copy(dut) -> None:
     image = np.fromfile(os.environ["QCONV_AXI_IMAGE"], dtype=np.uint8)
     Clock(dut.clk, PERIOD_NS, unit="ns").start(start_high=False)
     dut.start.value, dut.cancel.value, dut.rst.value = 0, 0, 1
-    reader = _ReadRam(AxiReadBus.from_prefix(dut, "m_axi__read", bus_separator="__"), dut.clk, dut.rst,
-                      size=image.size)
-    writer = _WriteRam(AxiWriteBus.from_prefix(dut, "m_axi__write", bus_separator="__"), dut.clk, dut.rst,
-                       size=image.size, mem=reader.mem)
+    reader = ErrorWindowRead(AxiReadBus.from_prefix(dut, "m_axi__read", bus_separator="__"), dut.clk, dut.rst,
+                             size=image.size)
+    writer = ErrorWindowWrite(AxiWriteBus.from_prefix(dut, "m_axi__write", bus_separator="__"), dut.clk, dut.rst,
+                              size=image.size, mem=reader.mem)
     for port in (reader, writer):
         port.log.setLevel(logging.WARNING)
     reader.write(0, image.tobytes())

@@ -22,9 +22,10 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, Event, First, RisingEdge, Timer
 from cocotb.utils import get_sim_time
-from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiRamRead, AxiRamWrite, AxiReadBus, AxiWriteBus
+from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiReadBus, AxiWriteBus
 
-from model.contract import COUNTERS, SYSTEM_COUNTERS, AxiResp, ControlBit, LiteRegister
+from model.contract import COUNTERS, SYSTEM_COUNTERS, ControlBit, LiteRegister
+from sim.axi.fault_ram import ErrorWindowRead, ErrorWindowWrite
 from sim.system.axiram_run import PERIOD_NS, AxiRamJob, AxiRamResult
 
 
@@ -41,61 +42,6 @@ _MODEL_DRIVEN = tuple(f"m_axi__read__{n}" for n in ("arready", "rvalid", "rid", 
 
 #: A counter that has not moved for this many cycles has stopped (longer than any gap in a pass).
 SETTLE_CYCLES = 64
-
-
-def _in(window, address: int) -> bool:
-    return window is not None and window[0] <= address < window[1]
-
-
-def _answer_with(channel, resp_of) -> None:
-    """Make ``channel`` (the R or B source) send ``resp_of()`` in place of SLVERR.
-
-    cocotbext-axi answers every access that raised with SLVERR; DECERR needs the response rewritten
-    on its way out, so the channel's ``send`` is wrapped (the only hook the RAM offers)."""
-    send = channel.send
-
-    async def rewritten(item) -> None:
-        if int(getattr(item, "rresp", getattr(item, "bresp", 0))) == AxiResp.SLVERR:
-            resp = resp_of()
-            if hasattr(item, "rresp"):
-                item.rresp = resp
-            else:
-                item.bresp = resp
-        await send(item)
-
-    channel.send = rewritten
-
-
-class _ReadRam(AxiRamRead):
-    """``AxiRamRead`` whose reads inside ``window`` fail, answered ``resp``."""
-
-    window: tuple[int, int] | None = None
-    resp: int = AxiResp.SLVERR
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        _answer_with(self.r_channel, lambda: self.resp)
-
-    async def _read(self, address, length):
-        if _in(self.window, address):
-            raise OSError(f"injected read fault at {address:#x}")
-        return await super()._read(address, length)
-
-
-class _WriteRam(AxiRamWrite):
-    """``AxiRamWrite`` whose writes inside ``window`` fail, answered ``resp``."""
-
-    window: tuple[int, int] | None = None
-    resp: int = AxiResp.SLVERR
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        _answer_with(self.b_channel, lambda: self.resp)
-
-    async def _write(self, address, data):
-        if _in(self.window, address):
-            raise OSError(f"injected write fault at {address:#x}")
-        await super()._write(address, data)
 
 
 def _pauses(rng: random.Random, p: float):
@@ -144,9 +90,10 @@ async def layers(dut) -> None:
     size = max(len(j.memory) for j in jobs)
     Clock(dut.clk, PERIOD_NS, unit="ns").start(start_high=False)
     dut.rst.value = 1
-    reader = _ReadRam(AxiReadBus.from_prefix(dut, "m_axi__read", bus_separator="__"), dut.clk, dut.rst, size=size)
-    writer = _WriteRam(AxiWriteBus.from_prefix(dut, "m_axi__write", bus_separator="__"), dut.clk, dut.rst,
-                       size=size, mem=reader.mem)
+    reader = ErrorWindowRead(AxiReadBus.from_prefix(dut, "m_axi__read", bus_separator="__"), dut.clk, dut.rst,
+                             size=size)
+    writer = ErrorWindowWrite(AxiWriteBus.from_prefix(dut, "m_axi__write", bus_separator="__"), dut.clk, dut.rst,
+                              size=size, mem=reader.mem)
     lite = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axil", bus_separator="__"), dut.clk, dut.rst)
     for name in _MODEL_DRIVEN:
         getattr(dut, name).value = 0
