@@ -11,7 +11,7 @@ from hw.controller import Controller, desc_layout
 from hw.counters import Counters
 from hw.delay import delay
 from hw.global_buffer import GlobalBuffer
-from hw.host_port import HostPort, ifmap_banks
+from hw.host_port import HostPort, ifmap_banks, requant_lanes
 from hw.requant_params import RequantParamStore
 from hw.signatures import HostPortSignature, WritePortSignature
 from model.config import AcceleratorConfig, Dataflow
@@ -92,7 +92,7 @@ class Accelerator(wiring.Component):
         array = m.submodules.array = PEArray(cfg.dataflow, rows, cols, cfg.word_bits, cfg.binary, product_bits(cfg),
                                             cfg.acc_bits, cfg.rf_depth)
         host = m.submodules.host = HostPort(cfg, self._line_writes)
-        params = m.submodules.requant_params = RequantParamStore(cols if self._line_writes else 1)
+        params = m.submodules.requant_params = RequantParamStore(requant_lanes(cfg, self._line_writes))
 
         idle = ~ctrl.busy
         m.d.comb += [ctrl.start.eq(self.start), ctrl.desc.eq(self.desc), self.done.eq(idle),

@@ -35,7 +35,12 @@ from model.contract import (
     Buffer, ifmap_load_words, word_bytes,
 )
 
-__all__ = ["HostPort", "ifmap_banks"]
+__all__ = ["HostPort", "ifmap_banks", "requant_lanes"]
+
+
+def requant_lanes(config: AcceleratorConfig, line_writes: bool) -> int:
+    """Requantization lanes of the host port: one per psum lane for the System (``line_writes``), else one."""
+    return config.cols if line_writes else 1
 
 
 def ifmap_banks(config: AcceleratorConfig, line_writes: bool) -> int:
@@ -98,7 +103,7 @@ class HostPort(wiring.Component):
             "ifmap_data": In(config.word_bits),
             "weight_data": In(weight_line),
             "psum_data": In(psum_line),
-            "params": Out(RequantParamsSignature(config.cols if line_writes else 1)),
+            "params": Out(RequantParamsSignature(requant_lanes(config, line_writes))),
         })
 
     def elaborate(self, platform):
@@ -163,7 +168,7 @@ class HostPort(wiring.Component):
                                Mux(read_sel == Buffer.WEIGHT, lane_word, lane_psum)))
         # One requantization lane, on the host's lane; or (line_writes) one per psum lane, with the parameters
         # of the line's channels (lane l: channel (chan // cols) * cols + l).
-        lanes = cols if self._line_writes else 1
+        lanes = requant_lanes(cfg, self._line_writes)
         assert READ_LATENCY >= GLB_READ_LATENCY + REQUANT_STAGES, "a host read passes the buffer and the requant lane"
         rq_words = []
         for lane in range(lanes):

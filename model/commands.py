@@ -368,7 +368,7 @@ def _target(config, load: Command) -> range:
 
 
 def _early(config, loads, regions) -> dict[int, list[Command]]:
-    """Pieces of the double-buffered passes' LOADs moved ahead of the slot before their RUN: a LOAD of
+    """Pieces of the passes' LOADs moved ahead of the slot before their RUN: a LOAD of
     pass ``j`` into a region no pass ``e-1 .. j-1`` reads may run from the slot after RUN ``e`` (pass
     ``e-1`` has ended there) on, so it is split evenly over the slots ``e .. j-1``; what stays for slot
     ``j-1`` is in ``loads[j]`` after the call. Spreads a tile's loads over the passes that still use
@@ -379,8 +379,8 @@ def _early(config, loads, regions) -> dict[int, list[Command]]:
         for load in loads[j]:
             buffer = 1 if load.fields["buffer"] == Buffer.WEIGHT else 0
             target = _target(config, load)
-            readers = [k for k in range(j) if _overlap(regions[k][buffer], target)]
-            e = max(readers[-1] + 1 if readers else 0, 0)
+            last_reader = next((k for k in range(j - 1, -1, -1) if _overlap(regions[k][buffer], target)), -1)
+            e = last_reader + 1
             if e >= j - 1:
                 kept.append(load)
                 continue

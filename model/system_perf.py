@@ -189,12 +189,10 @@ def load_writes(config: AcceleratorConfig, f: dict, word_bytes: int) -> list[int
     """The unpacker's buffer writes (cycles) per beat of an ifmap or weight LOAD with fields ``f``:
     :func:`~model.contract.weight_load_lanes` weight words per write, up to
     :func:`~model.contract.ifmap_load_words` ifmap words of the beat per write."""
-    beat, runs = config.axi_beat_bytes, f["count"] * (1 + f["repeat"])
-    if f["buffer"] == Buffer.WEIGHT:
-        lanes = weight_load_lanes(config, word_bytes)
-        return [words // lanes for words in _run_words(f["skip"], f["run_bytes"], word_bytes, beat)] * runs
-    k = ifmap_load_words(config, word_bytes)
-    return [-(-words // k) for words in _run_words(f["skip"], f["run_bytes"], word_bytes, beat, f["step"])] * runs
+    weights = f["buffer"] == Buffer.WEIGHT
+    per_write = (weight_load_lanes if weights else ifmap_load_words)(config, word_bytes)
+    per_beat = _run_words(f["skip"], f["run_bytes"], word_bytes, config.axi_beat_bytes, 1 if weights else f["step"])
+    return [-(-words // per_write) for words in per_beat] * (f["count"] * (1 + f["repeat"]))
 
 
 def _transfer(f: dict, beat: int):
