@@ -15,7 +15,7 @@ from hw.host_port import HostPort, ifmap_banks, requant_lanes
 from hw.requant_params import RequantParamStore
 from hw.signatures import HostPortSignature, WritePortSignature
 from model.config import AcceleratorConfig, Dataflow
-from model.contract import COUNTER_BITS, COUNTERS, product_bits
+from model.contract import COUNTER_BITS, COUNTERS, depthwise_reads, product_bits, word_bytes
 
 __all__ = ["Accelerator"]
 
@@ -88,9 +88,12 @@ class Accelerator(wiring.Component):
         gb = m.submodules.buffer = GlobalBuffer(rows, cols, cfg.word_bits, cfg.acc_bits,
                                                 cfg.ifmap_depth, cfg.weight_depth, cfg.psum_depth,
                                                 ifmap_banks(cfg, self._line_writes))
-        ctrl = m.submodules.controller = Controller(cfg)
+        depthwise = self._line_writes and depthwise_reads(cfg, word_bytes(cfg))
+        ctrl = m.submodules.controller = Controller(cfg, depthwise)
         array = m.submodules.array = PEArray(cfg.dataflow, rows, cols, cfg.word_bits, cfg.binary, product_bits(cfg),
-                                            cfg.acc_bits, cfg.rf_depth)
+                                            cfg.acc_bits, cfg.rf_depth, depthwise)
+        if depthwise:
+            m.d.comb += array.lines.eq(gb.ifmap_lines)
         host = m.submodules.host = HostPort(cfg, self._line_writes)
         params = m.submodules.requant_params = RequantParamStore(requant_lanes(cfg, self._line_writes))
 

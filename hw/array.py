@@ -23,6 +23,8 @@ class PEArray(wiring.Component):
         As :class:`hw.pe.ProcessingElement`.
     rows, cols : int
         Array shape.
+    depthwise : bool
+        Add the ``lines`` port and ``ctrl.depthwise``: each PE may take its own lane of its row's line.
 
     Ports
     -----
@@ -30,6 +32,9 @@ class PEArray(wiring.Component):
         From the controller (see the signature for each dataflow).
     a : In(ArrayLayout(word_bits, rows))
         Operand word of each row (broadcast along the row).
+    lines : In(ArrayLayout(ArrayLayout(word_bits, cols), rows)), with ``depthwise``
+        The ifmap line each row read; PE ``(i, j)`` multiplies lane ``j`` of line ``i`` when
+        ``ctrl.depthwise`` (a depthwise pass: column ``j`` is channel ``j``), else ``a[i]``.
     weights : In(ArrayLayout(word_bits, cols))
         A weight line: WS, loaded into entry ``ctrl.load_sel`` of row ``ctrl.load_row``;
         OS, the weight of each column (broadcast along the column) with ``a``.
@@ -40,16 +45,20 @@ class PEArray(wiring.Component):
     """
 
     def __init__(self, dataflow: Dataflow, rows: int, cols: int, word_bits: int, binary: bool, product_bits: int,
-                 acc_bits: int, rf_depth: int):
+                 acc_bits: int, rf_depth: int, depthwise: bool = False):
         self._dataflow = Dataflow(dataflow)
         self._pe_args = (self._dataflow, word_bits, binary, product_bits, acc_bits, rf_depth)
-        self._rows, self._cols, self._acc_bits = rows, cols, acc_bits
-        super().__init__({
-            "ctrl": In(ArrayControlSignature(self._dataflow, rows, cols, rf_depth, word_bits if binary else 1)),
+        self._rows, self._cols, self._acc_bits, self._depthwise = rows, cols, acc_bits, depthwise
+        members = {
+            "ctrl": In(ArrayControlSignature(self._dataflow, rows, cols, rf_depth, word_bits if binary else 1,
+                                             depthwise)),
             "a": In(data.ArrayLayout(word_bits, rows)),
             "weights": In(data.ArrayLayout(word_bits, cols)),
             "result": Out(data.ArrayLayout(signed(acc_bits), cols)),
-        })
+        }
+        if depthwise:
+            members["lines"] = In(data.ArrayLayout(data.ArrayLayout(word_bits, cols), rows))
+        super().__init__(members)
 
     def elaborate(self, platform):
         rows, cols, ctrl = self._rows, self._cols, self.ctrl
@@ -60,7 +69,8 @@ class PEArray(wiring.Component):
             for j in range(cols):
                 pe = pes[i][j]
                 m.submodules[f"pe_{i}_{j}"] = pe
-                m.d.comb += [pe.a.eq(self.a[i]), pe.weight.eq(self.weights[j]), pe.ctrl.mask.eq(ctrl.mask[i])]
+                operand = Mux(ctrl.depthwise, self.lines[i][j], self.a[i]) if self._depthwise else self.a[i]
+                m.d.comb += [pe.a.eq(operand), pe.weight.eq(self.weights[j]), pe.ctrl.mask.eq(ctrl.mask[i])]
                 if ws:
                     m.d.comb += [
                         pe.ctrl.rf_sel.eq(ctrl.rf_sel),

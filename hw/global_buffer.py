@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Module, Signal
+from amaranth.hdl import Array, Cat, Module, Signal
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -43,6 +43,9 @@ class GlobalBuffer(wiring.Component):
     ifmap_read : In(RequestSignature).array(rows); weight_read, psum_read, psum_host_read : In(RequestSignature)
     ifmap_data : Out(ArrayLayout(word_bits, rows))
         Row ``i``'s word, read by ``ifmap_read[i]``.
+    ifmap_lines : Out(ArrayLayout(ArrayLayout(word_bits, banks), rows)), with ``banks > 1``
+        Every bank's word at row ``i``'s read address: the ``banks`` words from ``addr`` rounded down
+        to a multiple of ``banks`` (a depthwise pass reads such a line, ``hw/array.py``).
     weight_data : Out(ArrayLayout(word_bits, cols)); psum_data, psum_host_data : Out(ArrayLayout(acc_bits, cols))
         The line last read by that port (held while no new read is requested).
     """
@@ -55,7 +58,8 @@ class GlobalBuffer(wiring.Component):
         self._ifmap = [memory.Memory(shape=word_bits, depth=-(-ifmap_depth // banks), init=[]) for _ in range(banks)]
         self._weights = memory.Memory(shape=weight_line, depth=weight_depth, init=[])
         self._psum = memory.Memory(shape=psum_line, depth=psum_depth, init=[])
-        super().__init__({
+        lines = {"ifmap_lines": Out(data.ArrayLayout(data.ArrayLayout(word_bits, banks), rows))} if banks > 1 else {}
+        super().__init__(lines | {
             "ifmap_write": In(WritePortSignature(ifmap_depth, data.ArrayLayout(word_bits, banks), banks)),
             "ifmap_read": In(RequestSignature(ifmap_depth)).array(rows),
             "ifmap_data": Out(data.ArrayLayout(word_bits, rows)),
@@ -118,4 +122,4 @@ class GlobalBuffer(wiring.Component):
                 m.d.comb += [read.addr.eq(self.ifmap_read[i].addr[bits:]), read.en.eq(self.ifmap_read[i].en)]
                 outs[i].append(read.data)
         for i in range(self._rows):
-            m.d.comb += self.ifmap_data[i].eq(Array(outs[i])[selects[i]])
+            m.d.comb += [self.ifmap_data[i].eq(Array(outs[i])[selects[i]]), self.ifmap_lines[i].eq(Cat(*outs[i]))]

@@ -76,10 +76,16 @@ class ArrayControlSignature(wiring.Signature):
     Output-stationary (rows are pixels, columns filters): at the product stage, PE(i, j) with
     ``acc_row_en[i]`` and ``acc_col_en[j]`` adds its product to entry ``acc_sel`` (``acc_first``:
     start from 0); ``drain_row``, ``drain_sel`` select the register-file entries the array drains.
+
+    With ``depthwise`` (an array fed whole ifmap lines): ``depthwise`` -- PE ``(i, j)`` takes lane ``j``
+    of row ``i``'s line instead of the row's word (the descriptor's flag, :data:`model.contract.FLAG_FIELDS`).
     """
 
-    def __init__(self, dataflow: Dataflow, rows: int, cols: int, rf_depth: int, mask_bits: int):
+    def __init__(self, dataflow: Dataflow, rows: int, cols: int, rf_depth: int, mask_bits: int,
+                 depthwise: bool = False):
         members = {"mask": Out(data.ArrayLayout(mask_bits, rows))}
+        if depthwise:
+            members["depthwise"] = Out(1)
         if dataflow is Dataflow.WS:
             members |= {
                 "rf_sel": Out(range(rf_depth)),

@@ -13,7 +13,10 @@ DRAM layout (byte addresses; every region starts on a multiple of :data:`ALIGN`)
   output channel, field ``f`` of :data:`model.contract.REQUANT_FIELDS` at bit
   ``REQUANT_ENTRY_FIELD_BITS * f`` (``total_shift`` = ``shift + 31``, as the host writes it);
 * the input ``(n, cw, h, w)``: one word in a container of :func:`word_bytes` bytes, each row of
-  ``W`` words padded to a whole number of beats;
+  ``W`` words padded to a whole number of beats; a depthwise layer's input is channel-blocked like
+  an output, ``(n, ceil(C / cols), h, w, cols)`` (one channel per word, zeros past ``C``; each row of
+  ``W`` lines padded to beats), so that a pixel's channels of a group are a line
+  (:mod:`model.depthwise`) -- the layout a previous layer's outputs already have;
 * the weights per filter group ``g`` (``cols`` filters, zeros past ``M``): group ``g``, reduction
   word ``k = (cw*R + s_r)*S + s`` (over the whole ``Cw``), lane ``j`` at word ``(g*Kw + k)*cols + j``,
   so a tile's channel range is one run per group;
@@ -47,8 +50,9 @@ import numpy as np
 from model.config import AcceleratorConfig
 from model.contract import (  # word_bytes (the DRAM container of a word) is re-exported
     COMMAND_BYTES, REQUANT_CHANNELS, REQUANT_ENTRY_BYTES, REQUANT_ENTRY_FIELD_BITS, REQUANT_FIELDS, Buffer, Opcode, StoreFormat,
-    pack_command, reduction_words, word_bytes, words_per_pixel,
+    pack_command, reduction_words, word_bytes,
 )
+from model.depthwise import check_grouped, depthwise_passes
 from model.layer import ConvLayer
 from model.program import RequantParams, _words, check_program, pass_run
 from model.tiling import Objective, Pass, plan
@@ -159,6 +163,20 @@ def _rows(words: np.ndarray, wb: int, pitch: int) -> bytes:
     return out.tobytes()
 
 
+def _input_words(config: AcceleratorConfig, layer: ConvLayer, x: np.ndarray) -> np.ndarray:
+    """The input's words as DRAM holds them, ``(n, blocks, h, row words)`` (module notes): ``(n, cw, h, w)``,
+    or for a depthwise layer ``(n, ceil(C / cols), h, w * cols)`` of one channel per word (a binary
+    channel's bit is the word's bit 0)."""
+    if not layer.groups > 1:
+        return _words(config, x)
+    cols = config.cols
+    blocks = -(-layer.C // cols)
+    words = np.zeros((layer.N, blocks * cols, layer.H, layer.W), np.int64)
+    words[:, :layer.C] = np.asarray(x, np.int64) & ((1 << config.bits) - 1)
+    return words.reshape(layer.N, blocks, cols, layer.H, layer.W).transpose(0, 1, 3, 4, 2).reshape(
+        layer.N, blocks, layer.H, layer.W * cols)
+
+
 def _weight_words(config: AcceleratorConfig, layer: ConvLayer, ww: np.ndarray) -> np.ndarray:
     """``(groups, Kw, cols)``: word ``(g*Kw + k)*cols + j`` is filter ``g*cols + j``, reduction word ``k``."""
     cols = config.cols
@@ -182,6 +200,14 @@ class SystemPlan(NamedTuple):
     step: int
 
 
+def _planned(config: AcceleratorConfig, layer: ConvLayer, objective: Objective, step: int) -> tuple[Pass, ...]:
+    """The passes of ``layer`` on buffers of ``config``'s sizes: :mod:`model.depthwise`'s for a grouped
+    layer, else :func:`model.tiling.plan`'s by ``objective``."""
+    if layer.groups > 1:
+        return depthwise_passes(config, layer)
+    return plan(config, layer, objective, step=step).passes
+
+
 def _subsampled(config: AcceleratorConfig, layer: ConvLayer) -> int:
     """The ``step`` of :class:`SystemPlan`: the stride of a 1x1 layer without padding whose skipped
     inputs a LOAD can drop (at most a beat's words apart), else 1."""
@@ -200,21 +226,23 @@ def system_plan(config: AcceleratorConfig, layer: ConvLayer, objective: Objectiv
     the psum buffer while the next output tile accumulates in the other; a layer that cannot be
     tiled into halves gets the whole buffers (its transfers wait for the passes, :data:`Opcode.SYNC`).
     A strided 1x1 layer is planned as its subsampled stride-1 equivalent (same outputs, ``1/step**2``
-    of the input words).
+    of the input words); a depthwise layer as :mod:`model.depthwise` says.
 
     Raises
     ------
     ValueError
-        What :func:`model.tiling.plan` refuses on the whole buffers.
+        What :func:`model.tiling.plan` (:func:`model.depthwise.depthwise_passes`) refuses on the whole buffers.
     """
-    step = _subsampled(config, layer)
+    step = 1 if layer.groups > 1 else _subsampled(config, layer)
+    if layer.groups > 1:
+        check_grouped(config, layer)   # its reason, not a buffer's
     planned = layer if step == 1 else dataclasses.replace(layer, H=layer.E, W=layer.F, stride=1)
     try:
         half = config.replace(ifmap_depth=config.ifmap_depth // 2, weight_depth=config.weight_depth // 2,
                               psum_depth=config.psum_depth // 2)
-        return SystemPlan(plan(half, planned, objective, step=step).passes, True, step)
+        return SystemPlan(_planned(half, planned, objective, step), True, step)
     except ValueError:
-        return SystemPlan(plan(config, planned, objective, step=step).passes, False, step)
+        return SystemPlan(_planned(config, planned, objective, step), False, step)
 
 
 def _bases(config: AcceleratorConfig, passes: tuple[Pass, ...], double: bool) -> list[tuple[int, int, int]]:
@@ -232,7 +260,7 @@ def _regions(config: AcceleratorConfig, ps: Pass, bases: tuple[int, int, int], p
     """The ifmap words, weight lines and psum lines pass ``ps`` uses (at ``bases``; ``p`` its pixels)."""
     t = ps.tile
     groups = -(-t.M // config.cols)
-    return (range(bases[0], bases[0] + t.N * ps.cw_count * t.H * t.W),
+    return (range(bases[0], bases[0] + t.N * ps.cw_count * t.H * t.W * (config.cols if t.depthwise else 1)),
             range(bases[1], bases[1] + groups * reduction_words(config, t)),
             range(bases[2], bases[2] + groups * p))
 
@@ -265,9 +293,9 @@ def build_image(config: AcceleratorConfig, layer: ConvLayer, x: np.ndarray, w: n
     bases = _bases(config, passes, double)
     runs = [pass_run(config, ps, requant, at) for ps, at in zip(passes, bases)]
     beat, wb, fmt = config.axi_beat_bytes, word_bytes(config), store_format(config, requant)
-    xw, ww = _words(config, x), _words(config, w)
-    cw_all = words_per_pixel(config, layer)
-    in_pitch, out_pitch = _pad(layer.W * wb, beat), _pad(layer.F * config.cols * int(fmt), beat)
+    xw, ww = _input_words(config, layer, x), _words(config, w)
+    cw_all = xw.shape[1]
+    in_pitch, out_pitch = _pad(xw.shape[-1] * wb, beat), _pad(layer.F * config.cols * int(fmt), beat)
     wgt = _weight_words(config, layer, ww)
     kw_all = wgt.shape[1]
 
@@ -300,7 +328,16 @@ def build_image(config: AcceleratorConfig, layer: ConvLayer, x: np.ndarray, w: n
 def _loads(config, layer, step, ps, at, in_pitch, kw_all, cw_all, wb, ifmap_addr, weight_addr):
     """The LOADs of pass ``ps`` (its tile placed at ``at``; ``step``: :class:`SystemPlan`'s)."""
     beat, cols, t = config.axi_beat_bytes, config.cols, ps.tile
-    if ps.load_ifmap:
+    if ps.load_ifmap and t.depthwise:
+        lead = ps.w0 * cols * wb
+        skip = lead % beat
+        for nl in range(t.N):   # the group's lines of an image's rows: H runs of W lines
+            row0 = ((ps.n0 + nl) * cw_all + ps.m0 // cols) * layer.H + ps.h0
+            yield Command(Opcode.LOAD, dict(
+                buffer=Buffer.IFMAP, buf_addr=at[0] + nl * t.H * t.W * cols, words=t.H * t.W * cols,
+                skip=skip, step=1, dram_addr=ifmap_addr + row0 * in_pitch + lead - skip,
+                run_bytes=skip + t.W * cols * wb, count=t.H, stride=in_pitch, repeat=0, repeat_stride=0))
+    elif ps.load_ifmap:
         lead = ps.w0 * step * wb
         skip = lead % beat
         for nl in range(t.N):   # the tile's channel words of an image: H runs each, one block per word

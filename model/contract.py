@@ -187,7 +187,10 @@ DIM_FIELDS: tuple[str, ...] = (
 #: One-bit descriptor flags (after the dimension fields): ``accumulate`` -- the pass adds its sums to
 #: the partial sums already in the psum buffer (a later channel tile of the same outputs) instead of
 #: starting from zero; WS reads the psum line in every fold, OS drains by read-modify-write.
-FLAG_FIELDS: tuple[str, ...] = ("accumulate",)
+#: ``depthwise`` -- a depthwise pass (:attr:`Tile.depthwise`): every ifmap read is a whole line of
+#: ``cols`` channels of one pixel (its address is a line, ``ibase`` too) and PE ``(i, j)`` takes lane
+#: ``j`` of row ``i``'s line instead of the row's word; only a build with :func:`depthwise_reads` has it.
+FLAG_FIELDS: tuple[str, ...] = ("accumulate", "depthwise")
 
 
 def desc_fields(config: AcceleratorConfig) -> tuple[tuple[str, int], ...]:
@@ -264,6 +267,9 @@ class Tile:
     outputs ``E x F``, kernel ``R x S``, ``stride``; the first window starts at
     ``(-pad_top, -pad_left)`` of the tile, and a window position outside the tile is padding.
     ``last_channels``: the real channels of the tile's last word (binary packing).
+    ``depthwise``: a depthwise tile of ``M`` (at most ``cols``) channels, one per column: the hardware
+    sees it as a one-channel layer (``C`` = 1, ``Cw`` = 1) whose ifmap word is a line of ``cols``
+    channel words, filter (column) ``j`` reading lane ``j`` (:data:`FLAG_FIELDS`).
     """
 
     N: int
@@ -279,6 +285,7 @@ class Tile:
     pad_top: int
     pad_left: int
     last_channels: int
+    depthwise: bool = False
 
 
 def whole_tile(config: AcceleratorConfig, layer: ConvLayer) -> Tile:
@@ -500,6 +507,15 @@ def ifmap_load_words(config: AcceleratorConfig, word_bytes: int) -> int:
     array, so that a small build's block RAMs are not split finer than they hold.
     """
     return weight_load_lanes(config, word_bytes)
+
+
+def depthwise_reads(config: AcceleratorConfig, word_bytes: int) -> bool:
+    """Whether the System built for ``config`` runs depthwise passes (:data:`FLAG_FIELDS`): its ifmap
+    buffer has one bank per column (:func:`ifmap_load_words` = ``cols``), so that one read of every
+    bank at the same row is a line of ``cols`` consecutive words -- the channels of one pixel (a
+    binary depthwise word holds one channel, in bit 0: a depthwise product must keep channels apart).
+    """
+    return ifmap_load_words(config, word_bytes) == config.cols
 
 
 #: Cycles of the command processor's DECODE state (one per command; it starts the command's engines).

@@ -125,6 +125,8 @@ def descriptor_fields(config: AcceleratorConfig, tile: Tile, accumulate: bool = 
     The hardware steps a window by ``stride`` only between output columns (when ``F > 1``)
     and by ``stride*W`` only between output rows (when ``E > 1``); a stride it never takes
     is sent as 0, so a single-output layer with a huge stride still fits the descriptor.
+    A depthwise tile's reads are lines of ``cols`` words: its ``ibase`` is sent as a line
+    (``bases[0]`` is a word, a multiple of ``cols``).
     """
     shape = pass_shape(config, tile)
     return {
@@ -135,8 +137,8 @@ def descriptor_fields(config: AcceleratorConfig, tile: Tile, accumulate: bool = 
         "CwHW": shape.Cw * tile.H * tile.W, "strideW": tile.stride * tile.W if tile.E > 1 else 0,
         "pad_topW": tile.pad_top * tile.W, "m_groups": shape.m_groups, "last_cols": shape.last_cols,
         "k_folds": shape.k_folds, "p_folds": shape.p_folds, "accumulate": int(accumulate),
-        "last_mask": (1 << tile.last_channels) - 1,
-        "ibase": bases[0], "wbase": bases[1], "pbase": bases[2],
+        "depthwise": int(tile.depthwise), "last_mask": (1 << tile.last_channels) - 1,
+        "ibase": bases[0] // config.cols if tile.depthwise else bases[0], "wbase": bases[1], "pbase": bases[2],
         **_requant_fields(None),
     }
 

@@ -30,6 +30,8 @@ class Controller(wiring.Component):
     Parameters
     ----------
     config : AcceleratorConfig
+    depthwise : bool
+        As :class:`~hw.controller.issue.IssueUnit`.
 
     Ports
     -----
@@ -39,10 +41,10 @@ class Controller(wiring.Component):
         As :class:`~hw.controller.issue.IssueUnit`.
     """
 
-    def __init__(self, config: AcceleratorConfig):
+    def __init__(self, config: AcceleratorConfig, depthwise: bool = False):
         self._config = config
         issue = WeightStationaryIssue if config.dataflow is Dataflow.WS else OutputStationaryIssue
-        self._issue = issue(config)
+        self._issue = issue(config, depthwise)
         members = {"start": In(1), "desc": In(desc_layout(config)), "busy": Out(1)}
         members |= {name: member for name, member in self._issue.signature.members.items() if name != "schedule"}
         super().__init__(members)

@@ -46,6 +46,10 @@ class IssueUnit(wiring.Component):
     Parameters
     ----------
     config : AcceleratorConfig
+    depthwise : bool
+        The build runs depthwise passes (:func:`model.contract.depthwise_reads`): when the descriptor's
+        ``depthwise`` is set, a read's ``base + offset`` is a line, sent as the word address of its
+        lane 0 (``cols`` times the line), and ``array.depthwise`` follows the flag.
 
     Ports
     -----
@@ -67,8 +71,8 @@ class IssueUnit(wiring.Component):
     #: Dataflow of the subclass.
     dataflow: Dataflow
 
-    def __init__(self, config: AcceleratorConfig):
-        self._config = config
+    def __init__(self, config: AcceleratorConfig, depthwise: bool = False):
+        self._config, self._depthwise = config, depthwise
         rows, cols = config.rows, config.cols
         super().__init__({
             "schedule": In(ScheduleSignature(config)),
@@ -77,7 +81,8 @@ class IssueUnit(wiring.Component):
             "psum_read": Out(RequestSignature(config.psum_depth)),
             "psum_write": Out(RequestSignature(config.psum_depth)),
             "psum_first": Out(1),
-            "array": Out(ArrayControlSignature(self.dataflow, rows, cols, config.rf_depth, mask_bits(config))),
+            "array": Out(ArrayControlSignature(self.dataflow, rows, cols, config.rf_depth, mask_bits(config),
+                                               depthwise)),
             "ev_macs": Out(range(rows * mask_bits(config) * cols + 1)),
             "ev_rf_reads": Out(range(rows * cols + cols + 1)),  # OS: accumulate and drain reads
             "ev_rf_writes": Out(range(rows * cols + 1)),
@@ -155,11 +160,16 @@ class IssueUnit(wiring.Component):
             inside = (h >= 0) & (h < d.H) & (w >= 0) & (w < d.W)
             active = ss.on & valid
             chmask = self.channel_mask(last, d)
-            m.d.comb += [self.ifmap_read[i].en.eq(active & inside), self.ifmap_read[i].addr.eq(base + offset)]
+            addr = base + offset
+            if self._depthwise:
+                addr = Mux(d.depthwise, addr << (cfg.cols.bit_length() - 1), addr)
+            m.d.comb += [self.ifmap_read[i].en.eq(active & inside), self.ifmap_read[i].addr.eq(addr)]
             masks.append(Mux(active & inside, chmask, 0))
             actives.append(active)
             chans.append(Mux(active, popcount(chmask) if cfg.binary else 1, 0))
         m.d.comb += [self.array.mask[i].eq(delay(m, x, OPERAND_STAGE, f"mask{i}")) for i, x in enumerate(masks)]
+        if self._depthwise:
+            m.d.comb += self.array.depthwise.eq(d.depthwise)
         s_cols, s_colmask = self.active_cols(m, sch.stream, d, "s")
         streams = {"entry": entry, "actives": actives, "n_active": total(actives), "n_chans": total(chans),
                    "cols": s_cols, "colmask": s_colmask}
