@@ -83,10 +83,10 @@ from model.contract import (
 )
 from model.dram import DramConfig
 from model.layer import ConvLayer
-from model.perf import predict
+from model.perf import Prediction, predict
 from model.tiling import shape_cycles
 
-__all__ = ["SystemPrediction", "predict_system", "accelerator_counters", "requant_writes_per_entry", "load_writes"]
+__all__ = ["SystemPrediction", "predict_system", "predict_accelerator", "accelerator_counters", "requant_writes_per_entry", "load_writes"]
 
 
 @dataclass(frozen=True)
@@ -353,13 +353,25 @@ def predict_system(config: AcceleratorConfig, image: DramImage | tuple[Command, 
     return SystemPrediction(c, phases)
 
 
+def predict_accelerator(config: AcceleratorConfig, layer: ConvLayer) -> Prediction:
+    """:func:`model.perf.predict` of the passes the System runs (:func:`model.commands.system_plan`:
+    double-buffered tiles, a depthwise layer's channel groups): the accelerator's cycles without stalls.
+
+    Raises
+    ------
+    ValueError
+        What :func:`model.commands.system_plan` refuses.
+    """
+    return predict(config, layer, system_plan(config, layer).passes)
+
+
 def accelerator_counters(config: AcceleratorConfig, layer: ConvLayer, image: DramImage) -> dict:
     """The accelerator's :data:`~model.contract.COUNTERS` when the System runs ``image`` (of ``layer``):
     :func:`model.perf.predict`'s for the System's passes (:func:`model.commands.system_plan`), with
     the ifmap and weight buffer writes (and the DRAM reads the accelerator counts with them) those
     of the command list's LOADs (:func:`load_writes`: several words per write); and the psum reads of the STOREs, a line (every lane) per read where the
     host program reads an output at a time."""
-    counters = dict(predict(config, layer, system_plan(config, layer).passes).counters)
+    counters = dict(predict_accelerator(config, layer).counters)
     wb = word_bytes(config)
     for buffer, names in ((Buffer.IFMAP, ("dram_ifmap_reads", "glb_ifmap_writes")),
                           (Buffer.WEIGHT, ("dram_weight_reads", "glb_weight_writes"))):

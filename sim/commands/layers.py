@@ -5,8 +5,8 @@ network (:func:`model.layer.network_layers`, in execution order; each in its own
 simulation, so each gets its wall time) with seeded operands through the host
 port, tiled by :func:`model.tiling.plan`, and checks it like ``qconv sim``:
 outputs bit for bit against the golden convolution, cycles and every counter
-against :func:`model.perf.predict`. Grouped (depthwise) layers, which the
-hardware does not run, are listed as skipped with the reason. Prints one table,
+against :func:`model.perf.predict`. Grouped (depthwise) layers, which only the
+System runs (``--memory dram``, :mod:`model.depthwise`), are listed as skipped with the reason. Prints one table,
 writes ``build/layers/<net>-<dataflow>.json``, exits 1 on any mismatch.
 
 ``--memory dram`` runs each layer through the System from DRAM instead (:mod:`sim.system.layer`,
@@ -21,10 +21,10 @@ import json
 import time
 from pathlib import Path
 
-from model.commands import system_plan
 from model.dram import DramConfig
 from model.layer import NETWORK_LAYERS, network_layers
 from model.perf import predict
+from model.system_perf import predict_accelerator
 from model.tiling import plan
 from sim.cli import add_config_args, config_from_args
 from sim.figures import layer_cycles
@@ -109,14 +109,14 @@ def _run_one(config, layer, name: str, args, built, dram: DramConfig | None) -> 
     ValueError
         If the layer does not fit the build, or the System cannot run it.
     """
-    prediction = predict(config, layer)  # also refuses a layer that cannot be tiled (model.tiling.plan)
-    t0 = time.perf_counter()
     if dram is None:
+        prediction = predict(config, layer)  # also refuses a layer that cannot be tiled (model.tiling.plan)
+        t0 = time.perf_counter()
         (result,) = run(built, [(layer, args.seed)])
         report = make_report(config, layer, args.sim, result, prediction) | {"memory": Memory.HOST.value}
         return _row(name, report, time.perf_counter() - t0)
+    prediction = predict_accelerator(config, layer)   # also refuses what the System cannot run
     result = run_layer(config, layer, args.seed, args.sim, dram)
-    prediction = predict(config, layer, system_plan(config, layer).passes)   # the System's double-buffered passes
     report = make_report(config, layer, args.sim, result, prediction) | dram_report(config, layer, dram, result)
     return _row(name, report, result["wall_s"])
 

@@ -20,7 +20,7 @@ from model.commands import build_image, system_plan
 from model.dram import DramConfig
 from model.perf import predict
 from model.roofline import roofline
-from model.system_perf import accelerator_counters, predict_system
+from model.system_perf import accelerator_counters, predict_accelerator, predict_system
 from sim.cli import add_config_args, add_layer_arg, config_from_args, layer_from_args
 from sim.report import energy_report
 from sim.system.layer import Memory, dram_config
@@ -45,10 +45,11 @@ def register(subparsers) -> None:
     p.set_defaults(func=run_command)
 
 
-def prediction_report(config, layer, dram: DramConfig, total: int | None = None) -> dict:
+def prediction_report(config, layer, dram: DramConfig, total: int | None = None, memory: Memory = Memory.HOST) -> dict:
     """The JSON-ready prediction of ``layer`` on ``config`` with ``dram``; the roofline fraction of
-    ``total`` cycles (default: the array's, which leave out DRAM time)."""
-    pred = predict(config, layer)
+    ``total`` cycles (default: the array's, which leave out DRAM time); ``memory`` DRAM: of the passes
+    the System runs (:func:`model.system_perf.predict_accelerator`)."""
+    pred = predict_accelerator(config, layer) if memory is Memory.DRAM else predict(config, layer)
     roof = roofline(config, layer, dram)
     return {
         "config": config.to_dict(), "layer": layer.to_dict(), "dram": dram.to_dict(),
@@ -64,8 +65,8 @@ def system_report(config, layer, dram: DramConfig) -> dict:
     """The keys ``--memory dram`` adds to :func:`prediction_report`'s (or replaces): the System's
     counters for the layer's command list, its cycles (``sys_cycles``, ``stall_cycles``), DRAM bytes,
     commands, and the accelerator's counters and energy under the System."""
-    x = np.zeros((layer.N, layer.C, layer.H, layer.W), np.int64)   # timing never depends on the values
-    w = np.zeros((layer.M, layer.C, layer.R, layer.S), np.int64)
+    x = np.zeros(layer.input_shape, np.int64)   # timing never depends on the values
+    w = np.zeros(layer.weight_shape, np.int64)
     image = build_image(config, layer, x, w)
     system = predict_system(config, image, dram).counters
     counters = accelerator_counters(config, layer, image)
@@ -103,7 +104,7 @@ def run_command(args) -> int:
     if Memory(args.memory) is Memory.DRAM:
         dram = dram_config(config, args.dram_bw, args.dram_latency)   # the beat limits the bandwidth
         system = system_report(config, layer, dram)
-        report = prediction_report(config, layer, dram, system["sys_cycles"]) | system
+        report = prediction_report(config, layer, dram, system["sys_cycles"], Memory.DRAM) | system
     else:
         report = prediction_report(config, layer, DramConfig(latency=args.dram_latency, bandwidth=args.dram_bw))
     if args.json == "-":

@@ -17,9 +17,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from model.commands import system_plan
 from model.dram import DramConfig
 from model.perf import predict
+from model.system_perf import predict_accelerator
 from sim.cli import add_config_args, add_layer_arg, config_from_args, layer_from_args
 from sim.report import dram_report, format_table, make_report
 from sim.runner import BUILD_ROOT, build, run
@@ -51,15 +51,15 @@ def run_command(args) -> int:
     """Build, run, compare, report; exit status 1 on any mismatch."""
     config = config_from_args(args)
     layer = layer_from_args(args)
-    prediction = predict(config, layer)  # also checks that the layer fits this build
     if Memory(args.memory) is Memory.DRAM:
         if args.waves:
             raise ValueError("--waves records host-memory runs only, not --memory dram")
         dram = dram_config(config, args.dram_bw, args.dram_latency)
+        prediction = predict_accelerator(config, layer)   # also checks that the System runs the layer
         result = run_layer(config, layer, args.seed, args.sim, dram)
-        prediction = predict(config, layer, system_plan(config, layer).passes)   # the System's double-buffered passes
         report = make_report(config, layer, args.sim, result, prediction) | dram_report(config, layer, dram, result)
     else:
+        prediction = predict(config, layer)  # also checks that the layer fits this build
         built = build(config, args.sim, waves=args.waves)
         (result,) = run(built, [(layer, args.seed)])
         report = make_report(config, layer, args.sim, result, prediction) | {"memory": str(Memory.HOST)}
