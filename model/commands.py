@@ -260,7 +260,8 @@ def _regions(config: AcceleratorConfig, ps: Pass, bases: tuple[int, int, int], p
     """The ifmap words, weight lines and psum lines pass ``ps`` uses (at ``bases``; ``p`` its pixels)."""
     t = ps.tile
     groups = -(-t.M // config.cols)
-    return (range(bases[0], bases[0] + t.N * ps.cw_count * t.H * t.W * (config.cols if t.depthwise else 1)),
+    words = groups * config.cols if t.depthwise else ps.cw_count   # a depthwise group's lines of its own
+    return (range(bases[0], bases[0] + t.N * words * t.H * t.W),
             range(bases[1], bases[1] + groups * reduction_words(config, t)),
             range(bases[2], bases[2] + groups * p))
 
@@ -331,12 +332,14 @@ def _loads(config, layer, step, ps, at, in_pitch, kw_all, cw_all, wb, ifmap_addr
     if ps.load_ifmap and t.depthwise:
         lead = ps.w0 * cols * wb
         skip = lead % beat
-        for nl in range(t.N):   # the group's lines of an image's rows: H runs of W lines
+        groups = -(-t.M // cols)
+        for nl in range(t.N):   # an image's rows of the groups' lines: H runs of W lines, one block per group
             row0 = ((ps.n0 + nl) * cw_all + ps.m0 // cols) * layer.H + ps.h0
             yield Command(Opcode.LOAD, dict(
-                buffer=Buffer.IFMAP, buf_addr=at[0] + nl * t.H * t.W * cols, words=t.H * t.W * cols,
+                buffer=Buffer.IFMAP, buf_addr=at[0] + nl * groups * t.H * t.W * cols, words=groups * t.H * t.W * cols,
                 skip=skip, step=1, dram_addr=ifmap_addr + row0 * in_pitch + lead - skip,
-                run_bytes=skip + t.W * cols * wb, count=t.H, stride=in_pitch, repeat=0, repeat_stride=0))
+                run_bytes=skip + t.W * cols * wb, count=t.H, stride=in_pitch, repeat=groups - 1,
+                repeat_stride=layer.H * in_pitch))
     elif ps.load_ifmap:
         lead = ps.w0 * step * wb
         skip = lead % beat

@@ -179,10 +179,12 @@ def host_lanes(config: AcceleratorConfig) -> int:
 #: outside ``0..H-1`` x ``0..W-1`` are padding, masked), ``pad_topW = pad_top*W``.
 #: ``ibase``, ``wbase``, ``pbase``: where the tile sits in the ifmap, weight and psum buffers (its first
 #: word, weight line and psum line; every index of the module notes' layouts is added to them), so
-#: that the System can load the next tile into one region while a pass reads another.
+#: that the System can load the next tile into one region while a pass reads another. ``gstride``: how far
+#: each filter group's input is from the previous group's (0: they share it; a depthwise pass's groups
+#: read their own channels, ``H*W`` lines on, its images ``CwHW = groups*H*W`` lines apart).
 DIM_FIELDS: tuple[str, ...] = (
     "Cw", "H", "W", "R", "S", "stride", "pad_top", "pad_left", "E", "F", "P", "Kw", "HW", "CwHW", "strideW",
-    "pad_topW", "m_groups", "last_cols", "k_folds", "p_folds", "ibase", "wbase", "pbase",
+    "pad_topW", "m_groups", "last_cols", "k_folds", "p_folds", "ibase", "wbase", "pbase", "gstride",
 )
 #: One-bit descriptor flags (after the dimension fields): ``accumulate`` -- the pass adds its sums to
 #: the partial sums already in the psum buffer (a later channel tile of the same outputs) instead of

@@ -1,36 +1,42 @@
-"""Passes of a depthwise layer on the System: one channel group of ``cols`` channels per pass.
+"""Passes of a depthwise layer on the System: several channel groups of ``cols`` channels per pass.
 
-A depthwise layer (``groups = C = M``) runs natively: a pass computes ``cols`` channels
-(the last group fewer), filter (column) ``j`` on channel ``j`` of the group. The ifmap
-buffer holds the group's input as *lines* -- the ``cols`` channel words of one pixel
-at consecutive words, a line at every multiple of ``cols`` -- and every read of a row is
-a whole line, of which PE ``(i, j)`` multiplies lane ``j``
-(:data:`model.contract.FLAG_FIELDS`, ``depthwise``). To the controller the pass is
-a one-channel layer (``C = Cw = 1``, ``Kw = R*S``) over an image of lines, so it keeps
-its walkers, folds, padding and cycle count; OS maps rows to output pixels and
-columns to channels (``Kw = 9`` words per fold: every PE busy), WS rows to the
-``R*S`` taps (two word folds of ``rows = 8`` for a 3x3 kernel: at most 9/16 busy).
+A depthwise layer (``groups = C = M``) runs natively: a pass computes ``k`` filter groups of
+``cols`` channels (the layer's last group fewer), filter (column) ``j`` of a group on channel
+``j`` of the group. The ifmap buffer holds each group's input as *lines* -- the ``cols`` channel
+words of one pixel at consecutive words, a line at every multiple of ``cols`` -- group after group
+(``H*W`` lines each, the descriptor's ``gstride``), and every read of a row is a whole line, of
+which PE ``(i, j)`` multiplies lane ``j`` (:data:`model.contract.FLAG_FIELDS`, ``depthwise``). To
+the controller the pass is a one-channel layer (``C = Cw = 1``, ``Kw = R*S``) of ``k`` filter
+groups, each group reading its own input, so it keeps its walkers, folds, padding and cycle count.
+OS maps rows to output pixels and columns to channels (``Kw = 9`` words per fold of ``rows = 8``
+pixels: every PE busy but in a group's last, partial fold); WS rows to the ``R*S`` taps (two word
+folds of ``rows = 8`` for a 3x3 kernel: at most 9/16 busy).
 
-The tiles of a group are those :func:`model.tiling.plan` gives the one-channel
-layer of ``cols`` filters on a buffer of ``ifmap_depth / cols`` lines (row bands with
-halos, column tiles, images), by :attr:`~model.tiling.Objective.BYTES`: a channel
-group's input is read once but for the halos, so the fewest bytes is the largest
-band, which is also the fewest passes. The groups run one after the other, each
-group's passes loading its input and (first) its ``R*S`` weight lines.
+The tiles: every size of images ``n``, groups ``k``, output rows ``e`` and columns ``f`` (the
+:func:`model.tiling.plan` candidates) whose lines fit the ifmap buffer (``n*k*rows_in*cols_in <=
+ifmap_depth / cols``), psum lines the psum buffer (``k*n*e*f``) and weight lines the weight buffer
+(``k*R*S``); the loops groups, images, rows, columns (outermost first), so a group tile's weights
+load once and every input line once but for the halos of the bands. A depthwise layer is
+memory-bound (9 MACs per input and output byte against the array's 64 MACs per cycle), so the
+choice is the fewest DRAM bytes -- the bands with the least halo -- then the fewest compute cycles
+(more groups per pass: fewer passes, whose fixed start and tail cost ``2*rows + 4`` cycles each),
+then the fewest passes.
 
 Only a System whose ifmap buffer has a bank per column has line reads
 (:func:`model.contract.depthwise_reads`); grouped layers with ``1 < groups < C``
-are not run (:func:`depthwise_passes` raises).
+are not run (:func:`check_grouped` raises).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
+from collections import Counter
 
-from model.config import AcceleratorConfig
-from model.contract import depthwise_reads, word_bytes
+from model.config import AcceleratorConfig, Dataflow
+from model.contract import PIPELINE_TAIL, depthwise_reads, word_bytes
 from model.layer import ConvLayer
-from model.tiling import Objective, Pass, plan
+from model.tiling import Pass, _axis, _candidates, _chunks, _fold_cycles, _tile
 
 __all__ = ["depthwise_passes", "check_grouped"]
 
@@ -55,24 +61,78 @@ def check_grouped(config: AcceleratorConfig, layer: ConvLayer) -> None:
                          f"so its ifmap has fewer banks")
 
 
+def _passes(config: AcceleratorConfig, layer: ConvLayer, n: int, k: int, e: int, f: int) -> tuple[Pass, ...]:
+    """The passes of tiles of ``n`` images, ``k`` groups, ``e`` output rows and ``f`` columns (module notes)."""
+    cols, one = config.cols, dataclasses.replace(layer, C=1, M=1, groups=1)
+    passes = []
+    for g0, gc in _chunks(-(-layer.M // cols), k):
+        m0, width = g0 * cols, min(layer.M, (g0 + gc) * cols) - g0 * cols
+        first = True
+        for n0, nc in _chunks(layer.N, n):
+            for e0, ec in _chunks(layer.E, e):
+                for f0, fc in _chunks(layer.F, f):
+                    tile, h0, w0 = _tile(config, one, nc, width, 0, 1, e0, ec, f0, fc)
+                    passes.append(Pass(n0, nc, m0, width, 0, 1, e0, f0, h0, w0,
+                                       dataclasses.replace(tile, depthwise=True), load_ifmap=True,
+                                       load_weights=first, accumulate=False, read_out=True))
+                    first = False
+    return tuple(passes)
+
+
 def depthwise_passes(config: AcceleratorConfig, layer: ConvLayer) -> tuple[Pass, ...]:
     """The passes of the depthwise ``layer`` on buffers of ``config``'s sizes (module notes).
 
     Raises
     ------
     ValueError
-        What :func:`check_grouped` refuses, or :func:`model.tiling.plan` for the one-channel layer
-        on a buffer of ``ifmap_depth / cols`` lines (its message counts lines as words).
+        What :func:`check_grouped` refuses, or when one output pixel of one group does not fit a buffer
+        (naming the buffer, the lines needed and the lines it has).
     """
     check_grouped(config, layer)
-    cols = config.cols
-    group = dataclasses.replace(layer, C=1, M=min(cols, layer.M), groups=1)
-    lines = config.replace(ifmap_depth=config.ifmap_depth // cols)
-    passes = []
-    for m0 in range(0, layer.M, cols):
-        width = min(cols, layer.M - m0)
-        for i, ps in enumerate(plan(lines, group, Objective.BYTES).passes):
-            passes.append(dataclasses.replace(
-                ps, m0=m0, m_count=width, tile=dataclasses.replace(ps.tile, M=width, depthwise=True),
-                load_ifmap=ps.load_ifmap or i == 0, load_weights=ps.load_weights or i == 0))
-    return tuple(passes)
+    cols, taps = config.cols, layer.R * layer.S
+    lines, groups = config.ifmap_depth // cols, -(-layer.M // cols)
+    smallest = {"ifmap buffer": (_axis(layer.H, layer.E, layer.R, layer.stride, layer.pad, 1)[1]
+                                 * _axis(layer.W, layer.F, layer.S, layer.stride, layer.pad, 1)[1], lines),
+                "weight buffer": (taps, config.weight_depth)}
+    for name, (needed, available) in smallest.items():
+        if needed > available:
+            raise ValueError(f"depthwise layer {layer} cannot be tiled: one output pixel of one channel group needs "
+                             f"{needed} lines of the {name}, which has {available}")
+    best = None
+    for e in _candidates(layer.E):
+        rows_sum, rows_max = _axis(layer.H, layer.E, layer.R, layer.stride, layer.pad, e)
+        for f in _candidates(layer.F):
+            cols_sum, cols_max = _axis(layer.W, layer.F, layer.S, layer.stride, layer.pad, f)
+            if rows_max * cols_max > lines or e * f > config.psum_depth:
+                continue
+            in_lines = rows_sum * cols_sum   # per image and group: every band's input, halos included
+            for n in _candidates(layer.N):
+                for k in _candidates(groups):
+                    if (n * k * rows_max * cols_max > lines or k * n * e * f > config.psum_depth
+                            or k * taps > config.weight_depth):
+                        continue
+                    key = (in_lines, *_cycles(config, layer, n, k, e, f))
+                    if best is None or key < best[0]:
+                        best = (key, (n, k, e, f))
+    return _passes(config, layer, *best[1])
+
+
+def _sizes(total: int, size: int) -> Counter:
+    """How many chunks of each length :func:`model.tiling._chunks` cuts ``total`` into."""
+    return Counter(length for _, length in _chunks(total, size))
+
+
+def _cycles(config: AcceleratorConfig, layer: ConvLayer, n: int, k: int, e: int, f: int) -> tuple[int, int]:
+    """(compute cycles, passes) of :func:`_passes`'s tiles, summed over their distinct shapes."""
+    span, stream = config.rows * config.rf_sets, layer.R * layer.S
+    total = count = 0
+    for (kc, a), (nc, b), (ec, c), (fc, d) in itertools.product(
+            *(_sizes(t, size).items() for t, size in ((-(-layer.M // config.cols), k), (layer.N, n), (layer.E, e),
+                                                        (layer.F, f)))):
+        p_folds = -(-nc * ec * fc // span)
+        folds = kc * (p_folds if config.dataflow is Dataflow.OS else -(-stream // span))
+        times = a * b * c * d
+        total += times * (_fold_cycles(config, folds, nc * ec * fc if config.dataflow is Dataflow.WS else stream)
+                          + PIPELINE_TAIL[config.dataflow] + 1)
+        count += times
+    return total, count

@@ -82,8 +82,8 @@ def predict(config: AcceleratorConfig, layer: ConvLayer, passes: tuple[Pass, ...
         c["cycles"] += pass_cycles(config, t)
         naive += _naive_pass_cycles(config, t)
         c["macs"] += outputs * t.C * t.R * t.S
-        # a depthwise tile's ifmap word is a line of cols words (model.depthwise)
-        ifmap_words = ps.load_ifmap * t.N * shape.Cw * t.H * t.W * (config.cols if t.depthwise else 1)
+        # a depthwise tile's ifmap word is a line of cols words, a filter group's own (model.depthwise)
+        ifmap_words = ps.load_ifmap * t.N * shape.Cw * t.H * t.W * (config.cols * m_groups if t.depthwise else 1)
         weight_words = ps.load_weights * t.M * kw
         c["dram_ifmap_reads"] += ifmap_words
         c["dram_weight_reads"] += weight_words

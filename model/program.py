@@ -126,15 +126,17 @@ def descriptor_fields(config: AcceleratorConfig, tile: Tile, accumulate: bool = 
     and by ``stride*W`` only between output rows (when ``E > 1``); a stride it never takes
     is sent as 0, so a single-output layer with a huge stride still fits the descriptor.
     A depthwise tile's reads are lines of ``cols`` words: its ``ibase`` is sent as a line
-    (``bases[0]`` is a word, a multiple of ``cols``).
+    (``bases[0]`` is a word, a multiple of ``cols``); each of its filter groups has its own
+    ``H*W`` lines of input (``gstride``), an image all its groups' (``CwHW``).
     """
     shape = pass_shape(config, tile)
+    groups = shape.m_groups if tile.depthwise else 1
     return {
         "Cw": shape.Cw, "H": tile.H, "W": tile.W,
         "R": tile.R, "S": tile.S, "stride": tile.stride if tile.E > 1 or tile.F > 1 else 0,
         "pad_top": tile.pad_top, "pad_left": tile.pad_left,
         "E": tile.E, "F": tile.F, "P": shape.P, "Kw": shape.Kw, "HW": tile.H * tile.W,
-        "CwHW": shape.Cw * tile.H * tile.W, "strideW": tile.stride * tile.W if tile.E > 1 else 0,
+        "CwHW": groups * shape.Cw * tile.H * tile.W, "gstride": tile.H * tile.W if tile.depthwise else 0, "strideW": tile.stride * tile.W if tile.E > 1 else 0,
         "pad_topW": tile.pad_top * tile.W, "m_groups": shape.m_groups, "last_cols": shape.last_cols,
         "k_folds": shape.k_folds, "p_folds": shape.p_folds, "accumulate": int(accumulate),
         "depthwise": int(tile.depthwise), "last_mask": (1 << tile.last_channels) - 1,

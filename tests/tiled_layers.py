@@ -34,3 +34,11 @@ def tiled_cases(config: AcceleratorConfig) -> dict:
                "images": sizes.n < layer.N}[name]
         assert cut, f"{name} should be tiled that way on {config}, plan {sizes}"
     return layers
+#: Depthwise layers (model/depthwise.py) on SYSTEM_TILING's buffers, each with the tiles its name says
+#: (every one with a partial last channel group, or images): row bands with stride 2 and padding; two
+#: images per pass; two channel groups per pass (a 3x1 kernel: 3 weight lines a group).
+DEPTHWISE = {
+    "depthwise-stride2-pad1": ConvLayer(C=5, H=7, W=6, M=5, R=3, S=3, stride=2, pad=1, groups=5),
+    "depthwise-images": ConvLayer(N=2, C=6, H=3, W=2, M=6, R=3, S=1, pad=1, groups=6),
+    "depthwise-groups": ConvLayer(C=7, H=3, W=3, M=7, R=3, S=1, groups=7),
+}

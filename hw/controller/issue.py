@@ -136,9 +136,11 @@ class IssueUnit(wiring.Component):
             m.d.sync += [*lw.reset(sch.start_desc), *sw.reset(sch.start_desc),
                          *lw.latch(sch.start_desc), *sw.latch(sch.start_desc)]
         with m.Elif(sch.period_end):
-            m.d.sync += sw.restart(d)
+            # the next period streams the context loaded in this one; at a wrap the load walker moves
+            # to the next filter group, whose input is gstride on (0 but in a depthwise pass)
+            m.d.sync += sw.restart(d, sch.load.ibase)
             with m.If(sch.wrap):
-                m.d.sync += lw.restart(d)
+                m.d.sync += lw.restart(d, sch.load.ibase + d.gstride)
 
         # Register-file context of each row, double-buffered: rowctx[row][half*G + entry].
         layout, stored = self.row_context(dim, lw, d)

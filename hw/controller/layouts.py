@@ -20,12 +20,14 @@ def desc_layout(config: AcceleratorConfig) -> data.StructLayout:
 def context_layout(config: AcceleratorConfig) -> data.StructLayout:
     """A fold context: filter group, fold index, register-file half and buffer bases.
 
-    ``wbase``: the group's first weight line; ``pbase``: its first psum line (group 0's: the descriptor's); ``p0``: the fold's
-    first pixel (OS); ``last_group``: the group is the pass's last (it may be partial).
+    ``wbase``: the group's first weight line; ``pbase``: its first psum line; ``ibase``: its input's first
+    ifmap word (a line in a depthwise pass; group 0's: the descriptor's, each next one ``gstride`` on);
+    ``p0``: the fold's first pixel (OS); ``last_group``: the group is the pass's last (it may be partial).
     """
     dim = dim_bits(config)
     return data.StructLayout({
-        "valid": 1, "half": 1, "fold": dim, "group": dim, "last_group": 1, "wbase": dim, "pbase": dim, "p0": dim,
+        "valid": 1, "half": 1, "fold": dim, "group": dim, "last_group": 1, "wbase": dim, "pbase": dim, "ibase": dim,
+        "p0": dim,
     })
 
 

@@ -124,6 +124,7 @@ class Sequencer(wiring.Component):
             "last_group": Mux(wrap, load.group == groups_less2, load.last_group),
             "wbase": Mux(wrap, load.wbase + d.Kw, load.wbase),
             "pbase": Mux(wrap, load.pbase + d.P, load.pbase),
+            "ibase": Mux(wrap, load.ibase + d.gstride, load.ibase),
             "p0": Mux(wrap, 0, load.p0 + span),
         }
         period_end = running & (~ls.on | ls.last) & (~ss.on | ss.last) & (~ds.on | ds.last)
@@ -136,7 +137,8 @@ class Sequencer(wiring.Component):
                          groups_less2.eq(self.desc.m_groups - 2)]
             m.d.sync += [d.eq(self.desc), self.busy.eq(1), running.eq(1), stream.eq(0), drain.eq(0),
                          load.eq(0), load.valid.eq(1), load.last_group.eq(self.desc.m_groups == 1),
-                         load.wbase.eq(self.desc.wbase), load.pbase.eq(self.desc.pbase), *clear]
+                         load.wbase.eq(self.desc.wbase), load.pbase.eq(self.desc.pbase),
+                         load.ibase.eq(self.desc.ibase), *clear]
         with m.Elif(period_end):
             m.d.sync += [*(getattr(load, k).eq(v) for k, v in nxt.items()), stream.eq(load),
                          drain.eq(0 if ws else stream), *clear]

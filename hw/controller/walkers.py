@@ -19,7 +19,8 @@ def coord_shape(dim: int):
 class PixelWalker:
     """Output pixel ``p = (n*E + e)*F + f`` -> window origin ``(h0, w0)`` and base address
     ``nbase + h0*W + w0``, stepped one pixel at a time; pixel 0's window starts at the tile's
-    origin ``(-pad_top, -pad_left)``, image 0 at the descriptor's ``ibase``.
+    origin ``(-pad_top, -pad_left)``, image 0 at the descriptor's ``ibase`` (at a restart, at the fold
+    context's: a depthwise pass's filter groups read their own inputs).
 
     Parameters
     ----------
@@ -52,10 +53,11 @@ class PixelWalker:
         return [self.p.eq(0), self.e.eq(0), self.f.eq(0), self.h0.eq(-d.pad_top), self.w0.eq(-d.pad_left),
                 self.hw.eq(-d.pad_topW), self.nbase.eq(d.ibase)]
 
-    def restart(self, d):
-        """Statements that put the walker back on pixel 0 of the running pass (``d`` its latched descriptor)."""
+    def restart(self, d, ibase):
+        """Statements that put the walker back on pixel 0 of the running pass (``d`` its latched descriptor),
+        image 0 at ``ibase``."""
         return [self.p.eq(0), self.e.eq(0), self.f.eq(0), self.h0.eq(self.top), self.w0.eq(self.left),
-                self.hw.eq(self.topw), self.nbase.eq(d.ibase)]
+                self.hw.eq(self.topw), self.nbase.eq(ibase)]
 
     def step(self, m, d):
         """Add to ``m`` the move to the next pixel (in the current control block)."""
@@ -100,8 +102,8 @@ class WordWalker:
         """Statements that put the walker on word 0."""
         return [self.k.eq(0), self.cw.eq(0), self.r.eq(0), self.s.eq(0), self.cw_off.eq(0), self.r_off.eq(0)]
 
-    def restart(self, d):
-        """The same as :meth:`reset`."""
+    def restart(self, d, ibase):
+        """The same as :meth:`reset` (``ibase``: the :class:`PixelWalker` interface)."""
         return self.reset(d)
 
     def step(self, m, d):

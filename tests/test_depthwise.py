@@ -1,0 +1,140 @@
+"""Depthwise layers on the System (model/depthwise.py, the line reads of hw/global_buffer.py and hw/array.py).
+
+The planner's tiles against a brute-force check (every output of every channel computed once, every
+tile within the buffers, the closed-form cycles equal to the passes'), its refusals, and whole layers
+in amaranth.sim on the System with random AXI pauses: outputs against the golden grouped conv
+(model.conv, itself checked against a per-group loop nest in tests/test_conv.py), every accelerator
+counter against model/system_perf.py.
+"""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from model.commands import build_image, read_output, system_plan
+from model.config import AcceleratorConfig
+from model.contract import StatusBit, pass_shape
+from model.conv import conv2d_layer
+from model.data import random_operands
+from model.depthwise import _cycles, _passes, depthwise_passes
+from model.layer import NAMED_LAYERS, ConvLayer
+from model.system_perf import accelerator_counters, predict_accelerator
+from model.tiling import pass_cycles, plan
+from tests.test_hw_system import run_system
+from tests.tiled_layers import DEPTHWISE, SYSTEM_TILING
+
+BITS = {"8bit": dict(bits=8), "16bit": dict(bits=16), "binary": dict(bits=1, pack=8)}
+
+
+def _covered(config, layer, passes):
+    """How often each output (m, n, e, f) is computed by ``passes``; every tile checked against the buffers."""
+    count = np.zeros((layer.M, layer.N, layer.E, layer.F), np.int64)
+    for ps in passes:
+        t = ps.tile
+        assert t.depthwise and t.C == 1
+        groups = -(-t.M // config.cols)
+        assert t.N * groups * t.H * t.W * config.cols <= config.ifmap_depth
+        assert groups * t.R * t.S <= config.weight_depth and groups * t.N * t.E * t.F <= config.psum_depth
+        assert ps.m0 % config.cols == 0
+        count[ps.m0:ps.m0 + t.M, ps.n0:ps.n0 + t.N, ps.e0:ps.e0 + t.E, ps.f0:ps.f0 + t.F] += 1
+    return count
+
+
+@pytest.mark.parametrize("dataflow", ["os", "ws"])
+@pytest.mark.parametrize("name", [f"mobilenet_v1_dw{i}" for i in (1, 2, 4, 12, 13)] + sorted(DEPTHWISE))
+def test_tiles_cover_every_output_once_within_the_buffers(name, dataflow):
+    layer = NAMED_LAYERS.get(name) or DEPTHWISE[name]
+    config = AcceleratorConfig(dataflow=dataflow, **({} if name in NAMED_LAYERS else SYSTEM_TILING))
+    half = config.replace(ifmap_depth=config.ifmap_depth // 2, weight_depth=config.weight_depth // 2,
+                          psum_depth=config.psum_depth // 2)
+    passes = depthwise_passes(half, layer)
+    assert (_covered(half, layer, passes) == 1).all()
+    n_e_f = {(ps.n_count, ps.tile.E, ps.tile.F) for ps in passes}
+    sizes = max(ps.n_count for ps in passes), max(-(-ps.tile.M // config.cols) for ps in passes), \
+        max(e for _, e, _ in n_e_f), max(f for _, _, f in n_e_f)
+    assert _cycles(half, layer, *sizes) == (sum(pass_cycles(half, ps.tile) for ps in passes), len(passes))
+    assert system_plan(config, layer).passes == passes
+
+
+@pytest.mark.parametrize("name", sorted(DEPTHWISE))
+def test_no_tiling_loads_fewer_input_lines(name):
+    """Brute force: every tile size of images, groups, rows and columns that fits, its passes' input lines
+    counted tile by tile; none loads fewer than the plan, and none as few in fewer cycles."""
+    layer = DEPTHWISE[name]
+    config = AcceleratorConfig(**SYSTEM_TILING)
+    half = config.replace(ifmap_depth=config.ifmap_depth // 2, weight_depth=config.weight_depth // 2,
+                          psum_depth=config.psum_depth // 2)
+
+    def cost(passes):
+        lines = sum(ps.tile.N * -(-ps.tile.M // config.cols) * ps.tile.H * ps.tile.W for ps in passes)
+        return lines, sum(pass_cycles(half, ps.tile) for ps in passes)
+
+    chosen = cost(depthwise_passes(half, layer))
+    groups = -(-layer.M // config.cols)
+    for n, k, e, f in itertools.product(range(1, layer.N + 1), range(1, groups + 1), range(1, layer.E + 1),
+                                        range(1, layer.F + 1)):
+        passes = _passes(half, layer, n, k, e, f)
+        try:
+            _covered(half, layer, passes)
+        except AssertionError:
+            continue   # a tile over a buffer
+        assert cost(passes) >= chosen, (n, k, e, f)
+
+
+def test_a_depthwise_pass_is_a_one_channel_layer_of_its_groups():
+    """A pass of k groups folds like k filter groups of a one-channel layer: Kw = R*S, folds k per pixel group."""
+    config = AcceleratorConfig(dataflow="os")
+    layer = NAMED_LAYERS["mobilenet_v1_dw7"]    # 14x14, 512 channels
+    ps = system_plan(config, layer).passes[0]
+    shape = pass_shape(config, ps.tile)
+    assert (shape.Cw, shape.Kw, shape.P, shape.m_groups) == (1, 9, 196, ps.tile.M // 8)
+    assert shape.folds == shape.m_groups * 25     # 196 pixels in folds of 8: 24 whole and a half one
+
+
+def test_depthwise_utilisation_on_the_default_build():
+    """Os: 14x14 and larger outputs keep >= 90 % of the PEs busy (a group's partial last fold of 8 pixels is
+    the loss); 7x7 outputs are bound by 49/56 = 87.5 %. WS folds the 9 taps over 8 rows: at most 9/16."""
+    for i in range(1, 14):
+        layer = NAMED_LAYERS[f"mobilenet_v1_dw{i}"]
+        os_util = predict_accelerator(AcceleratorConfig(dataflow="os"), layer).utilization
+        ws_util = predict_accelerator(AcceleratorConfig(dataflow="ws"), layer).utilization
+        assert (os_util >= 0.90) if layer.E >= 14 else (0.80 <= os_util <= 49 / 56), (i, os_util)
+        assert 0.5 <= ws_util <= 9 / 16, (i, ws_util)
+
+
+def test_refusals_name_the_reason():
+    config = AcceleratorConfig()
+    grouped = ConvLayer(C=8, H=4, W=4, M=8, R=3, S=3, pad=1, groups=2)
+    with pytest.raises(ValueError, match="groups=2 with C=8, M=8.*not 1 < groups < C"):
+        system_plan(config, grouped)
+    depthwise = NAMED_LAYERS["mobilenet_v1_dw2"]
+    with pytest.raises(ValueError, match="one bank per column.*axi_data_bits=64, bits=16"):
+        system_plan(AcceleratorConfig(bits=16), depthwise)   # 4 words a beat: 4 banks for 8 columns
+    with pytest.raises(ValueError, match="groups=64; the accelerator runs groups=1 only"):
+        plan(config, depthwise)                             # the bare accelerator reads words, not lines
+    with pytest.raises(ValueError, match="needs 9 lines of the weight buffer, which has 8"):
+        depthwise_passes(config.replace(weight_depth=8), depthwise)
+
+
+@pytest.mark.parametrize("dataflow", ["os", "ws"])
+@pytest.mark.parametrize("kind, name", [("8bit", "depthwise-stride2-pad1"), ("8bit", "depthwise-images"),
+                                        ("8bit", "depthwise-groups"), ("16bit", "depthwise-groups"),
+                                        ("binary", "depthwise-stride2-pad1")])
+def test_system_runs_a_depthwise_layer(kind, name, dataflow):
+    config = AcceleratorConfig(**SYSTEM_TILING, **BITS[kind], dataflow=dataflow)
+    layer = DEPTHWISE[name]
+    x, w = random_operands(layer, config.bits, np.random.default_rng(5))
+    image = build_image(config, layer, x, w)
+    dump, status, _, counters, _ = run_system(config, image, pause=0.2, seed=7)
+    assert status & (1 << StatusBit.DONE) and not status & (1 << StatusBit.ERROR)
+    np.testing.assert_array_equal(read_output(image, dump), conv2d_layer(x, w, layer, config.bits))
+    predicted = accelerator_counters(config, layer, image)
+    assert {n: counters[n] for n in predicted} == predicted
+    assert predicted["macs"] == layer.macs
+
+
+def test_many_groups_in_one_pass_on_the_default_build():
+    """On the 8x8 build a 14x14 depthwise layer runs five channel groups per pass (the ifmap half holds 5*196 lines)."""
+    passes = system_plan(AcceleratorConfig(dataflow="os"), NAMED_LAYERS["mobilenet_v1_dw7"]).passes
+    assert {ps.tile.M for ps in passes} == {40, 32} and len(passes) == 13
