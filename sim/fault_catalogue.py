@@ -78,6 +78,8 @@ FAULT_JOBS: dict[str, list[tuple]] = {
             ("N=1,C=1,H=3,W=30,M=2,R=3,S=3,stride=1,pad=1", 45, True),   # column bands: stores start mid-beat
             ("N=1,C=1,H=4,W=4,M=5,R=2,S=2,stride=1,pad=0", 46, False),   # 3 filter groups in one pass
             ("N=1,C=5,H=11,W=13,M=3,R=1,S=1,stride=2,pad=0", 47, False),  # strided 1x1: LOADs step over rows
+            ("N=1,C=7,H=3,W=3,M=7,R=3,S=1,stride=1,pad=0,groups=7", 48, True),   # depthwise: 2 groups a pass
+            ("N=1,C=5,H=7,W=6,M=5,R=3,S=3,stride=2,pad=1,groups=5", 49, False),  # depthwise: row bands
         ],
     }.items()
 }
@@ -194,6 +196,13 @@ FAULTS: tuple[Fault, ...] = (
           rf"(assign end_of_run = {_ID}\[\d+:0\]) > last;", r"\1 > last + 1'h1;"),
     Fault("stall_cycles_not_counted", "the System's stall counter never increments (its enable is dropped)",
           "system", "qconv_system.counters", r"(assign \S+ = count_stall_cycles) \+ inc_stall_cycles;", r"\1;"),
+    Fault("depthwise_lane_ignored", "in a depthwise pass PE(0,1) multiplies lane 0 of its row's ifmap line (its "
+          "neighbour's channel), not lane 1", "system", "qconv_system.acc.array",
+          r"(assign \S+ = ctrl__depthwise \? )lines\[15:8\]", r"\1lines[7:0]"),
+    Fault("depthwise_group_stride_ignored", "the next filter group's fold context keeps the group's input base "
+          "(ibase + gstride dropped): every channel group of a depthwise pass reads the first group's input",
+          "system", "qconv_system.acc.controller.sequencer",
+          rf"(assign {_ID}= schedule__load\[\d+:\d+\] )\+ <<schedule__desc.gstride>>;", r"\1;"),
     Fault("binary_last_mask_ignored", "the channel mask of a pixel's last, partial word is ignored (all channels count)",
           "binary", "qconv_top.controller.issue", r"\? <<schedule__desc.last_mask>> : (\d+'h[0-9a-f]+);",
           r"? \1 : \1;", count=12),

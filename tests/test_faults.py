@@ -23,8 +23,15 @@ def golden(tmp_path_factory):
     return {target: normalise(golden_verilog(target, root)) for target in FAULT_CONFIGS}
 
 
+def test_at_least_two_depthwise_faults_in_the_systems_accelerator():
+    """Issue 14: faults of the grouped path (the System's accelerator, where depthwise layers run)."""
+    depthwise = [f for f in FAULTS if f.name.startswith("depthwise_")]
+    assert len(depthwise) >= 2 and all(f.target in SYSTEM_TARGETS and f.module.startswith("qconv_system.acc.")
+                                       for f in depthwise)
+
+
 def test_at_least_five_memory_system_faults_on_the_system_target():
-    system = [f for f in FAULTS if f.target in SYSTEM_TARGETS]
+    system = [f for f in FAULTS if f.target in SYSTEM_TARGETS and not f.name.startswith("depthwise_")]
     assert len(system) >= 5
     # none edits the command processor's or the System's own logic: only the DMA engines (and their
     # burst walkers), the loaders and the packer, and the System's counters

@@ -7,10 +7,12 @@ import pytest
 from model.layer import ConvLayer
 from sim.cli import main
 
-#: A stand-in "resnet18": one layer tiled into row bands and channel tiles on the tiny preset, one grouped.
+#: A stand-in "resnet18": one layer tiled into row bands and channel tiles on the tiny preset, one
+#: depthwise (the System runs it, the host-port accelerator does not), one grouped with 1 < groups < C.
 STAND_IN = {
     "resnet18_tiled": ConvLayer(C=20, H=12, W=12, M=3, R=3, S=3, stride=2, pad=1),  # Kw 180 > 128 weight lines
     "resnet18_dw": ConvLayer(C=4, H=6, W=6, M=4, R=3, S=3, pad=1, groups=4),
+    "resnet18_grouped": ConvLayer(C=4, H=4, W=4, M=4, R=3, S=3, pad=1, groups=2),
     "vgg16_other": ConvLayer(C=1, H=4, W=4, M=1, R=1, S=1),
 }
 
@@ -30,7 +32,7 @@ def test_layers_runs_every_layer_of_the_net_and_skips_grouped_ones(stand_in_net,
     out = capsys.readouterr().out
     assert status == 0, out
     rows = {r["layer"]: r for r in json.loads(path.read_text())["layers"]}
-    assert set(rows) == {"resnet18_tiled", "resnet18_dw"}  # only the net's layers
+    assert set(rows) == {"resnet18_tiled", "resnet18_dw", "resnet18_grouped"}  # only the net's layers
     tiled = rows["resnet18_tiled"]
     assert tiled["pass"] and tiled["counters_equal"] and tiled["passes"] > 1
     assert tiled["cycles_rtl"] == tiled["cycles_model"]
@@ -61,6 +63,8 @@ def test_layers_from_dram_adds_stalls_and_bytes(stand_in_net, tmp_path, capsys, 
     assert tiled["stall_cycles"]["rtl"] == tiled["stall_cycles"]["model"] > 0
     # raw 32-bit outputs, a psum line (the tiny build's 2 lanes) per STORE read
     assert tiled["dram_bytes"]["write"]["rtl"] == 4 * 2 * tiled["dram_words"]["dram_psum_writes"]
-    assert "groups=4" in rows["resnet18_dw"]["skipped"]
+    dw = rows["resnet18_dw"]   # depthwise: the System's line reads
+    assert dw["pass"] and dw["counters_equal"] and dw["sys_cycles_rtl"] == dw["sys_cycles_model"]
+    assert "not 1 < groups < C" in rows["resnet18_grouped"]["skipped"]
     assert "stalls" in out and "DRAM bytes" in out and "PASS" in out
     assert path.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"   # cycles per layer, computing and stalled
