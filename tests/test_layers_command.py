@@ -67,4 +67,6 @@ def test_layers_from_dram_adds_stalls_and_bytes(stand_in_net, tmp_path, capsys, 
     assert dw["pass"] and dw["counters_equal"] and dw["sys_cycles_rtl"] == dw["sys_cycles_model"]
     assert "not 1 < groups < C" in rows["resnet18_grouped"]["skipped"]
     assert "stalls" in out and "DRAM bytes" in out and "PASS" in out
+    ran = [r for r in rows.values() if "skipped" not in r]
+    assert f"{sum(r['sys_cycles_rtl'] for r in ran)} cycles and" in out and all(r["energy_pj"] > 0 for r in ran)
     assert path.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"   # cycles per layer, computing and stalled

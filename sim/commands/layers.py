@@ -6,8 +6,9 @@ simulation, so each gets its wall time) with seeded operands through the host
 port, tiled by :func:`model.tiling.plan`, and checks it like ``qconv sim``:
 outputs bit for bit against the golden convolution, cycles and every counter
 against :func:`model.perf.predict`. Grouped (depthwise) layers, which only the
-System runs (``--memory dram``, :mod:`model.depthwise`), are listed as skipped with the reason. Prints one table,
-writes ``build/layers/<net>-<dataflow>.json``, exits 1 on any mismatch.
+System runs (``--memory dram``, :mod:`model.depthwise`), are listed as skipped with the reason. Prints one table
+and the total cycles and energy (:mod:`model.energy`, Horowitz) of the layers run, writes
+``build/layers/<net>-<dataflow>.json``, exits 1 on any mismatch.
 
 ``--memory dram`` runs each layer through the System from DRAM instead (:mod:`sim.system.layer`,
 as ``qconv sim --memory dram``): the table's cycles are the System's total, and it gains the stall
@@ -66,6 +67,7 @@ def _row(name: str, report: dict, seconds: float) -> dict:
            "roofline_cycles": report["roofline_cycles"],
            "counters_equal": not any(p["rtl"] != p["model"] for p in counters.values()),
            "outputs_match": report["outputs_match"], "error": report["error"], "pass": report["pass"],
+           "energy_pj": report["energy"]["horowitz"]["total"] if report["energy"] else None,
            "wall_s": round(seconds, 2)}
     if report["memory"] == Memory.DRAM:
         row |= {"sys_cycles_rtl": report["sys_cycles"]["rtl"], "sys_cycles_model": report["sys_cycles"]["model"],
@@ -167,10 +169,14 @@ def run_command(args) -> int:
         path.write_text(json.dumps({"net": args.net, "config": config.to_dict(), "simulator": args.sim,
                                     "build_s": round(build_s, 2), "layers": rows}, indent=2))
     run_s = sum(r.get("wall_s", 0.0) for r in rows)
+    ran = [r for r in rows if "skipped" not in r]
+    cycles = sum(r["sys_cycles_model" if dram else "cycles_model"] for r in ran)
+    energy = sum(r["energy_pj"] or 0.0 for r in ran)
     figure = _plot(rows, path.with_suffix(".png"), f"{args.net} {config.dataflow.value}"
                    + (f", from DRAM (latency {dram.latency}, {dram.bandwidth} B/cycle)" if dram else ", host port"))
     print()
     print(format_rows(rows, memory=memory))
     print(f"{args.net} {config.dataflow.value} on {args.sim}: {sum('pass' in r for r in rows)} layers run in "
-          f"{run_s:.1f} s of simulation wall time (build {build_s:.1f} s); report: {path}, plot: {figure}")
+          f"{run_s:.1f} s of simulation wall time (build {build_s:.1f} s); {cycles} cycles and "
+          f"{energy / 1e6:.4g} uJ (Horowitz 45 nm, model) for the {len(ran)} layers run; report: {path}, plot: {figure}")
     return 0 if ok else 1
