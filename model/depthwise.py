@@ -36,7 +36,7 @@ from collections import Counter
 from model.config import AcceleratorConfig, Dataflow
 from model.contract import PIPELINE_TAIL, depthwise_reads, word_bytes
 from model.layer import ConvLayer
-from model.tiling import Pass, _axis, _candidates, _chunks, _fold_cycles, _tile
+from model.tiling import Pass, axis_spans, chunks, fold_cycles, tile_at, tile_sizes
 
 __all__ = ["depthwise_passes", "check_grouped"]
 
@@ -65,13 +65,13 @@ def _passes(config: AcceleratorConfig, layer: ConvLayer, n: int, k: int, e: int,
     """The passes of tiles of ``n`` images, ``k`` groups, ``e`` output rows and ``f`` columns (module notes)."""
     cols, one = config.cols, dataclasses.replace(layer, C=1, M=1, groups=1)
     passes = []
-    for g0, gc in _chunks(-(-layer.M // cols), k):
+    for g0, gc in chunks(-(-layer.M // cols), k):
         m0, width = g0 * cols, min(layer.M, (g0 + gc) * cols) - g0 * cols
         first = True
-        for n0, nc in _chunks(layer.N, n):
-            for e0, ec in _chunks(layer.E, e):
-                for f0, fc in _chunks(layer.F, f):
-                    tile, h0, w0 = _tile(config, one, nc, width, 0, 1, e0, ec, f0, fc)
+        for n0, nc in chunks(layer.N, n):
+            for e0, ec in chunks(layer.E, e):
+                for f0, fc in chunks(layer.F, f):
+                    tile, h0, w0 = tile_at(config, one, nc, width, 0, 1, e0, ec, f0, fc)
                     passes.append(Pass(n0, nc, m0, width, 0, 1, e0, f0, h0, w0,
                                        dataclasses.replace(tile, depthwise=True), load_ifmap=True,
                                        load_weights=first, accumulate=False, read_out=True))
@@ -91,23 +91,23 @@ def depthwise_passes(config: AcceleratorConfig, layer: ConvLayer) -> tuple[Pass,
     check_grouped(config, layer)
     cols, taps = config.cols, layer.R * layer.S
     lines, groups = config.ifmap_depth // cols, -(-layer.M // cols)
-    smallest = {"ifmap buffer": (_axis(layer.H, layer.E, layer.R, layer.stride, layer.pad, 1)[1]
-                                 * _axis(layer.W, layer.F, layer.S, layer.stride, layer.pad, 1)[1], lines),
+    smallest = {"ifmap buffer": (axis_spans(layer.H, layer.E, layer.R, layer.stride, layer.pad, 1)[1]
+                                 * axis_spans(layer.W, layer.F, layer.S, layer.stride, layer.pad, 1)[1], lines),
                 "weight buffer": (taps, config.weight_depth)}
     for name, (needed, available) in smallest.items():
         if needed > available:
             raise ValueError(f"depthwise layer {layer} cannot be tiled: one output pixel of one channel group needs "
                              f"{needed} lines of the {name}, which has {available}")
     best = None
-    for e in _candidates(layer.E):
-        rows_sum, rows_max = _axis(layer.H, layer.E, layer.R, layer.stride, layer.pad, e)
-        for f in _candidates(layer.F):
-            cols_sum, cols_max = _axis(layer.W, layer.F, layer.S, layer.stride, layer.pad, f)
+    for e in tile_sizes(layer.E):
+        rows_sum, rows_max = axis_spans(layer.H, layer.E, layer.R, layer.stride, layer.pad, e)
+        for f in tile_sizes(layer.F):
+            cols_sum, cols_max = axis_spans(layer.W, layer.F, layer.S, layer.stride, layer.pad, f)
             if rows_max * cols_max > lines or e * f > config.psum_depth:
                 continue
             in_lines = rows_sum * cols_sum   # per image and group: every band's input, halos included
-            for n in _candidates(layer.N):
-                for k in _candidates(groups):
+            for n in tile_sizes(layer.N):
+                for k in tile_sizes(groups):
                     if (n * k * rows_max * cols_max > lines or k * n * e * f > config.psum_depth
                             or k * taps > config.weight_depth):
                         continue
@@ -118,8 +118,8 @@ def depthwise_passes(config: AcceleratorConfig, layer: ConvLayer) -> tuple[Pass,
 
 
 def _sizes(total: int, size: int) -> Counter:
-    """How many chunks of each length :func:`model.tiling._chunks` cuts ``total`` into."""
-    return Counter(length for _, length in _chunks(total, size))
+    """How many chunks of each length :func:`model.tiling.chunks` cuts ``total`` into."""
+    return Counter(length for _, length in chunks(total, size))
 
 
 def _cycles(config: AcceleratorConfig, layer: ConvLayer, n: int, k: int, e: int, f: int) -> tuple[int, int]:
@@ -132,7 +132,7 @@ def _cycles(config: AcceleratorConfig, layer: ConvLayer, n: int, k: int, e: int,
         p_folds = -(-nc * ec * fc // span)
         folds = kc * (p_folds if config.dataflow is Dataflow.OS else -(-stream // span))
         times = a * b * c * d
-        total += times * (_fold_cycles(config, folds, nc * ec * fc if config.dataflow is Dataflow.WS else stream)
+        total += times * (fold_cycles(config, folds, nc * ec * fc if config.dataflow is Dataflow.WS else stream)
                           + PIPELINE_TAIL[config.dataflow] + 1)
         count += times
     return total, count

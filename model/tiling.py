@@ -84,7 +84,8 @@ from model.dram import DramConfig
 from model.layer import ConvLayer
 
 __all__ = ["Objective", "Order", "TileSizes", "Pass", "Plan", "plan", "band", "pass_cycles", "shape_cycles",
-           "plan_words", "overlap_estimate", "overlap_timeline", "OVERLAP_SHORTLIST"]
+           "plan_words", "overlap_estimate", "overlap_timeline", "OVERLAP_SHORTLIST", "chunks", "tile_sizes",
+           "axis_spans", "tile_at", "fold_cycles"]
 
 
 class Objective(enum.StrEnum):
@@ -185,21 +186,22 @@ def band(out0: int, count: int, size: int, kernel: int, stride: int, pad: int) -
     return lo, max(0, min(size, end) - lo), lo - start
 
 
-def _chunks(total: int, size: int) -> list[tuple[int, int]]:
+def chunks(total: int, size: int) -> list[tuple[int, int]]:
+    """``(start, length)`` of the tiles of ``size`` that cut ``0 .. total-1`` (the last may be shorter)."""
     return [(start, min(size, total - start)) for start in range(0, total, size)]
 
 
-def _candidates(total: int) -> list[int]:
+def tile_sizes(total: int) -> list[int]:
     """Tile sizes ``ceil(total / k)``, one per number of tiles ``k``, largest first."""
     return sorted({-(-total // k) for k in range(1, total + 1)}, reverse=True)
 
 
 @functools.lru_cache(maxsize=4096)
 def _row_candidates(config: AcceleratorConfig, out: int, f: int, objective: Objective) -> tuple[int, ...]:
-    """Row tile sizes to try with column tiles of ``f``: :func:`_candidates`, and for the time objective
+    """Row tile sizes to try with column tiles of ``f``: :func:`tile_sizes`, and for the time objective
     on OS also every multiple of ``span / gcd(span, f)`` rows, whose bands' pixels fill whole folds of
     ``span = rows*G`` pixels (a band of 4 and one of 2 rows can take fewer folds than two of 3)."""
-    sizes = set(_candidates(out))
+    sizes = set(tile_sizes(out))
     if objective is not Objective.BYTES and config.dataflow is Dataflow.OS:
         span = config.rows * config.rf_sets
         unit = span // math.gcd(span, f)
@@ -208,13 +210,15 @@ def _row_candidates(config: AcceleratorConfig, out: int, f: int, objective: Obje
 
 
 @functools.lru_cache(maxsize=4096)
-def _axis(size: int, out: int, kernel: int, stride: int, pad: int, t: int) -> tuple[int, int]:
+def axis_spans(size: int, out: int, kernel: int, stride: int, pad: int, t: int) -> tuple[int, int]:
     """(sum, max) of the input span lengths of the bands of ``t`` outputs along one axis."""
-    lengths = [band(o0, c, size, kernel, stride, pad)[1] for o0, c in _chunks(out, t)]
+    lengths = [band(o0, c, size, kernel, stride, pad)[1] for o0, c in chunks(out, t)]
     return sum(lengths), max(lengths)
 
 
-def _tile(config: AcceleratorConfig, layer: ConvLayer, n_count, m_count, cw0, cw_count, e0, e_count, f0, f_count):
+def tile_at(config: AcceleratorConfig, layer: ConvLayer, n_count, m_count, cw0, cw_count, e0, e_count, f0, f_count):
+    """(:class:`Tile`, first input row, first input column) of the pass computing ``n_count`` images,
+    ``m_count`` filters, channel words ``cw0 ..``, output rows ``e0 ..`` and columns ``f0 ..``."""
     h0, h, top = band(e0, e_count, layer.H, layer.R, layer.stride, layer.pad)
     w0, w, left = band(f0, f_count, layer.W, layer.S, layer.stride, layer.pad)
     cpw = config.channels_per_word
@@ -224,7 +228,7 @@ def _tile(config: AcceleratorConfig, layer: ConvLayer, n_count, m_count, cw0, cw
     return tile, h0, w0
 
 
-def _fold_cycles(config: AcceleratorConfig, folds: int, stream: int) -> int:
+def fold_cycles(config: AcceleratorConfig, folds: int, stream: int) -> int:
     """Cycles of the controller's periods in one pass of ``folds`` folds streaming ``stream`` slots each
     (see :mod:`model.perf`): the first load (WS) or walk (OS) of ``span`` cycles; one period per fold,
     ``G*stream`` or, while a load of the next fold or (OS) a drain of the previous one shares it,
@@ -245,21 +249,21 @@ def pass_cycles(config: AcceleratorConfig, tile: Tile) -> int:
 def shape_cycles(config: AcceleratorConfig, shape: PassShape) -> int:
     """:func:`pass_cycles` of a pass of ``shape`` (only its ``folds`` and ``stream`` count), e.g. one
     rebuilt from a packed descriptor."""
-    return _fold_cycles(config, shape.folds, shape.stream) + PIPELINE_TAIL[config.dataflow] + 1
+    return fold_cycles(config, shape.folds, shape.stream) + PIPELINE_TAIL[config.dataflow] + 1
 
 
 def _passes(config: AcceleratorConfig, layer: ConvLayer, order: Order, sizes: TileSizes) -> tuple[Pass, ...]:
     cw = words_per_pixel(config, layer)
-    dims = {"n": _chunks(layer.N, sizes.n), "m": _chunks(layer.M, sizes.m), "e": _chunks(layer.E, sizes.e),
-            "f": _chunks(layer.F, sizes.f)}
+    dims = {"n": chunks(layer.N, sizes.n), "m": chunks(layer.M, sizes.m), "e": chunks(layer.E, sizes.e),
+            "f": chunks(layer.F, sizes.f)}
     loops = ("n", "e", "f", "m") if order is Order.IMAGES_OUTER else ("m", "n", "e", "f")
-    c_chunks = _chunks(cw, sizes.cw)
+    c_chunks = chunks(cw, sizes.cw)
     passes, prev_in, prev_w = [], None, None
     for outer in itertools.product(*(dims[d] for d in loops)):
         at = dict(zip(loops, outer))
         (n0, nc), (m0, mc), (e0, ec), (f0, fc) = at["n"], at["m"], at["e"], at["f"]
         for ci, (c0, cc) in enumerate(c_chunks):
-            tile, h0, w0 = _tile(config, layer, nc, mc, c0, cc, e0, ec, f0, fc)
+            tile, h0, w0 = tile_at(config, layer, nc, mc, c0, cc, e0, ec, f0, fc)
             key_in, key_w = (n0, c0, e0, f0), (m0, c0)
             passes.append(Pass(n0, nc, m0, mc, c0, cc, e0, f0, h0, w0, tile, load_ifmap=key_in != prev_in,
                                load_weights=key_w != prev_w, accumulate=ci > 0, read_out=ci == len(c_chunks) - 1))
@@ -281,8 +285,8 @@ def _words(layer: ConvLayer, cw: int, sizes: TileSizes) -> dict[Order, int]:
     """:func:`plan_words` of the plans of ``sizes`` in each order, in closed form."""
     big_e, big_f = layer.E, layer.F
     tn, tm, tc = -(-layer.N // sizes.n), -(-layer.M // sizes.m), -(-cw // sizes.cw)
-    rows = _axis(layer.H, big_e, layer.R, layer.stride, layer.pad, sizes.e)[0]
-    cols = _axis(layer.W, big_f, layer.S, layer.stride, layer.pad, sizes.f)[0]
+    rows = axis_spans(layer.H, big_e, layer.R, layer.stride, layer.pad, sizes.e)[0]
+    cols = axis_spans(layer.W, big_f, layer.S, layer.stride, layer.pad, sizes.f)[0]
     inputs, weights = layer.N * cw * rows * cols, layer.M * cw * layer.R * layer.S
     outer = tn * -(-big_e // sizes.e) * -(-big_f // sizes.f)
     outputs = layer.N * layer.M * big_e * big_f
@@ -370,8 +374,8 @@ def overlap_estimate(config: AcceleratorConfig, layer: ConvLayer, sizes: TileSiz
     prices = _Prices(config, dram, step)
     tn, tm, tc = -(-layer.N // sizes.n), -(-layer.M // sizes.m), -(-cw // sizes.cw)
     te, tf = -(-layer.E // sizes.e), -(-layer.F // sizes.f)
-    rows = _axis(layer.H, layer.E, layer.R, layer.stride, layer.pad, sizes.e)
-    cols = _axis(layer.W, layer.F, layer.S, layer.stride, layer.pad, sizes.f)
+    rows = axis_spans(layer.H, layer.E, layer.R, layer.stride, layer.pad, sizes.e)
+    cols = axis_spans(layer.W, layer.F, layer.S, layer.stride, layer.pad, sizes.f)
     inputs, weights = layer.N * cw * rows[0] * cols[0], layer.M * cw * layer.R * layer.S
     outer = tn * te * tf
     if tc > 1:
@@ -427,8 +431,8 @@ def _refuse(config: AcceleratorConfig, layer: ConvLayer) -> None:
             f"(the accumulator's {config.acc_bits} bits hold no longer reduction)"
         )
     smallest = {
-        "ifmap buffer": (_axis(layer.H, layer.E, layer.R, layer.stride, layer.pad, 1)[1]
-                         * _axis(layer.W, layer.F, layer.S, layer.stride, layer.pad, 1)[1], config.ifmap_depth,
+        "ifmap buffer": (axis_spans(layer.H, layer.E, layer.R, layer.stride, layer.pad, 1)[1]
+                         * axis_spans(layer.W, layer.F, layer.S, layer.stride, layer.pad, 1)[1], config.ifmap_depth,
                          "words", "the window of one output pixel in one channel word"),
         "weight buffer": (layer.R * layer.S, config.weight_depth, "lines", "one channel word of the R*S taps"),
     }
@@ -482,20 +486,20 @@ def plan(config: AcceleratorConfig, layer: ConvLayer, objective: Objective = Obj
     m_groups = -(-layer.M // cols)
     taps = layer.R * layer.S
     candidates = []  # (order, sizes, words)
-    for c in _candidates(cw):
-        for g in _candidates(m_groups):
+    for c in tile_sizes(cw):
+        for g in tile_sizes(m_groups):
             if g * c * taps > config.weight_depth:
                 continue
             m = min(layer.M, g * cols)
-            for f in _candidates(layer.F):
-                cols_in = _axis(layer.W, layer.F, layer.S, layer.stride, layer.pad, f)[1]
+            for f in tile_sizes(layer.F):
+                cols_in = axis_spans(layer.W, layer.F, layer.S, layer.stride, layer.pad, f)[1]
                 for e in _row_candidates(config, layer.E, f, objective):
-                    rows_in = _axis(layer.H, layer.E, layer.R, layer.stride, layer.pad, e)[1]
+                    rows_in = axis_spans(layer.H, layer.E, layer.R, layer.stride, layer.pad, e)[1]
                     per_image = (c * rows_in * cols_in, g * e * f)
                     if per_image[0] > config.ifmap_depth or per_image[1] > config.psum_depth:
                         continue
                     n_max = min(layer.N, config.ifmap_depth // max(per_image[0], 1), config.psum_depth // per_image[1])
-                    for n in _candidates(layer.N):
+                    for n in tile_sizes(layer.N):
                         if n <= n_max:
                             sizes = TileSizes(n=n, m=m, cw=c, e=e, f=f)
                             candidates += [(order, sizes, words) for order, words in _words(layer, cw, sizes).items()]
@@ -504,7 +508,7 @@ def plan(config: AcceleratorConfig, layer: ConvLayer, objective: Objective = Obj
         fewest = min(words for _, _, words in candidates)
         candidates = [cand for cand in candidates if cand[2] == fewest]
     rank = {order: i for i, order in enumerate(Order)}
-    even_rows = set(_candidates(layer.E))  # on a tie, even bands before the fold-filling ones of _row_candidates
+    even_rows = set(tile_sizes(layer.E))  # on a tie, even bands before the fold-filling ones of _row_candidates
     cycles, cost = {}, _pass_cost(config, layer)
     # no plan computes in fewer cycles than its MACs on every lane: candidates are taken by fewest words,
     # and once that bound plus a candidate's DRAM time cannot beat the best, no later one can
