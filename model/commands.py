@@ -52,7 +52,8 @@ from model.contract import (  # word_bytes (the DRAM container of a word) is re-
     COMMAND_BYTES, REQUANT_CHANNELS, REQUANT_ENTRY_BYTES, REQUANT_ENTRY_FIELD_BITS, REQUANT_FIELDS, Buffer, Opcode, StoreFormat,
     pack_command, reduction_words, word_bytes,
 )
-from model.depthwise import check_grouped, depthwise_passes
+from model.depthwise import depthwise_passes, native
+from model.grouped import blocks, grouped_passes
 from model.layer import ConvLayer
 from model.program import RequantParams, _words, check_program, pass_run
 from model.tiling import Objective, Pass, plan
@@ -165,9 +166,9 @@ def _rows(words: np.ndarray, wb: int, pitch: int) -> bytes:
 
 def _input_words(config: AcceleratorConfig, layer: ConvLayer, x: np.ndarray) -> np.ndarray:
     """The input's words as DRAM holds them, ``(n, blocks, h, row words)`` (module notes): ``(n, cw, h, w)``,
-    or for a depthwise layer ``(n, ceil(C / cols), h, w * cols)`` of one channel per word (a binary
-    channel's bit is the word's bit 0)."""
-    if not layer.groups > 1:
+    or for a depthwise layer run natively ``(n, ceil(C / cols), h, w * cols)`` of one channel per word
+    (a binary channel's bit is the word's bit 0)."""
+    if not native(config, layer):
         return _words(config, x)
     cols = config.cols
     blocks = -(-layer.C // cols)
@@ -175,6 +176,15 @@ def _input_words(config: AcceleratorConfig, layer: ConvLayer, x: np.ndarray) -> 
     words[:, :layer.C] = np.asarray(x, np.int64) & ((1 << config.bits) - 1)
     return words.reshape(layer.N, blocks, cols, layer.H, layer.W).transpose(0, 1, 3, 4, 2).reshape(
         layer.N, blocks, layer.H, layer.W * cols)
+
+
+def _dense(layer: ConvLayer, w: np.ndarray) -> np.ndarray:
+    """The ``(M, C, R, S)`` weights of the grouped ``layer``: filter ``m``'s over its group's channels, 0 elsewhere."""
+    dense = np.zeros((layer.M, layer.C, layer.R, layer.S), np.int64)
+    cg, mg = layer.C // layer.groups, layer.M // layer.groups
+    for m in range(layer.M):
+        dense[m, m // mg * cg:(m // mg + 1) * cg] = w[m]
+    return dense
 
 
 def _weight_words(config: AcceleratorConfig, layer: ConvLayer, ww: np.ndarray) -> np.ndarray:
@@ -201,10 +211,13 @@ class SystemPlan(NamedTuple):
 
 
 def _planned(config: AcceleratorConfig, layer: ConvLayer, objective: Objective, step: int) -> tuple[Pass, ...]:
-    """The passes of ``layer`` on buffers of ``config``'s sizes: :mod:`model.depthwise`'s for a grouped
-    layer, else :func:`model.tiling.plan`'s by ``objective``."""
-    if layer.groups > 1:
+    """The passes of ``layer`` on buffers of ``config``'s sizes: :mod:`model.depthwise`'s for a depthwise
+    layer the build runs natively, :mod:`model.grouped`'s for another grouped one, else
+    :func:`model.tiling.plan`'s by ``objective``."""
+    if native(config, layer):
         return depthwise_passes(config, layer)
+    if layer.groups > 1:
+        return grouped_passes(config, layer, objective)
     return plan(config, layer, objective, step=step).passes
 
 
@@ -226,7 +239,8 @@ def system_plan(config: AcceleratorConfig, layer: ConvLayer, objective: Objectiv
     the psum buffer while the next output tile accumulates in the other; a layer that cannot be
     tiled into halves gets the whole buffers (its transfers wait for the passes, :data:`Opcode.SYNC`).
     A strided 1x1 layer is planned as its subsampled stride-1 equivalent (same outputs, ``1/step**2``
-    of the input words); a depthwise layer as :mod:`model.depthwise` says.
+    of the input words); a depthwise layer as :mod:`model.depthwise` says, another grouped one as
+    :mod:`model.grouped` says.
 
     Raises
     ------
@@ -234,8 +248,8 @@ def system_plan(config: AcceleratorConfig, layer: ConvLayer, objective: Objectiv
         What :func:`model.tiling.plan` (:func:`model.depthwise.depthwise_passes`) refuses on the whole buffers.
     """
     step = 1 if layer.groups > 1 else _subsampled(config, layer)
-    if layer.groups > 1:
-        check_grouped(config, layer)   # its reason, not a buffer's
+    if layer.groups > 1 and not native(config, layer):
+        blocks(config, layer)   # its reason, not a buffer's
     planned = layer if step == 1 else dataclasses.replace(layer, H=layer.E, W=layer.F, stride=1)
     try:
         half = config.replace(ifmap_depth=config.ifmap_depth // 2, weight_depth=config.weight_depth // 2,
@@ -294,7 +308,10 @@ def build_image(config: AcceleratorConfig, layer: ConvLayer, x: np.ndarray, w: n
     bases = _bases(config, passes, double)
     runs = [pass_run(config, ps, requant, at) for ps, at in zip(passes, bases)]
     beat, wb, fmt = config.axi_beat_bytes, word_bytes(config), store_format(config, requant)
-    xw, ww = _input_words(config, layer, x), _words(config, w)
+    xw = _input_words(config, layer, x)
+    if layer.groups > 1 and not native(config, layer):   # ungrouped blocks (model.grouped): dense weights
+        w, layer = _dense(layer, w), dataclasses.replace(layer, groups=1)
+    ww = _words(config, w)
     cw_all = xw.shape[1]
     in_pitch, out_pitch = _pad(xw.shape[-1] * wb, beat), _pad(layer.F * config.cols * int(fmt), beat)
     wgt = _weight_words(config, layer, ww)

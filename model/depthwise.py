@@ -23,8 +23,8 @@ choice is the fewest DRAM bytes -- the bands with the least halo -- then the few
 then the fewest passes.
 
 Only a System whose ifmap buffer has a bank per column has line reads
-(:func:`model.contract.depthwise_reads`); grouped layers with ``1 < groups < C``
-are not run (:func:`check_grouped` raises).
+(:func:`model.contract.depthwise_reads`, :func:`native`); elsewhere, and for grouped layers
+with ``1 < groups < C``, :mod:`model.grouped` runs the layer as ungrouped blocks.
 """
 
 from __future__ import annotations
@@ -38,27 +38,13 @@ from model.contract import PIPELINE_TAIL, depthwise_reads, word_bytes
 from model.layer import ConvLayer
 from model.tiling import Pass, axis_spans, chunks, fold_cycles, tile_at, tile_sizes
 
-__all__ = ["depthwise_passes", "check_grouped"]
+__all__ = ["native", "depthwise_passes"]
 
 
-def check_grouped(config: AcceleratorConfig, layer: ConvLayer) -> None:
-    """Refuse a grouped ``layer`` the System built for ``config`` cannot run natively.
-
-    Raises
-    ------
-    ValueError
-        If ``1 < groups < C`` (only depthwise grouping runs), or the build has no line reads
-        (:func:`model.contract.depthwise_reads`: its ifmap banks are not one per column).
-    """
-    if not layer.depthwise:
-        raise ValueError(f"layer {layer} has groups={layer.groups} with C={layer.C}, M={layer.M}; the System runs "
-                         f"depthwise layers (groups = C = M) natively and ungrouped ones, not 1 < groups < C "
-                         f"(run it as {layer.groups} ungrouped layers, one per group)")
-    if not depthwise_reads(config, word_bytes(config)):
-        raise ValueError(f"layer {layer} is depthwise, which needs an ifmap buffer of one bank per column "
-                         f"(cols={config.cols}); this build's LOAD writes {config.axi_beat_bytes // word_bytes(config)} "
-                         f"words per beat (axi_data_bits={config.axi_data_bits}, bits={config.bits}), "
-                         f"so its ifmap has fewer banks")
+def native(config: AcceleratorConfig, layer: ConvLayer) -> bool:
+    """Whether the System built for ``config`` runs ``layer`` as depthwise passes: a depthwise layer
+    (``groups = C = M > 1``) on a build with line reads (:func:`model.contract.depthwise_reads`)."""
+    return layer.groups > 1 and layer.depthwise and depthwise_reads(config, word_bytes(config))
 
 
 def _passes(config: AcceleratorConfig, layer: ConvLayer, n: int, k: int, e: int, f: int) -> tuple[Pass, ...]:
@@ -85,10 +71,12 @@ def depthwise_passes(config: AcceleratorConfig, layer: ConvLayer) -> tuple[Pass,
     Raises
     ------
     ValueError
-        What :func:`check_grouped` refuses, or when one output pixel of one group does not fit a buffer
-        (naming the buffer, the lines needed and the lines it has).
+        If the build does not run ``layer`` natively (:func:`native`), or when one output pixel of one
+        group does not fit a buffer (naming the buffer, the lines needed and the lines it has).
     """
-    check_grouped(config, layer)
+    if not native(config, layer):
+        raise ValueError(f"layer {layer} is not depthwise on a build with a bank of the ifmap buffer per column "
+                         f"(cols={config.cols}, axi_data_bits={config.axi_data_bits}, bits={config.bits})")
     cols, taps = config.cols, layer.R * layer.S
     lines, groups = config.ifmap_depth // cols, -(-layer.M // cols)
     smallest = {"ifmap buffer": (axis_spans(layer.H, layer.E, layer.R, layer.stride, layer.pad, 1)[1]

@@ -105,13 +105,15 @@ def predict(config: AcceleratorConfig, layer: ConvLayer, passes: tuple[Pass, ...
             c["glb_psum_writes"] += m_groups * p
             c["rf_psum_reads"] += outputs * kw  # kw-1 accumulate reads + one drain read per output
             c["rf_psum_writes"] += outputs * kw
+    # the layer's MACs, not the counter's: a grouped layer run as ungrouped blocks (model.grouped)
+    # also multiplies the zero weights of other groups' channels
     lanes = config.pes * config.channels_per_word
     return Prediction(
         cycles=c["cycles"],
         counters=c,
-        macs=c["macs"],
-        utilization=c["macs"] / (c["cycles"] * lanes),
-        ideal_cycles=-(-c["macs"] // lanes),
+        macs=layer.macs,
+        utilization=layer.macs / (c["cycles"] * lanes),
+        ideal_cycles=-(-layer.macs // lanes),
         naive_cycles=naive,
         passes=len(passes),
     )

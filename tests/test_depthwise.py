@@ -105,12 +105,10 @@ def test_depthwise_utilisation_on_the_default_build():
 
 def test_refusals_name_the_reason():
     config = AcceleratorConfig()
-    grouped = ConvLayer(C=8, H=4, W=4, M=8, R=3, S=3, pad=1, groups=2)
-    with pytest.raises(ValueError, match="groups=2 with C=8, M=8.*not 1 < groups < C"):
-        system_plan(config, grouped)
     depthwise = NAMED_LAYERS["mobilenet_v1_dw2"]
-    with pytest.raises(ValueError, match="one bank per column.*axi_data_bits=64, bits=16"):
-        system_plan(AcceleratorConfig(bits=16), depthwise)   # 4 words a beat: 4 banks for 8 columns
+    with pytest.raises(ValueError, match="bank of the ifmap buffer per column.*axi_data_bits=64, bits=16"):
+        depthwise_passes(AcceleratorConfig(bits=16), depthwise)   # 4 words a beat: 4 banks for 8 columns
+    assert not system_plan(AcceleratorConfig(bits=16), depthwise).passes[0].tile.depthwise   # model/grouped.py
     with pytest.raises(ValueError, match="groups=64; the accelerator runs groups=1 only"):
         plan(config, depthwise)                             # the bare accelerator reads words, not lines
     with pytest.raises(ValueError, match="needs 9 lines of the weight buffer, which has 8"):
