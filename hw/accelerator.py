@@ -85,15 +85,19 @@ class Accelerator(wiring.Component):
         cfg = self._config
         rows, cols, ws = cfg.rows, cfg.cols, cfg.dataflow is Dataflow.WS
         m = Module()
+        depthwise = self._line_writes and depthwise_reads(cfg, word_bytes(cfg))
+        two_weights = depthwise and not ws   # an OS depthwise fold reads two groups' weight lines
         gb = m.submodules.buffer = GlobalBuffer(rows, cols, cfg.word_bits, cfg.acc_bits,
                                                 cfg.ifmap_depth, cfg.weight_depth, cfg.psum_depth,
-                                                ifmap_banks(cfg, self._line_writes))
-        depthwise = self._line_writes and depthwise_reads(cfg, word_bytes(cfg))
+                                                ifmap_banks(cfg, self._line_writes), 2 if two_weights else 1)
         ctrl = m.submodules.controller = Controller(cfg, depthwise)
         array = m.submodules.array = PEArray(cfg.dataflow, rows, cols, cfg.word_bits, cfg.binary, product_bits(cfg),
                                             cfg.acc_bits, cfg.rf_depth, depthwise)
         if depthwise:
             m.d.comb += array.lines.eq(gb.ifmap_lines)
+        if two_weights:
+            connect(m, ctrl.weight_read2, gb.weight_read2)
+            m.d.comb += array.weights2.eq(gb.weight_data2)
         host = m.submodules.host = HostPort(cfg, self._line_writes)
         params = m.submodules.requant_params = RequantParamStore(requant_lanes(cfg, self._line_writes))
 
@@ -140,13 +144,14 @@ class Accelerator(wiring.Component):
         # the pipeline tail (at least one cycle), so the count is whole when the pass ends.
         ifmap_reads = delay(m, ifmap_reads, 1, "ifmap_reads")
         rf = "weight" if ws else "psum"
+        weight_reads = gb.weight_read.en + gb.weight_read2.en if two_weights else gb.weight_read.en
         inc = {
             "cycles": ctrl.busy | was_busy,
             "macs": ctrl.ev_macs,
             "dram_ifmap_reads": gb.ifmap_write.en.any(), "dram_weight_reads": gb.weight_write.en.any(),
             "dram_psum_writes": host.psum_read.en,
             "glb_ifmap_reads": ifmap_reads, "glb_ifmap_writes": gb.ifmap_write.en.any(),
-            "glb_weight_reads": gb.weight_read.en, "glb_weight_writes": gb.weight_write.en.any(),
+            "glb_weight_reads": weight_reads, "glb_weight_writes": gb.weight_write.en.any(),
             "glb_psum_reads": gb.psum_read.en + gb.psum_host_read.en, "glb_psum_writes": gb.psum_write.en.any(),
             f"rf_{rf}_reads": ctrl.ev_rf_reads, f"rf_{rf}_writes": ctrl.ev_rf_writes,
         }

@@ -24,7 +24,8 @@ class PEArray(wiring.Component):
     rows, cols : int
         Array shape.
     depthwise : bool
-        Add the ``lines`` port and ``ctrl.depthwise``: each PE may take its own lane of its row's line.
+        Add the ``lines`` port and ``ctrl.depthwise``: each PE may take its own lane of its row's line;
+        output-stationary also ``weights2`` and ``ctrl.wsel``.
 
     Ports
     -----
@@ -35,6 +36,8 @@ class PEArray(wiring.Component):
     lines : In(ArrayLayout(ArrayLayout(word_bits, cols), rows)), with ``depthwise``
         The ifmap line each row read; PE ``(i, j)`` multiplies lane ``j`` of line ``i`` when
         ``ctrl.depthwise`` (a depthwise pass: column ``j`` is channel ``j``), else ``a[i]``.
+    weights2 : In(ArrayLayout(word_bits, cols)), output-stationary with ``depthwise``
+        A second weight line: row ``i`` multiplies it instead of ``weights`` when ``ctrl.wsel[i]``.
     weights : In(ArrayLayout(word_bits, cols))
         A weight line: WS, loaded into entry ``ctrl.load_sel`` of row ``ctrl.load_row``;
         OS, the weight of each column (broadcast along the column) with ``a``.
@@ -58,6 +61,8 @@ class PEArray(wiring.Component):
         }
         if depthwise:
             members["lines"] = In(data.ArrayLayout(data.ArrayLayout(word_bits, cols), rows))
+            if self._dataflow is Dataflow.OS:
+                members["weights2"] = In(data.ArrayLayout(word_bits, cols))
         super().__init__(members)
 
     def elaborate(self, platform):
@@ -70,7 +75,10 @@ class PEArray(wiring.Component):
                 pe = pes[i][j]
                 m.submodules[f"pe_{i}_{j}"] = pe
                 operand = Mux(ctrl.depthwise, self.lines[i][j], self.a[i]) if self._depthwise else self.a[i]
-                m.d.comb += [pe.a.eq(operand), pe.weight.eq(self.weights[j]), pe.ctrl.mask.eq(ctrl.mask[i])]
+                weight = self.weights[j]
+                if self._depthwise and not ws:
+                    weight = Mux(ctrl.wsel[i], self.weights2[j], weight)
+                m.d.comb += [pe.a.eq(operand), pe.weight.eq(weight), pe.ctrl.mask.eq(ctrl.mask[i])]
                 if ws:
                     m.d.comb += [
                         pe.ctrl.rf_sel.eq(ctrl.rf_sel),

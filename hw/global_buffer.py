@@ -35,12 +35,16 @@ class GlobalBuffer(wiring.Component):
     rows, cols, word_bits, acc_bits, ifmap_depth, weight_depth, psum_depth : int
     banks : int
         Ifmap words written per access (1: one memory).
+    weight_reads : int
+        Weight read ports, 1 or 2 (an output-stationary depthwise fold of two channel groups reads a
+        line of each, ``hw/controller/output_stationary.py``).
 
     Ports
     -----
     ifmap_write : In(WritePortSignature(ifmap_depth, ArrayLayout(word_bits, banks), banks))
     weight_write, psum_write : In(WritePortSignature)
     ifmap_read : In(RequestSignature).array(rows); weight_read, psum_read, psum_host_read : In(RequestSignature)
+    weight_read2 : In(RequestSignature), weight_data2 : Out(ArrayLayout(word_bits, cols)), with ``weight_reads = 2``
     ifmap_data : Out(ArrayLayout(word_bits, rows))
         Row ``i``'s word, read by ``ifmap_read[i]``.
     ifmap_lines : Out(ArrayLayout(ArrayLayout(word_bits, banks), rows)), with ``banks > 1``
@@ -51,14 +55,16 @@ class GlobalBuffer(wiring.Component):
     """
 
     def __init__(self, rows: int, cols: int, word_bits: int, acc_bits: int,
-                 ifmap_depth: int, weight_depth: int, psum_depth: int, banks: int = 1):
+                 ifmap_depth: int, weight_depth: int, psum_depth: int, banks: int = 1, weight_reads: int = 1):
         assert banks & (banks - 1) == 0, "ifmap banks must be a power of two"
-        self._rows, self._banks = rows, banks
+        self._rows, self._banks, self._weight_reads = rows, banks, weight_reads
         weight_line, psum_line = data.ArrayLayout(word_bits, cols), data.ArrayLayout(acc_bits, cols)
         self._ifmap = [memory.Memory(shape=word_bits, depth=-(-ifmap_depth // banks), init=[]) for _ in range(banks)]
         self._weights = memory.Memory(shape=weight_line, depth=weight_depth, init=[])
         self._psum = memory.Memory(shape=psum_line, depth=psum_depth, init=[])
         lines = {"ifmap_lines": Out(data.ArrayLayout(data.ArrayLayout(word_bits, banks), rows))} if banks > 1 else {}
+        if weight_reads == 2:
+            lines |= {"weight_read2": In(RequestSignature(weight_depth)), "weight_data2": Out(weight_line)}
         super().__init__(lines | {
             "ifmap_write": In(WritePortSignature(ifmap_depth, data.ArrayLayout(word_bits, banks), banks)),
             "ifmap_read": In(RequestSignature(ifmap_depth)).array(rows),
@@ -88,6 +94,8 @@ class GlobalBuffer(wiring.Component):
         self._ifmap_ports(m)
         self._write(m, self._weights.write_port(granularity=1), self.weight_write)
         self._read(m, self._weights.read_port(), self.weight_read, self.weight_data)
+        if self._weight_reads == 2:
+            self._read(m, self._weights.read_port(), self.weight_read2, self.weight_data2)
         psum_write = self._psum.write_port(granularity=1)
         self._write(m, psum_write, self.psum_write)
         self._read(m, self._psum.read_port(transparent_for=(psum_write,)), self.psum_read, self.psum_data)

@@ -78,7 +78,9 @@ class ArrayControlSignature(wiring.Signature):
     start from 0); ``drain_row``, ``drain_sel`` select the register-file entries the array drains.
 
     With ``depthwise`` (an array fed whole ifmap lines): ``depthwise`` -- PE ``(i, j)`` takes lane ``j``
-    of row ``i``'s line instead of the row's word (the descriptor's flag, :data:`model.contract.FLAG_FIELDS`).
+    of row ``i``'s line instead of the row's word (the descriptor's flag, :data:`model.contract.FLAG_FIELDS`);
+    output-stationary also ``wsel`` -- row ``i`` multiplies the second weight line (its pixel is of the
+    fold's second channel group).
     """
 
     def __init__(self, dataflow: Dataflow, rows: int, cols: int, rf_depth: int, mask_bits: int,
@@ -86,6 +88,8 @@ class ArrayControlSignature(wiring.Signature):
         members = {"mask": Out(data.ArrayLayout(mask_bits, rows))}
         if depthwise:
             members["depthwise"] = Out(1)
+            if dataflow is Dataflow.OS:
+                members["wsel"] = Out(rows)
         if dataflow is Dataflow.WS:
             members |= {
                 "rf_sel": Out(range(rf_depth)),

@@ -276,7 +276,7 @@ def _regions(config: AcceleratorConfig, ps: Pass, bases: tuple[int, int, int], p
     groups = -(-t.M // config.cols)
     words = groups * config.cols if t.depthwise else ps.cw_count   # a depthwise group's lines of its own
     return (range(bases[0], bases[0] + t.N * words * t.H * t.W),
-            range(bases[1], bases[1] + groups * reduction_words(config, t)),
+            range(bases[1], bases[1] + -(-ps.m_count // config.cols) * reduction_words(config, t)),
             range(bases[2], bases[2] + groups * p))
 
 
@@ -349,8 +349,8 @@ def _loads(config, layer, step, ps, at, in_pitch, kw_all, cw_all, wb, ifmap_addr
     if ps.load_ifmap and t.depthwise:
         lead = ps.w0 * cols * wb
         skip = lead % beat
-        groups = -(-t.M // cols)
-        for nl in range(t.N):   # an image's rows of the groups' lines: H runs of W lines, one block per group
+        groups = -(-ps.m_count // cols)
+        for nl in range(ps.n_count):   # an image's rows of the groups' lines: H runs of W lines, one block per group
             row0 = ((ps.n0 + nl) * cw_all + ps.m0 // cols) * layer.H + ps.h0
             yield Command(Opcode.LOAD, dict(
                 buffer=Buffer.IFMAP, buf_addr=at[0] + nl * groups * t.H * t.W * cols, words=groups * t.H * t.W * cols,
@@ -370,7 +370,7 @@ def _loads(config, layer, step, ps, at, in_pitch, kw_all, cw_all, wb, ifmap_addr
     if ps.load_weights:
         kw = reduction_words(config, t)
         k0 = ps.cw0 * t.R * t.S
-        groups, pitch = -(-t.M // cols), kw_all * cols * wb
+        groups, pitch = -(-ps.m_count // cols), kw_all * cols * wb
         # one run per filter group, all in one LOAD when the groups' runs start at the same byte of a beat
         together = groups if pitch % beat == 0 else 1
         for gl in range(0, groups, together):
@@ -383,18 +383,19 @@ def _loads(config, layer, step, ps, at, in_pitch, kw_all, cw_all, wb, ifmap_addr
                 stride=pitch if together > 1 else 0, repeat=0, repeat_stride=0))
 
 
-def _stores(config, layer, ps, run, at, requant, fmt, out_pitch, out_addr):
+def _stores(config, layer, ps, at, requant, fmt, out_pitch, out_addr):
     """The STOREs of pass ``ps``'s outputs (its psum lines from ``at``'s pbase): one per image, a block
-    of ``E`` runs per filter group (``ps.m0`` is a group's first filter)."""
-    t, p, cols = ps.tile, run.fields["P"], config.cols
+    of ``E`` runs per filter group (``ps.m0`` is a group's first filter; a group's psum lines are those
+    of the pass's images, also in an OS depthwise pass, whose tile's images are its channel groups)."""
+    t, cols = ps.tile, config.cols
     groups = -(-layer.M // cols)
-    for nl in range(t.N):
+    for nl in range(ps.n_count):
         row0 = ((ps.n0 + nl) * groups + ps.m0 // cols) * layer.E + ps.e0
         yield Command(Opcode.STORE, dict(
             format=fmt, line=at[2] + nl * t.E * t.F,
-            chan=ps.m0 if requant is not None else 0, per_run=t.F, group_lines=p,
+            chan=ps.m0 if requant is not None else 0, per_run=t.F, group_lines=ps.n_count * t.E * t.F,
             dram_addr=out_addr + row0 * out_pitch + ps.f0 * cols * int(fmt), run_bytes=t.F * cols * int(fmt),
-            count=t.E, stride=out_pitch, repeat=-(-t.M // cols) - 1, repeat_stride=layer.E * out_pitch))
+            count=t.E, stride=out_pitch, repeat=-(-ps.m_count // cols) - 1, repeat_stride=layer.E * out_pitch))
 
 
 def _split(config, load: Command, parts: int) -> list[Command]:
@@ -486,7 +487,7 @@ def _records(config, layer, step, passes, runs, bases, requant, fmt, in_pitch, o
         if stores is not None:
             yield from stores[1]
         yield from early.get(j, [])
-        stores = (regions, list(_stores(config, layer, ps, run, at, requant, fmt, out_pitch, out_addr))) \
+        stores = (regions, list(_stores(config, layer, ps, at, requant, fmt, out_pitch, out_addr))) \
             if ps.read_out else None
     yield Command(Opcode.SYNC, {})
     if stores is not None:

@@ -48,8 +48,10 @@ def native(config: AcceleratorConfig, layer: ConvLayer) -> bool:
 
 
 def _passes(config: AcceleratorConfig, layer: ConvLayer, n: int, k: int, e: int, f: int) -> tuple[Pass, ...]:
-    """The passes of tiles of ``n`` images, ``k`` groups, ``e`` output rows and ``f`` columns (module notes)."""
+    """The passes of tiles of ``n`` images, ``k`` groups, ``e`` output rows and ``f`` columns (module notes);
+    a pass's ``m0``, ``m_count`` are its groups' channels, ``n0``, ``n_count`` its images."""
     cols, one = config.cols, dataclasses.replace(layer, C=1, M=1, groups=1)
+    os_ = config.dataflow is Dataflow.OS
     passes = []
     for g0, gc in chunks(-(-layer.M // cols), k):
         m0, width = g0 * cols, min(layer.M, (g0 + gc) * cols) - g0 * cols
@@ -57,7 +59,9 @@ def _passes(config: AcceleratorConfig, layer: ConvLayer, n: int, k: int, e: int,
         for n0, nc in chunks(layer.N, n):
             for e0, ec in chunks(layer.E, e):
                 for f0, fc in chunks(layer.F, f):
-                    tile, h0, w0 = tile_at(config, one, nc, width, 0, 1, e0, ec, f0, fc)
+                    # OS: the groups are the tile's images, of one filter group; WS: its filter groups
+                    tile, h0, w0 = tile_at(config, one, gc if os_ else nc, min(cols, width) if os_ else width,
+                                           0, 1, e0, ec, f0, fc)
                     passes.append(Pass(n0, nc, m0, width, 0, 1, e0, f0, h0, w0,
                                        dataclasses.replace(tile, depthwise=True), load_ifmap=True,
                                        load_weights=first, accumulate=False, read_out=True))
@@ -79,6 +83,7 @@ def depthwise_passes(config: AcceleratorConfig, layer: ConvLayer) -> tuple[Pass,
                          f"(cols={config.cols}, axi_data_bits={config.axi_data_bits}, bits={config.bits})")
     cols, taps = config.cols, layer.R * layer.S
     lines, groups = config.ifmap_depth // cols, -(-layer.M // cols)
+    os_ = config.dataflow is Dataflow.OS
     smallest = {"ifmap buffer": (axis_spans(layer.H, layer.E, layer.R, layer.stride, layer.pad, 1)[1]
                                  * axis_spans(layer.W, layer.F, layer.S, layer.stride, layer.pad, 1)[1], lines),
                 "weight buffer": (taps, config.weight_depth)}
@@ -94,8 +99,10 @@ def depthwise_passes(config: AcceleratorConfig, layer: ConvLayer) -> tuple[Pass,
             if rows_max * cols_max > lines or e * f > config.psum_depth:
                 continue
             in_lines = rows_sum * cols_sum   # per image and group: every band's input, halos included
-            for n in tile_sizes(layer.N):
-                for k in tile_sizes(groups):
+            # OS: a pass of several groups needs bands of a fold or more (a fold then holds two groups)
+            whole_folds = min(e, layer.E % e or e) * min(f, layer.F % f or f) >= config.rows * config.rf_sets
+            for n in tile_sizes(layer.N) if not os_ else [1]:
+                for k in tile_sizes(groups) if whole_folds or not os_ else [1]:
                     if (n * k * rows_max * cols_max > lines or k * n * e * f > config.psum_depth
                             or k * taps > config.weight_depth):
                         continue
@@ -117,8 +124,8 @@ def _cycles(config: AcceleratorConfig, layer: ConvLayer, n: int, k: int, e: int,
     for (kc, a), (nc, b), (ec, c), (fc, d) in itertools.product(
             *(_sizes(t, size).items() for t, size in ((-(-layer.M // config.cols), k), (layer.N, n), (layer.E, e),
                                                         (layer.F, f)))):
-        p_folds = -(-nc * ec * fc // span)
-        folds = kc * (p_folds if config.dataflow is Dataflow.OS else -(-stream // span))
+        # OS: the groups are images of one filter group; WS: filter groups
+        folds = -(-kc * nc * ec * fc // span) if config.dataflow is Dataflow.OS else kc * -(-stream // span)
         times = a * b * c * d
         total += times * (fold_cycles(config, folds, nc * ec * fc if config.dataflow is Dataflow.WS else stream)
                           + PIPELINE_TAIL[config.dataflow] + 1)

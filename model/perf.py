@@ -84,7 +84,7 @@ def predict(config: AcceleratorConfig, layer: ConvLayer, passes: tuple[Pass, ...
         c["macs"] += outputs * t.C * t.R * t.S
         # a depthwise tile's ifmap word is a line of cols words, a filter group's own (model.depthwise)
         ifmap_words = ps.load_ifmap * t.N * shape.Cw * t.H * t.W * (config.cols * m_groups if t.depthwise else 1)
-        weight_words = ps.load_weights * t.M * kw
+        weight_words = ps.load_weights * ps.m_count * kw   # an OS depthwise pass: every group's
         c["dram_ifmap_reads"] += ifmap_words
         c["dram_weight_reads"] += weight_words
         c["dram_psum_writes"] += read
@@ -100,7 +100,7 @@ def predict(config: AcceleratorConfig, layer: ConvLayer, passes: tuple[Pass, ...
             c["rf_weight_reads"] += outputs * kw
             c["rf_weight_writes"] += t.M * kw
         else:
-            c["glb_weight_reads"] += folds * kw
+            c["glb_weight_reads"] += folds * kw * (2 if t.depthwise else 1)   # two groups' lines (depthwise)
             c["glb_psum_reads"] += ps.accumulate * m_groups * p  # the drain's read-modify-write
             c["glb_psum_writes"] += m_groups * p
             c["rf_psum_reads"] += outputs * kw  # kw-1 accumulate reads + one drain read per output

@@ -57,6 +57,8 @@ class IssueUnit(wiring.Component):
     ifmap_read : Out(RequestSignature(ifmap_depth)).array(rows)
         One ifmap read per row, at the issue stage.
     weight_read : Out(RequestSignature(weight_depth))
+    weight_read2 : Out(RequestSignature(weight_depth)), output-stationary with ``depthwise``
+        The second channel group's weight line of a fold that holds pixels of two.
     psum_read : Out(RequestSignature(psum_depth))
         The psum line a later ``psum_write`` adds to (``GLB_READ_LATENCY`` cycles before it).
     psum_write : Out(RequestSignature(psum_depth))
@@ -86,6 +88,8 @@ class IssueUnit(wiring.Component):
             "ev_macs": Out(range(rows * mask_bits(config) * cols + 1)),
             "ev_rf_reads": Out(range(rows * cols + cols + 1)),  # OS: accumulate and drain reads
             "ev_rf_writes": Out(range(rows * cols + 1)),
+            **({"weight_read2": Out(RequestSignature(config.weight_depth))}
+               if depthwise and self.dataflow is Dataflow.OS else {}),
         })
 
     # -- what the subclasses define ------------------------------------------------------------
@@ -152,11 +156,12 @@ class IssueUnit(wiring.Component):
 
         # Stream issue (stage 0): one ifmap read per row.
         entry = rf_index(sch.stream.half, ss.inner, G)
-        masks, actives, chans = [], [], []
+        masks, actives, chans, contexts = [], [], [], []
         for i in range(rows):
             # A mux tree, not an Array read: an unused row's context keeps its reset value, and Icarus
             # never runs an `always @*` none of whose inputs change (hw/select.py).
             c = layout(select(rowctx[i], entry))
+            contexts.append(c)
             base, h0, w0, r, s, offset, valid, last = self.row_operand(c, sw, d)
             h, w = h0 + r, w0 + s
             inside = (h >= 0) & (h < d.H) & (w >= 0) & (w < d.W)
@@ -174,7 +179,7 @@ class IssueUnit(wiring.Component):
             m.d.comb += self.array.depthwise.eq(d.depthwise)
         s_cols, s_colmask = self.active_cols(m, sch.stream, d, "s")
         streams = {"entry": entry, "actives": actives, "n_active": total(actives), "n_chans": total(chans),
-                   "cols": s_cols, "colmask": s_colmask}
+                   "cols": s_cols, "colmask": s_colmask, "contexts": contexts}
         self.datapath(m, streams, lw, sw)
         return m
 

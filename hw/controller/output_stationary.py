@@ -9,6 +9,12 @@ row's entry from every PE and writes psum line ``pbase + p0 + j``; when the desc
 ``accumulate`` is set (a later channel tile), the drain reads that line
 :data:`~model.contract.GLB_READ_LATENCY` cycles earlier and writes the sum.
 
+A depthwise pass (``depthwise`` build, the descriptor's flag) runs its channel groups as images of
+one filter group, so that a fold's pixels may be of two groups: each row's context also holds its
+image's weight offset ``wimg = n*Kw``; the weight read is of the fold's first pixel's group, a
+second read of the next group's, and a row whose pixel is of that group multiplies the second line
+(``array.wsel``).
+
 Pipeline (cycles after issue): :data:`~model.contract.OPERAND_STAGE` operands;
 :data:`~model.contract.PRODUCT_STAGE` register-file accumulate. A drain reads the
 register file at the product stage, after the previous fold's last accumulate, and
@@ -24,7 +30,7 @@ from hw.controller.issue import IssueUnit, rf_index
 from hw.controller.walkers import PixelWalker, WordWalker, coord_shape
 from hw.delay import delay
 from model.config import Dataflow
-from model.contract import GLB_READ_LATENCY, PRODUCT_STAGE, dim_bits
+from model.contract import GLB_READ_LATENCY, OPERAND_STAGE, PRODUCT_STAGE, dim_bits
 
 __all__ = ["OutputStationaryIssue"]
 
@@ -35,11 +41,14 @@ class OutputStationaryIssue(IssueUnit):
     dataflow = Dataflow.OS
 
     def walkers(self, dim):
-        return PixelWalker("lw", dim), WordWalker("sw", dim)
+        return PixelWalker("lw", dim, image_weights=self._depthwise), WordWalker("sw", dim)
 
     def row_context(self, dim, lw, d):
-        layout = data.StructLayout({"base": coord_shape(dim), "h0": coord_shape(dim), "w0": coord_shape(dim), "valid": 1})
-        return layout, {"base": lw.base, "h0": lw.h0, "w0": lw.w0, "valid": lw.p < d.P}
+        fields = {"base": coord_shape(dim), "h0": coord_shape(dim), "w0": coord_shape(dim), "valid": 1}
+        stored = {"base": lw.base, "h0": lw.h0, "w0": lw.w0, "valid": lw.p < d.P}
+        if self._depthwise:
+            fields["wimg"], stored["wimg"] = dim, lw.wimg
+        return data.StructLayout(fields), stored
 
     def row_operand(self, c, sw, d):
         return c.base, c.h0, c.w0, sw.r, sw.s, sw.offset, c.valid, sw.cw == d.Cw - 1
@@ -47,7 +56,19 @@ class OutputStationaryIssue(IssueUnit):
     def datapath(self, m, streams, lw, sw):
         cfg, sch, ctrl = self._config, self.schedule, self.array
         G, d, ss, ds = cfg.rf_sets, sch.desc, sch.stream_slot, sch.drain_slot
-        m.d.comb += [self.weight_read.addr.eq(sch.stream.wbase + sw.k), self.weight_read.en.eq(ss.on & (ss.inner == 0))]
+        weight_line = sch.stream.wbase + sw.k
+        if self._depthwise:   # the group of the fold's first pixel, and the next one (module notes)
+            first = streams["contexts"][0].wimg
+            fold_wimg = Signal.like(first, name="fold_wimg")
+            with m.If(ss.on & (ss.inner == 0)):
+                m.d.sync += fold_wimg.eq(first)
+            fold_first = Mux(ss.inner == 0, first, fold_wimg)
+            weight_line = weight_line + Mux(d.depthwise, first, 0)
+            m.d.comb += [self.weight_read2.addr.eq(weight_line + d.Kw),
+                         self.weight_read2.en.eq(ss.on & (ss.inner == 0) & d.depthwise)]
+            wsel = Cat(*(d.depthwise & (c.wimg != fold_first) for c in streams["contexts"]))
+            m.d.comb += ctrl.wsel.eq(delay(m, wsel, OPERAND_STAGE, "wsel"))
+        m.d.comb += [self.weight_read.addr.eq(weight_line), self.weight_read.en.eq(ss.on & (ss.inner == 0))]
         # Product stage: accumulate into register-file entry (half, g).
         act2 = Signal(cfg.rows)
         m.d.comb += act2.eq(delay(m, Cat(*streams["actives"]), PRODUCT_STAGE, "s_active"))

@@ -28,9 +28,14 @@ class PixelWalker:
         Prefix of its registers in the Verilog.
     dim : int
         Width of the descriptor's dimension fields.
+    image_weights : bool
+        Also keep ``wimg = n*Kw``, the first weight line of image ``n``'s filter group (an
+        output-stationary depthwise pass runs its channel groups as images).
     """
 
-    def __init__(self, name: str, dim: int):
+    def __init__(self, name: str, dim: int, image_weights: bool = False):
+        self._image_weights = image_weights
+        self.wimg = Signal(dim, name=f"{name}_wimg") if image_weights else None
         self.p = Signal(dim, name=f"{name}_p")
         self.e = Signal(dim, name=f"{name}_e")
         self.f = Signal(dim, name=f"{name}_f")
@@ -51,13 +56,16 @@ class PixelWalker:
     def reset(self, d):
         """Statements that put the walker on pixel 0 of descriptor ``d`` (at a pass's start)."""
         return [self.p.eq(0), self.e.eq(0), self.f.eq(0), self.h0.eq(-d.pad_top), self.w0.eq(-d.pad_left),
-                self.hw.eq(-d.pad_topW), self.nbase.eq(d.ibase)]
+                self.hw.eq(-d.pad_topW), self.nbase.eq(d.ibase), *self._wimg_zero()]
+
+    def _wimg_zero(self):
+        return [self.wimg.eq(0)] if self._image_weights else []
 
     def restart(self, d, ibase):
         """Statements that put the walker back on pixel 0 of the running pass (``d`` its latched descriptor),
         image 0 at ``ibase``."""
         return [self.p.eq(0), self.e.eq(0), self.f.eq(0), self.h0.eq(self.top), self.w0.eq(self.left),
-                self.hw.eq(self.topw), self.nbase.eq(ibase)]
+                self.hw.eq(self.topw), self.nbase.eq(ibase), *self._wimg_zero()]
 
     def step(self, m, d):
         """Add to ``m`` the move to the next pixel (in the current control block)."""
@@ -67,6 +75,8 @@ class PixelWalker:
             with m.If(self.e == d.E - 1):
                 m.d.sync += [self.e.eq(0), self.h0.eq(self.top), self.hw.eq(self.topw),
                              self.nbase.eq(self.nbase + d.CwHW)]
+                if self._image_weights:
+                    m.d.sync += self.wimg.eq(self.wimg + d.Kw)
             with m.Else():
                 m.d.sync += [self.e.eq(self.e + 1), self.h0.eq(self.h0 + d.stride),
                              self.hw.eq(self.hw + d.strideW)]
