@@ -269,9 +269,10 @@ class Tile:
     outputs ``E x F``, kernel ``R x S``, ``stride``; the first window starts at
     ``(-pad_top, -pad_left)`` of the tile, and a window position outside the tile is padding.
     ``last_channels``: the real channels of the tile's last word (binary packing).
-    ``depthwise``: a depthwise tile of ``M`` (at most ``cols``) channels, one per column: the hardware
-    sees it as a one-channel layer (``C`` = 1, ``Cw`` = 1) whose ifmap word is a line of ``cols``
-    channel words, filter (column) ``j`` reading lane ``j`` (:data:`FLAG_FIELDS`).
+    ``depthwise``: a tile of a depthwise layer, which the hardware sees as a one-channel layer
+    (``C`` = 1, ``Cw`` = 1) whose ifmap word is a line of ``cols`` channel words, column ``j`` reading
+    lane ``j`` (:data:`FLAG_FIELDS`); its filter groups (WS) or its images (OS) are the layer's
+    channel groups (:mod:`model.depthwise`).
     """
 
     N: int

@@ -1,18 +1,25 @@
 """Passes of a depthwise layer on the System: several channel groups of ``cols`` channels per pass.
 
-A depthwise layer (``groups = C = M``) runs natively: a pass computes ``k`` filter groups of
-``cols`` channels (the layer's last group fewer), filter (column) ``j`` of a group on channel
-``j`` of the group. The ifmap buffer holds each group's input as *lines* -- the ``cols`` channel
-words of one pixel at consecutive words, a line at every multiple of ``cols`` -- group after group
-(``H*W`` lines each, the descriptor's ``gstride``), and every read of a row is a whole line, of
-which PE ``(i, j)`` multiplies lane ``j`` (:data:`model.contract.FLAG_FIELDS`, ``depthwise``). To
-the controller the pass is a one-channel layer (``C = Cw = 1``, ``Kw = R*S``) of ``k`` filter
-groups, each group reading its own input, so it keeps its walkers, folds, padding and cycle count.
-OS maps rows to output pixels and columns to channels (``Kw = 9`` words per fold of ``rows = 8``
-pixels: every PE busy but in a group's last, partial fold); WS rows to the ``R*S`` taps (two word
-folds of ``rows = 8`` for a 3x3 kernel: at most 9/16 busy).
+A depthwise layer (``groups = C = M``) runs natively: a pass computes ``k`` channel groups of
+``cols`` channels (the layer's last group fewer), column ``j`` on channel ``j`` of a group. The
+ifmap buffer holds each group's input as *lines* -- the ``cols`` channel words of one pixel at
+consecutive words, a line at every multiple of ``cols`` -- group after group (``H*W`` lines each),
+and every read of a row is a whole line, of which PE ``(i, j)`` multiplies lane ``j``
+(:data:`model.contract.FLAG_FIELDS`, ``depthwise``). To the controller the pass is a one-channel
+layer (``C = Cw = 1``, ``Kw = R*S``), so it keeps its walkers, folds, padding and cycle count:
 
-The tiles: every size of images ``n``, groups ``k``, output rows ``e`` and columns ``f`` (the
+* **OS** (rows: output pixels, columns: channels) runs the ``k`` groups as the tile's *images*
+  (``N = k``, one filter group of ``min(cols, channels)`` columns), so that its folds of ``rows``
+  pixels run across the groups: a fold holds pixels of at most two groups when a band has a fold
+  of pixels or more, and reads both groups' weight lines, each row multiplying its group's
+  (``hw/controller/output_stationary.py``). Every PE is busy but in the pass's last fold;
+* **WS** (rows: the ``R*S`` taps) runs them as ``k`` filter groups, each reading its own input
+  ``gstride = H*W`` lines on (two word folds of ``rows = 8`` for a 3x3 kernel: at most 9/16 busy).
+
+A pass's ``m0``, ``m_count`` are its groups' channels, ``n0``, ``n_count`` its images (one, in OS).
+
+The tiles: every size of images ``n`` (OS: 1), groups ``k`` (OS: 1 unless every band has a fold of
+pixels), output rows ``e`` and columns ``f`` (the
 :func:`model.tiling.plan` candidates) whose lines fit the ifmap buffer (``n*k*rows_in*cols_in <=
 ifmap_depth / cols``), psum lines the psum buffer (``k*n*e*f``) and weight lines the weight buffer
 (``k*R*S``); the loops groups, images, rows, columns (outermost first), so a group tile's weights

@@ -139,3 +139,19 @@ def test_many_groups_in_one_pass_on_the_default_build():
     """On the 8x8 build a 14x14 depthwise layer runs five channel groups per pass (the ifmap half holds 5*196 lines)."""
     passes = system_plan(AcceleratorConfig(dataflow="os"), NAMED_LAYERS["mobilenet_v1_dw7"]).passes
     assert {ps.m_count for ps in passes} == {40, 32} and len(passes) == 13
+
+
+def test_os_folds_across_groups_with_two_register_file_sets():
+    """rf_depth 4: a fold of rows*G = 4 pixels over groups of 6 (a fold's later slots compare their rows'
+    groups with the fold's first pixel's, latched at its first slot)."""
+    config = AcceleratorConfig(rows=2, cols=2, rf_depth=4, ifmap_depth=256, weight_depth=64, psum_depth=64,
+                               dataflow="os")
+    layer = ConvLayer(C=7, H=4, W=3, M=7, R=3, S=1, groups=7)
+    (ps,) = system_plan(config, layer).passes
+    assert (ps.tile.N, ps.tile.E * ps.tile.F) == (4, 6)   # four groups of six pixels: folds cross them
+    x, w = random_operands(layer, config.bits, np.random.default_rng(2))
+    image = build_image(config, layer, x, w)
+    dump, status, _, counters, _ = run_system(config, image, pause=0.2, seed=3)
+    np.testing.assert_array_equal(read_output(image, dump), conv2d_layer(x, w, layer, config.bits))
+    predicted = accelerator_counters(config, layer, image)
+    assert {n: counters[n] for n in predicted} == predicted
