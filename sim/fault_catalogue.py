@@ -35,10 +35,13 @@ FAULT_CONFIGS: dict[str, AcceleratorConfig] = {
                                 ifmap_depth=64, weight_depth=24, psum_depth=32),
     # the System from DRAM, double-buffered; halves small enough to force every kind of tile (tests/tiled_layers.py)
     "system": AcceleratorConfig(bits=8, rows=2, cols=2, ifmap_depth=128, weight_depth=32, psum_depth=64),
+    # and output-stationary: its depthwise folds run across channel groups
+    "system_os": AcceleratorConfig(bits=8, rows=2, cols=2, ifmap_depth=128, weight_depth=32, psum_depth=64,
+                                   dataflow="os"),
 }
 
 #: Targets that are the command-driven System (``qconv_system.v``) rather than ``qconv_top.v``.
-SYSTEM_TARGETS = frozenset({"system"})
+SYSTEM_TARGETS = frozenset({"system", "system_os"})
 
 #: Layers (and operand seeds) every mutant of a target runs: together they exercise padding, stride,
 #: several reduction folds, a partial filter group, several passes, N > 1, 1x1 and input-sized kernels,
@@ -83,6 +86,7 @@ FAULT_JOBS: dict[str, list[tuple]] = {
         ],
     }.items()
 }
+FAULT_JOBS["system_os"] = FAULT_JOBS["system"]
 
 
 @dataclass(frozen=True)
@@ -203,6 +207,10 @@ FAULTS: tuple[Fault, ...] = (
           "(ibase + gstride dropped): every channel group of a depthwise pass reads the first group's input",
           "system", "qconv_system.acc.controller.sequencer",
           rf"(assign {_ID}= schedule__load\[\d+:\d+\] )\+ <<schedule__desc.gstride>>;", r"\1;"),
+    Fault("depthwise_weight_select_ignored", "in an output-stationary depthwise fold of two channel groups, PE(1,0) "
+          "multiplies the first group's weight line for its pixel of the second group", "system_os",
+          "qconv_system.acc.array", r"(assign \S+ = )ctrl__wsel\[1\] \? weights2\[7:0\] : (weights\[7:0\]);",
+          r"\1\2;"),
     Fault("binary_last_mask_ignored", "the channel mask of a pixel's last, partial word is ignored (all channels count)",
           "binary", "qconv_top.controller.issue", r"\? <<schedule__desc.last_mask>> : (\d+'h[0-9a-f]+);",
           r"? \1 : \1;", count=12),

@@ -341,10 +341,10 @@ def format_summary(summary: dict) -> str:
             verdict = f"FAILS ({', '.join(b['caught_by'])}): fault results are void"
         else:
             verdict = "passes every job"
-        lines.append(f"baseline {b['target']:<7} {verdict}")
-    lines.append(f"{'fault':<32}{'target':<8}{'caught':<8}checks that fired")
+        lines.append(f"baseline {b['target']:<9} {verdict}")
+    lines.append(f"{'fault':<32}{'target':<11}{'caught':<8}checks that fired")
     for r in summary["results"]:
         fired = f"did not run: {r['error']}" if r.get("error") else ", ".join(r["caught_by"]) or "-"
-        lines.append(f"{r['name']:<32}{r['target']:<8}{'yes' if r['caught'] else 'NO':<8}{fired}")
+        lines.append(f"{r['name']:<32}{r['target']:<11}{'yes' if r['caught'] else 'NO':<8}{fired}")
     lines.append(f"caught {summary['caught']} of {summary['faults']} faults in {summary['seconds']} s")
     return "\n".join(lines)
