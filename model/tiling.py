@@ -423,8 +423,9 @@ def overlap_timeline(config: AcceleratorConfig, passes: tuple[Pass, ...], dram: 
 
 def _refuse(config: AcceleratorConfig, layer: ConvLayer) -> None:
     if layer.groups != 1:
-        raise ValueError(f"layer {layer} has groups={layer.groups}; the accelerator runs groups=1 only "
-                         f"(run it as {layer.groups} ungrouped layers, one per group)")
+        raise ValueError(f"layer {layer} has groups={layer.groups}; the accelerator's host-port path runs "
+                         f"groups=1 only: run it from DRAM on the System (--memory dram, MEMORY=dram), which runs "
+                         f"grouped and depthwise layers, or as {layer.groups} ungrouped layers, one per group")
     if layer.reduction > config.max_reduction:
         raise ValueError(
             f"layer C*R*S={layer.reduction} exceeds max_reduction={config.max_reduction} of this build "

@@ -111,7 +111,7 @@ def test_refusals_name_the_reason():
     with pytest.raises(ValueError, match="bank of the ifmap buffer per column.*axi_data_bits=64, bits=16"):
         depthwise_passes(AcceleratorConfig(bits=16), depthwise)   # 4 words a beat: 4 banks for 8 columns
     assert not system_plan(AcceleratorConfig(bits=16), depthwise).passes[0].tile.depthwise   # model/grouped.py
-    with pytest.raises(ValueError, match="groups=64; the accelerator runs groups=1 only"):
+    with pytest.raises(ValueError, match="groups=64; the accelerator.s host-port path runs groups=1 only: run it from DRAM"):
         plan(config, depthwise)                             # the bare accelerator reads words, not lines
     with pytest.raises(ValueError, match="needs 9 lines of the weight buffer, which has 8"):
         depthwise_passes(config.replace(weight_depth=8), depthwise)

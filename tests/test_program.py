@@ -122,7 +122,7 @@ def test_out_of_range_operands_are_an_error_not_masked(bits, bad):
 def test_grouped_layer_is_refused_not_run_wrongly():
     layer = ConvLayer(C=4, H=3, W=3, M=4, R=1, S=1, groups=2)
     x, w = np.zeros(layer.input_shape, np.int64), np.zeros(layer.weight_shape, np.int64)
-    with pytest.raises(ValueError, match="groups=2; the accelerator runs groups=1 only"):
+    with pytest.raises(ValueError, match="groups=2; the accelerator.s host-port path runs groups=1 only: run it from DRAM"):
         build_program(AcceleratorConfig.preset("tiny"), layer, x, w)
 
 

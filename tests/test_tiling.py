@@ -76,7 +76,7 @@ def test_layers_that_cannot_be_tiled_raise(config, layer, words):
 
 def test_grouped_layers_are_refused_until_the_hardware_runs_them():
     dw = ConvLayer(C=8, H=6, W=6, M=8, R=3, S=3, pad=1, groups=8)
-    with pytest.raises(ValueError, match="groups=8; the accelerator runs groups=1 only"):
+    with pytest.raises(ValueError, match="groups=8; the accelerator.s host-port path runs groups=1 only: run it from DRAM"):
         plan(AcceleratorConfig(), dw)
 
 
