@@ -7,7 +7,7 @@ counter against model.tiling.pass_cycles of every pass (the stall counter its co
 System counter (total cycles, stalls, DMA waits included) against
 model/system_perf.py's replay of the command list exactly, at two DRAM timings (latency 40 at
 8 B/cycle, latency 7 at 2 B/cycle: INTERVAL 4), and both simulators giving the same counters; depthwise
-layers (model/depthwise.py) among the cases, on both dataflows.
+and grouped layers (model/depthwise.py, model/grouped.py) among the cases, on both dataflows.
 """
 
 import numpy as np
@@ -26,7 +26,7 @@ from model.tiling import pass_cycles
 from sim.simulators import SIMULATORS
 from sim.system.run import run_system
 from tests.command_reference import moved
-from tests.tiled_layers import DEPTHWISE, STRIDED_1X1, SYSTEM_TILING, TILING, tiled_cases
+from tests.tiled_layers import DEPTHWISE, GROUPED, STRIDED_1X1, SYSTEM_TILING, TILING, tiled_cases
 
 CASES = {
     "8bit-row-bands-stride2-pad1": (dict(bits=8), "row-bands-stride2-pad1", False),
@@ -38,6 +38,7 @@ CASES = {
     "8bit-depthwise-stride2-pad1": (dict(bits=8), "depthwise-stride2-pad1", False),
     "binary-depthwise-images": (dict(bits=1, pack=8), "depthwise-images", False),
     "8bit-os-depthwise-groups-requant": (dict(bits=8, dataflow="os"), "depthwise-groups", True),
+    "8bit-grouped-shared-columns": (dict(bits=8), "grouped-shared-columns", False),
 }
 #: At the slow DRAM (latency 7, 2 B/cycle: one beat per 4 cycles, so the bus, not the latency, limits),
 #: with the simulators each runs on (the 8-bit cases share one Verilator build; Icarus builds are free).
@@ -60,7 +61,7 @@ def _run_case(simulator, spec, dram):
     """Run one case; return (config, layer, image, counters) after checking the outputs and STATUS."""
     fields, name, requant = spec
     config = AcceleratorConfig(**(SYSTEM_TILING | fields))
-    layer = (STRIDED_1X1 if name == "strided-1x1" else DEPTHWISE.get(name)
+    layer = (STRIDED_1X1 if name == "strided-1x1" else (DEPTHWISE | GROUPED).get(name)
              or tiled_cases(AcceleratorConfig(**(TILING | fields)))[name])
     assert system_plan(config, layer).double == (config.ifmap_depth == SYSTEM_TILING["ifmap_depth"])
     x, w = random_operands(layer, config.bits, np.random.default_rng(17))

@@ -42,3 +42,5 @@ DEPTHWISE = {
     "depthwise-images": ConvLayer(N=2, C=6, H=3, W=2, M=6, R=3, S=1, pad=1, groups=6),
     "depthwise-groups": ConvLayer(C=7, H=3, W=3, M=7, R=3, S=1, groups=7),
 }
+#: A grouped layer with 1 < groups < C (model/grouped.py) whose column groups hold two groups' filters.
+GROUPED = {"grouped-shared-columns": ConvLayer(C=6, H=5, W=4, M=3, R=3, S=3, pad=1, groups=3)}
