@@ -51,7 +51,7 @@ class Controller(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        seq = m.submodules.sequencer = Sequencer(self._config)
+        seq = m.submodules.sequencer = Sequencer(self._config, self._issue.group_inputs)
         issue = m.submodules.issue = self._issue
         m.d.comb += [seq.start.eq(self.start), seq.desc.eq(self.desc), self.busy.eq(seq.busy)]
         connect(m, seq.schedule, issue.schedule)

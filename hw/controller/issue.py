@@ -75,9 +75,11 @@ class IssueUnit(wiring.Component):
 
     def __init__(self, config: AcceleratorConfig, depthwise: bool = False):
         self._config, self._depthwise = config, depthwise
+        #: WS runs a depthwise pass's channel groups as filter groups, each reading its own input
+        self.group_inputs = depthwise and self.dataflow is Dataflow.WS
         rows, cols = config.rows, config.cols
         super().__init__({
-            "schedule": In(ScheduleSignature(config)),
+            "schedule": In(ScheduleSignature(config, self.group_inputs)),
             "ifmap_read": Out(RequestSignature(config.ifmap_depth)).array(rows),
             "weight_read": Out(RequestSignature(config.weight_depth)),
             "psum_read": Out(RequestSignature(config.psum_depth)),
@@ -140,11 +142,11 @@ class IssueUnit(wiring.Component):
             m.d.sync += [*lw.reset(sch.start_desc), *sw.reset(sch.start_desc),
                          *lw.latch(sch.start_desc), *sw.latch(sch.start_desc)]
         with m.Elif(sch.period_end):
-            # the next period streams the context loaded in this one; at a wrap the load walker moves
-            # to the next filter group, whose input is gstride on (0 but in a depthwise pass)
-            m.d.sync += sw.restart(d, sch.load.ibase)
+            # the next period streams the context loaded in this one (WS depthwise: its filter group's
+            # input); at a wrap the load walker moves to the next filter group
+            m.d.sync += sw.restart(d, sch.load.ibase if self.group_inputs else d.ibase)
             with m.If(sch.wrap):
-                m.d.sync += lw.restart(d, sch.load.ibase + d.gstride)
+                m.d.sync += lw.restart(d, d.ibase)
 
         # Register-file context of each row, double-buffered: rowctx[row][half*G + entry].
         layout, stored = self.row_context(dim, lw, d)

@@ -17,17 +17,18 @@ def desc_layout(config: AcceleratorConfig) -> data.StructLayout:
     return data.StructLayout({name: unsigned(width) for name, width in desc_fields(config)})
 
 
-def context_layout(config: AcceleratorConfig) -> data.StructLayout:
+def context_layout(config: AcceleratorConfig, group_inputs: bool = False) -> data.StructLayout:
     """A fold context: filter group, fold index, register-file half and buffer bases.
 
-    ``wbase``: the group's first weight line; ``pbase``: its first psum line; ``ibase``: its input's first
-    ifmap word (a line in a depthwise pass; group 0's: the descriptor's, each next one ``gstride`` on);
-    ``p0``: the fold's first pixel (OS); ``last_group``: the group is the pass's last (it may be partial).
+    ``wbase``: the group's first weight line; ``pbase``: its first psum line; ``p0``: the fold's first
+    pixel (OS); ``last_group``: the group is the pass's last (it may be partial). With ``group_inputs``
+    (a weight-stationary build that runs depthwise passes) also ``ibase``: the group's input's first
+    ifmap line (group 0's: the descriptor's, each next one ``gstride`` on).
     """
     dim = dim_bits(config)
     return data.StructLayout({
-        "valid": 1, "half": 1, "fold": dim, "group": dim, "last_group": 1, "wbase": dim, "pbase": dim, "ibase": dim,
-        "p0": dim,
+        "valid": 1, "half": 1, "fold": dim, "group": dim, "last_group": 1, "wbase": dim, "pbase": dim, "p0": dim,
+        **({"ibase": dim} if group_inputs else {}),
     })
 
 
@@ -55,17 +56,18 @@ class ScheduleSignature(wiring.Signature):
     entry, outer: stream element) and ``drain_slot`` (OS; inner: row, outer: entry);
     ``period_end``: the period ends this cycle (contexts move load -> stream -> drain);
     ``wrap``: at this period end the load context moves on to the next filter group.
+    ``group_inputs``: as :func:`context_layout`.
     """
 
-    def __init__(self, config: AcceleratorConfig):
+    def __init__(self, config: AcceleratorConfig, group_inputs: bool = False):
         dim, g = dim_bits(config), config.rf_sets
         super().__init__({
             "start": Out(1),
             "start_desc": Out(desc_layout(config)),
             "desc": Out(desc_layout(config)),
-            "load": Out(context_layout(config)),
-            "stream": Out(context_layout(config)),
-            "drain": Out(context_layout(config)),
+            "load": Out(context_layout(config, group_inputs)),
+            "stream": Out(context_layout(config, group_inputs)),
+            "drain": Out(context_layout(config, group_inputs)),
             "load_slot": Out(SlotSignature(config.rows, dim)),
             "stream_slot": Out(SlotSignature(g, dim)),
             "drain_slot": Out(SlotSignature(config.rows, dim)),

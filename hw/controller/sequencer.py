@@ -63,6 +63,8 @@ class Sequencer(wiring.Component):
     ----------
     config : AcceleratorConfig
         Array shape, ``G = rf_sets``, dataflow and the descriptor's field widths.
+    group_inputs : bool
+        Each filter group reads its own input, ``gstride`` on (:func:`~hw.controller.layouts.context_layout`).
 
     Ports
     -----
@@ -76,13 +78,13 @@ class Sequencer(wiring.Component):
         Contexts, slot positions and period ends for the issue unit.
     """
 
-    def __init__(self, config: AcceleratorConfig):
-        self._config = config
+    def __init__(self, config: AcceleratorConfig, group_inputs: bool = False):
+        self._config, self._group_inputs = config, group_inputs
         super().__init__({
             "start": In(1),
             "desc": In(desc_layout(config)),
             "busy": Out(1),
-            "schedule": Out(ScheduleSignature(config)),
+            "schedule": Out(ScheduleSignature(config, group_inputs)),
         })
 
     def elaborate(self, platform):
@@ -95,7 +97,8 @@ class Sequencer(wiring.Component):
         d = Signal(desc_layout(cfg))
         running = Signal()
         tail = Signal(range(PIPELINE_TAIL[cfg.dataflow] + 1))
-        load, stream, drain = (Signal(context_layout(cfg), name=n) for n in ("load_ctx", "stream_ctx", "drain_ctx"))
+        load, stream, drain = (Signal(context_layout(cfg, self._group_inputs), name=n)
+                               for n in ("load_ctx", "stream_ctx", "drain_ctx"))
         starting = self.start & ~self.busy
         m.d.comb += [
             sch.start.eq(starting), sch.start_desc.eq(self.desc), sch.desc.eq(d),
@@ -124,8 +127,8 @@ class Sequencer(wiring.Component):
             "last_group": Mux(wrap, load.group == groups_less2, load.last_group),
             "wbase": Mux(wrap, load.wbase + d.Kw, load.wbase),
             "pbase": Mux(wrap, load.pbase + d.P, load.pbase),
-            "ibase": Mux(wrap, load.ibase + d.gstride, load.ibase),
             "p0": Mux(wrap, 0, load.p0 + span),
+            **({"ibase": Mux(wrap, load.ibase + d.gstride, load.ibase)} if self._group_inputs else {}),
         }
         period_end = running & (~ls.on | ls.last) & (~ss.on | ss.last) & (~ds.on | ds.last)
         m.d.comb += [sch.period_end.eq(period_end), sch.wrap.eq(wrap)]
@@ -137,8 +140,9 @@ class Sequencer(wiring.Component):
                          groups_less2.eq(self.desc.m_groups - 2)]
             m.d.sync += [d.eq(self.desc), self.busy.eq(1), running.eq(1), stream.eq(0), drain.eq(0),
                          load.eq(0), load.valid.eq(1), load.last_group.eq(self.desc.m_groups == 1),
-                         load.wbase.eq(self.desc.wbase), load.pbase.eq(self.desc.pbase),
-                         load.ibase.eq(self.desc.ibase), *clear]
+                         load.wbase.eq(self.desc.wbase), load.pbase.eq(self.desc.pbase), *clear]
+            if self._group_inputs:
+                m.d.sync += load.ibase.eq(self.desc.ibase)
         with m.Elif(period_end):
             m.d.sync += [*(getattr(load, k).eq(v) for k, v in nxt.items()), stream.eq(load),
                          drain.eq(0 if ws else stream), *clear]
