@@ -12,16 +12,14 @@ import itertools
 import numpy as np
 import pytest
 
-from model.commands import build_image, read_output, system_plan
+from model.commands import system_plan
 from model.config import AcceleratorConfig
-from model.contract import StatusBit, pass_shape
-from model.conv import conv2d_layer
-from model.data import random_operands
+from model.contract import pass_shape
 from model.depthwise import _cycles, _passes, depthwise_passes
 from model.layer import NAMED_LAYERS, ConvLayer
-from model.system_perf import accelerator_counters, predict_accelerator
+from model.system_perf import predict_accelerator
 from model.tiling import pass_cycles, plan
-from tests.test_hw_system import run_system
+from tests.test_hw_system import check_layer
 from tests.tiled_layers import DEPTHWISE, SYSTEM_TILING
 
 BITS = {"8bit": dict(bits=8), "16bit": dict(bits=16), "binary": dict(bits=1, pack=8)}
@@ -122,15 +120,8 @@ def test_refusals_name_the_reason():
                                         ("8bit", "depthwise-groups"), ("16bit", "depthwise-groups"),
                                         ("binary", "depthwise-stride2-pad1")])
 def test_system_runs_a_depthwise_layer(kind, name, dataflow):
-    config = AcceleratorConfig(**SYSTEM_TILING, **BITS[kind], dataflow=dataflow)
     layer = DEPTHWISE[name]
-    x, w = random_operands(layer, config.bits, np.random.default_rng(5))
-    image = build_image(config, layer, x, w)
-    dump, status, _, counters, _ = run_system(config, image, pause=0.2, seed=7)
-    assert status & (1 << StatusBit.DONE) and not status & (1 << StatusBit.ERROR)
-    np.testing.assert_array_equal(read_output(image, dump), conv2d_layer(x, w, layer, config.bits))
-    predicted = accelerator_counters(config, layer, image)
-    assert {n: counters[n] for n in predicted} == predicted
+    predicted = check_layer(AcceleratorConfig(**SYSTEM_TILING, **BITS[kind], dataflow=dataflow), layer, 5, 7)
     # OS: a pass of several groups computes every lane, those past the last group's channels too
     assert predicted["macs"] == layer.macs if dataflow == "ws" else predicted["macs"] >= layer.macs
 
@@ -149,9 +140,4 @@ def test_os_folds_across_groups_with_two_register_file_sets():
     layer = ConvLayer(C=7, H=4, W=3, M=7, R=3, S=1, groups=7)
     (ps,) = system_plan(config, layer).passes
     assert (ps.tile.N, ps.tile.E * ps.tile.F) == (4, 6)   # four groups of six pixels: folds cross them
-    x, w = random_operands(layer, config.bits, np.random.default_rng(2))
-    image = build_image(config, layer, x, w)
-    dump, status, _, counters, _ = run_system(config, image, pause=0.2, seed=3)
-    np.testing.assert_array_equal(read_output(image, dump), conv2d_layer(x, w, layer, config.bits))
-    predicted = accelerator_counters(config, layer, image)
-    assert {n: counters[n] for n in predicted} == predicted
+    check_layer(config, layer, 2, 3)

@@ -9,15 +9,12 @@ a per-group loop nest in tests/test_conv.py), every accelerator counter against 
 import numpy as np
 import pytest
 
-from model.commands import build_image, read_output, system_plan
+from model.commands import system_plan
 from model.config import AcceleratorConfig
-from model.contract import StatusBit
-from model.conv import conv2d_layer
-from model.data import random_operands
 from model.grouped import blocks
 from model.layer import ConvLayer
-from model.system_perf import accelerator_counters, predict_accelerator
-from tests.test_hw_system import run_system
+from model.system_perf import predict_accelerator
+from tests.test_hw_system import check_layer
 from tests.tiled_layers import SYSTEM_TILING
 
 #: (bits, layer): whole column groups per group; two groups in a column group; 16-bit, stride 2,
@@ -69,11 +66,4 @@ def test_passes_cover_every_output_once(name):
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_system_runs_a_grouped_layer(name, dataflow):
     extra, layer = CASES[name]
-    config = AcceleratorConfig(**(SYSTEM_TILING | extra), dataflow=dataflow)
-    x, w = random_operands(layer, config.bits, np.random.default_rng(9))
-    image = build_image(config, layer, x, w)
-    dump, status, _, counters, _ = run_system(config, image, pause=0.2, seed=11)
-    assert status & (1 << StatusBit.DONE) and not status & (1 << StatusBit.ERROR)
-    np.testing.assert_array_equal(read_output(image, dump), conv2d_layer(x, w, layer, config.bits))
-    predicted = accelerator_counters(config, layer, image)
-    assert {n: counters[n] for n in predicted} == predicted
+    check_layer(AcceleratorConfig(**(SYSTEM_TILING | extra), dataflow=dataflow), layer, 9, 11)

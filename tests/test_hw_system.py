@@ -18,6 +18,7 @@ from model.contract import AxiResp, DmaError, LiteRegister, StatusBit
 from model.conv import conv2d_layer
 from model.data import random_operands
 from model.program import RequantParams
+from model.system_perf import accelerator_counters
 from tests.axi_models import AxiSlaveMemory, ErrorWindow, Pauses
 from tests.command_reference import assert_outside_runs_untouched, mid_beat_case, moved
 from tests.tiled_layers import STRIDED_1X1, SYSTEM_TILING, TILING, tiled_cases
@@ -86,6 +87,19 @@ def run_system(config, image, *, pause=0.0, seed=0, errors=(), latency=6, max_cy
     sim.add_testbench(bench)
     sim.run()
     return slave.mem.tobytes(), out["status"], DmaError(out["error"]), out["counters"], slave
+
+
+def check_layer(config, layer, operand_seed, pause_seed):
+    """Run ``layer`` from DRAM with random pauses on every AXI channel; check STATUS, the outputs against
+    the golden conv and every accelerator counter against model/system_perf.py; the counters predicted."""
+    x, w = random_operands(layer, config.bits, np.random.default_rng(operand_seed))
+    image = build_image(config, layer, x, w)
+    dump, status, _, counters, _ = run_system(config, image, pause=0.2, seed=pause_seed)
+    assert status & (1 << StatusBit.DONE) and not status & (1 << StatusBit.ERROR)
+    np.testing.assert_array_equal(read_output(image, dump), conv2d_layer(x, w, layer, config.bits))
+    predicted = accelerator_counters(config, layer, image)
+    assert {n: counters[n] for n in predicted} == predicted
+    return predicted
 
 
 CASES = [("8bit", "row-bands-stride2-pad1"), ("8bit", "column-bands"), ("8bit", "channels"), ("8bit", "filters"),
