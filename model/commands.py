@@ -47,10 +47,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from model.config import AcceleratorConfig
+from model.config import AcceleratorConfig, Dataflow
 from model.contract import (  # word_bytes (the DRAM container of a word) is re-exported
     COMMAND_BYTES, REQUANT_CHANNELS, REQUANT_ENTRY_BYTES, REQUANT_ENTRY_FIELD_BITS, REQUANT_FIELDS, Buffer, Opcode, StoreFormat,
-    pack_command, reduction_words, word_bytes,
+    depthwise_reads, pack_command, reduction_words, word_bytes,
 )
 from model.depthwise import depthwise_passes, native
 from model.grouped import blocks, grouped_passes
@@ -210,6 +210,23 @@ class SystemPlan(NamedTuple):
     step: int
 
 
+def _across_groups(config: AcceleratorConfig, passes: tuple[Pass, ...]) -> tuple[Pass, ...]:
+    """``passes`` with ``fold_groups`` set (:attr:`model.contract.Tile.fold_groups`) where the build has it
+    (the System's OS builds with line reads: a second weight read port) and it saves folds: a one-image
+    tile of several filter groups whose pixels do not fill whole folds, with a fold of pixels or more
+    (so that a fold holds two groups at most) -- a 7x7 layer's 49 pixels a group, say."""
+    if config.dataflow is not Dataflow.OS or not depthwise_reads(config, word_bytes(config)):
+        return passes
+    span, out = config.rows * config.rf_sets, []
+    for ps in passes:
+        t = ps.tile
+        groups, pixels = -(-t.M // config.cols), t.E * t.F
+        if not t.fold_groups and t.N == 1 and groups > 1 and pixels >= span and pixels % span:
+            ps = dataclasses.replace(ps, tile=dataclasses.replace(t, fold_groups=True))
+        out.append(ps)
+    return tuple(out)
+
+
 def _planned(config: AcceleratorConfig, layer: ConvLayer, objective: Objective, step: int) -> tuple[Pass, ...]:
     """The passes of ``layer`` on buffers of ``config``'s sizes: :mod:`model.depthwise`'s for a depthwise
     layer the build runs natively, :mod:`model.grouped`'s for another grouped one, else
@@ -217,8 +234,8 @@ def _planned(config: AcceleratorConfig, layer: ConvLayer, objective: Objective, 
     if native(config, layer):
         return depthwise_passes(config, layer)
     if layer.groups > 1:
-        return grouped_passes(config, layer, objective)
-    return plan(config, layer, objective, step=step).passes
+        return _across_groups(config, grouped_passes(config, layer, objective))
+    return _across_groups(config, plan(config, layer, objective, step=step).passes)
 
 
 def _subsampled(config: AcceleratorConfig, layer: ConvLayer) -> int:
@@ -270,14 +287,14 @@ def _bases(config: AcceleratorConfig, passes: tuple[Pass, ...], double: bool) ->
     return out
 
 
-def _regions(config: AcceleratorConfig, ps: Pass, bases: tuple[int, int, int], p: int) -> tuple[range, range, range]:
-    """The ifmap words, weight lines and psum lines pass ``ps`` uses (at ``bases``; ``p`` its pixels)."""
+def _regions(config: AcceleratorConfig, ps: Pass, bases: tuple[int, int, int]) -> tuple[range, range, range]:
+    """The ifmap words, weight lines and psum lines pass ``ps`` uses (at ``bases``)."""
     t = ps.tile
     groups = -(-t.M // config.cols)
     words = groups * config.cols if t.depthwise else ps.cw_count   # a depthwise group's lines of its own
     return (range(bases[0], bases[0] + t.N * words * t.H * t.W),
-            range(bases[1], bases[1] + -(-ps.m_count // config.cols) * reduction_words(config, t)),
-            range(bases[2], bases[2] + groups * p))
+            range(bases[1], bases[1] + groups * reduction_words(config, t)),
+            range(bases[2], bases[2] + groups * t.N * t.E * t.F))
 
 
 def _overlap(a: range, b: range) -> bool:
@@ -465,7 +482,7 @@ def _records(config, layer, step, passes, runs, bases, requant, fmt, in_pitch, o
         n = len(requant.bias)
         yield Command(Opcode.LOAD, dict(buffer=Buffer.REQUANT, buf_addr=0, words=n, skip=0, step=1, dram_addr=requant_addr,
                                         run_bytes=n * REQUANT_ENTRY_BYTES, count=1, stride=0, repeat=0, repeat_stride=0))
-    all_regions = [_regions(config, ps, at, run.fields["P"]) for ps, run, at in zip(passes, runs, bases, strict=True)]
+    all_regions = [_regions(config, ps, at) for ps, at in zip(passes, bases, strict=True)]
     all_loads = [list(_loads(config, layer, step, ps, at, in_pitch, kw_all, cw_all, wb, ifmap_addr, weight_addr))
                  for ps, at in zip(passes, bases)]
     early = _early(config, all_loads, all_regions)

@@ -32,6 +32,7 @@ What is here:
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import math
 from dataclasses import dataclass
@@ -192,7 +193,10 @@ DIM_FIELDS: tuple[str, ...] = (
 #: ``depthwise`` -- a depthwise pass (:attr:`Tile.depthwise`): every ifmap read is a whole line of
 #: ``cols`` channels of one pixel (its address is a line, ``ibase`` too) and PE ``(i, j)`` takes lane
 #: ``j`` of row ``i``'s line instead of the row's word; only a build with :func:`depthwise_reads` has it.
-FLAG_FIELDS: tuple[str, ...] = ("accumulate", "depthwise")
+#: ``fold_groups`` -- output-stationary: the pass's filter groups are run as images of one filter group
+#: (:attr:`Tile.fold_groups`), each image with its group's weight lines, so that a fold may hold pixels of
+#: two groups; only a build with a second weight read port has it (the System's depthwise builds, OS).
+FLAG_FIELDS: tuple[str, ...] = ("accumulate", "depthwise", "fold_groups")
 
 
 def desc_fields(config: AcceleratorConfig) -> tuple[tuple[str, int], ...]:
@@ -271,8 +275,11 @@ class Tile:
     ``last_channels``: the real channels of the tile's last word (binary packing).
     ``depthwise``: a tile of a depthwise layer, which the hardware sees as a one-channel layer
     (``C`` = 1, ``Cw`` = 1) whose ifmap word is a line of ``cols`` channel words, column ``j`` reading
-    lane ``j`` (:data:`FLAG_FIELDS`); its filter groups (WS) or its images (OS) are the layer's
-    channel groups (:mod:`model.depthwise`).
+    lane ``j`` (:data:`FLAG_FIELDS`); its filter groups are the layer's channel groups
+    (:mod:`model.depthwise`). ``fold_groups`` (OS, one image): the hardware runs the ``m_groups``
+    filter groups as images of one filter group of ``cols`` columns, its folds over all their
+    ``m_groups*E*F`` pixels (:func:`pass_shape` gives that view; lanes past ``M`` of the last group
+    compute with zero weights).
     """
 
     N: int
@@ -289,6 +296,7 @@ class Tile:
     pad_left: int
     last_channels: int
     depthwise: bool = False
+    fold_groups: bool = False
 
 
 def whole_tile(config: AcceleratorConfig, layer: ConvLayer) -> Tile:
@@ -321,11 +329,14 @@ class PassShape:
 
 
 def pass_shape(config: AcceleratorConfig, tile: Tile) -> PassShape:
-    """The :class:`PassShape` of a pass computing ``tile``."""
+    """The :class:`PassShape` of a pass computing ``tile``, as the hardware sees it (a ``fold_groups``
+    tile: one filter group of ``cols`` columns over its groups' pixels, :attr:`Tile.fold_groups`)."""
     cw, kw = words_per_pixel(config, tile), reduction_words(config, tile)
     p = tile.N * tile.E * tile.F
     span = config.rows * config.rf_sets
     m_groups = -(-tile.M // config.cols)
+    if tile.fold_groups:   # every lane of the one filter group (the last group's past M: zero weights)
+        p, m_groups, tile = p * m_groups, 1, dataclasses.replace(tile, M=config.cols if m_groups > 1 else tile.M)
     k_folds, p_folds = -(-kw // span), -(-p // span)
     ws = config.dataflow is Dataflow.WS
     return PassShape(

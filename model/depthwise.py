@@ -66,11 +66,10 @@ def _passes(config: AcceleratorConfig, layer: ConvLayer, n: int, k: int, e: int,
         for n0, nc in chunks(layer.N, n):
             for e0, ec in chunks(layer.E, e):
                 for f0, fc in chunks(layer.F, f):
-                    # OS: the groups are the tile's images, of one filter group; WS: its filter groups
-                    tile, h0, w0 = tile_at(config, one, gc if os_ else nc, min(cols, width) if os_ else width,
-                                           0, 1, e0, ec, f0, fc)
+                    # OS: the hardware runs the groups as images of one filter group (Tile.fold_groups)
+                    tile, h0, w0 = tile_at(config, one, nc, width, 0, 1, e0, ec, f0, fc)
                     passes.append(Pass(n0, nc, m0, width, 0, 1, e0, f0, h0, w0,
-                                       dataclasses.replace(tile, depthwise=True), load_ifmap=True,
+                                       dataclasses.replace(tile, depthwise=True, fold_groups=os_), load_ifmap=True,
                                        load_weights=first, accumulate=False, read_out=True))
                     first = False
     return tuple(passes)

@@ -76,14 +76,16 @@ def predict(config: AcceleratorConfig, layer: ConvLayer, passes: tuple[Pass, ...
         t = ps.tile
         shape = pass_shape(config, t)
         p, folds, m_groups, kw = shape.P, shape.folds, shape.m_groups, shape.Kw
-        outputs = p * t.M
-        read = outputs * ps.read_out  # only the last channel tile's outputs are read back
+        groups = -(-t.M // config.cols)   # the tile's filter groups (a fold_groups tile's hardware sees one)
+        # outputs the array computes: a fold_groups tile's every lane, those past M with zero weights
+        outputs = p * ((m_groups - 1) * config.cols + shape.last_cols)
+        read = t.N * t.E * t.F * t.M * ps.read_out  # only the last channel tile's outputs are read back
         inside = _inside(t.H, t.E, t.R, t.stride, t.pad_top) * _inside(t.W, t.F, t.S, t.stride, t.pad_left)
         c["cycles"] += pass_cycles(config, t)
         naive += _naive_pass_cycles(config, t)
         c["macs"] += outputs * t.C * t.R * t.S
         # a depthwise tile's ifmap word is a line of cols words, a filter group's own (model.depthwise)
-        ifmap_words = ps.load_ifmap * t.N * shape.Cw * t.H * t.W * (config.cols * m_groups if t.depthwise else 1)
+        ifmap_words = ps.load_ifmap * t.N * shape.Cw * t.H * t.W * (config.cols * groups if t.depthwise else 1)
         weight_words = ps.load_weights * ps.m_count * kw   # an OS depthwise pass: every group's
         c["dram_ifmap_reads"] += ifmap_words
         c["dram_weight_reads"] += weight_words
@@ -91,7 +93,7 @@ def predict(config: AcceleratorConfig, layer: ConvLayer, passes: tuple[Pass, ...
         c["glb_ifmap_writes"] += ifmap_words
         c["glb_weight_writes"] += weight_words
         # every (pixel, reduction word) that is not padding is read once per filter group
-        c["glb_ifmap_reads"] += m_groups * t.N * shape.Cw * inside
+        c["glb_ifmap_reads"] += groups * t.N * shape.Cw * inside
         c["glb_psum_reads"] += read  # the host reads every output once
         if config.dataflow is Dataflow.WS:
             c["glb_weight_reads"] += m_groups * kw
@@ -100,7 +102,7 @@ def predict(config: AcceleratorConfig, layer: ConvLayer, passes: tuple[Pass, ...
             c["rf_weight_reads"] += outputs * kw
             c["rf_weight_writes"] += t.M * kw
         else:
-            c["glb_weight_reads"] += folds * kw * (2 if t.depthwise else 1)   # two groups' lines (depthwise)
+            c["glb_weight_reads"] += folds * kw * (2 if t.fold_groups else 1)   # two groups' lines
             c["glb_psum_reads"] += ps.accumulate * m_groups * p  # the drain's read-modify-write
             c["glb_psum_writes"] += m_groups * p
             c["rf_psum_reads"] += outputs * kw  # kw-1 accumulate reads + one drain read per output

@@ -130,16 +130,21 @@ def descriptor_fields(config: AcceleratorConfig, tile: Tile, accumulate: bool = 
     ``H*W`` lines of input (``gstride``), an image all its groups' (``CwHW``).
     """
     shape = pass_shape(config, tile)
-    groups = shape.m_groups if tile.depthwise else 1
+    groups = -(-tile.M // config.cols)
+    # the input of one image's filter groups: a depthwise tile's are groups * H*W lines (WS), a
+    # fold_groups tile's images are its groups, H*W lines apart (depthwise) or the same input (OS)
+    image_stride = (tile.H * tile.W if tile.depthwise else 0) if tile.fold_groups else \
+        (groups if tile.depthwise else 1) * shape.Cw * tile.H * tile.W
     return {
         "Cw": shape.Cw, "H": tile.H, "W": tile.W,
         "R": tile.R, "S": tile.S, "stride": tile.stride if tile.E > 1 or tile.F > 1 else 0,
         "pad_top": tile.pad_top, "pad_left": tile.pad_left,
         "E": tile.E, "F": tile.F, "P": shape.P, "Kw": shape.Kw, "HW": tile.H * tile.W,
-        "CwHW": groups * shape.Cw * tile.H * tile.W, "gstride": tile.H * tile.W if tile.depthwise else 0, "strideW": tile.stride * tile.W if tile.E > 1 else 0,
+        "CwHW": image_stride, "gstride": tile.H * tile.W if tile.depthwise else 0, "strideW": tile.stride * tile.W if tile.E > 1 else 0,
         "pad_topW": tile.pad_top * tile.W, "m_groups": shape.m_groups, "last_cols": shape.last_cols,
         "k_folds": shape.k_folds, "p_folds": shape.p_folds, "accumulate": int(accumulate),
-        "depthwise": int(tile.depthwise), "last_mask": (1 << tile.last_channels) - 1,
+        "depthwise": int(tile.depthwise), "fold_groups": int(tile.fold_groups),
+        "last_mask": (1 << tile.last_channels) - 1,
         "ibase": bases[0] // config.cols if tile.depthwise else bases[0], "wbase": bases[1], "pbase": bases[2],
         **_requant_fields(None),
     }

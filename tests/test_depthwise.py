@@ -139,5 +139,6 @@ def test_os_folds_across_groups_with_two_register_file_sets():
                                dataflow="os")
     layer = ConvLayer(C=7, H=4, W=3, M=7, R=3, S=1, groups=7)
     (ps,) = system_plan(config, layer).passes
-    assert (ps.tile.N, ps.tile.E * ps.tile.F) == (4, 6)   # four groups of six pixels: folds cross them
+    assert (ps.tile.fold_groups, ps.m_count, ps.tile.E * ps.tile.F) == (True, 7, 6)   # 4 groups of 6 pixels
+    assert pass_shape(config, ps.tile).P == 24   # the folds of 4 cross them
     check_layer(config, layer, 2, 3)

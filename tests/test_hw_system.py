@@ -17,6 +17,7 @@ from model.config import AcceleratorConfig
 from model.contract import AxiResp, DmaError, LiteRegister, StatusBit
 from model.conv import conv2d_layer
 from model.data import random_operands
+from model.layer import ConvLayer
 from model.program import RequantParams
 from model.system_perf import accelerator_counters
 from tests.axi_models import AxiSlaveMemory, ErrorWindow, Pauses
@@ -168,3 +169,20 @@ def test_system_stores_column_tiles_that_start_mid_beat():
     assert dump[:image.out_addr] == image.data[:image.out_addr] and dump[layer_end:] == image.data[layer_end:]
     assert_outside_runs_untouched(image, dump)
     assert counters["dram_bytes_written"] == sum(moved(f) for f in case.stores)
+
+
+FOLD_ACROSS = dict(rows=2, cols=2, ifmap_depth=512, weight_depth=256, psum_depth=128, dataflow="os")
+
+
+@pytest.mark.parametrize("kind", ["8bit", "16bit", "binary"])
+@pytest.mark.parametrize("rf_depth", [2, 4])
+@pytest.mark.parametrize("layer", [ConvLayer(C=2, H=5, W=5, M=6, R=3, S=3),
+                                   ConvLayer(C=3, H=5, W=5, M=5, R=3, S=3, stride=2, pad=1),
+                                   ConvLayer(C=40, H=3, W=3, M=5, R=3, S=3, pad=1)], ids=str)
+def test_os_folds_across_filter_groups(kind, rf_depth, layer):
+    """The OS System runs a one-image pass of several filter groups whose pixels do not fill whole folds
+    with its folds across the groups (model.contract.Tile.fold_groups): odd pixel counts, stride 2 with
+    padding, channel tiles accumulated; bit-exact, every counter = model."""
+    config = AcceleratorConfig(**FOLD_ACROSS, **BITS[kind], rf_depth=rf_depth)
+    assert any(ps.tile.fold_groups for ps in system_plan(config, layer).passes)
+    check_layer(config, layer, 1, 2)

@@ -58,7 +58,7 @@ class IssueUnit(wiring.Component):
         One ifmap read per row, at the issue stage.
     weight_read : Out(RequestSignature(weight_depth))
     weight_read2 : Out(RequestSignature(weight_depth)), output-stationary with ``depthwise``
-        The second channel group's weight line of a fold that holds pixels of two.
+        The second filter group's weight line of a ``fold_groups`` fold that holds pixels of two.
     psum_read : Out(RequestSignature(psum_depth))
         The psum line a later ``psum_write`` adds to (``GLB_READ_LATENCY`` cycles before it).
     psum_write : Out(RequestSignature(psum_depth))

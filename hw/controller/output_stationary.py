@@ -9,11 +9,12 @@ row's entry from every PE and writes psum line ``pbase + p0 + j``; when the desc
 ``accumulate`` is set (a later channel tile), the drain reads that line
 :data:`~model.contract.GLB_READ_LATENCY` cycles earlier and writes the sum.
 
-A depthwise pass (``depthwise`` build, the descriptor's flag) runs its channel groups as images of
-one filter group, so that a fold's pixels may be of two groups: each row's context also holds its
-image's weight offset ``wimg = n*Kw``; the weight read is of the fold's first pixel's group, a
-second read of the next group's, and a row whose pixel is of that group multiplies the second line
-(``array.wsel``).
+A ``fold_groups`` pass (a ``depthwise`` build, the descriptor's flag; :attr:`model.contract.Tile.fold_groups`)
+has its filter groups run as images of one filter group, so that a fold's pixels may be of two groups:
+each row's context also holds its image's weight offset ``wimg = n*Kw``; the weight read is of the
+fold's first pixel's group, a second read of the next group's, and a row whose pixel is of that group
+multiplies the second line (``array.wsel``). A depthwise pass's images read their own channels
+(``CwHW = H*W`` lines apart), an ungrouped pass's the same input (``CwHW = 0``).
 
 Pipeline (cycles after issue): :data:`~model.contract.OPERAND_STAGE` operands;
 :data:`~model.contract.PRODUCT_STAGE` register-file accumulate. A drain reads the
@@ -63,10 +64,10 @@ class OutputStationaryIssue(IssueUnit):
             with m.If(ss.on & (ss.inner == 0)):
                 m.d.sync += fold_wimg.eq(first)
             fold_first = Mux(ss.inner == 0, first, fold_wimg)
-            weight_line = weight_line + Mux(d.depthwise, first, 0)
+            weight_line = weight_line + Mux(d.fold_groups, first, 0)
             m.d.comb += [self.weight_read2.addr.eq(weight_line + d.Kw),
-                         self.weight_read2.en.eq(ss.on & (ss.inner == 0) & d.depthwise)]
-            wsel = Cat(*(d.depthwise & (c.wimg != fold_first) for c in streams["contexts"]))
+                         self.weight_read2.en.eq(ss.on & (ss.inner == 0) & d.fold_groups)]
+            wsel = Cat(*(d.fold_groups & (c.wimg != fold_first) for c in streams["contexts"]))
             m.d.comb += ctrl.wsel.eq(delay(m, wsel, OPERAND_STAGE, "wsel"))
         m.d.comb += [self.weight_read.addr.eq(weight_line), self.weight_read.en.eq(ss.on & (ss.inner == 0))]
         # Product stage: accumulate into register-file entry (half, g).
