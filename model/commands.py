@@ -171,11 +171,11 @@ def _input_words(config: AcceleratorConfig, layer: ConvLayer, x: np.ndarray) -> 
     if not native(config, layer):
         return _words(config, x)
     cols = config.cols
-    blocks = -(-layer.C // cols)
-    words = np.zeros((layer.N, blocks * cols, layer.H, layer.W), np.int64)
+    groups = -(-layer.C // cols)
+    words = np.zeros((layer.N, groups * cols, layer.H, layer.W), np.int64)
     words[:, :layer.C] = np.asarray(x, np.int64) & ((1 << config.bits) - 1)
-    return words.reshape(layer.N, blocks, cols, layer.H, layer.W).transpose(0, 1, 3, 4, 2).reshape(
-        layer.N, blocks, layer.H, layer.W * cols)
+    return words.reshape(layer.N, groups, cols, layer.H, layer.W).transpose(0, 1, 3, 4, 2).reshape(
+        layer.N, groups, layer.H, layer.W * cols)
 
 
 def _dense(layer: ConvLayer, w: np.ndarray) -> np.ndarray:
