@@ -15,7 +15,7 @@ from hw.host_port import HostPort, ifmap_banks, requant_lanes
 from hw.requant_params import RequantParamStore
 from hw.signatures import HostPortSignature, WritePortSignature
 from model.config import AcceleratorConfig, Dataflow
-from model.contract import COUNTER_BITS, COUNTERS, depthwise_reads, product_bits, word_bytes
+from model.contract import COUNTER_BITS, COUNTERS, depthwise_reads, fold_groups_reads, product_bits, word_bytes
 
 __all__ = ["Accelerator"]
 
@@ -86,7 +86,7 @@ class Accelerator(wiring.Component):
         rows, cols, ws = cfg.rows, cfg.cols, cfg.dataflow is Dataflow.WS
         m = Module()
         depthwise = self._line_writes and depthwise_reads(cfg, word_bytes(cfg))
-        two_weights = depthwise and not ws   # an OS depthwise fold reads two groups' weight lines
+        two_weights = self._line_writes and fold_groups_reads(cfg, word_bytes(cfg))   # a second weight read port
         gb = m.submodules.buffer = GlobalBuffer(rows, cols, cfg.word_bits, cfg.acc_bits,
                                                 cfg.ifmap_depth, cfg.weight_depth, cfg.psum_depth,
                                                 ifmap_banks(cfg, self._line_writes), 2 if two_weights else 1)

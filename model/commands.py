@@ -47,10 +47,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from model.config import AcceleratorConfig, Dataflow
+from model.config import AcceleratorConfig
 from model.contract import (  # word_bytes (the DRAM container of a word) is re-exported
     COMMAND_BYTES, REQUANT_CHANNELS, REQUANT_ENTRY_BYTES, REQUANT_ENTRY_FIELD_BITS, REQUANT_FIELDS, Buffer, Opcode, StoreFormat,
-    depthwise_reads, pack_command, reduction_words, word_bytes,
+    fold_groups_reads, ifmap_tile_words, pack_command, reduction_words, word_bytes,
 )
 from model.depthwise import depthwise_passes, native
 from model.grouped import blocks, grouped_passes
@@ -215,7 +215,7 @@ def _across_groups(config: AcceleratorConfig, passes: tuple[Pass, ...]) -> tuple
     (the System's OS builds with line reads: a second weight read port) and it saves folds: a one-image
     tile of several filter groups whose pixels do not fill whole folds, with a fold of pixels or more
     (so that a fold holds two groups at most) -- a 7x7 layer's 49 pixels a group, say."""
-    if config.dataflow is not Dataflow.OS or not depthwise_reads(config, word_bytes(config)):
+    if not fold_groups_reads(config, word_bytes(config)):
         return passes
     span, out = config.rows * config.rf_sets, []
     for ps in passes:
@@ -291,8 +291,7 @@ def _regions(config: AcceleratorConfig, ps: Pass, bases: tuple[int, int, int]) -
     """The ifmap words, weight lines and psum lines pass ``ps`` uses (at ``bases``)."""
     t = ps.tile
     groups = -(-t.M // config.cols)
-    words = groups * config.cols if t.depthwise else ps.cw_count   # a depthwise group's lines of its own
-    return (range(bases[0], bases[0] + t.N * words * t.H * t.W),
+    return (range(bases[0], bases[0] + ifmap_tile_words(config, t)),
             range(bases[1], bases[1] + groups * reduction_words(config, t)),
             range(bases[2], bases[2] + groups * t.N * t.E * t.F))
 

@@ -532,6 +532,20 @@ def depthwise_reads(config: AcceleratorConfig, word_bytes: int) -> bool:
     return ifmap_load_words(config, word_bytes) == config.cols
 
 
+def fold_groups_reads(config: AcceleratorConfig, word_bytes: int) -> bool:
+    """Whether the System built for ``config`` runs ``fold_groups`` passes (:data:`FLAG_FIELDS`): an
+    output-stationary build with :func:`depthwise_reads`, whose weight buffer has a second read port
+    for the second filter group's line of a fold that holds pixels of two."""
+    return config.dataflow is Dataflow.OS and depthwise_reads(config, word_bytes)
+
+
+def ifmap_tile_words(config: AcceleratorConfig, tile: Tile) -> int:
+    """Ifmap-buffer words of ``tile``'s input: ``N*Cw*H*W``, or a depthwise tile's line of ``cols`` words
+    per pixel for each of its filter groups (:mod:`model.depthwise`)."""
+    per_pixel = config.cols * -(-tile.M // config.cols) if tile.depthwise else words_per_pixel(config, tile)
+    return tile.N * per_pixel * tile.H * tile.W
+
+
 #: Cycles of the command processor's DECODE state (one per command; it starts the command's engines).
 COMMAND_DECODE_CYCLES = 1
 #: Cycles of its NEXT state (one per command; it ends the layer or goes to FETCH).

@@ -24,7 +24,7 @@ import functools
 from dataclasses import dataclass
 
 from model.config import AcceleratorConfig, Dataflow
-from model.contract import COUNTERS, PIPELINE_TAIL, Tile, pass_shape
+from model.contract import COUNTERS, PIPELINE_TAIL, Tile, ifmap_tile_words, pass_shape
 from model.layer import ConvLayer
 from model.tiling import Pass, pass_cycles, plan
 
@@ -84,8 +84,7 @@ def predict(config: AcceleratorConfig, layer: ConvLayer, passes: tuple[Pass, ...
         c["cycles"] += pass_cycles(config, t)
         naive += _naive_pass_cycles(config, t)
         c["macs"] += outputs * t.C * t.R * t.S
-        # a depthwise tile's ifmap word is a line of cols words, a filter group's own (model.depthwise)
-        ifmap_words = ps.load_ifmap * t.N * shape.Cw * t.H * t.W * (config.cols * groups if t.depthwise else 1)
+        ifmap_words = ps.load_ifmap * ifmap_tile_words(config, t)
         weight_words = ps.load_weights * ps.m_count * kw   # an OS depthwise pass: every group's
         c["dram_ifmap_reads"] += ifmap_words
         c["dram_weight_reads"] += weight_words

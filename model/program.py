@@ -130,11 +130,12 @@ def descriptor_fields(config: AcceleratorConfig, tile: Tile, accumulate: bool = 
     ``H*W`` lines of input (``gstride``), an image all its groups' (``CwHW``).
     """
     shape = pass_shape(config, tile)
-    groups = -(-tile.M // config.cols)
-    # the input of one image's filter groups: a depthwise tile's are groups * H*W lines (WS), a
-    # fold_groups tile's images are its groups, H*W lines apart (depthwise) or the same input (OS)
-    image_stride = (tile.H * tile.W if tile.depthwise else 0) if tile.fold_groups else \
-        (groups if tile.depthwise else 1) * shape.Cw * tile.H * tile.W
+    # from one image's input to the next: a fold_groups tile's images are its filter groups, which read
+    # their own H*W lines (depthwise) or the same input; a depthwise tile's image is its groups' lines
+    if tile.fold_groups:
+        image_stride = tile.H * tile.W if tile.depthwise else 0
+    else:
+        image_stride = (shape.m_groups if tile.depthwise else shape.Cw) * tile.H * tile.W
     return {
         "Cw": shape.Cw, "H": tile.H, "W": tile.W,
         "R": tile.R, "S": tile.S, "stride": tile.stride if tile.E > 1 or tile.F > 1 else 0,
