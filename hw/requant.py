@@ -19,7 +19,7 @@ shift out of each other's path (one stage of all three limited an iCE40 to
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -116,11 +116,13 @@ class Requant(wiring.Component):
                                   ("shift", self.total_shift, unsigned(SHIFT_BITS)),
                                   *((f"layer{i}", x, shape) for i, (x, shape) in enumerate(layer))])
         # stage 2: the exact product, and the remainder's bits the rounding reads (from the shift alone):
-        # half = 2**(s-1), below = 2**(s-1) - 1 (both 0 when s = 0)
-        half = ((Const(1, 64) << s) >> 1)[:63]
+        # half = 2**(s-1), below = 2**(s-1) - 1 (both 0 when s = 0 or s > 63), each bit a comparison of
+        # the shift with a constant (a LUT or two: the `half - 1` decrement was the UP5K's longest path)
+        half = Cat(*(s == i + 1 for i in range(63)))
+        below = Cat(*((s > i + 1) & (s <= 63) for i in range(63)))
         p, s, half, below, *lay = stage(1, [
             ("p", v * M, signed(BIAS_BITS + MULTIPLIER_BITS + 1)), ("shift", s, s.shape()),
-            ("half", half, unsigned(63)), ("below", Mux(half != 0, half - 1, 0), unsigned(63)),
+            ("half", half, unsigned(63)), ("below", below, unsigned(63)),
             *((f"layer{i}", x, x.shape()) for i, x in enumerate(lay))])
         # stage 3: floor and the rounding comparisons on the remainder rem = p mod 2**s: rem > half when
         # its bit s-1 and a lower bit are set, rem == half when only that bit is (an AND and an OR tree,
