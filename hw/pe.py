@@ -95,10 +95,14 @@ class ProcessingElement(wiring.Component):
             with m.If(ctrl.acc_en):
                 m.d.sync += rf[ctrl.acc_sel].eq(Mux(ctrl.acc_first, 0, select(rf, ctrl.acc_sel)) + self.product)
 
-        a, w_reg, mask = Signal.like(self.a, name="a_reg"), Signal(self._word_bits, name="w_reg"), Signal.like(ctrl.mask)
-        m.d.sync += [a.eq(self.a), w_reg.eq(w), mask.eq(ctrl.mask)]
+        # pipeline registers without reset, nothing between them and the multiplier: a DSP block's
+        # input registers (the iCE40's SB_MAC16 takes them in)
+        a = Signal(self._word_bits, name="a_reg", reset_less=True)
+        w_reg = Signal(self._word_bits, name="w_reg", reset_less=True)
         value = Signal(signed(self._product_bits))
         if self._binary:
+            mask = Signal.like(ctrl.mask, name="mask_reg", reset_less=True)
+            m.d.sync += [a.eq(self.a), w_reg.eq(w), mask.eq(ctrl.mask)]
             agree = Signal(range(self._word_bits + 1))
             count = Signal(range(self._word_bits + 1))
             m.d.comb += [
@@ -107,7 +111,7 @@ class ProcessingElement(wiring.Component):
                 value.eq(2 * agree - count),
             ]
         else:
-            operand = Mux(mask, a, 0)
-            m.d.comb += value.eq(operand.as_signed() * w_reg.as_signed())
+            m.d.sync += [a.eq(Mux(ctrl.mask, self.a, 0)), w_reg.eq(w)]
+            m.d.comb += value.eq(a.as_signed() * w_reg.as_signed())
         m.d.sync += self.product.eq(value)
         return m

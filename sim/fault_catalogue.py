@@ -124,7 +124,7 @@ _ID = r"\\\$\d+ "  # an anonymous Yosys wire such as "\$12 " (escaped name, trai
 FAULTS: tuple[Fault, ...] = (
     Fault("pe_swapped_operand", "PE(0,0) multiplies the input by itself instead of by its weight",
           "ws", "qconv_top.array.pe_0_0",
-          rf"(assign value = \$signed\(({_ID})\) \* )\$signed\(w_reg\);", r"\1$signed(\2);"),
+          r"(assign value = \$signed\((a_reg)\) \* )\$signed\(w_reg\);", r"\1$signed(\2);"),
     Fault("pe_rf_write_stuck", "the register-file write enable of the last PE is stuck at 0",
           "ws", "qconv_top.array.pe_1_2", r"if \(ctrl__load_en\) begin", "if (1'h0) begin", count=4),
     Fault("ws_column_sum_drops_row", "column 0's adder tree drops the product of the last row",
