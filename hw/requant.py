@@ -19,11 +19,12 @@ shift out of each other's path (one stage of all three limited an iCE40 to
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.delay import delay
+from hw.select import select
 from model.contract import (
     REQUANT_FIELDS, REQUANT_OUT_BITS, REQUANT_OUT_BITS_BITS, REQUANT_STAGES, REQUANT_ZERO_POINT_BITS, Rounding,
 )
@@ -115,20 +116,27 @@ class Requant(wiring.Component):
                                   ("multiplier", self.multiplier, unsigned(MULTIPLIER_BITS)),
                                   ("shift", self.total_shift, unsigned(SHIFT_BITS)),
                                   *((f"layer{i}", x, shape) for i, (x, shape) in enumerate(layer))])
-        # stage 2: the exact product, and the remainder's bits the rounding reads (from the shift alone):
-        # half = 2**(s-1), below = 2**(s-1) - 1 (both 0 when s = 0 or s > 63), each bit a comparison of
-        # the shift with a constant (a LUT or two: the `half - 1` decrement was the UP5K's longest path)
-        half = Cat(*(s == i + 1 for i in range(63)))
-        below = Cat(*((s > i + 1) & (s <= 63) for i in range(63)))
-        p, s, half, below, *lay = stage(1, [
-            ("p", v * M, signed(BIAS_BITS + MULTIPLIER_BITS + 1)), ("shift", s, s.shape()),
+        # stage 2: the product in two halves of the multiplier, each a DSP block or two, registered
+        low = MULTIPLIER_BITS // 2
+        p_low, p_high, s, *lay = stage(1, [
+            ("p_low", v * M[:low], signed(BIAS_BITS + low + 1)),
+            ("p_high", v * M[low:], signed(BIAS_BITS + MULTIPLIER_BITS - low + 1)), ("shift", s, s.shape()),
+            *((f"layer{i}", x, x.shape()) for i, x in enumerate(lay))])
+        # stage 3: the exact product p = v * M (one add of the halves), and the remainder's bits the
+        # rounding reads, from the shift alone: half = 2**(s-1), below = 2**(s-1) - 1 (both 0 when
+        # s = 0), looked up in constant tables (each bit a function of the shift's bits, a LUT or two
+        # and no carry chain: the `half - 1` decrement was the UP5K's longest path)
+        half = select([Const((1 << k) >> 1, 63) for k in range(64)], s)
+        below = select([Const(((1 << k) >> 1) - (k > 0), 63) for k in range(64)], s)
+        p, s, half, below, *lay = stage(2, [
+            ("p", (p_high << low) + p_low, signed(BIAS_BITS + MULTIPLIER_BITS + 1)), ("shift", s, s.shape()),
             ("half", half, unsigned(63)), ("below", below, unsigned(63)),
             *((f"layer{i}", x, x.shape()) for i, x in enumerate(lay))])
-        # stage 3: floor and the rounding comparisons on the remainder rem = p mod 2**s: rem > half when
+        # stage 4: floor and the rounding comparisons on the remainder rem = p mod 2**s: rem > half when
         # its bit s-1 and a lower bit are set, rem == half when only that bit is (an AND and an OR tree,
         # no comparator: the 64-bit compare after the variable mask was the iCE40's longest path)
         top_bit, lower = (p & half).any(), (p & below).any()
-        floor, above, at, zp, hi, bottom = stage(2, [
+        floor, above, at, zp, hi, bottom = stage(3, [
             ("floor", _saturate(m, p >> s, _FLOOR_BITS), signed(_FLOOR_BITS)),
             ("above", top_bit & lower, 1), ("at", top_bit & ~lower, 1),
             *((f"layer{i}", x, x.shape()) for i, x in enumerate(lay))])

@@ -110,7 +110,7 @@ PSUM_WRITE_STAGE = PRODUCT_STAGE + ACCUMULATE_LATENCY
 #: last accumulate (at :data:`PRODUCT_STAGE`) is done.
 PIPELINE_TAIL = {Dataflow.WS: PSUM_WRITE_STAGE, Dataflow.OS: PRODUCT_STAGE}
 #: Register stages of the requantization lane on the host read path.
-REQUANT_STAGES = 3
+REQUANT_STAGES = 4
 #: Clock edges from a host read (``host_re``) to its word on ``host_rdata``: the buffer's
 #: synchronous read, then the requantization stages (every read goes through them).
 READ_LATENCY = GLB_READ_LATENCY + REQUANT_STAGES

@@ -52,7 +52,7 @@ class OutputStationaryIssue(IssueUnit):
         return data.StructLayout(fields), stored
 
     def row_operand(self, c, sw, d):
-        return c.base, c.h0, c.w0, sw.r, sw.s, sw.offset, c.valid, sw.cw == d.Cw - 1
+        return c.base, c.h0, c.w0, sw.r, sw.s, sw.offset, c.valid, sw.last_word
 
     def datapath(self, m, streams, lw, sw):
         cfg, sch, ctrl = self._config, self.schedule, self.array

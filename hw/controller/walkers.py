@@ -48,10 +48,14 @@ class PixelWalker:
         self.top = Signal(coord_shape(dim), name=f"{name}_top")
         self.left = Signal(coord_shape(dim), name=f"{name}_left")
         self.topw = Signal(coord_shape(dim), name=f"{name}_topw")
+        # the last column and row, latched at start: no subtractor in front of the wrap comparisons
+        self.f_last = Signal(dim, name=f"{name}_f_last")
+        self.e_last = Signal(dim, name=f"{name}_e_last")
 
     def latch(self, d):
-        """Statements (at a pass's start, with descriptor ``d``) that keep its negated origin."""
-        return [self.top.eq(-d.pad_top), self.left.eq(-d.pad_left), self.topw.eq(-d.pad_topW)]
+        """Statements (at a pass's start, with descriptor ``d``) that keep its negated origin and last pixel."""
+        return [self.top.eq(-d.pad_top), self.left.eq(-d.pad_left), self.topw.eq(-d.pad_topW),
+                self.f_last.eq(d.F - 1), self.e_last.eq(d.E - 1)]
 
     def reset(self, d):
         """Statements that put the walker on pixel 0 of descriptor ``d`` (at a pass's start)."""
@@ -70,9 +74,9 @@ class PixelWalker:
     def step(self, m, d):
         """Add to ``m`` the move to the next pixel (in the current control block)."""
         m.d.sync += self.p.eq(self.p + 1)
-        with m.If(self.f == d.F - 1):
+        with m.If(self.f == self.f_last):
             m.d.sync += [self.f.eq(0), self.w0.eq(self.left)]
-            with m.If(self.e == d.E - 1):
+            with m.If(self.e == self.e_last):
                 m.d.sync += [self.e.eq(0), self.h0.eq(self.top), self.hw.eq(self.topw),
                              self.nbase.eq(self.nbase + d.CwHW)]
                 if self._image_weights:
@@ -103,10 +107,16 @@ class WordWalker:
         self.cw_off = Signal(dim, name=f"{name}_cw_off")
         self.r_off = Signal(dim, name=f"{name}_r_off")  # only used modulo the ifmap depth
         self.offset = self.cw_off + self.r_off + self.s
+        # the last kernel column, row and channel word, latched at start: no subtractor in front of
+        # the wrap comparisons (``last_word``: the word's channel mask is the descriptor's last one)
+        self.s_last = Signal(dim, name=f"{name}_s_last")
+        self.r_last = Signal(dim, name=f"{name}_r_last")
+        self.cw_last = Signal(dim, name=f"{name}_cw_last")
+        self.last_word = self.cw == self.cw_last
 
     def latch(self, d):
-        """Nothing to keep (the :class:`PixelWalker` interface)."""
-        return []
+        """Statements (at a pass's start, with descriptor ``d``) that keep its last kernel column, row and word."""
+        return [self.s_last.eq(d.S - 1), self.r_last.eq(d.R - 1), self.cw_last.eq(d.Cw - 1)]
 
     def reset(self, d):
         """Statements that put the walker on word 0."""
@@ -119,9 +129,9 @@ class WordWalker:
     def step(self, m, d):
         """Add to ``m`` the move to the next reduction word (in the current control block)."""
         m.d.sync += self.k.eq(self.k + 1)
-        with m.If(self.s == d.S - 1):
+        with m.If(self.s == self.s_last):
             m.d.sync += self.s.eq(0)
-            with m.If(self.r == d.R - 1):
+            with m.If(self.r == self.r_last):
                 m.d.sync += [self.r.eq(0), self.r_off.eq(0), self.cw.eq(self.cw + 1),
                              self.cw_off.eq(self.cw_off + d.HW)]
             with m.Else():

@@ -42,7 +42,7 @@ class WeightStationaryIssue(IssueUnit):
 
     def row_context(self, dim, lw, d):
         layout = data.StructLayout({"offset": len(lw.offset), "r": dim, "s": dim, "valid": 1, "last": 1})
-        return layout, {"offset": lw.offset, "r": lw.r, "s": lw.s, "valid": lw.k < d.Kw, "last": lw.cw == d.Cw - 1}
+        return layout, {"offset": lw.offset, "r": lw.r, "s": lw.s, "valid": lw.k < d.Kw, "last": lw.last_word}
 
     def row_operand(self, c, sw, d):
         return sw.base, sw.h0, sw.w0, c.r, c.s, c.offset, c.valid, c.last
