@@ -80,7 +80,7 @@ class System(wiring.Component):
         m.submodules.counters = counters = Counters({
             "sys_cycles": 1, "dram_bytes_read": (bb + 1).bit_length(), "dram_bytes_written": (bb + 1).bit_length(),
             "axi_read_bursts": 1, "axi_write_bursts": 1, "stall_cycles": 1, "dma_wait_cycles": 1,
-        })
+        }, registered=True)
         m.d.comb += [
             counters.inc_sys_cycles.eq(proc.busy),
             counters.inc_dram_bytes_read.eq(proc.read_bytes), counters.inc_dram_bytes_written.eq(proc.write_bytes),

@@ -54,7 +54,7 @@ __all__ = [
     "AXI_LITE_DATA_BITS", "AxiResp", "DMA_RUN_BYTES_BITS", "DMA_RUN_COUNT_BITS", "DmaError", "LiteRegister",
     "ControlBit", "StatusBit",
     "SYSTEM_TOP_NAME", "COMMAND_BYTES", "COMMAND_OPCODE_BITS", "REQUANT_ENTRY_BYTES", "REQUANT_ENTRY_FIELD_BITS",
-    "SYSTEM_COUNTERS", "STORE_READ_CREDIT", "DMA_ADDRESS_DELAY", "COMMAND_DECODE_CYCLES", "COMMAND_NEXT_CYCLES",
+    "SYSTEM_COUNTERS", "SYSTEM_COUNTER_LAG", "STORE_READ_CREDIT", "DMA_ADDRESS_DELAY", "COMMAND_DECODE_CYCLES", "COMMAND_NEXT_CYCLES",
     "word_bytes", "weight_load_lanes",
     "Opcode", "StoreFormat", "command_fields", "pack_command", "unpack_command",
 ]
@@ -476,6 +476,9 @@ SYSTEM_COUNTERS: tuple[str, ...] = (
     "sys_cycles", "dram_bytes_read", "dram_bytes_written", "axi_read_bursts", "axi_write_bursts",
     "stall_cycles", "dma_wait_cycles",
 )
+#: Clock edges from a System event to its count: each increment is registered before its counter
+#: (``hw/counters.py``), so a count is complete this many cycles after the last event (after irq).
+SYSTEM_COUNTER_LAG = 2
 # The System's fixed latencies (hw/command, hw/axi), which model/system_perf.py replays:
 #: Psum reads the STORE packer (``hw/command/store.py``) keeps outstanding at most: the host port's
 #: read latency plus one beat of slack.

@@ -199,7 +199,7 @@ FAULTS: tuple[Fault, ...] = (
           "halo band or a weight group takes one word from past its run)", "system", "qconv_system.proc.unpack",
           rf"(assign end_of_run = {_ID}\[\d+:0\]) > last;", r"\1 > last + 1'h1;"),
     Fault("stall_cycles_not_counted", "the System's stall counter never increments (its enable is dropped)",
-          "system", "qconv_system.counters", r"(assign \S+ = count_stall_cycles) \+ inc_stall_cycles;", r"\1;"),
+          "system", "qconv_system.counters", r"(assign \S+ = count_stall_cycles) \+ inc_stall_cycles_reg_d1;", r"\1;"),
     Fault("depthwise_lane_ignored", "in a depthwise pass PE(0,1) multiplies lane 0 of its row's ifmap line (its "
           "neighbour's channel), not lane 1", "system", "qconv_system.acc.array",
           r"(assign \S+ = ctrl__depthwise \? )lines\[15:8\]", r"\1lines[7:0]"),

@@ -24,7 +24,7 @@ from cocotb.triggers import ClockCycles, Event, First, RisingEdge, Timer
 from cocotb.utils import get_sim_time
 from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiReadBus, AxiWriteBus
 
-from model.contract import COUNTERS, SYSTEM_COUNTERS, ControlBit, LiteRegister
+from model.contract import COUNTERS, SYSTEM_COUNTER_LAG, SYSTEM_COUNTERS, ControlBit, LiteRegister
 from sim.axi.fault_ram import ErrorWindowRead, ErrorWindowWrite
 from sim.system.axiram_run import PERIOD_NS, AxiRamJob, AxiRamResult
 
@@ -130,7 +130,7 @@ async def layers(dut) -> None:
             results.append(AxiRamResult(job.name, False, None, status, 0, {}, b""))
             break
         cycles = round((get_sim_time("ns") - began) / PERIOD_NS)
-        await ClockCycles(dut.clk, 2)        # counters are registered
+        await ClockCycles(dut.clk, SYSTEM_COUNTER_LAG)        # increments and counters are registered
         after = _counters(dut)
         status = await lite.read_dword(LiteRegister.STATUS)
         error = await lite.read_dword(LiteRegister.ERROR)

@@ -19,7 +19,7 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, First, ReadOnly, RisingEdge, Timer
 
-from model.contract import COUNTERS, SYSTEM_COUNTERS, ControlBit, LiteRegister
+from model.contract import COUNTERS, SYSTEM_COUNTER_LAG, SYSTEM_COUNTERS, ControlBit, LiteRegister
 from sim.dram import write_image
 
 PERIOD_NS = 10
@@ -77,7 +77,7 @@ async def run_layer(dut) -> None:
     if await First(RisingEdge(dut.irq), timeout) is timeout:
         raise AssertionError("the System did not raise irq")
     wall = time.perf_counter() - wall
-    await ClockCycles(dut.clk, 2)
+    await ClockCycles(dut.clk, SYSTEM_COUNTER_LAG)
     await ReadOnly()
     raw = {n: getattr(dut, f"count_{n}").value for n in SYSTEM_COUNTERS + COUNTERS}
     unknown = [n for n, v in raw.items() if not v.is_resolvable]
