@@ -3,18 +3,18 @@
 It mirrors :func:`model.quant.requantize.requantize` line for line::
 
     v   = acc + bias                                  (int32)                      stage 1
-    p   = v * M                                       (exact)                      stage 2
+    p   = v * M                                       (exact)                      stages 2, 3
     y   = floor(p / 2**s) + step                      s = 31 + shift, step by the named rounding mode
     out = clamp(y + zero_point, floor_lo, hi)         floor_lo = max(lo, zero_point) with ReLU
 
 where ``step`` is :func:`model.quant.rounding._step_up` of the floor, of
 ``rem > 2**(s-1)`` and of ``rem == 2**(s-1)`` (``rem = p mod 2**s``, no step
-when ``s = 0``); the floor and the two comparisons are stage 3, the rest is
+when ``s = 0``); the floor and the two comparisons are stage 4, the rest is
 combinational from it. ``out_bits`` (2..16), ``zero_point`` and ``relu`` are
 per layer, ``bias``, ``multiplier`` and ``total_shift`` per output channel.
-Three register stages keep the 32-bit add, the 32x31 multiply and the 64-bit
-shift out of each other's path (one stage of all three limited an iCE40 to
-7.5 MHz).
+Four register stages (:data:`model.contract.REQUANT_STAGES`) keep the 32-bit add, the two halves
+of the 32x31 multiply, their add and the 64-bit shift out of each other's path (one stage of all
+limited an iCE40 to 7.5 MHz; the whole product in one stage, the ECP5 8x8 to 46 MHz).
 """
 
 from __future__ import annotations
