@@ -95,8 +95,8 @@ class ProcessingElement(wiring.Component):
             with m.If(ctrl.acc_en):
                 m.d.sync += rf[ctrl.acc_sel].eq(Mux(ctrl.acc_first, 0, select(rf, ctrl.acc_sel)) + self.product)
 
-        # pipeline registers without reset, nothing between them and the multiplier: a DSP block's
-        # input registers (the iCE40's SB_MAC16 takes them in)
+        # pipeline registers without reset, nothing between them and the multiplier, so a tool may pack
+        # them as a DSP block's input registers (Yosys keeps them in fabric on the UP5K, docs/fpga.md)
         a = Signal(self._word_bits, name="a_reg", reset_less=True)
         w_reg = Signal(self._word_bits, name="w_reg", reset_less=True)
         value = Signal(signed(self._product_bits))
