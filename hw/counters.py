@@ -19,21 +19,24 @@ class Counters(wiring.Component):
     ----------
     increments : dict[str, int]
         Counter name -> width of its per-cycle increment.
-    registered : bool
-        Register each increment before its adder: the logic that computes an event (a DMA's beat
-        accepted, the unpacker's decision) then ends in a register, not in a 48-bit carry chain. The
-        count then lags its events by one more cycle (:data:`model.contract.SYSTEM_COUNTER_LAG`).
+    lag : int
+        Clock edges from an event to its count (1: the counter's own register). Above 1, each
+        increment is registered ``lag - 1`` times before its adder: the logic that computes an event
+        (a DMA's beat accepted, the unpacker's decision) then ends in a register, not in a 48-bit
+        carry chain (the System's :data:`model.contract.SYSTEM_COUNTER_LAG`).
 
     Ports
     -----
     inc_<name> : In(width)
-        Added to the counter at the end of every cycle (the next cycle when ``registered``).
+        Added to the counter ``lag`` clock edges later.
     count_<name> : Out(model.contract.COUNTER_BITS)
-        The count (registered: includes increments up to the previous cycle, or the one before).
+        The count: includes the increments up to ``lag`` cycles before.
     """
 
-    def __init__(self, increments: dict[str, int], registered: bool = False):
-        self._names, self._registered = tuple(increments), registered
+    def __init__(self, increments: dict[str, int], lag: int = 1):
+        if lag < 1:
+            raise ValueError(f"lag must be at least 1 (the counter's register), not {lag}")
+        self._names, self._lag = tuple(increments), lag
         members = {}
         for name, width in increments.items():
             members[f"inc_{name}"] = In(width)
@@ -44,7 +47,5 @@ class Counters(wiring.Component):
         m = Module()
         for name in self._names:
             count, inc = getattr(self, f"count_{name}"), getattr(self, f"inc_{name}")
-            if self._registered:
-                inc = delay(m, inc, 1, f"inc_{name}_reg")
-            m.d.sync += count.eq(count + inc)
+            m.d.sync += count.eq(count + delay(m, inc, self._lag - 1, f"inc_{name}_reg"))
         return m

@@ -26,7 +26,7 @@ from hw.axi.signatures import AxiLiteSignature, AxiSignature
 from hw.command.processor import CommandProcessor
 from hw.counters import Counters
 from model.config import AcceleratorConfig
-from model.contract import COUNTER_BITS, COUNTERS, SYSTEM_COUNTERS
+from model.contract import COUNTER_BITS, COUNTERS, SYSTEM_COUNTER_LAG, SYSTEM_COUNTERS
 
 __all__ = ["System"]
 
@@ -80,7 +80,7 @@ class System(wiring.Component):
         m.submodules.counters = counters = Counters({
             "sys_cycles": 1, "dram_bytes_read": (bb + 1).bit_length(), "dram_bytes_written": (bb + 1).bit_length(),
             "axi_read_bursts": 1, "axi_write_bursts": 1, "stall_cycles": 1, "dma_wait_cycles": 1,
-        }, registered=True)
+        }, lag=SYSTEM_COUNTER_LAG)
         m.d.comb += [
             counters.inc_sys_cycles.eq(proc.busy),
             counters.inc_dram_bytes_read.eq(proc.read_bytes), counters.inc_dram_bytes_written.eq(proc.write_bytes),
