@@ -40,16 +40,25 @@ BIAS_BITS, MULTIPLIER_BITS, SHIFT_BITS = _WIDTH["bias"], _WIDTH["multiplier"], _
 _FLOOR_BITS = 19
 
 
-def _saturate(m, value, bits):
-    """``value`` clamped to the signed ``bits``-bit range, from its upper bits (no wide comparison).
+def _saturated_floor(m, p, s, bits):
+    """``floor(p / 2**s)`` clamped to the signed ``bits``-bit range.
 
-    The saturated value keeps the parity that ``half_even`` rounding reads whenever it is not clamped.
+    Only the low ``bits`` of the shift are built; whether the floor fits is read from ``p`` itself,
+    in parallel with the shift: it does iff every bit of ``p`` from ``bits - 1 + s`` up equals the
+    sign (a mask looked up by ``s``, an XOR and an OR tree). The shifted upper bits and their test,
+    in series after the 64-bit barrel shifter, were the UP5K's longest path. The result keeps the
+    parity that ``half_even`` rounding reads whenever it is not clamped.
     """
-    wide = Signal(value.shape(), name="floor_wide")
-    m.d.comb += wide.eq(value)
-    upper, sign = wide[bits - 1:], wide[-1]
+    width = p.shape().width
+    sign = p[-1]
+    upper = select([Const(((1 << width) - 1) >> min(bits - 1 + k, width) << min(bits - 1 + k, width), width)
+                    for k in range(1 << len(s))], s)
+    clamps = Signal(name="floor_clamps")
+    m.d.comb += clamps.eq(((p ^ Mux(sign, -1, 0)) & upper).any())
+    low = Signal(signed(bits), name="floor_low")
+    m.d.comb += low.eq((p >> s)[:bits])
     top, bottom = (1 << (bits - 1)) - 1, -(1 << (bits - 1))
-    return Mux(~sign & upper.any(), top, Mux(sign & ~upper.all(), bottom, wide[:bits].as_signed()))
+    return Mux(clamps, Mux(sign, bottom, top), low)
 
 
 class Requant(wiring.Component):
@@ -137,7 +146,7 @@ class Requant(wiring.Component):
         # no comparator: the 64-bit compare after the variable mask was the iCE40's longest path)
         top_bit, lower = (p & half).any(), (p & below).any()
         floor, above, at, zp, hi, bottom = stage(3, [
-            ("floor", _saturate(m, p >> s, _FLOOR_BITS), signed(_FLOOR_BITS)),
+            ("floor", _saturated_floor(m, p, s, _FLOOR_BITS), signed(_FLOOR_BITS)),
             ("above", top_bit & lower, 1), ("at", top_bit & ~lower, 1),
             *((f"layer{i}", x, x.shape()) for i, x in enumerate(lay))])
 

@@ -31,6 +31,13 @@ def _cases(rng, count):
                 for out_bits, zero_point in ((2, -2), (2, 1), (8, -128), (8, 3), (16, 32767), (16, -32768)):
                     cases.append(dict(acc=acc, bias=bias, multiplier=multiplier, shift=shift,
                                       zero_point=zero_point, out_bits=out_bits, relu=shift % 2 == 0))
+    # floors about +-2**18, where the hardware's floor saturates (a wrapped floor clamps the wrong way);
+    # multiplier 2**30 is one half, so shift 0 gives floor(v / 2) and shift -10 floor(v * 2**9)
+    for v in (2**19 - 2, 2**19 - 1, 2**19, 2**19 + 1, 511, 512, 513):
+        for sign, shift in ((1, 0), (-1, 0), (1, -10), (-1, -10)):
+            for out_bits, zero_point in ((16, -32768), (16, 32767)):
+                cases.append(dict(acc=sign * v, bias=0, multiplier=2**30, shift=shift, zero_point=zero_point,
+                                  out_bits=out_bits, relu=False))
     return cases
 
 
