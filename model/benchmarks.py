@@ -121,24 +121,32 @@ def scale_to_fit(configs: list[AcceleratorConfig], layer: ConvLayer, whole_image
     ``whole_images``, the weight buffer's lanes); H
     and W are halved (never below the kernel) until the layer can be tiled --
     or, with ``whole_images``, until it runs in passes of whole images (no row
-    bands or channel tiles, :attr:`model.tiling.Plan.whole_images`).
+    bands or channel tiles, :attr:`model.tiling.Plan.whole_images`). With ``whole_images``, a plan
+    that tiles the channels (its passes accumulate) has C halved instead: a smaller image does not
+    remove a channel tile, and the planner may prefer one even where whole images would fit.
     """
     for _ in range(32):
         try:
-            for config in configs:
-                if not plan(config, layer).whole_images and whole_images:
-                    raise ValueError(f"{layer} runs in bands or channel tiles on {config}")
-            return layer
-        except ValueError:
-            # whole images: one filter's reduction words must fit a weight-buffer lane, as before tiling
-            limit = min(min(c.max_reduction, c.weight_depth * c.channels_per_word) if whole_images else c.max_reduction
-                        for c in configs)
-            if layer.reduction > limit:
-                layer = dataclasses.replace(layer, C=max(1, limit // (layer.R * layer.S)))
-            elif layer.H > layer.R or layer.W > layer.S:
-                layer = dataclasses.replace(layer, H=max(layer.R, (layer.H + 1) // 2), W=max(layer.S, (layer.W + 1) // 2))
-            else:
-                raise
+            plans = [plan(config, layer) for config in configs]
+        except ValueError as err:
+            plans, error = None, err
+        else:
+            split = [p for p in plans if not p.whole_images]
+            if not (whole_images and split):
+                return layer
+            error = ValueError(f"{layer} runs in bands or channel tiles on {configs[plans.index(split[0])]}")
+        # whole images: one filter's reduction words must fit a weight-buffer lane, as before tiling
+        limit = min(min(c.max_reduction, c.weight_depth * c.channels_per_word) if whole_images else c.max_reduction
+                    for c in configs)
+        channel_tiles = plans is not None and any(s.accumulate for p in plans for s in p.passes)
+        if layer.reduction > limit:
+            layer = dataclasses.replace(layer, C=max(1, limit // (layer.R * layer.S)))
+        elif channel_tiles and layer.C > 1:
+            layer = dataclasses.replace(layer, C=(layer.C + 1) // 2)
+        elif layer.H > layer.R or layer.W > layer.S:
+            layer = dataclasses.replace(layer, H=max(layer.R, (layer.H + 1) // 2), W=max(layer.S, (layer.W + 1) // 2))
+        else:
+            raise error
     raise ValueError(f"could not scale {layer} to fit the configurations")
 
 

@@ -15,12 +15,14 @@ from amaranth.lib.wiring import In, Out
 from model.config import AcceleratorConfig
 from model.layer import NAMED_LAYERS
 from model.perf import predict
+from model.tiling import plan
 from sim.cli import main
 from sim.fpga import parts
 from sim.fpga.flow import synthesize
 from sim.fpga.harness import harness_verilog
 from sim.fpga.logs import parse_critical_path, parse_nextpnr_log, parse_yosys_stat
 from sim.fpga.parts import FPGAS, resources
+from sim.fpga.sweep import SWEEP_ARRAYS, SWEEP_BITS
 from sim.fpga.table import format_critical_path, format_table
 from sim.fpga.throughput import throughput, workload
 from sim.verilog_ports import Direction, Port, rtlil_ports, verilog_ports
@@ -191,6 +193,19 @@ def test_throughput_layer_choice():
     assert work.to_dict()["shape"] == str(work.layer)
     with pytest.raises(ValueError, match=r"layer 'C=1000,H=3,W=3,M=2,R=3,S=3' does not fit this build.*max_reduction"):
         workload(tiny, "C=1000,H=3,W=3,M=2,R=3,S=3")
+
+
+def test_every_sweep_design_has_a_whole_image_workload():
+    # the sweep checks every design's workload before it starts; the planner may tile a layer's channels
+    # where whole images would fit (the tiny 2x2 OS build at 2 bits did, and the sweep refused to start)
+    for fpga in FPGAS:
+        for dataflow in ("os", "ws"):
+            for bits in SWEEP_BITS:
+                for rows, cols in SWEEP_ARRAYS:
+                    config = AcceleratorConfig.preset(FPGAS[fpga].default_preset, dataflow=dataflow, bits=bits,
+                                                      rows=rows, cols=cols)
+                    work = workload(config)
+                    assert plan(config, work.layer).whole_images, (fpga, dataflow, bits, rows, cols, work)
 
 
 def test_synth_refuses_a_layer_that_does_not_fit_before_synthesising(capsys, tmp_path, monkeypatch):
