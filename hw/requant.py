@@ -51,8 +51,8 @@ def _saturated_floor(m, p, s, bits):
     """
     width = p.shape().width
     sign = p[-1]
-    upper = select([Const(((1 << width) - 1) >> min(bits - 1 + k, width) << min(bits - 1 + k, width), width)
-                    for k in range(1 << len(s))], s)
+    ones = (1 << width) - 1
+    upper = select([Const(ones & ~((1 << min(bits - 1 + k, width)) - 1), width) for k in range(1 << len(s))], s)
     clamps = Signal(name="floor_clamps")
     m.d.comb += clamps.eq(((p ^ Mux(sign, -1, 0)) & upper).any())
     low = Signal(signed(bits), name="floor_low")

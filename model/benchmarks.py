@@ -131,10 +131,10 @@ def scale_to_fit(configs: list[AcceleratorConfig], layer: ConvLayer, whole_image
         except ValueError as err:
             plans, error = None, err
         else:
-            split = [p for p in plans if not p.whole_images]
+            split = [c for c, p in zip(configs, plans) if not p.whole_images]
             if not (whole_images and split):
                 return layer
-            error = ValueError(f"{layer} runs in bands or channel tiles on {configs[plans.index(split[0])]}")
+            error = ValueError(f"{layer} runs in bands or channel tiles on {split[0]}")
         # whole images: one filter's reduction words must fit a weight-buffer lane, as before tiling
         limit = min(min(c.max_reduction, c.weight_depth * c.channels_per_word) if whole_images else c.max_reduction
                     for c in configs)
