@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
+import operator
+from functools import reduce
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -90,7 +93,6 @@ class LoadUnpacker(wiring.Component):
         left = Signal(DMA_RUN_BYTES_BITS)               # words still to write
         sel = Signal(Buffer)
         weights = sel == Buffer.WEIGHT
-        step = Signal(8)                                # slots between words: n for weights, the LOAD's step for ifmap
         lane = Signal(range(max(cfg.cols, 2)))
         line = Signal((host_addr_depth(cfg) - 1).bit_length())
 
@@ -101,30 +103,43 @@ class LoadUnpacker(wiring.Component):
             return data_bits.word_select(at[:low], 8 * wb) if spb > 1 else data_bits
 
         group = (data_bits.word_select(in_beat >> (n - 1).bit_length(), 8 * wb * n) if spb > n else data_bits)
-        # ifmap: the words at slots slot + i*step (i < k) that are in this beat and in the run
+        # ifmap: the words at slots slot + i*step (i < k) that are in this beat and in the run. The
+        # bounds each slot is compared with are latched at ``start`` (``last - i*step``, ``spb-1 - i*step``),
+        # so that the beat's ``ready`` is a comparison and a one-hot select away from the slot register.
         ahead = [Signal(DMA_RUN_BYTES_BITS + 4, name=f"ahead{i}") for i in range(k + 1)]   # slot + i*step
-        reach = [Signal(low + 8 + 4, name=f"reach{i}") for i in range(k + 1)]               # in_beat + i*step
-        kept = Signal(k)
+        multiple = [Signal(12, name=f"multiple{i}") for i in range(k + 1)]                  # i*step
+        in_run = [Signal(signed(DMA_RUN_BYTES_BITS + 1), name=f"in_run{i}") for i in range(k + 1)]   # last - i*step
+        in_beat_max = [Signal(signed(low + 13), name=f"in_beat_max{i}") for i in range(k + 1)]       # spb-1 - i*step
+        kept = Signal(k + 1)                            # slot + i*step is a word of this write (kept[k] = 0)
+        ends_run = Signal(k + 1)                        # slot + i*step is past the run
+        ends_beat = Signal(k + 1)                       # slot + i*step is past the beat
         for i in range(k + 1):
-            m.d.comb += [ahead[i].eq(slot + i * step), reach[i].eq(in_beat + i * step)]
+            m.d.comb += [ahead[i].eq(slot + multiple[i]),
+                         ends_run[i].eq(slot > in_run[i]), ends_beat[i].eq(in_beat > in_beat_max[i])]
         for i in range(k):
-            m.d.comb += kept[i].eq((reach[i] < spb) & (ahead[i] <= last))
-        count = Signal(range(k + 1))                    # ifmap words of this write (the kept lanes are the low ones)
-        m.d.comb += count.eq(sum(kept[i] for i in range(k)))
+            m.d.comb += kept[i].eq(~ends_run[i] & ~ends_beat[i])
+        # the kept lanes are the low ones: the write's word count is the one i with kept[i-1] and not kept[i]
+        after = [Signal(name=f"after{i}") for i in range(k + 1)]
+        m.d.comb += [after[i].eq(kept[i - 1] & ~kept[i]) for i in range(1, k + 1)]
+        count = Signal(range(k + 1))                    # ifmap words of this write
+        m.d.comb += count.eq(reduce(operator.or_, (Mux(after[i], i, 0) for i in range(1, k + 1))))
         words = Mux(weights, n, count)                  # words of this write
         following = Signal.like(slot)                   # the slot after this write's words
-        m.d.comb += following.eq(Mux(weights, slot + n, Array(ahead)[count]))
+        ifmap_following = reduce(operator.or_, (Mux(after[i], ahead[i], 0) for i in range(1, k + 1)))
+        m.d.comb += following.eq(Mux(weights, slot + n, ifmap_following))
         fire = Signal()
         end_of_run = Signal()
         beat_end = Signal()
+        ifmap_end_of_run = reduce(operator.or_, (after[i] & ends_run[i] for i in range(1, k + 1)))
         m.d.comb += [
             fire.eq(self.busy & self.beats.valid),
-            end_of_run.eq(following > last),
-            beat_end.eq((Array(reach)[count] >= spb) if spb > 1 else 1),
-            self.beats.ready.eq(fire & (end_of_run | Mux(weights, (in_beat + n >= spb) if spb > 1 else 1, beat_end))),
+            end_of_run.eq(Mux(weights, slot + n > last, ifmap_end_of_run)),
+            beat_end.eq(Mux(weights, (in_beat + n >= spb) if spb > 1 else 1,
+                            reduce(operator.or_, (after[i] & ends_beat[i] for i in range(1, k + 1))))),
+            self.beats.ready.eq(fire & (end_of_run | beat_end)),
             self.ifmap_write.addr.eq(line),
-            self.ifmap_write.data.eq(Cat(*(slot_word(reach[i])[:cfg.word_bits] for i in range(k)))),
-            self.ifmap_write.en.eq(Mux(fire & ~weights, kept, 0)),
+            self.ifmap_write.data.eq(Cat(*(slot_word(ahead[i])[:cfg.word_bits] for i in range(k)))),
+            self.ifmap_write.en.eq(Mux(fire & ~weights, kept[:k], 0)),
             self.line_write.addr.eq(line),
             self.line_write.data.eq(Cat(*(group.word_select(j % n, 8 * wb)[:cfg.word_bits] for j in range(cfg.cols)))),
             self.line_write.en.eq(Mux(fire & weights, ((1 << n) - 1) << lane, 0)),
@@ -132,10 +147,15 @@ class LoadUnpacker(wiring.Component):
         m.d.sync += self.done.eq(0)
         with m.If(self.start & ~self.busy):
             is_weight = self.buffer == Buffer.WEIGHT
+            step = Mux(is_weight, n, self.step)
+            run_last = (self.run_bytes >> shift) - Mux(is_weight, n, 1)
+            m.d.sync += [*(multiple[i].eq(i * step) for i in range(k + 1)),
+                         *(in_run[i].eq(run_last - i * step) for i in range(k + 1)),
+                         *(in_beat_max[i].eq(spb - 1 - i * step) for i in range(k + 1))]
             m.d.sync += [
                 self.busy.eq(1), sel.eq(self.buffer), line.eq(self.buf_addr), lane.eq(0), left.eq(self.words),
                 first.eq(self.skip >> shift), slot.eq(self.skip >> shift),
-                last.eq((self.run_bytes >> shift) - Mux(is_weight, n, 1)), step.eq(Mux(is_weight, n, self.step)),
+                last.eq(run_last),
             ]
         with m.If(fire):
             m.d.sync += [slot.eq(Mux(end_of_run, first, following)), left.eq(left - words)]
