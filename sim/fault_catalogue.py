@@ -197,7 +197,7 @@ FAULTS: tuple[Fault, ...] = (
           "system", "qconv_system.proc.rdma", rf"(assign {_ID}= )bus__rlast \? r_data\[3:0\] : (4'h8);", r"\1\2;"),
     Fault("unpack_run_end_one_word_late", "the LOAD unpacker sees a run's end one word slot late (a row of a "
           "halo band or a weight group takes one word from past its run)", "system", "qconv_system.proc.unpack",
-          rf"(assign end_of_run = {_ID}\[\d+:0\]) > last;", r"\1 > last + 1'h1;"),
+          rf"(assign {_ID}= \$signed\(\{{ 1'h0, slot \}}\) > \$signed\(in_run\d\));", r"\1 + 2'sd1;", count=3),
     Fault("stall_cycles_not_counted", "the System's stall counter never increments (its enable is dropped)",
           "system", "qconv_system.counters", r"(assign \S+ = count_stall_cycles) \+ inc_stall_cycles_reg_d1;", r"\1;"),
     Fault("depthwise_lane_ignored", "in a depthwise pass PE(0,1) multiplies lane 0 of its row's ifmap line (its "

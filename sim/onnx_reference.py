@@ -56,7 +56,7 @@ def quantize_model(model: onnx.ModelProto, calibration: np.ndarray, path: Path) 
         onnx.save(model, float_path)
         quantize_static(str(float_path), str(path), _Images(model.graph.input[0].name, calibration),
                         quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QUInt8,
-                        weight_type=QuantType.QInt8)
+                        weight_type=QuantType.QInt8, reduce_range=True)
     quantized = onnx.load(path)
     del quantized.metadata_props[:]
     onnx.helper.set_model_props(quantized, {p.key: p.value for p in model.metadata_props})

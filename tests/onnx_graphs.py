@@ -80,7 +80,7 @@ def quantize(model: onnx.ModelProto, form: str, calibration: np.ndarray, per_cha
         src, dst = Path(tmp) / "float.onnx", Path(tmp) / "quantized.onnx"
         onnx.save(model, src)
         quantize_static(str(src), str(dst), _Reader(model.graph.input[0].name, calibration.astype(F32)), quant_format=FORMATS[form],
-                        per_channel=per_channel, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+                        per_channel=per_channel, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, reduce_range=True)
         return onnx.load(dst)
 
 

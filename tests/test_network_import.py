@@ -183,7 +183,9 @@ def test_hand_written_convolutions(variant):
     """Signed activations (host padding with the zero point), asymmetric pads, uint8 weights (zero point 128),
     and a Relu between Conv and QuantizeLinear."""
     rng = np.random.default_rng(5)
-    w = rng.integers(-127, 128, (6, 3, 3, 3))
+    # 7-bit weights, as quantize_static's reduce_range writes them (sim/onnx_reference.py): the reference's
+    # u8s8 kernel on an AVX2 CPU without VNNI sums pairs of products in int16 and saturates above that
+    w = rng.integers(-64, 64, (6, 3, 3, 3))
     w_zero, w_dtype = np.zeros(6, np.int8), np.int8
     grid_in, grid_out = (np.float32(1 / 255), np.uint8(0)), (np.float32(0.05), np.uint8(0))
     pads = (1, 1, 1, 1)

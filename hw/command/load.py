@@ -89,7 +89,7 @@ class LoadUnpacker(wiring.Component):
         shift = (wb - 1).bit_length()
         low = (spb - 1).bit_length()
         slot = Signal(DMA_RUN_BYTES_BITS)               # slot of the current word within its run
-        first, last = Signal.like(slot), Signal.like(slot)
+        first = Signal.like(slot)                       # a run's first slot
         left = Signal(DMA_RUN_BYTES_BITS)               # words still to write
         sel = Signal(Buffer)
         weights = sel == Buffer.WEIGHT
@@ -133,7 +133,7 @@ class LoadUnpacker(wiring.Component):
         ifmap_end_of_run = reduce(operator.or_, (after[i] & ends_run[i] for i in range(1, k + 1)))
         m.d.comb += [
             fire.eq(self.busy & self.beats.valid),
-            end_of_run.eq(Mux(weights, slot + n > last, ifmap_end_of_run)),
+            end_of_run.eq(Mux(weights, ends_run[1], ifmap_end_of_run)),   # weights: step = n
             beat_end.eq(Mux(weights, (in_beat + n >= spb) if spb > 1 else 1,
                             reduce(operator.or_, (after[i] & ends_beat[i] for i in range(1, k + 1))))),
             self.beats.ready.eq(fire & (end_of_run | beat_end)),
@@ -155,7 +155,6 @@ class LoadUnpacker(wiring.Component):
             m.d.sync += [
                 self.busy.eq(1), sel.eq(self.buffer), line.eq(self.buf_addr), lane.eq(0), left.eq(self.words),
                 first.eq(self.skip >> shift), slot.eq(self.skip >> shift),
-                last.eq(run_last),
             ]
         with m.If(fire):
             m.d.sync += [slot.eq(Mux(end_of_run, first, following)), left.eq(left - words)]

@@ -56,7 +56,7 @@ _QTYPES = {onnx.TensorProto.UINT8: QType.UINT8, onnx.TensorProto.INT8: QType.INT
 QUANTIZE_RECIPE = ("from onnxruntime.quantization import quantize_static, QuantFormat, QuantType; "
                    "quantize_static('model.onnx', 'model_int8.onnx', calibration_reader, "
                    "quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QUInt8, "
-                   "weight_type=QuantType.QInt8)")
+                   "weight_type=QuantType.QInt8, reduce_range=True)")
 
 
 class ModelError(ValueError):
