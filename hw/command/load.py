@@ -107,9 +107,12 @@ class LoadUnpacker(wiring.Component):
         # bounds each slot is compared with are latched at ``start`` (``last - i*step``, ``spb-1 - i*step``),
         # so that the beat's ``ready`` is a comparison and a one-hot select away from the slot register.
         ahead = [Signal(DMA_RUN_BYTES_BITS + 4, name=f"ahead{i}") for i in range(k + 1)]   # slot + i*step
-        multiple = [Signal(12, name=f"multiple{i}") for i in range(k + 1)]                  # i*step
-        in_run = [Signal(signed(DMA_RUN_BYTES_BITS + 1), name=f"in_run{i}") for i in range(k + 1)]   # last - i*step
-        in_beat_max = [Signal(signed(low + 13), name=f"in_beat_max{i}") for i in range(k + 1)]       # spb-1 - i*step
+        mult_bits = (k * ((1 << len(self.step)) - 1)).bit_length()
+        multiple = [Signal(mult_bits, name=f"multiple{i}") for i in range(k + 1)]           # i*step
+        in_run = [Signal(signed(max(DMA_RUN_BYTES_BITS, mult_bits) + 1), name=f"in_run{i}")   # last - i*step
+                  for i in range(k + 1)]
+        in_beat_max = [Signal(signed(max(low, mult_bits) + 1), name=f"in_beat_max{i}")         # spb-1 - i*step
+                       for i in range(k + 1)]
         kept = Signal(k + 1)                            # slot + i*step is a word of this write (kept[k] = 0)
         ends_run = Signal(k + 1)                        # slot + i*step is past the run
         ends_beat = Signal(k + 1)                       # slot + i*step is past the beat
