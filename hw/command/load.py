@@ -124,21 +124,23 @@ class LoadUnpacker(wiring.Component):
         # the kept lanes are the low ones: the write's word count is the one i with kept[i-1] and not kept[i]
         after = [Signal(name=f"after{i}") for i in range(k + 1)]
         m.d.comb += [after[i].eq(kept[i - 1] & ~kept[i]) for i in range(1, k + 1)]
+
+        def at_count(values):
+            """``values[count]``, ``values`` indexed by lane (an OR of the one-hot ``after``'s picks)."""
+            return reduce(operator.or_, (Mux(after[i], values[i], 0) for i in range(1, k + 1)))
+
         count = Signal(range(k + 1))                    # ifmap words of this write
-        m.d.comb += count.eq(reduce(operator.or_, (Mux(after[i], i, 0) for i in range(1, k + 1))))
+        m.d.comb += count.eq(at_count(range(k + 1)))
         words = Mux(weights, n, count)                  # words of this write
         following = Signal.like(slot)                   # the slot after this write's words
-        ifmap_following = reduce(operator.or_, (Mux(after[i], ahead[i], 0) for i in range(1, k + 1)))
-        m.d.comb += following.eq(Mux(weights, slot + n, ifmap_following))
+        m.d.comb += following.eq(Mux(weights, slot + n, at_count(ahead)))
         fire = Signal()
         end_of_run = Signal()
         beat_end = Signal()
-        ifmap_end_of_run = reduce(operator.or_, (after[i] & ends_run[i] for i in range(1, k + 1)))
         m.d.comb += [
             fire.eq(self.busy & self.beats.valid),
-            end_of_run.eq(Mux(weights, ends_run[1], ifmap_end_of_run)),   # weights: step = n
-            beat_end.eq(Mux(weights, (in_beat + n >= spb) if spb > 1 else 1,
-                            reduce(operator.or_, (after[i] & ends_beat[i] for i in range(1, k + 1))))),
+            end_of_run.eq(Mux(weights, ends_run[1], at_count(ends_run))),   # weights: step = n
+            beat_end.eq(Mux(weights, (in_beat + n >= spb) if spb > 1 else 1, at_count(ends_beat))),
             self.beats.ready.eq(fire & (end_of_run | beat_end)),
             self.ifmap_write.addr.eq(line),
             self.ifmap_write.data.eq(Cat(*(slot_word(ahead[i])[:cfg.word_bits] for i in range(k)))),
