@@ -40,11 +40,14 @@ class Accelerator(wiring.Component):
     Ports
     -----
     start : In(1)
-        Pulse one cycle while ``done``: run one pass with ``desc``.
+        Pulse one cycle while ``done`` (with ``line_writes``, while ``ready``): run one pass with ``desc``.
     desc : In(desc_layout(config))
         Packed pass descriptor (:func:`model.contract.pack_descriptor`).
     done : Out(1)
         1 when idle (after reset, and from the end of a pass until the next ``start``).
+    ready : Out(1), with ``line_writes``
+        A ``start`` is taken: idle, or the last pass in its pipeline tail
+        (:class:`~hw.controller.sequencer.Sequencer`).
     host : In(HostPortSignature(config))
         Buffer and requantization-parameter access (:class:`hw.host_port.HostPort`): writes and psum
         reads at any time, ifmap and weight reads while ``done``.
@@ -68,6 +71,7 @@ class Accelerator(wiring.Component):
             "host": In(HostPortSignature(config)),
         }
         if line_writes:
+            members["ready"] = Out(1)
             banks = ifmap_banks(config, line_writes)
             members["ifmap_lines"] = In(WritePortSignature(
                 config.ifmap_depth, data.ArrayLayout(config.word_bits, banks), banks))
@@ -103,7 +107,9 @@ class Accelerator(wiring.Component):
 
         idle = ~ctrl.busy
         m.d.comb += [ctrl.start.eq(self.start), ctrl.desc.eq(self.desc), self.done.eq(idle),
-                     host.idle.eq(idle), host.start.eq(self.start), host.desc.eq(self.desc)]
+                     host.idle.eq(idle), host.start.eq(self.start & ctrl.ready), host.desc.eq(self.desc)]
+        if self._line_writes:
+            m.d.comb += self.ready.eq(ctrl.ready)
         connect(m, flipped(self.host), host.host)
         if self._line_writes:
             connect(m, flipped(self.ifmap_lines), host.ifmap_lines)
@@ -146,7 +152,7 @@ class Accelerator(wiring.Component):
         rf = "weight" if ws else "psum"
         weight_reads = gb.weight_read.en + gb.weight_read2.en if two_weights else gb.weight_read.en
         inc = {
-            "cycles": ctrl.busy | was_busy,
+            "cycles": (ctrl.busy | was_busy) + ctrl.credit,   # a pass started in a tail counts its own cycles
             "macs": ctrl.ev_macs,
             "dram_ifmap_reads": gb.ifmap_write.en.any(), "dram_weight_reads": gb.weight_write.en.any(),
             "dram_psum_writes": host.psum_read.en,

@@ -71,7 +71,7 @@ class HostPort(wiring.Component):
     idle : In(1)
         The controller is idle: ifmap and weight reads take effect only then.
     start : In(1); desc : In(desc_layout(config))
-        A pass starts: its requantization fields apply to the reads after it.
+        A pass starts (the controller takes its ``start``): its requantization fields apply to the reads after it.
     ifmap_write, weight_write : Out(WritePortSignature)
     ifmap_read, weight_read, psum_read : Out(RequestSignature)
     ifmap_data : In(word_bits); weight_data, psum_data : In(line)
@@ -147,7 +147,7 @@ class HostPort(wiring.Component):
         # The layer's requantization fields, latched when a pass starts.
         rq_on, rq_relu = Signal(), Signal()
         rq_bits, rq_zero = Signal.like(self.desc.out_bits), Signal(signed(REQUANT_ZERO_POINT_BITS))
-        with m.If(self.start & self.idle):
+        with m.If(self.start):
             m.d.sync += [rq_on.eq(self.desc.requant), rq_relu.eq(self.desc.relu),
                          rq_bits.eq(self.desc.out_bits), rq_zero.eq(self.desc.zero_point)]
 

@@ -9,8 +9,8 @@ and ``ERROR`` say how).
 Counters (:data:`model.contract.SYSTEM_COUNTERS`): ``sys_cycles`` every cycle the processor is
 busy; ``dram_bytes_read`` / ``dram_bytes_written`` the DMAs' run bytes; ``axi_read_bursts`` /
 ``axi_write_bursts`` their AR / AW handshakes; ``stall_cycles`` busy cycles in which the
-accelerator is idle (the array waits for data); ``dma_wait_cycles`` cycles in which a RUN or SYNC
-waits for the running pass (the command stream waits for the array). The accelerator's own
+accelerator is idle (the array waits for data); ``dma_wait_cycles`` cycles in which a RUN waits for
+the running pass to issue its last slot, or a SYNC for it to end (the command stream waits for the array). The accelerator's own
 :data:`model.contract.COUNTERS` are exported as they are.
 """
 
@@ -74,6 +74,7 @@ class System(wiring.Component):
             proc.start.eq(regs.start), proc.cmd_addr.eq(regs.cmd_addr), proc.cmd_count.eq(regs.cmd_count),
             regs.busy.eq(proc.busy), regs.done.eq(proc.done), regs.error.eq(proc.error), self.irq.eq(proc.done),
             acc.start.eq(proc.acc_start), acc.desc.eq(proc.acc_desc), proc.acc_done.eq(acc.done),
+            proc.acc_ready.eq(acc.ready),
             proc.psum_lines.eq(acc.psum_lines),
         ]
         bb = cfg.axi_beat_bytes

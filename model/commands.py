@@ -58,7 +58,7 @@ from model.layer import ConvLayer
 from model.program import RequantParams, _words, check_program, pass_run
 from model.tiling import Objective, Pass, plan
 
-__all__ = ["ALIGN", "Command", "DramImage", "word_bytes", "store_format", "requant_entries", "SystemPlan", "system_plan", "build_image",
+__all__ = ["ALIGN", "Command", "DramImage", "word_bytes", "store_format", "requant_entries", "SystemPlan", "system_plan", "overlapped_starts", "build_image",
            "read_output", "output_rows", "pad_value"]
 
 #: Alignment in bytes of every DRAM region (a 4 KiB page: no region shares a page).
@@ -300,6 +300,25 @@ def _overlap(a: range, b: range) -> bool:
     return a.start < b.stop and b.start < a.stop
 
 
+def _syncs(passes: tuple[Pass, ...], regions: list, j: int) -> tuple[bool, bool]:
+    """Whether pass ``j``'s commands wait for pass ``j-1`` to end (module notes): (a SYNC before its
+    LOADs, which write a region pass ``j-1`` reads; a SYNC before its RUN, whose psum lines hold pass
+    ``j-1``'s outputs, stored first)."""
+    if j == 0:
+        return False, False
+    ps, now, before = passes[j], regions[j], regions[j - 1]
+    loads = (ps.load_ifmap and _overlap(now[0], before[0])) or (ps.load_weights and _overlap(now[1], before[1]))
+    return bool(loads), bool(passes[j - 1].read_out and _overlap(before[2], now[2]))
+
+
+def overlapped_starts(config: AcceleratorConfig, plan: SystemPlan) -> int:
+    """How many of ``plan``'s passes the System may start in the pipeline tail of the pass before
+    (no SYNC between their RUNs; :class:`hw.controller.sequencer.Sequencer` takes such a start)."""
+    bases = _bases(config, plan.passes, plan.double)
+    regions = [_regions(config, ps, at) for ps, at in zip(plan.passes, bases, strict=True)]
+    return sum(not any(_syncs(plan.passes, regions, j)) for j in range(1, len(plan.passes)))
+
+
 def build_image(config: AcceleratorConfig, layer: ConvLayer, x: np.ndarray, w: np.ndarray,
                 requant: RequantParams | None = None, objective: Objective = Objective.OVERLAP) -> DramImage:
     """The DRAM image and command list of ``layer`` (see the module notes).
@@ -485,29 +504,24 @@ def _records(config, layer, step, passes, runs, bases, requant, fmt, in_pitch, o
     all_loads = [list(_loads(config, layer, step, ps, at, in_pitch, kw_all, cw_all, wb, ifmap_addr, weight_addr))
                  for ps, at in zip(passes, bases)]
     early = _early(config, all_loads, all_regions)
-    running = None      # the regions of the pass started last, until a SYNC
-    stores = None       # (regions, commands) of the outputs waiting for the next RUN
+    stores = None       # the commands of the outputs waiting for the next RUN
     for j, (ps, run, at) in enumerate(zip(passes, runs, bases, strict=True)):
-        regions, loads = all_regions[j], all_loads[j]
-        if running is not None and loads and (
-                (ps.load_ifmap and _overlap(regions[0], running[0]))
-                or (ps.load_weights and _overlap(regions[1], running[1]))):
+        sync_loads, sync_stores = _syncs(passes, all_regions, j)
+        if sync_loads:
             yield Command(Opcode.SYNC, {})
-        yield from loads
-        if stores is not None and _overlap(stores[0][2], regions[2]):   # the pass would overwrite them
+        yield from all_loads[j]
+        if sync_stores:
             yield Command(Opcode.SYNC, {})
-            yield from stores[1]
+            yield from stores
             stores = None
         yield Command(Opcode.RUN, dict(desc=run.desc))
-        running = regions
         if stores is not None:
-            yield from stores[1]
+            yield from stores
         yield from early.get(j, [])
-        stores = (regions, list(_stores(config, layer, ps, at, requant, fmt, out_pitch, out_addr))) \
-            if ps.read_out else None
+        stores = list(_stores(config, layer, ps, at, requant, fmt, out_pitch, out_addr)) if ps.read_out else None
     yield Command(Opcode.SYNC, {})
     if stores is not None:
-        yield from stores[1]
+        yield from stores
 
 
 def read_output(image: DramImage, dump: bytes) -> np.ndarray:

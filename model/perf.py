@@ -33,7 +33,9 @@ __all__ = ["Prediction", "predict", "pass_cycles"]
 
 @dataclass(frozen=True)
 class Prediction:
-    """Predicted run of a layer: ``counters["cycles"] == cycles``."""
+    """Predicted run of a layer: ``counters["cycles"] == cycles``; ``busy_cycles`` the cycles the
+    accelerator is busy, which ``utilization`` is over (``cycles``, unless passes overlap:
+    :func:`model.system_perf.predict_accelerator`)."""
 
     cycles: int
     counters: dict
@@ -42,6 +44,7 @@ class Prediction:
     ideal_cycles: int
     naive_cycles: int
     passes: int
+    busy_cycles: int
 
 
 def _naive_pass_cycles(config: AcceleratorConfig, tile: Tile) -> int:
@@ -117,4 +120,5 @@ def predict(config: AcceleratorConfig, layer: ConvLayer, passes: tuple[Pass, ...
         ideal_cycles=-(-layer.macs // lanes),
         naive_cycles=naive,
         passes=len(passes),
+        busy_cycles=c["cycles"],
     )

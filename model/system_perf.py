@@ -16,12 +16,16 @@ for its last R beat or B response), so a LOAD's or STORE's cycles depend on its 
 * **Per command**: FETCH (the record's read), DECODE (:data:`~model.contract.COMMAND_DECODE_CYCLES`),
   the body, NEXT (:data:`~model.contract.COMMAND_NEXT_CYCLES`); the next FETCH follows.
   ``sys_cycles`` is the cycle the last NEXT ends (from START).
-* **RUN and SYNC**: the body's first cycle ``b``; the accelerator is idle from cycle ``idle``
-  (the last pass's start plus its :func:`model.tiling.shape_cycles` ``S``). The body ends at
-  ``go = max(b, idle)``: RUN pulses ``start`` then (``idle = go + S`` for the next), SYNC just ends;
-  ``go - b`` cycles count as ``dma_wait_cycles`` (the stream waits for the array).
-* **Stalls**: ``stall_cycles = sys_cycles - sum(S - 1)``: every cycle of the layer the accelerator is
-  not busy (its ``done`` is high), the array waiting for data.
+* **RUN and SYNC**: the body's first cycle ``b``; the last pass started at ``s`` and takes
+  :func:`model.tiling.shape_cycles` ``S``: busy from ``s + 1`` to ``s + S - 1``, the last
+  ``T`` = :data:`~model.contract.PIPELINE_TAIL` of them its pipeline tail, in which the accelerator
+  already takes the next start (``ready``). A RUN ends at ``go = max(b, s + S - T)`` and pulses
+  ``start`` then; a SYNC at ``go = max(b, s + S)``, when the pass has ended. ``go - b`` cycles count
+  as ``dma_wait_cycles`` (the stream waits for the array).
+* **Stalls**: ``stall_cycles`` is ``sys_cycles`` less the cycles the accelerator is busy, each
+  counted once (a pass started in a tail shares ``s + S - 1 - go`` of them with the pass before):
+  every cycle of the layer the accelerator is not busy (its ``done`` is high), the array waiting
+  for data.
 * **Read DMA** (FETCH and LOAD), its command taken at cycle 0: burst ``k`` (of
   :func:`model.bursts.split_transfer`) is loaded into the AR register at
   ``L_k = max(L_{k-1} + 1, P_{k-D} + 1)`` (``L_0 = DMA_ADDRESS_DELAY - 1``, ``D`` =
@@ -69,15 +73,17 @@ The rule is proven against the RTL on Icarus and Verilator by ``tests/test_syste
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from dataclasses import dataclass
 
 from model.bursts import split_transfer
-from model.commands import Command, DramImage, system_plan, word_bytes
+from model.commands import Command, DramImage, overlapped_starts, system_plan, word_bytes
 from model.config import AcceleratorConfig, Dataflow
 from model.contract import (
-    AXI_BOUNDARY_BYTES, COMMAND_BYTES, COMMAND_DECODE_CYCLES, COMMAND_NEXT_CYCLES, DMA_ADDRESS_DELAY, DMA_OUTSTANDING, READ_LATENCY,
+    AXI_BOUNDARY_BYTES, COMMAND_BYTES, COMMAND_DECODE_CYCLES, COMMAND_NEXT_CYCLES, DMA_ADDRESS_DELAY, DMA_OUTSTANDING, PIPELINE_TAIL,
+    READ_LATENCY,
     REQUANT_ENTRY_BYTES, REQUANT_FIELDS, STORE_READ_CREDIT, SYSTEM_COUNTERS, Buffer, Opcode, PassShape,
     ifmap_load_words, unpack_descriptor, weight_load_lanes,
 )
@@ -315,20 +321,21 @@ def predict_system(config: AcceleratorConfig, image: DramImage | tuple[Command, 
     c["dram_bytes_read"] = COMMAND_BYTES * len(commands)
     c["axi_read_bursts"] = record_bursts * len(commands)
     memo: dict = {}
-    now, idle_from, computing = 0, 0, 0     # next FETCH, first cycle the accelerator is idle, its busy cycles
-    for cmd in commands:
+    tail = PIPELINE_TAIL[config.dataflow]
+    now, ready_from, idle_from, computing = 0, 0, 0, 0  # next FETCH, first cycle a start is taken, first
+    for cmd in commands:                                # idle cycle, the accelerator's busy cycles
         f = cmd.fields
         body = now + fetch                  # the command's first cycle after DECODE
         if cmd.opcode in (Opcode.RUN, Opcode.SYNC):
-            go = max(body, idle_from)       # the cycle acc_done is seen: start pulsed (RUN) or wait over
+            go = max(body, ready_from if cmd.opcode is Opcode.RUN else idle_from)   # start pulsed, or wait over
             c["dma_wait_cycles"] += go - body
             cycles = go - body + 1
             if cmd.opcode is Opcode.RUN:
                 key = _timing_key(cmd)
                 if key not in memo:
                     memo[key] = _run_cycles(config, f["desc"])
-                idle_from = go + memo[key]
-                computing += memo[key] - 1
+                computing += memo[key] - 1 - max(0, idle_from - 1 - go)
+                ready_from, idle_from = go + memo[key] - tail, go + memo[key]
         else:
             key = _timing_key(cmd)
             if key not in memo:
@@ -357,12 +364,20 @@ def predict_accelerator(config: AcceleratorConfig, layer: ConvLayer) -> Predicti
     """:func:`model.perf.predict` of the passes the System runs (:func:`model.commands.system_plan`:
     double-buffered tiles, a depthwise layer's channel groups): the accelerator's cycles without stalls.
 
+    ``cycles`` is the accelerator's counter (each pass's own cycles, summed); ``busy_cycles`` and
+    ``utilization`` count once the pipeline tails of the passes the System starts in them
+    (:func:`model.commands.overlapped_starts`, :data:`~model.contract.PIPELINE_TAIL` cycles each):
+    the passes back to back, every RUN there when its predecessor takes a start.
+
     Raises
     ------
     ValueError
         What :func:`model.commands.system_plan` refuses.
     """
-    return predict(config, layer, system_plan(config, layer).passes)
+    plan = system_plan(config, layer)
+    pred = predict(config, layer, plan.passes)
+    busy = pred.cycles - PIPELINE_TAIL[config.dataflow] * overlapped_starts(config, plan)
+    return dataclasses.replace(pred, busy_cycles=busy, utilization=layer.macs / (busy * config.pes * config.channels_per_word))
 
 
 def accelerator_counters(config: AcceleratorConfig, layer: ConvLayer, image: DramImage) -> dict:

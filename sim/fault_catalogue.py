@@ -139,7 +139,7 @@ FAULTS: tuple[Fault, ...] = (
           rf"(assign {_ID}= )~ <<schedule__desc.accumulate>>;", r"\g<1>1'h1;"),
     Fault("os_drain_accumulate_ignored", "the OS drain of a later channel tile writes its sums without adding "
           "the stored partial sums (no read-modify-write)", "os", "qconv_top.controller.issue",
-          r"assign psum_first = ~ <<schedule__desc.accumulate>>;", "assign psum_first = 1'h1;"),
+          r"assign psum_first = drain_first_d3;", "assign psum_first = 1'h1;"),
     Fault("pad_high_bound_off_by_one", "the 'inside the input' test accepts row h == H (h <= H instead of h < H)",
           "ws", "qconv_top.controller.issue", r"\) < \$signed\(\{ 1'h0, <<schedule__desc.H>> \}\);",
           r") <= $signed({ 1'h0, <<schedule__desc.H>> });", count=4),
@@ -173,7 +173,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault("host_read_lane_ignored", "a host read of the psum buffer always returns lane 0",
           "os", "qconv_top.host", rf"assign lane_psum = psum_data >> {_ID};", "assign lane_psum = psum_data;"),
     Fault("cycles_miss_pipeline_tail", "the cycle counter stops when the controller stops issuing, not when done rises",
-          "os", "qconv_top", r"assign inc_cycles = busy \| was_busy;", "assign inc_cycles = busy;"),
+          "os", "qconv_top", r"assign inc_cycles = \\\$\d+ \+ credit;", "assign inc_cycles = busy;"),
     Fault("rf_psum_reads_not_counted", "the register-file psum-read counter never increments",
           "os", "qconv_top.counters", r"(assign \S+ = count_rf_psum_reads) \+ inc_rf_psum_reads;", r"\1;"),
     Fault("binary_popcount_drops_channel", "PE(0,0)'s popcount drops the agreement bit of the last channel of a word",

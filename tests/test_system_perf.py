@@ -7,12 +7,12 @@ import pytest
 
 from model.commands import Command, build_image, system_plan
 from model.config import AcceleratorConfig
-from model.contract import COMMAND_BYTES, Buffer, Opcode
+from model.contract import COMMAND_BYTES, COMMAND_DECODE_CYCLES, COMMAND_NEXT_CYCLES, PIPELINE_TAIL, Buffer, Opcode
 from model.data import random_operands
 from model.layer import ConvLayer
 from model.dram import DramConfig
 from model.program import pass_run
-from model.system_perf import predict_system
+from model.system_perf import _fetch_cycles, predict_system
 from model.tiling import pass_cycles, plan
 from tests.command_reference import moved
 from tests.tiled_layers import TILING, tiled_cases
@@ -86,6 +86,39 @@ def test_a_load_overlaps_a_running_pass():
     assert got.counters["dma_wait_cycles"] == start + S - sync
     assert got.counters["stall_cycles"] == start + S + 2 - (S - 1)
     assert got.phase_cycles["load"] == L and got.phase_cycles["run"] == 1
+
+
+@pytest.mark.parametrize("dataflow", ["ws", "os"])
+def test_a_run_starts_in_the_pipeline_tail_of_the_pass_before(dataflow):
+    # RUN, RUN, SYNC of one pass of S cycles: busy from start + 1 to start + S - 1, the last T
+    # (the tail: WS the psum write 4 stages after the last issue, OS the drain 3 after) without issue,
+    # so the second RUN, fetched long before, pulses start at start + S - T
+    config = AcceleratorConfig(dataflow=dataflow)
+    T = {"ws": 4, "os": 3}[dataflow]
+    ps = plan(config, ConvLayer(C=8, H=16, W=16, M=8, R=3, S=3, pad=1)).passes[0]
+    run = Command(Opcode.RUN, dict(desc=pass_run(config, ps).desc))
+    S = pass_cycles(config, ps.tile)
+    fc = _fetch(40, 1)
+    got = predict_system(config, (run, run, Command(Opcode.SYNC, {})), DramConfig(latency=40, bandwidth=8))
+    start = fc - 1
+    second = start + 1 + fc                              # the second RUN's first cycle
+    go = start + S - T
+    assert second < go
+    sync = go + 1 + fc                                   # the SYNC's first cycle, which waits for go + S
+    assert got.counters["sys_cycles"] == go + S + 2
+    assert got.counters["dma_wait_cycles"] == (go - second) + (go + S - sync)
+    # busy cycles, each once: the two passes share the tail's T - 1 cycles after the second start
+    assert got.counters["stall_cycles"] == go + S + 2 - (2 * (S - 1) - (T - 1))
+    assert got.phase_cycles["run"] == 1 + go - second + 1
+
+
+def test_a_store_after_a_run_reads_after_the_tail_before_it():
+    # hw/command/processor.py: a STORE after a RUN taken in a tail reads the psums only after that tail,
+    # because NEXT and the STORE's FETCH and DECODE come first: at the shortest DRAM (latency 2) and the
+    # widest beat (16 bytes, 4 beats a record: 4 + latency + 3 beats, as _fetch), 1 + 9 + 1 cycles, more
+    # than any tail
+    assert _fetch_cycles(16, 2, 1) == 4 + 2 + 3
+    assert max(PIPELINE_TAIL.values()) < COMMAND_NEXT_CYCLES + _fetch_cycles(16, 2, 1) + COMMAND_DECODE_CYCLES
 
 
 def test_counters_add_up_on_a_tiled_layer():

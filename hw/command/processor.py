@@ -13,8 +13,11 @@ relies on), from ``start``:
 * LOAD: the read DMA and :class:`hw.command.load.LoadUnpacker` (ifmap or weight words) or
   :class:`hw.command.requant_load.RequantLoader` (requantization entries) start in the same
   cycle; the command ends when both are idle.
-* RUN: in the first cycle the accelerator is idle (``acc_done``; at once if no pass is running),
-  its ``start`` is pulsed with the record's descriptor, and the command ends (NEXT follows).
+* RUN: in the first cycle the accelerator takes a start (``acc_ready``: idle, or the pass before in
+  its pipeline tail; at once if no pass is running), its ``start`` is pulsed with the record's
+  descriptor, and the command ends (NEXT follows). A STORE after it reads the psums of the pass
+  before only after that pass's tail: NEXT and the next FETCH take longer than any
+  :data:`~model.contract.PIPELINE_TAIL` (a test checks it).
 * SYNC: the command ends in the first cycle the accelerator is idle.
 * STORE: :class:`hw.command.store.StorePacker` and the write DMA start in the same cycle; the
   command ends when both are idle (the write DMA after its last B response).
@@ -72,8 +75,8 @@ class CommandProcessor(wiring.Component):
     start : In(1); cmd_addr : In(AXI_ADDR_BITS); cmd_count : In(AXI_LITE_DATA_BITS)
     busy, done : Out(1); error : Out(DmaError)
         ``done`` is one cycle, at the end of the layer, with ``error``.
-    host : Out(HostPortSignature(config)); acc_start : Out(1); acc_desc : Out(desc_layout); acc_done : In(1)
-        The accelerator's host port and pass start.
+    host : Out(HostPortSignature(config)); acc_start : Out(1); acc_desc : Out(desc_layout); acc_done, acc_ready : In(1)
+        The accelerator's host port, pass start, ``done`` and ``ready``.
     ifmap_lines : Out(WritePortSignature(ifmap_depth, ArrayLayout(word_bits, banks), banks))
     weight_lines : Out(WritePortSignature(weight_depth, line, cols))
         The accelerator's wide ifmap and weight writes (:class:`hw.command.load.LoadUnpacker`;
@@ -81,7 +84,7 @@ class CommandProcessor(wiring.Component):
     psum_lines : In(ArrayLayout(acc_bits, cols))
         The accelerator's whole psum line of a host read (:class:`hw.command.store.StorePacker`'s).
     blocked : Out(1)
-        A RUN or SYNC waits for the running pass (the DMA-wait counter's enable).
+        A RUN waits for the running pass to take a start, or a SYNC for it to end (the DMA-wait counter's enable).
     read_bytes, write_bytes : Out; read_burst, write_burst : Out(1)
         The DMAs' per-cycle increments.
     """
@@ -94,7 +97,7 @@ class CommandProcessor(wiring.Component):
             "start": In(1), "cmd_addr": In(AXI_ADDR_BITS), "cmd_count": In(AXI_LITE_DATA_BITS),
             "busy": Out(1), "done": Out(1), "error": Out(DmaError),
             "host": Out(HostPortSignature(config)), "acc_start": Out(1), "acc_desc": Out(desc_layout(config)),
-            "acc_done": In(1), "psum_lines": In(data.ArrayLayout(config.acc_bits, config.cols)),
+            "acc_done": In(1), "acc_ready": In(1), "psum_lines": In(data.ArrayLayout(config.acc_bits, config.cols)),
             "ifmap_lines": Out(WritePortSignature(config.ifmap_depth, data.ArrayLayout(config.word_bits, banks), banks)),
             "weight_lines": Out(WritePortSignature(config.weight_depth, data.ArrayLayout(config.word_bits, config.cols),
                                                    config.cols)),
@@ -225,8 +228,8 @@ class CommandProcessor(wiring.Component):
                 with m.Elif(~rdma.busy & ~unpack.busy & ~rqload.busy):
                     m.next = "NEXT"
             with m.State("RUN"):
-                m.d.comb += [self.blocked.eq(~self.acc_done), self.acc_start.eq(self.acc_done)]
-                with m.If(self.acc_done):
+                m.d.comb += [self.blocked.eq(~self.acc_ready), self.acc_start.eq(self.acc_ready)]
+                with m.If(self.acc_ready):
                     m.next = "NEXT"
             with m.State("SYNC"):
                 m.d.comb += self.blocked.eq(~self.acc_done)

@@ -35,7 +35,7 @@ class Controller(wiring.Component):
 
     Ports
     -----
-    start, desc, busy
+    start, desc, busy, ready, credit
         As :class:`~hw.controller.sequencer.Sequencer`.
     ifmap_read, weight_read, psum_read, psum_write, psum_first, array, ev_macs, ev_rf_reads, ev_rf_writes
         As :class:`~hw.controller.issue.IssueUnit`.
@@ -45,15 +45,17 @@ class Controller(wiring.Component):
         self._config = config
         issue = WeightStationaryIssue if config.dataflow is Dataflow.WS else OutputStationaryIssue
         self._issue = issue(config, depthwise)
-        members = {"start": In(1), "desc": In(desc_layout(config)), "busy": Out(1)}
+        self._sequencer = Sequencer(config, self._issue.group_inputs)
+        members = {name: self._sequencer.signature.members[name] for name in ("start", "desc", "busy", "ready", "credit")}
         members |= {name: member for name, member in self._issue.signature.members.items() if name != "schedule"}
         super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
-        seq = m.submodules.sequencer = Sequencer(self._config, self._issue.group_inputs)
+        seq = m.submodules.sequencer = self._sequencer
         issue = m.submodules.issue = self._issue
-        m.d.comb += [seq.start.eq(self.start), seq.desc.eq(self.desc), self.busy.eq(seq.busy)]
+        m.d.comb += [seq.start.eq(self.start), seq.desc.eq(self.desc), self.busy.eq(seq.busy),
+                     self.ready.eq(seq.ready), self.credit.eq(seq.credit)]
         connect(m, seq.schedule, issue.schedule)
         # every other port is the issue unit's output, forwarded member by member
         outputs = {path: value for path, _, value in issue.signature.flatten(issue) if path[0] != "schedule"}

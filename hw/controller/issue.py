@@ -177,8 +177,8 @@ class IssueUnit(wiring.Component):
             actives.append(active)
             chans.append(Mux(active, popcount(chmask) if cfg.binary else 1, 0))
         m.d.comb += [self.array.mask[i].eq(delay(m, x, OPERAND_STAGE, f"mask{i}")) for i, x in enumerate(masks)]
-        if self._depthwise:
-            m.d.comb += self.array.depthwise.eq(d.depthwise)
+        if self._depthwise:   # with the operands (the descriptor may be the next pass's, started in the tail)
+            m.d.comb += self.array.depthwise.eq(delay(m, d.depthwise, OPERAND_STAGE, "depthwise"))
         s_cols, s_colmask = self.active_cols(m, sch.stream, d, "s")
         streams = {"entry": entry, "actives": actives, "n_active": total(actives), "n_chans": total(chans),
                    "cols": s_cols, "colmask": s_colmask, "contexts": contexts}

@@ -96,7 +96,7 @@ class OutputStationaryIssue(IssueUnit):
         m.d.comb += [
             self.psum_read.en.eq(delay(m, drain_we & d.accumulate, read_stage, "drain_re")),
             self.psum_read.addr.eq(delay(m, drain_line, read_stage, "drain_rline")),
-            self.psum_first.eq(~d.accumulate),
+            self.psum_first.eq(delay(m, ~d.accumulate, PRODUCT_STAGE, "drain_first")),
             ctrl.drain_row.eq(delay(m, ds.inner, PRODUCT_STAGE, "drain_row")),
             ctrl.drain_sel.eq(delay(m, rf_index(sch.drain.half, ds.outer, G), PRODUCT_STAGE, "drain_sel")),
             self.psum_write.addr.eq(delay(m, drain_line, PRODUCT_STAGE, "drain_line")),

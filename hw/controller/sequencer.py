@@ -7,7 +7,9 @@ only, **drain** the previous fold (``rows*G`` slots). A period ends in the cycle
 its last active slot issues; the fold contexts then move load -> stream ->
 drain. After the last period the sequencer waits
 :data:`model.contract.PIPELINE_TAIL` cycles for the pipeline, then drops
-``busy``. What each slot does is the dataflow's issue unit's business
+``busy``; in those cycles (``ready``) it already takes the next pass's ``start``. That pass's first
+issue follows the last one of the pass before, and every operation of a pass is a fixed number of
+cycles after its issue, so the two passes' operations on each resource keep their order. What each slot does is the dataflow's issue unit's business
 (:mod:`hw.controller.weight_stationary`, :mod:`hw.controller.output_stationary`).
 """
 
@@ -69,11 +71,17 @@ class Sequencer(wiring.Component):
     Ports
     -----
     start : In(1)
-        Start a pass with ``desc`` (ignored while busy).
+        Start a pass with ``desc`` (taken while ``ready``, ignored otherwise).
     desc : In(desc_layout(config))
         The pass descriptor, latched at ``start``.
     busy : Out(1)
         High from the cycle after ``start`` until the pipeline tail of the last period is done.
+    ready : Out(1)
+        No pass issues: idle, or the last pass in its pipeline tail.
+    credit : Out(range(tail + 1)), ``tail`` the dataflow's :data:`~model.contract.PIPELINE_TAIL`
+        At a ``start`` taken in a pipeline tail, the tail's cycles left (the pass before would have
+        counted them): the accelerator's ``cycles`` counter adds them, so that it stays the sum of
+        each pass's own cycles.
     schedule : Out(ScheduleSignature(config))
         Contexts, slot positions and period ends for the issue unit.
     """
@@ -83,7 +91,8 @@ class Sequencer(wiring.Component):
         super().__init__({
             "start": In(1),
             "desc": In(desc_layout(config)),
-            "busy": Out(1),
+            "busy": Out(1), "ready": Out(1),
+            "credit": Out(range(PIPELINE_TAIL[config.dataflow] + 1)),
             "schedule": Out(ScheduleSignature(config, group_inputs)),
         })
 
@@ -99,8 +108,9 @@ class Sequencer(wiring.Component):
         tail = Signal(range(PIPELINE_TAIL[cfg.dataflow] + 1))
         load, stream, drain = (Signal(context_layout(cfg, self._group_inputs), name=n)
                                for n in ("load_ctx", "stream_ctx", "drain_ctx"))
-        starting = self.start & ~self.busy
+        starting = self.start & ~running
         m.d.comb += [
+            self.ready.eq(~running), self.credit.eq(Mux(starting, tail, 0)),
             sch.start.eq(starting), sch.start_desc.eq(self.desc), sch.desc.eq(d),
             sch.load.eq(load), sch.stream.eq(stream), sch.drain.eq(drain),
         ]
@@ -133,6 +143,11 @@ class Sequencer(wiring.Component):
         period_end = running & (~ls.on | ls.last) & (~ss.on | ss.last) & (~ds.on | ds.last)
         m.d.comb += [sch.period_end.eq(period_end), sch.wrap.eq(wrap)]
 
+        # The tail counts down on its own: a pass started in it does not stop the last writes before it.
+        with m.If(tail != 0):
+            m.d.sync += tail.eq(tail - 1)
+            with m.If((tail == 1) & ~running):
+                m.d.sync += self.busy.eq(0)
         clear = [stmt for slot in slots for stmt in slot.clear()]
         with m.If(starting):
             m.d.sync += [last_fold.eq((self.desc.k_folds if ws else self.desc.p_folds) - 1),
@@ -149,8 +164,4 @@ class Sequencer(wiring.Component):
             last_period = ~nxt["valid"] & ~load.valid & (1 if ws else ~stream.valid)
             with m.If(last_period):
                 m.d.sync += [running.eq(0), tail.eq(PIPELINE_TAIL[cfg.dataflow])]
-        with m.Elif(self.busy & ~running):
-            with m.If(tail == 1):
-                m.d.sync += self.busy.eq(0)
-            m.d.sync += tail.eq(tail - 1)
         return m
