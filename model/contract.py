@@ -11,7 +11,7 @@ What is here:
 
 * selectors: :class:`Buffer` (the host port's ``host_sel``), :class:`Rounding`;
 * the top level: :data:`TOP_NAME`, :func:`top_ports` (every port and its width);
-* latencies: the pipeline stages (:data:`OPERAND_STAGE`, :data:`PRODUCT_STAGE`,
+* latencies: :data:`ISSUE_LATENCY`, the pipeline stages (:data:`OPERAND_STAGE`, :data:`PRODUCT_STAGE`,
   :data:`PSUM_WRITE_STAGE`), :data:`PIPELINE_TAIL`, :data:`READ_LATENCY`;
 * counters: :data:`COUNTERS`, :data:`COUNTER_BITS`;
 * the requantization parameter table (:data:`REQUANT_FIELDS`, its addressing and widths);
@@ -42,7 +42,7 @@ from model.layer import ConvLayer
 
 __all__ = [
     "Buffer", "Rounding", "TOP_NAME", "COUNTERS", "COUNTER_BITS",
-    "GLB_READ_LATENCY", "PRODUCT_LATENCY", "ACCUMULATE_LATENCY", "OPERAND_STAGE", "PRODUCT_STAGE",
+    "GLB_READ_LATENCY", "ISSUE_LATENCY", "PRODUCT_LATENCY", "ACCUMULATE_LATENCY", "OPERAND_STAGE", "PRODUCT_STAGE",
     "PSUM_WRITE_STAGE", "PIPELINE_TAIL", "REQUANT_STAGES", "READ_LATENCY",
     "REQUANT_CHANNELS", "REQUANT_FIELDS", "REQUANT_FIELD_STRIDE", "REQUANT_ZERO_POINT_BITS",
     "REQUANT_OUT_BITS_BITS", "REQUANT_OUT_BITS", "requant_address",
@@ -99,8 +99,11 @@ GLB_READ_LATENCY = 1
 PRODUCT_LATENCY = 2
 #: WS: the column accumulator registers the sum of a pixel's register-file entries.
 ACCUMULATE_LATENCY = 1
+#: The controller registers every buffer read request it issues (its slot logic and the buffer's
+#: address port are then a cycle apart: they were the longest paths of the 8x8 build).
+ISSUE_LATENCY = 1
 #: Pipeline stage (cycles after the controller's issue) at which the operands reach the PEs.
-OPERAND_STAGE = GLB_READ_LATENCY
+OPERAND_STAGE = ISSUE_LATENCY + GLB_READ_LATENCY
 #: Stage at which the products are valid: WS column sums / accumulate, OS register-file accumulate.
 PRODUCT_STAGE = OPERAND_STAGE + PRODUCT_LATENCY
 #: WS: stage at which a finished pixel's psum line is written (read-modify-write).

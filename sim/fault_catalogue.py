@@ -139,7 +139,7 @@ FAULTS: tuple[Fault, ...] = (
           rf"(assign {_ID}= )~ <<schedule__desc.accumulate>>;", r"\g<1>1'h1;"),
     Fault("os_drain_accumulate_ignored", "the OS drain of a later channel tile writes its sums without adding "
           "the stored partial sums (no read-modify-write)", "os", "qconv_top.controller.issue",
-          r"assign psum_first = drain_first_d3;", "assign psum_first = 1'h1;"),
+          r"assign psum_first = drain_first_d\d+;", "assign psum_first = 1'h1;"),
     Fault("pad_high_bound_off_by_one", "the 'inside the input' test accepts row h == H (h <= H instead of h < H)",
           "ws", "qconv_top.controller.issue", r"\) < \$signed\(\{ 1'h0, <<schedule__desc.H>> \}\);",
           r") <= $signed({ 1'h0, <<schedule__desc.H>> });", count=4),

@@ -3,7 +3,8 @@
 The enumeration states the schedule independently of the RTL: fold f starts when
 the previous period ends; within it, stream slot (outer, g) issues at cycle
 ``start_f + outer*G + g``; row i of the slot covers reduction word / pixel
-``group*rows*G + g*rows + i``; a padded position or a lane past the end reads nothing.
+``group*rows*G + g*rows + i``; a padded position or a lane past the end reads nothing. The
+controller's ports carry each read ``ISSUE_LATENCY`` cycles after its slot (a register).
 """
 
 import pytest
@@ -12,7 +13,7 @@ from amaranth.sim import Simulator
 from hw.controller import Controller
 from model.config import AcceleratorConfig
 from model.layer import ConvLayer
-from model.contract import pack_descriptor, reduction_words, whole_tile, words_per_pixel
+from model.contract import ISSUE_LATENCY, pack_descriptor, reduction_words, whole_tile, words_per_pixel
 from model.program import descriptor_fields
 
 
@@ -64,7 +65,7 @@ def _expected(config, layer):
                             ifmap.append((t + k * G + g, i, address(p, k)))
             side = index + 1 < len(folds) or index >= 1
             t += G * max(kw, rows if side else 0)
-    return ifmap, weights
+    return ([(c + ISSUE_LATENCY, i, a) for c, i, a in ifmap], [(c + ISSUE_LATENCY, a) for c, a in weights])
 
 
 def _simulate(config, layer):

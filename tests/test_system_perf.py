@@ -91,10 +91,10 @@ def test_a_load_overlaps_a_running_pass():
 @pytest.mark.parametrize("dataflow", ["ws", "os"])
 def test_a_run_starts_in_the_pipeline_tail_of_the_pass_before(dataflow):
     # RUN, RUN, SYNC of one pass of S cycles: busy from start + 1 to start + S - 1, the last T
-    # (the tail: WS the psum write 4 stages after the last issue, OS the drain 3 after) without issue,
+    # (the tail: WS the psum write 5 stages after the last issue, OS the drain 4 after) without issue,
     # so the second RUN, fetched long before, pulses start at start + S - T
     config = AcceleratorConfig(dataflow=dataflow)
-    T = {"ws": 4, "os": 3}[dataflow]
+    T = {"ws": 5, "os": 4}[dataflow]
     ps = plan(config, ConvLayer(C=8, H=16, W=16, M=8, R=3, S=3, pad=1)).passes[0]
     run = Command(Opcode.RUN, dict(desc=pass_run(config, ps).desc))
     S = pass_cycles(config, ps.tile)

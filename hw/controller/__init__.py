@@ -19,7 +19,12 @@ from hw.controller.layouts import desc_layout
 from hw.controller.output_stationary import OutputStationaryIssue
 from hw.controller.sequencer import Sequencer
 from hw.controller.weight_stationary import WeightStationaryIssue
+from hw.delay import delay
 from model.config import AcceleratorConfig, Dataflow
+from model.contract import ISSUE_LATENCY
+
+#: The issue unit's buffer read requests (registered on their way to the buffers).
+_READS = ("ifmap_read", "weight_read", "weight_read2", "psum_read")
 
 __all__ = ["Controller", "desc_layout"]
 
@@ -38,7 +43,8 @@ class Controller(wiring.Component):
     start, desc, busy, ready, credit
         As :class:`~hw.controller.sequencer.Sequencer`.
     ifmap_read, weight_read, psum_read, psum_write, psum_first, array, ev_macs, ev_rf_reads, ev_rf_writes
-        As :class:`~hw.controller.issue.IssueUnit`.
+        As :class:`~hw.controller.issue.IssueUnit`; the read requests
+        :data:`~model.contract.ISSUE_LATENCY` cycles after the issue unit's.
     """
 
     def __init__(self, config: AcceleratorConfig, depthwise: bool = False):
@@ -57,9 +63,11 @@ class Controller(wiring.Component):
         m.d.comb += [seq.start.eq(self.start), seq.desc.eq(self.desc), self.busy.eq(seq.busy),
                      self.ready.eq(seq.ready), self.credit.eq(seq.credit)]
         connect(m, seq.schedule, issue.schedule)
-        # every other port is the issue unit's output, forwarded member by member
+        # every other port is the issue unit's output, forwarded member by member; the buffer read
+        # requests ISSUE_LATENCY cycles later (the issue unit's stages count from its issue)
         outputs = {path: value for path, _, value in issue.signature.flatten(issue) if path[0] != "schedule"}
         for path, _, value in self.signature.flatten(self):
             if path in outputs:
-                m.d.comb += value.eq(outputs[path])
+                later = ISSUE_LATENCY if path[0] in _READS else 0
+                m.d.comb += value.eq(delay(m, outputs[path], later, "_".join(map(str, path))))
         return m

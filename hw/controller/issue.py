@@ -60,7 +60,8 @@ class IssueUnit(wiring.Component):
     weight_read2 : Out(RequestSignature(weight_depth)), output-stationary with ``depthwise``
         The second filter group's weight line of a ``fold_groups`` fold that holds pixels of two.
     psum_read : Out(RequestSignature(psum_depth))
-        The psum line a later ``psum_write`` adds to (``GLB_READ_LATENCY`` cycles before it).
+        The psum line a later ``psum_write`` adds to (``ISSUE_LATENCY + GLB_READ_LATENCY`` cycles before
+        it: :class:`~hw.controller.Controller` registers the read requests).
     psum_write : Out(RequestSignature(psum_depth))
         The psum line written this cycle (its data is the dataflow's, see the subclass).
     psum_first : Out(1)

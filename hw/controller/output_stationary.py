@@ -6,8 +6,8 @@ pixel ``p0 + g*rows + i``, with one weight line per word (read at entry 0; the r
 port holds it for the ``G`` slots); each PE accumulates its product into register-file
 entry ``(half, g)``. Drain slot ``j = (entry, row)`` of the previous fold reads that
 row's entry from every PE and writes psum line ``pbase + p0 + j``; when the descriptor's
-``accumulate`` is set (a later channel tile), the drain reads that line
-:data:`~model.contract.GLB_READ_LATENCY` cycles earlier and writes the sum.
+``accumulate`` is set (a later channel tile), the drain issues the read of that line
+``ISSUE_LATENCY + GLB_READ_LATENCY`` cycles earlier and writes the sum.
 
 A ``fold_groups`` pass (a ``depthwise`` build, the descriptor's flag; :attr:`model.contract.Tile.fold_groups`)
 has its filter groups run as images of one filter group, so that a fold's pixels may be of two groups:
@@ -31,7 +31,7 @@ from hw.controller.issue import IssueUnit, rf_index
 from hw.controller.walkers import PixelWalker, WordWalker, coord_shape
 from hw.delay import delay
 from model.config import Dataflow
-from model.contract import GLB_READ_LATENCY, OPERAND_STAGE, PRODUCT_STAGE, dim_bits
+from model.contract import GLB_READ_LATENCY, ISSUE_LATENCY, OPERAND_STAGE, PRODUCT_STAGE, dim_bits
 
 __all__ = ["OutputStationaryIssue"]
 
@@ -92,7 +92,7 @@ class OutputStationaryIssue(IssueUnit):
         drain_we = ds.on & (sch.drain.p0 + dj < d.P)
         drain_line = sch.drain.pbase + sch.drain.p0 + dj
         we2 = delay(m, drain_we, PRODUCT_STAGE, "drain_we")
-        read_stage = PRODUCT_STAGE - GLB_READ_LATENCY
+        read_stage = PRODUCT_STAGE - GLB_READ_LATENCY - ISSUE_LATENCY   # the line there with the drained row
         m.d.comb += [
             self.psum_read.en.eq(delay(m, drain_we & d.accumulate, read_stage, "drain_re")),
             self.psum_read.addr.eq(delay(m, drain_line, read_stage, "drain_rline")),

@@ -9,8 +9,9 @@ accumulated, and the pixel's psum line is read and written back with the sum add
 the psum buffer already holds the partial sums of earlier channel tiles).
 
 Pipeline (cycles after issue): :data:`~model.contract.OPERAND_STAGE` operands and register-file
-read, :data:`~model.contract.PRODUCT_STAGE` column sum and accumulate, psum read;
-:data:`~model.contract.PSUM_WRITE_STAGE` psum write ``acc + (psum_first ? 0 : old)``.
+read, :data:`~model.contract.PRODUCT_STAGE` column sum and accumulate;
+:data:`~model.contract.PSUM_WRITE_STAGE` psum write ``acc + (psum_first ? 0 : old)``, its line's read
+issued ``ISSUE_LATENCY + GLB_READ_LATENCY`` cycles before.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from hw.controller.issue import IssueUnit, rf_index
 from hw.controller.walkers import PixelWalker, WordWalker
 from hw.delay import delay
 from model.config import Dataflow
-from model.contract import OPERAND_STAGE, PRODUCT_STAGE, PSUM_WRITE_STAGE
+from model.contract import GLB_READ_LATENCY, ISSUE_LATENCY, OPERAND_STAGE, PRODUCT_STAGE, PSUM_WRITE_STAGE
 
 __all__ = ["WeightStationaryIssue"]
 
@@ -67,16 +68,21 @@ class WeightStationaryIssue(IssueUnit):
             self.ev_rf_writes.eq(Mux(ctrl.load_en, delay(m, l_cols, OPERAND_STAGE, "load_cols"), 0)),
         ]
         # Product stage: column accumulate; a pixel's last entry reads its psum line.
-        on2 = delay(m, ss.on, PRODUCT_STAGE, "s_on")
-        g2 = delay(m, ss.inner, PRODUCT_STAGE, "s_g")
-        line2 = delay(m, sch.stream.pbase + sw.p, PRODUCT_STAGE, "s_line")
-        first2 = delay(m, (sch.stream.fold == 0) & ~d.accumulate, PRODUCT_STAGE, "s_first")
-        last2 = on2 & (g2 == G - 1)
-        write_delay = PSUM_WRITE_STAGE - PRODUCT_STAGE
+        # The psum read is issued so that its line is there at the write stage (the controller
+        # registers it, then the buffer reads): no later than the product stage.
+        read_stage = PSUM_WRITE_STAGE - GLB_READ_LATENCY - ISSUE_LATENCY
+        assert read_stage <= PRODUCT_STAGE
+        on_r = delay(m, ss.on, read_stage, "s_on")
+        g_r = delay(m, ss.inner, read_stage, "s_g")
+        line_r = delay(m, sch.stream.pbase + sw.p, read_stage, "s_line")
+        first_r = delay(m, (sch.stream.fold == 0) & ~d.accumulate, read_stage, "s_first")
+        last_r = on_r & (g_r == G - 1)
+        on2, g2 = (delay(m, v, PRODUCT_STAGE - read_stage, n) for v, n in ((on_r, "s_on"), (g_r, "s_g")))
+        write_delay = PSUM_WRITE_STAGE - read_stage
         m.d.comb += [
             ctrl.acc_en.eq(on2), ctrl.acc_first.eq(g2 == 0),
-            self.psum_read.addr.eq(line2), self.psum_read.en.eq(last2 & ~first2),
-            self.psum_write.addr.eq(delay(m, line2, write_delay, "s_line")),
-            self.psum_write.en.eq(delay(m, last2, write_delay, "s_last")),
-            self.psum_first.eq(delay(m, first2, write_delay, "s_first")),
+            self.psum_read.addr.eq(line_r), self.psum_read.en.eq(last_r & ~first_r),
+            self.psum_write.addr.eq(delay(m, line_r, write_delay, "s_line")),
+            self.psum_write.en.eq(delay(m, last_r, write_delay, "s_last")),
+            self.psum_first.eq(delay(m, first_r, write_delay, "s_first")),
         ]
