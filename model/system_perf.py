@@ -364,10 +364,12 @@ def predict_accelerator(config: AcceleratorConfig, layer: ConvLayer) -> Predicti
     """:func:`model.perf.predict` of the passes the System runs (:func:`model.commands.system_plan`:
     double-buffered tiles, a depthwise layer's channel groups): the accelerator's cycles without stalls.
 
-    ``cycles`` is the accelerator's counter (each pass's own cycles, summed); ``busy_cycles`` and
-    ``utilization`` count once the pipeline tails of the passes the System starts in them
-    (:func:`model.commands.overlapped_starts`, :data:`~model.contract.PIPELINE_TAIL` cycles each):
-    the passes back to back, every RUN there when its predecessor takes a start.
+    ``cycles`` is the accelerator's counter (each pass's own cycles, summed). ``busy_cycles``, which
+    ``utilization`` is over, are the cycles the accelerator is busy with the passes back to back,
+    every RUN there when its predecessor takes a start: a pass's ``S - 1``, less the ``T - 1`` it
+    shares with the pass before when it starts in that pass's tail (:func:`model.commands.overlapped_starts`,
+    ``T`` = :data:`~model.contract.PIPELINE_TAIL`). The System's ``sys_cycles - stall_cycles`` counts
+    them when no transfer stalls it.
 
     Raises
     ------
@@ -376,7 +378,7 @@ def predict_accelerator(config: AcceleratorConfig, layer: ConvLayer) -> Predicti
     """
     plan = system_plan(config, layer)
     pred = predict(config, layer, plan.passes)
-    busy = pred.cycles - PIPELINE_TAIL[config.dataflow] * overlapped_starts(config, plan)
+    busy = pred.cycles - pred.passes - (PIPELINE_TAIL[config.dataflow] - 1) * overlapped_starts(config, plan)
     return dataclasses.replace(pred, busy_cycles=busy, utilization=layer.macs / (busy * config.pes * config.channels_per_word))
 
 

@@ -46,12 +46,16 @@ def make_report(config: AcceleratorConfig, layer: ConvLayer, simulator: str, res
 def dram_report(config: AcceleratorConfig, layer: ConvLayer, dram: DramConfig, result: dict) -> dict:
     """The keys a run from DRAM (``qconv sim --memory dram``) adds to :func:`make_report`'s, or
     replaces: ``memory``, ``dram`` (its timing), ``sys_cycles`` and ``stall_cycles`` (each
-    ``{"rtl", "model"}``), ``dram_bytes`` (``read`` and ``write``, each ``{"rtl", "model"}``), and
-    the roofline at ``dram``'s bandwidth with the fraction the System's total cycles achieve."""
+    ``{"rtl", "model"}``), ``dram_bytes`` (``read`` and ``write``, each ``{"rtl", "model"}``), the
+    roofline at ``dram``'s bandwidth with the fraction the System's total cycles achieve, and the
+    ``utilization`` over the RTL's cycles with the accelerator busy (``sys_cycles - stall_cycles``:
+    a pass started in the tail of the one before shares cycles with it)."""
     counters = result["counters"]
     sys_cycles = counters["sys_cycles"]["rtl"]
+    busy = sys_cycles - counters["stall_cycles"]["rtl"] if sys_cycles else 0
     roof = roofline(config, layer, dram)
     return {
+        "utilization": layer.macs / (busy * config.pes * config.channels_per_word) if busy else 0.0,
         "memory": "dram",
         "dram": {"latency": dram.latency, "bandwidth": dram.bandwidth},
         "sys_cycles": counters["sys_cycles"],

@@ -93,8 +93,9 @@ def test_a_depthwise_pass_is_a_one_channel_layer_of_its_groups():
 
 
 def test_depthwise_utilisation_on_the_default_build():
-    """OS keeps >= 90 % of the PEs busy on every MobileNet-v1 depthwise layer (issue 14's target); WS folds the
-    9 taps over 8 rows: at most 9/16."""
+    """OS keeps >= 90 % of the PEs busy on every MobileNet-v1 depthwise layer (issue 14's target: over the
+    accelerator's busy cycles, each pass started in its predecessor's pipeline tail); WS folds the 9 taps
+    over 8 rows: at most 9/16."""
     for i in range(1, 14):
         layer = NAMED_LAYERS[f"mobilenet_v1_dw{i}"]
         os_util = predict_accelerator(AcceleratorConfig(dataflow="os"), layer).utilization

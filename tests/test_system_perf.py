@@ -12,7 +12,7 @@ from model.data import random_operands
 from model.layer import ConvLayer
 from model.dram import DramConfig
 from model.program import pass_run
-from model.system_perf import _fetch_cycles, predict_system
+from model.system_perf import _fetch_cycles, predict_accelerator, predict_system
 from model.tiling import pass_cycles, plan
 from tests.command_reference import moved
 from tests.tiled_layers import TILING, tiled_cases
@@ -110,6 +110,22 @@ def test_a_run_starts_in_the_pipeline_tail_of_the_pass_before(dataflow):
     # busy cycles, each once: the two passes share the tail's T - 1 cycles after the second start
     assert got.counters["stall_cycles"] == go + S + 2 - (2 * (S - 1) - (T - 1))
     assert got.phase_cycles["run"] == 1 + go - second + 1
+
+
+@pytest.mark.parametrize("dataflow, layer", [("ws", ConvLayer(C=64, H=12, W=12, M=16, R=3, S=3, pad=1)),
+                                            ("os", ConvLayer(C=64, H=16, W=16, M=16, R=3, S=3, pad=1))])
+def test_busy_cycles_are_what_the_system_counts_busy_without_stalls(dataflow, layer):
+    # channel tiles (16 and 32 passes) with short loads: at a fast DRAM every RUN waits for the pass
+    # before, so the command-list replay's busy cycles are the closed form's, every start in a tail
+    config = AcceleratorConfig(dataflow=dataflow)
+    x, w = random_operands(layer, 8, np.random.default_rng(0))
+    c = predict_system(config, build_image(config, layer, x, w), DramConfig(latency=2, bandwidth=8)).counters
+    got = predict_accelerator(config, layer)
+    passes = system_plan(config, layer).passes
+    T = {"ws": 5, "os": 4}[dataflow]
+    assert got.busy_cycles == sum(pass_cycles(config, p.tile) - 1 for p in passes) - (T - 1) * (len(passes) - 1)
+    assert c["sys_cycles"] - c["stall_cycles"] == got.busy_cycles < got.cycles
+    assert got.utilization == layer.macs / (got.busy_cycles * 64)
 
 
 def test_a_store_after_a_run_reads_after_the_tail_before_it():
