@@ -9,7 +9,6 @@ from amaranth.lib.wiring import In, Out, connect, flipped
 from hw.array import PEArray
 from hw.controller import Controller, desc_layout
 from hw.counters import Counters
-from hw.delay import delay
 from hw.global_buffer import GlobalBuffer
 from hw.host_port import HostPort, ifmap_banks, requant_lanes
 from hw.requant_params import RequantParamStore
@@ -145,10 +144,6 @@ class Accelerator(wiring.Component):
         ifmap_reads = gb.ifmap_read[0].en
         for i in range(1, rows):
             ifmap_reads = ifmap_reads + gb.ifmap_read[i].en
-        # Counted a cycle late: the read enables come out of the padding test, and that path plus the
-        # counter's adder was the longest of the design. The last ifmap read of a pass precedes `done` by
-        # the pipeline tail (at least one cycle), so the count is whole when the pass ends.
-        ifmap_reads = delay(m, ifmap_reads, 1, "ifmap_reads")
         rf = "weight" if ws else "psum"
         weight_reads = gb.weight_read.en + gb.weight_read2.en if two_weights else gb.weight_read.en
         inc = {
