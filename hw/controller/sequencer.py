@@ -9,8 +9,9 @@ drain. After the last period the sequencer waits
 :data:`model.contract.PIPELINE_TAIL` cycles for the pipeline, then drops
 ``busy``; in those cycles (``ready``) it already takes the next pass's ``start``. That pass's first
 issue follows the last one of the pass before, and every operation of a pass is a fixed number of
-cycles after its issue, so the two passes' operations on each resource keep their order. What each slot does is the dataflow's issue unit's business
-(:mod:`hw.controller.weight_stationary`, :mod:`hw.controller.output_stationary`).
+cycles after its issue, so the two passes' operations on each resource keep their order. What each
+slot does is the dataflow's issue unit's business (:mod:`hw.controller.weight_stationary`,
+:mod:`hw.controller.output_stationary`).
 """
 
 from __future__ import annotations

@@ -77,7 +77,7 @@ class WeightStationaryIssue(IssueUnit):
         line_r = delay(m, sch.stream.pbase + sw.p, read_stage, "s_line")
         first_r = delay(m, (sch.stream.fold == 0) & ~d.accumulate, read_stage, "s_first")
         last_r = on_r & (g_r == G - 1)
-        on2, g2 = (delay(m, v, PRODUCT_STAGE - read_stage, n) for v, n in ((on_r, "s_on"), (g_r, "s_g")))
+        on2, g2 = (delay(m, v, PRODUCT_STAGE - read_stage, n) for v, n in ((on_r, "acc_on"), (g_r, "acc_g")))
         write_delay = PSUM_WRITE_STAGE - read_stage
         m.d.comb += [
             ctrl.acc_en.eq(on2), ctrl.acc_first.eq(g2 == 0),
